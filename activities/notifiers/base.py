@@ -1,0 +1,25 @@
+"""What every notifier returns or raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from incident.models import Page
+
+
+@dataclass
+class Delivered:
+    detail: str = ""
+
+
+class NotifierError(Exception):
+    """A delivery failed. `retryable` says whether trying the same method again may help."""
+
+    def __init__(self, message: str, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def headline(page: Page) -> str:
+    """One line a responder reads on a lock screen."""
+    return f"[{page.severity.value}] {page.incident_id} {page.service}: {page.title}"

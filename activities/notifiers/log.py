@@ -1,0 +1,27 @@
+"""The log notifier: the page goes to the worker's log. The last resort, and what a fresh install uses."""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+
+from activities.notifiers.base import Delivered, headline
+from incident.config import Person
+from incident.models import Page, Recipient
+
+log = structlog.get_logger("baton.page")
+
+
+async def send_log(
+    http: httpx.AsyncClient, person: Person, recipient: Recipient, page: Page, key: str, link: str
+) -> Delivered:
+    log.warning(
+        "PAGE " + headline(page),
+        to=recipient.person,
+        level=f"{page.level}/{page.levels}",
+        alerts=page.alert_count,
+        runbook=page.runbook,
+        link=link,
+        page_id=key,
+    )
+    return Delivered(detail="written to the worker log")

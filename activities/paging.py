@@ -1,0 +1,89 @@
+"""Paging activities: resolve escalation targets to people at the moment of paging, and deliver one page."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from urllib.parse import quote
+
+import httpx
+import structlog
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.notifiers import NOTIFIERS, Delivered, NotifierError
+from incident.config import Config
+from incident.models import Delivery, Page, Recipient
+
+log = structlog.get_logger("baton.paging")
+
+
+class TargetsRequest(BaseModel):
+    targets: list[str]
+    at: datetime
+
+
+class TargetsResult(BaseModel):
+    recipients: list[Recipient]
+    problems: list[str] = []
+
+
+class PageRequest(BaseModel):
+    recipient: Recipient
+    method: str
+    page: Page
+
+
+class PagingActivities:
+    """Holds the worker's config and one HTTP client; each method is an activity."""
+
+    def __init__(self, config: Config, http: httpx.AsyncClient, ui_url: str | None = None):
+        self.config = config
+        self.http = http
+        self.ui_url = (ui_url or os.environ.get("BATON_UI_URL") or "http://localhost:8233").rstrip("/")
+
+    @activity.defn(name="lookup_targets")
+    async def lookup_targets(self, req: TargetsRequest) -> TargetsResult:
+        """`user:NAME` is that person; `schedule:NAME` is whoever is on call on it at `req.at`."""
+        seen: dict[str, Recipient] = {}
+        problems: list[str] = []
+        for target in req.targets:
+            kind, _, name = target.partition(":")
+            if kind == "schedule":
+                schedule = self.config.schedules.get(name)
+                if schedule is None:
+                    problems.append(f"{target}: no such schedule in the worker's config")
+                    continue
+                person = schedule.on_call(req.at)
+            else:
+                person = name
+            who = self.config.people.get(person)
+            if who is None:
+                problems.append(f"{target}: {person!r} is not a person in the worker's config")
+                continue
+            seen.setdefault(
+                person,
+                Recipient(person=person, display_name=who.name or person, methods=who.contact_methods(), via=target),
+            )
+        return TargetsResult(recipients=list(seen.values()), problems=problems)
+
+    @activity.defn(name="send_page")
+    async def send_page(self, req: PageRequest) -> Delivery:
+        """Deliver one page by one method. Failures the next attempt can fix are retried by Temporal."""
+        info = activity.info()
+        key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+        person = self.config.people.get(req.recipient.person)
+        notifier = NOTIFIERS.get(req.method)
+        if person is None or notifier is None:
+            raise ApplicationError(
+                f"cannot page {req.recipient.person} via {req.method}: not configured", non_retryable=True
+            )
+        wid = quote(info.workflow_id, safe="")
+        link = f"{self.ui_url}/namespaces/{info.workflow_namespace}/workflows/{wid}/{info.workflow_run_id}"
+        try:
+            result: Delivered = await notifier(self.http, person, req.recipient, req.page, key, link)
+        except NotifierError as e:
+            raise ApplicationError(str(e), non_retryable=not e.retryable) from None
+        log.info("page delivered", incident=req.page.incident_id, person=req.recipient.person, method=req.method)
+        return Delivery(person=req.recipient.person, method=req.method, ok=True, detail=result.detail)

@@ -1,0 +1,238 @@
+"""`baton`: the command line for responders. Exit codes: 0 ok, 1 refused or not found, 2 bad usage or config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from gateway import render
+from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.temporal import connect, temporal_address
+from incident.config import ConfigError, config_path, config_warnings, load_config
+from incident.models import Actor, Severity, Status
+
+app = typer.Typer(
+    name="baton",
+    help="Durable incident response: the agent coordinates, humans decide.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Check the config file.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="Who you are (a person in the config). Default: $BATON_USER.")]
+IdArg = Annotated[str, typer.Argument(help="Incident id, e.g. INC-7K2Q9M (or its workflow id).")]
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def run(coro_fn: Callable[[Incidents], Awaitable[T]]) -> T:
+    """Connect, run one façade call, and turn its errors into sentences and exit codes."""
+
+    async def go() -> T:
+        try:
+            client = await connect()
+        except RuntimeError as e:
+            raise Unavailable(str(e)) from None
+        return await coro_fn(Incidents(client))
+
+    try:
+        return asyncio.run(go())
+    except NotFound as e:
+        raise fail(str(e), 1) from None
+    except Refused as e:
+        raise fail(str(e), 1) from None
+    except Unavailable:
+        raise fail(f"cannot reach Temporal at {temporal_address()}: is `baton up` running?", 1) from None
+
+
+def human(as_: str | None) -> Actor:
+    """The acting human: --as or $BATON_USER, and a person in the config."""
+    name = as_ or os.environ.get("BATON_USER")
+    if not name:
+        raise fail("who is acting? pass --as NAME or set BATON_USER", 2)
+    try:
+        config = load_config()
+    except ConfigError as e:
+        raise fail(str(e), 2) from None
+    if name not in config.people:
+        known = ", ".join(sorted(config.people)) or "none"
+        raise fail(f"{name!r} is not a person in {config_path()} (people: {known})", 2)
+    return Actor.human(name)
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command()
+def incidents(
+    status: Annotated[Status | None, typer.Option(help="Only incidents with this status.")] = None,
+    severity: Annotated[Severity | None, typer.Option(help="Only this severity.")] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List incidents, newest first.
+
+    Example: baton incidents --status triggered --json
+    """
+    rows = run(lambda c: c.list(status=status, severity=severity, service=service, limit=limit))
+    if as_json:
+        emit_json([render.summary_json(r) for r in rows])
+    else:
+        out.print(render.incidents_table(rows))
+
+
+@app.command()
+def show(incident: IdArg, as_json: JsonOpt = False) -> None:
+    """Show an incident: state, who was paged, and its timeline.
+
+    Example: baton show INC-7K2Q9M
+    """
+    state = run(lambda c: c.state(incident))
+    if as_json:
+        emit_json(state.model_dump(mode="json"))
+    else:
+        render.print_incident(out, state)
+
+
+@app.command()
+def ack(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """Acknowledge: you are on it, escalation stops.
+
+    Example: baton ack INC-7K2Q9M --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.acknowledge(incident, actor))
+    _done(result, as_json)
+
+
+@app.command()
+def resolve(
+    incident: IdArg,
+    summary: Annotated[str, typer.Option("--summary", "-m", help="What fixed it.")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Declare the incident resolved (a human decision).
+
+    Example: baton resolve INC-7K2Q9M -m "rolled back v2.41" --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.resolve(incident, actor, summary))
+    _done(result, as_json)
+
+
+@app.command()
+def note(
+    incident: IdArg,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a note to the timeline.
+
+    Example: baton note INC-7K2Q9M "error rate falling since the rollback" --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.note(incident, actor, text))
+    _done(result, as_json)
+
+
+def _done(result: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(result.model_dump(mode="json"))
+    else:
+        out.print(result.message, highlight=False)
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[str | None, typer.Argument(help="Config file (default: $BATON_CONFIG, ./baton.yaml).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a config file: every problem with its YAML path and line; exit 2 if any.
+
+    Example: baton config check baton.yaml
+    """
+    path = config_path(file)
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        if as_json:
+            emit_json({"ok": False, "file": str(path), "problems": [p.model_dump() for p in e.problems]})
+        else:
+            err.print(f"[red]{path}: {len(e.problems)} problem(s)[/red]", highlight=False)
+            for p in e.problems:
+                err.print(f"  {p}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    warnings = config_warnings(config)
+    if as_json:
+        emit_json({"ok": True, "file": str(path), "warnings": warnings, **render.config_counts(config)})
+        return
+    counts = render.config_counts(config)
+    out.print(f"[green]{path}: ok[/green] ({', '.join(f'{v} {k}' for k, v in counts.items())})", highlight=False)
+    for w in warnings:
+        out.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker (the incident workflows and their activities) against $TEMPORAL_ADDRESS."""
+    from worker import run_worker
+
+    _check_config()
+    asyncio.run(run_worker())
+
+
+@app.command()
+def intake() -> None:
+    """Run the HTTP intake on $BATON_HTTP_ADDR (default 127.0.0.1:8400)."""
+    import starter
+
+    _check_config()
+    starter.serve()
+
+
+@app.command()
+def up(
+    temporal_port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    http_port: Annotated[int, typer.Option(help="Intake port.")] = 8400,
+) -> None:
+    """Start everything on this machine: Temporal dev server (with UI), a worker and the intake. Ctrl-C stops all."""
+    from gateway.up import Stack
+
+    _check_config()
+    raise typer.Exit(Stack(temporal_port=temporal_port, ui_port=ui_port, http_port=http_port).run())
+
+
+def _check_config() -> None:
+    try:
+        load_config()
+    except ConfigError as e:
+        raise fail(str(e), 2) from None
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

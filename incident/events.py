@@ -1,0 +1,100 @@
+"""The PagerDuty Events API v2 shape, accepted at `POST /v1/events`, normalised into an Alert."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from incident.models import Alert, AlertAction, Link, Severity
+
+SEVERITY_MAP = {
+    "critical": Severity.SEV1,
+    "error": Severity.SEV2,
+    "warning": Severity.SEV3,
+    "info": Severity.SEV4,
+}
+
+
+class EventPayload(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    summary: str = Field(min_length=1, max_length=1024)
+    source: str = Field(min_length=1, max_length=255)
+    severity: Literal["critical", "error", "warning", "info"]
+    timestamp: datetime | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = Field(None, alias="class")
+    custom_details: dict[str, Any] | str | None = None
+
+
+class EventLink(BaseModel):
+    href: str = Field(min_length=1)
+    text: str = ""
+
+
+class EventImage(BaseModel):
+    src: str = Field(min_length=1)
+    href: str | None = None
+    alt: str | None = None
+
+
+class Event(BaseModel):
+    """One PagerDuty-style event. `routing_key` names the baton service (unknown keys go to the default)."""
+
+    routing_key: str = Field(min_length=1, max_length=255)
+    event_action: AlertAction
+    dedup_key: str | None = Field(None, min_length=1, max_length=255)
+    payload: EventPayload | None = None
+    links: list[EventLink] = Field(default_factory=list)
+    images: list[EventImage] = Field(default_factory=list)
+    client: str | None = None
+    client_url: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Event:
+        if self.event_action is AlertAction.TRIGGER and self.payload is None:
+            raise ValueError("payload is required when event_action is trigger")
+        if self.event_action is not AlertAction.TRIGGER and not self.dedup_key:
+            raise ValueError(f"dedup_key is required when event_action is {self.event_action.value}")
+        return self
+
+
+def derived_dedup_key(raw: dict[str, Any]) -> str:
+    """A trigger without a dedup key gets one from its content, so a retried delivery joins the same incident."""
+    body = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def event_to_alert(event: Event, service: str, raw: dict[str, Any], received_at: datetime) -> Alert:
+    dedup_key = event.dedup_key or derived_dedup_key(raw)
+    p = event.payload
+    links = [Link(href=lk.href, text=lk.text) for lk in event.links]
+    if event.client_url:
+        links.append(Link(href=event.client_url, text=event.client or "source"))
+    links += [Link(href=im.href or im.src, text=im.alt or "image") for im in event.images]
+    details: dict[str, Any] = {}
+    if p and p.custom_details is not None:
+        details = p.custom_details if isinstance(p.custom_details, dict) else {"details": p.custom_details}
+    return Alert(
+        source="events",
+        dedup_key=dedup_key,
+        action=event.event_action,
+        summary=p.summary if p else f"{event.event_action.value} for {dedup_key}",
+        service=service,
+        severity=SEVERITY_MAP[p.severity] if p else Severity.SEV4,
+        source_severity=p.severity if p else None,
+        origin=p.source if p else None,
+        component=p.component if p else None,
+        group=p.group if p else None,
+        alert_class=p.class_ if p else None,
+        details=details,
+        labels={"routing_key": event.routing_key} | ({"client": event.client} if event.client else {}),
+        links=links,
+        occurred_at=p.timestamp if p else None,
+        received_at=received_at,
+    )

@@ -1,0 +1,196 @@
+"""The incident's vocabulary: actors, alerts, the timeline and the state a workflow keeps.
+
+Workflows build these, so nothing here reads the clock or makes random ids: times and ids are passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+class Severity(StrEnum):
+    """SEV0 is the worst. Comparisons follow urgency: `Severity.SEV0 < Severity.SEV1` is True."""
+
+    SEV0 = "SEV0"
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+
+class Status(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class ActorKind(StrEnum):
+    HUMAN = "human"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Actor(BaseModel):
+    """Who did something. Written `human:alice`, `agent:triage`, `system`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ActorKind
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _named(self) -> Actor:
+        if self.kind is not ActorKind.SYSTEM and not NAME.match(self.name):
+            raise ValueError(
+                f"{self.kind.value} actor needs a name of lowercase letters, digits, . _ - (got {self.name!r})"
+            )
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        kind, _, name = text.partition(":")
+        return cls(kind=ActorKind(kind), name=name)
+
+    @classmethod
+    def human(cls, name: str) -> Actor:
+        return cls(kind=ActorKind.HUMAN, name=name)
+
+    @classmethod
+    def agent(cls, name: str) -> Actor:
+        return cls(kind=ActorKind.AGENT, name=name)
+
+    @classmethod
+    def system(cls, name: str = "") -> Actor:
+        return cls(kind=ActorKind.SYSTEM, name=name)
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.name}" if self.name else self.kind.value
+
+
+class Link(BaseModel):
+    href: str
+    text: str = ""
+
+
+class AlertAction(StrEnum):
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+class Alert(BaseModel):
+    """One event from a monitoring source, normalised. Everything the source sent stays in `details`/`labels`."""
+
+    source: str = Field(description="the integration it came through, e.g. `events`")
+    dedup_key: str = Field(description="events with the same key belong to the same open incident")
+    action: AlertAction = AlertAction.TRIGGER
+    alert_key: str = Field("", description="one alert within the incident; defaults to the dedup key")
+    summary: str
+    service: str
+    severity: Severity = Severity.SEV3
+    source_severity: str | None = None
+    origin: str | None = Field(None, description="where it happened: host, pod, job")
+    component: str | None = None
+    group: str | None = None
+    alert_class: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: list[Link] = Field(default_factory=list)
+    occurred_at: datetime | None = None
+    received_at: datetime
+
+    @field_validator("alert_key")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+    @property
+    def key(self) -> str:
+        return self.alert_key or self.dedup_key
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    actor: str
+    kind: str
+    text: str
+    data: dict[str, Any] | None = None
+
+
+class AlertRecord(BaseModel):
+    """What the incident knows about one of its alerts."""
+
+    key: str
+    summary: str
+    firing: bool = True
+    count: int = 0
+    first_at: datetime
+    last_at: datetime
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: list[Link] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Delivery(BaseModel):
+    """One attempt to reach one person by one contact method."""
+
+    person: str
+    method: str
+    ok: bool
+    detail: str = ""
+
+
+class Recipient(BaseModel):
+    """A person resolved from an escalation target at the moment of paging."""
+
+    person: str
+    display_name: str
+    methods: list[str]
+    via: str = Field(description="the target that named them, e.g. `schedule:payments-primary`")
+
+
+class Page(BaseModel):
+    """What a page says. Built in the workflow, sent by a notifier activity."""
+
+    incident_id: str
+    workflow_id: str
+    title: str
+    service: str
+    severity: Severity
+    status: Status
+    level: int
+    levels: int
+    cycle: int
+    alert_count: int
+    opened_at: datetime
+    runbook: str | None = None
+    links: list[Link] = Field(default_factory=list)
+
+
+class ActionResult(BaseModel):
+    """The answer to a request made of an incident: done, or refused with the reason and the rule."""
+
+    ok: bool
+    message: str
+    rule: str | None = None
+    status: Status
+
+
+class Outcome(BaseModel):
+    """What a workflow run returns when its incident closes."""
+
+    incident_id: str
+    status: Status
+    resolved_by: str | None
+    summary: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    alert_count: int
+    kind: Literal["resolved", "continued"] = "resolved"

@@ -1,0 +1,96 @@
+"""The state an incident workflow keeps, and the policy snapshot it is started with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from incident.config import Config, EscalationPolicy
+from incident.escalation import EscalationCursor
+from incident.models import Alert, AlertRecord, Severity, Status, TimelineEntry
+from incident.policy import Boundaries
+
+TIMELINE_ALERT_ENTRIES = 20
+"""Alert events written to the timeline one by one; past this the count goes on and one entry sums them up."""
+MAX_ALERT_RECORDS = 200
+"""Distinct alerts an incident tracks individually; further ones are counted only."""
+
+
+class ServiceInfo(BaseModel):
+    name: str
+    escalation: str
+    customer_facing: bool = False
+    runbook: str | None = None
+    team: str | None = None
+
+
+class IncidentPolicy(BaseModel):
+    """What the incident was started with. A config change applies to new incidents, not to running ones."""
+
+    service: ServiceInfo
+    escalation: EscalationPolicy
+    boundaries: Boundaries
+
+    @classmethod
+    def snapshot(cls, config: Config, service: str) -> IncidentPolicy:
+        svc = config.services[service]
+        return cls(
+            service=ServiceInfo(
+                name=service,
+                escalation=svc.escalation,
+                customer_facing=svc.customer_facing,
+                runbook=svc.runbook,
+                team=svc.team,
+            ),
+            escalation=config.escalation_policies[svc.escalation],
+            boundaries=config.boundaries,
+        )
+
+
+class IncidentState(BaseModel):
+    """Everything the incident is. Read with the `state` query; carried across continue-as-new."""
+
+    incident_id: str
+    workflow_id: str
+    title: str
+    service: str
+    severity: Severity
+    status: Status = Status.TRIGGERED
+    opened_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    ack_deadline: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+    first_page_at: datetime | None = None
+    alert_count: int = 0
+    alerts: dict[str, AlertRecord] = Field(default_factory=dict)
+    alerts_untracked: int = 0
+    paged: list[str] = Field(default_factory=list)
+    escalation: EscalationCursor = Field(default_factory=EscalationCursor)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    alert_entries: int = 0
+    runs: int = 1
+
+    @property
+    def open(self) -> bool:
+        return self.status is not Status.RESOLVED
+
+    @property
+    def firing(self) -> bool:
+        """Some alert is still firing (or alerts are only counted, so we cannot tell they all recovered)."""
+        return self.alerts_untracked > 0 or any(a.firing for a in self.alerts.values()) or not self.alerts
+
+
+class IncidentInput(BaseModel):
+    """Workflow input. A fresh start carries only the policy; a continue-as-new carries the state too."""
+
+    policy: IncidentPolicy
+    state: IncidentState | None = None
+    incident_id: str = Field(description="the id to use if this start opens a new incident")
+    carry_alerts: list[Alert] = Field(
+        default_factory=list, description="alerts that reached a resolved incident: they open this one"
+    )
+    history_limit: int = Field(2_000, ge=100, description="continue-as-new once the run's history has this many events")

@@ -1,0 +1,90 @@
+"""Alert triggers: `serve` runs the HTTP intake; `fire FILE` posts one event to it (for scripts and the tour)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from gateway.client import Incidents
+from gateway.http import create_app
+from gateway.temporal import connect
+from incident.config import Config, load_config
+
+DEFAULT_ADDR = "127.0.0.1:8400"
+
+
+def http_addr() -> tuple[str, int]:
+    host, _, port = os.environ.get("BATON_HTTP_ADDR", DEFAULT_ADDR).rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def missing_secrets(config: Config) -> list[str]:
+    return [
+        f"integrations.{name}.token: environment variable {integ.token.env_var} is not set"
+        for name, integ in config.integrations.items()
+        if integ.token.reveal() is None
+    ]
+
+
+def intake_token_file() -> Path:
+    return Path(os.environ.get("BATON_DATA_DIR", ".baton")) / "intake-token"
+
+
+async def serve_async(config: Config, host: str, port: int) -> None:
+    client = await connect(lazy=True)
+    app = create_app(config, Incidents(client))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    await server.serve()
+
+
+def serve(config_path: str | None = None) -> None:
+    """Run the intake until interrupted. Refuses to start while an integration's token is unset."""
+    config = load_config(config_path)
+    missing = missing_secrets(config)
+    if missing:
+        raise SystemExit("baton intake: cannot start:\n  " + "\n  ".join(missing))
+    host, port = http_addr()
+    asyncio.run(serve_async(config, host, port))
+
+
+def intake_token() -> str:
+    """$BATON_INTAKE_TOKEN, else the one `baton up` generated under the data dir."""
+    if token := os.environ.get("BATON_INTAKE_TOKEN"):
+        return token
+    path = intake_token_file()
+    return path.read_text().strip() if path.exists() else ""
+
+
+def fire(path: str, url: str | None = None, token: str | None = None) -> int:
+    """POST the event in `path` to the intake; print the answer. Returns 0 on 2xx."""
+    host, port = http_addr()
+    body = json.loads(Path(path).read_text())
+    resp = httpx.post(
+        url or f"http://{host}:{port}/v1/events",
+        json=body,
+        headers={"Authorization": f"Bearer {token or intake_token()}"},
+        timeout=10,
+    )
+    print(resp.status_code, resp.text)
+    return 0 if resp.is_success else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["serve"]:
+        serve()
+        return 0
+    if len(args) == 2 and args[0] == "fire":
+        return fire(args[1])
+    print("usage: python starter.py serve | python starter.py fire EVENT.json", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

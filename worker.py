@@ -1,0 +1,55 @@
+"""Runs a baton worker: the incident workflow and the activities that touch the world."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import timedelta
+
+import httpx
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.paging import PagingActivities
+from gateway.temporal import TASK_QUEUE, connect
+from incident.config import Config, load_config
+from workflows.incident import IncidentWorkflow
+
+log = structlog.get_logger("baton.worker")
+
+STICKY_TIMEOUT = timedelta(seconds=3)
+"""How long a workflow task waits for the worker that cached the workflow before any worker may take it.
+
+Temporal's default is 10 s: after a worker dies, every incident it had cached stalls that long before another
+worker replays it. A page that should go out at 02:05:00 must not go out at 02:05:10, so we wait 3 s: long
+enough that a healthy but busy worker keeps its cache, short enough to be inside a page's tolerance.
+"""
+
+
+def build_worker(client: Client, config: Config, http: httpx.AsyncClient, task_queue: str = TASK_QUEUE) -> Worker:
+    paging = PagingActivities(config, http)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[IncidentWorkflow],
+        activities=[paging.lookup_targets, paging.send_page],
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
+    )
+
+
+async def run_worker(config_path: str | None = None) -> None:
+    config = load_config(config_path)
+    client = await connect()
+    async with httpx.AsyncClient() as http:
+        worker = build_worker(client, config, http)
+        log.info("worker started", task_queue=TASK_QUEUE, temporal=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"))
+        await worker.run()
+
+
+def main() -> None:
+    asyncio.run(run_worker())
+
+
+if __name__ == "__main__":
+    main()
