@@ -1,0 +1,70 @@
+"""Record the workflow histories the replay test checks against: `python -m tests.record_histories`.
+
+Re-record only for a deliberate, compatible change with nothing running on the old code; otherwise keep the
+saved histories and use `workflow.patched` so running incidents replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from gateway.up import installed_binary
+from incident.ids import workflow_id_for
+from incident.models import Actor, AlertAction
+from incident.state import IncidentPolicy
+from tests.conftest import _search_attributes_request, alert, harness, make_config
+from workflows.incident import IncidentWorkflow
+
+HISTORIES = Path(__file__).parent / "fixtures" / "histories"
+
+
+async def record_full_lifecycle() -> str:
+    """An incident through every path: pages, escalation, a refusal, recovery, ack, ack timeout, resolve."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    await env.client.operator_service.add_search_attributes(_search_attributes_request(env.client))
+    try:
+        async with httpx.AsyncClient() as http:
+            h = await harness(env, make_config(), http)
+            async with h.worker:
+                policy = IncidentPolicy.snapshot(h.config, "checkout")
+                await h.incidents.ingest(alert("replay"), policy, "replay")
+                wid = workflow_id_for("replay", "replay")
+                handle = env.client.get_workflow_handle(wid)
+                await asyncio.sleep(1)
+                await env.sleep(timedelta(minutes=5, seconds=1))
+                await h.incidents.acknowledge(wid, Actor.agent("triage"))
+                await h.incidents.ingest(alert("replay", summary="again"), policy, "replay")
+                await h.incidents.ingest(alert("replay", action=AlertAction.RESOLVE), policy, "replay")
+                await h.incidents.ingest(alert("replay", summary="and again"), policy, "replay")
+                try:
+                    await h.incidents.resolve(wid, Actor.agent("triage"), "done?")
+                except Exception:
+                    pass
+                await h.incidents.acknowledge(wid, Actor.human("alice"))
+                await env.sleep(timedelta(minutes=31))
+                await h.incidents.note(wid, Actor.human("bob"), "rolled back")
+                await h.incidents.acknowledge(wid, Actor.human("bob"))
+                await h.incidents.resolve(wid, Actor.human("bob"), "rollback fixed it")
+                await handle.result()
+                history = await handle.fetch_history()
+                return history.to_json()
+    finally:
+        await env.shutdown()
+
+
+def main() -> None:
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    (HISTORIES / "incident_full_lifecycle.json").write_text(asyncio.run(record_full_lifecycle()))
+    print(f"wrote {HISTORIES / 'incident_full_lifecycle.json'}")
+
+
+if __name__ == "__main__":
+    main()

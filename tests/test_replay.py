@@ -1,0 +1,25 @@
+"""Replay saved histories: a change to the workflow that would break running incidents fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.incident import IncidentWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "fixtures" / "histories").glob("*.json"))
+
+
+def test_there_are_histories_to_replay() -> None:
+    assert HISTORIES, "no saved histories: run `python -m tests.record_histories`"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_saved_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=[IncidentWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)

@@ -1,0 +1,91 @@
+"""Dedup and long-lived incidents: one incident per open dedup key, however events arrive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from incident.ids import normalise_incident_id, workflow_id_for
+from incident.models import Actor, Status
+from incident.state import TIMELINE_ALERT_ENTRIES, IncidentInput, IncidentPolicy, IncidentState
+from tests.conftest import Harness, Sink, alert, harness, make_config, until
+from workflows.incident import IncidentWorkflow
+
+SCOPE = "dedup"
+
+
+@pytest.fixture
+async def h(ts_env: WorkflowEnvironment, sink: Sink) -> AsyncIterator[Harness]:
+    async with httpx.AsyncClient() as http:
+        hh = await harness(ts_env, make_config(sink.url), http)
+        async with hh.worker:
+            yield hh
+
+
+async def state(h: Harness, wid: str) -> IncidentState:
+    return await h.client.get_workflow_handle(wid).query(IncidentWorkflow.state)
+
+
+async def test_fifty_concurrent_events_make_one_incident_with_fifty_alerts(h: Harness) -> None:
+    policy = IncidentPolicy.snapshot(h.config, "checkout")
+    events = [alert("storm", summary=f"checkout 5xx, sample {i}") for i in range(50)]
+    await asyncio.gather(*(h.incidents.ingest(e, policy, SCOPE) for e in events))
+    wid = workflow_id_for(SCOPE, "storm")
+    st = await until(lambda: state(h, wid), lambda s: s.alert_count == 50)
+    assert st.status is Status.TRIGGERED
+    assert sum(1 for e in st.timeline if e.kind == "opened") == 1
+    # The timeline stays bounded: the first alerts one by one, the rest summed up in one entry.
+    assert sum(1 for e in st.timeline if e.kind == "alert") == TIMELINE_ALERT_ENTRIES
+    assert [e for e in st.timeline if e.kind == "alerts_more"][0].text.startswith("30 more alert event(s)")
+
+
+async def test_a_trigger_after_resolve_opens_a_new_incident(h: Harness) -> None:
+    policy = IncidentPolicy.snapshot(h.config, "checkout")
+    await h.incidents.ingest(alert("flappy"), policy, SCOPE)
+    wid = workflow_id_for(SCOPE, "flappy")
+    first = await until(lambda: state(h, wid))
+    first_run = (await h.client.get_workflow_handle(wid).describe()).run_id
+    await h.incidents.resolve(wid, Actor.human("alice"), "fixed")
+    await h.client.get_workflow_handle(wid).result()
+    await h.incidents.ingest(alert("flappy", summary="again"), policy, SCOPE)
+    second = await until(lambda: state(h, wid), lambda s: s.incident_id != first.incident_id)
+    assert second.status is Status.TRIGGERED and second.alert_count == 1 and second.title == "again"
+    assert normalise_incident_id(second.incident_id) == second.incident_id
+    # The first incident is still readable, resolved, with its one alert.
+    old = await h.client.get_workflow_handle(wid, run_id=first_run).query(IncidentWorkflow.state)
+    assert old.status is Status.RESOLVED and old.alert_count == 1
+
+
+async def test_history_is_bounded_by_continue_as_new_and_state_survives(ts_env: WorkflowEnvironment) -> None:
+    async with httpx.AsyncClient() as http:
+        h = await harness(ts_env, make_config(), http)
+        async with h.worker:
+            policy = IncidentPolicy.snapshot(h.config, "checkout")
+            wid = workflow_id_for(SCOPE, "long")
+            await h.client.start_workflow(
+                IncidentWorkflow.run,
+                IncidentInput(policy=policy, incident_id="INC-7K2Q9M", history_limit=100),
+                id=wid,
+                task_queue=h.task_queue,
+                start_signal="alert",
+                start_signal_args=[alert("long")],
+            )
+            handle = h.client.get_workflow_handle(wid)
+            first_run = (await handle.describe()).run_id
+            await h.incidents.acknowledge(wid, Actor.human("alice"))
+            for i in range(120):
+                await handle.signal(IncidentWorkflow.alert, alert("long", summary=f"repeat {i}"))
+            st = await until(lambda: state(h, wid), lambda s: s.alert_count == 121)
+            desc = await handle.describe()
+            assert desc.run_id != first_run, "the run never continued-as-new"
+            assert st.runs >= 2
+            assert st.incident_id == "INC-7K2Q9M"
+            assert st.status is Status.ACKNOWLEDGED and st.acknowledged_by == "human:alice"
+            old = await h.client.get_workflow_handle(wid, run_id=first_run).describe()
+            assert old.status is WorkflowExecutionStatus.CONTINUED_AS_NEW
+            assert len((await handle.fetch_history()).events) < 200
