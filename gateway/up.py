@@ -92,7 +92,9 @@ class Stack:
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             db = self.data_dir / "temporal.db"
-            self._start("temporal", [installed_binary("temporal"), *dev_server_args(db, self.temporal_port, self.ui_port)], env)
+            self._start(
+                "temporal", [installed_binary("temporal"), *dev_server_args(db, self.temporal_port, self.ui_port)], env
+            )
             self._wait(lambda: port_open(self.temporal_port), "Temporal")
             self._start("worker", [sys.executable, "-m", "worker"], env)
             self._start("intake", [sys.executable, "-m", "starter", "serve"], env)

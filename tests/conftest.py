@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -75,9 +77,7 @@ def alert(
     )
 
 
-async def until(
-    check: Callable[[], Awaitable[Any]], pred: Callable[[Any], bool] = bool, timeout: float = 15.0
-) -> Any:
+async def until(check: Callable[[], Awaitable[Any]], pred: Callable[[Any], bool] = bool, timeout: float = 15.0) -> Any:
     """Poll `check` until `pred` holds for its value; fail with the last value after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -205,3 +205,24 @@ async def harness(env: WorkflowEnvironment, config: Config, http: httpx.AsyncCli
         task_queue=queue,
         worker=build_worker(env.client, config, http, task_queue=queue),
     )
+
+
+# ---- the intake on a real loopback port ----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Run an ASGI app with uvicorn on a free loopback port; yield its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    await until(lambda: _started(server), timeout=10)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _started(server: uvicorn.Server) -> bool:
+    return server.started

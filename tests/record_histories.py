@@ -19,7 +19,6 @@ from incident.ids import workflow_id_for
 from incident.models import Actor, AlertAction
 from incident.state import IncidentPolicy
 from tests.conftest import _search_attributes_request, alert, harness, make_config
-from workflows.incident import IncidentWorkflow
 
 HISTORIES = Path(__file__).parent / "fixtures" / "histories"
 

@@ -1,0 +1,184 @@
+"""The `baton` command against a real dev server, run as a user runs it: output, --json shapes, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from incident.ids import workflow_id_for
+from incident.state import IncidentPolicy
+from tests.conftest import BASE_CONFIG, Harness, Sink, alert, dev_address, harness, make_config, until
+
+BATON = str(Path(sys.executable).parent / "baton")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self):  # type: ignore[no-untyped-def]
+        return json.loads(self.out)
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+
+    async def __call__(self, *args: str, user: str | None = None) -> Run:
+        env = dict(self.env)
+        env.pop("BATON_USER", None)
+        if user:
+            env["BATON_USER"] = user
+        proc = await asyncio.create_subprocess_exec(
+            BATON, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        return Run(proc.returncode or 0, out.decode(), err.decode())
+
+
+@pytest.fixture
+async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> AsyncIterator[tuple[Cli, Harness]]:
+    config_file = tmp_path / "baton.yaml"
+    config_file.write_text(BASE_CONFIG.replace("SINK", sink.url))
+    async with httpx.AsyncClient() as http:
+        h = await harness(dev_env, make_config(sink.url), http)
+        env = os.environ | {
+            "TEMPORAL_ADDRESS": dev_address(dev_env),
+            "BATON_CONFIG": str(config_file),
+            "BATON_TASK_QUEUE": h.task_queue,
+            "COLUMNS": "200",
+        }
+        async with h.worker:
+            yield Cli(env), h
+
+
+async def open_incident(h: Harness) -> str:
+    key = f"cli-{uuid.uuid4().hex[:8]}"
+    await h.incidents.ingest(
+        alert(key, summary=f"checkout errors {key}"), IncidentPolicy.snapshot(h.config, "checkout"), "cli"
+    )
+    wid = workflow_id_for("cli", key)
+    rows = await until(lambda: _listed(h, wid))
+    return rows[0].incident_id
+
+
+async def _listed(h: Harness, wid: str) -> list:
+    return [r for r in await h.incidents.list() if r.workflow_id == wid]
+
+
+async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]) -> None:
+    baton, h = stack
+    iid = await open_incident(h)
+
+    listed = await baton("incidents", "--json")
+    assert listed.code == 0
+    row = next(r for r in listed.json if r["id"] == iid)
+    assert row["status"] == "triggered" and row["severity"] == "SEV2" and row["service"] == "checkout"
+    assert set(row) == {"id", "status", "severity", "service", "opened_at", "closed_at", "workflow_id", "run_id"}
+
+    table = await baton("incidents", "--status", "triggered")
+    assert table.code == 0 and iid in table.out and "triggered" in table.out
+
+    shown = await baton("show", iid.lower(), "--json")
+    assert shown.code == 0 and shown.json["incident_id"] == iid and shown.json["status"] == "triggered"
+    assert shown.json["paged"] == ["alice"]
+
+    acked = await baton("ack", iid, "--as", "alice", "--json")
+    assert acked.code == 0 and acked.json == {
+        "ok": True,
+        "message": f"{iid} acknowledged by human:alice",
+        "rule": None,
+        "status": "acknowledged",
+    }
+    noted = await baton("note", iid, "rolled back v2.41", user="bob")
+    assert noted.code == 0 and "note added" in noted.out
+
+    await until(lambda: _status(h, iid, "acknowledged"))
+    assert iid in (await baton("incidents", "--status", "acknowledged")).out
+
+    resolved = await baton("resolve", iid, "-m", "rollback fixed it", "--as", "alice")
+    assert resolved.code == 0 and "resolved by human:alice" in resolved.out
+
+    human = await baton("show", iid)
+    assert human.code == 0
+    for text in ("resolved", "rolled back v2.41", "human:bob", "rollback fixed it", "paged alice"):
+        assert text in human.out, text
+
+    again = await baton("resolve", iid, "--as", "alice")
+    assert again.code == 1 and "already resolved" in again.err
+
+
+async def _status(h: Harness, iid: str, status: str) -> bool:
+    return any(r.incident_id == iid and r.status == status for r in await h.incidents.list())
+
+
+async def test_exit_codes_say_what_went_wrong(stack: tuple[Cli, Harness]) -> None:
+    baton, h = stack
+    iid = await open_incident(h)
+    missing = await baton("show", "INC-ZZZZZZ")
+    assert missing.code == 1 and "no incident INC-ZZZZZZ" in missing.err
+    not_an_id = await baton("show", "hello")
+    assert not_an_id.code == 1 and "not an incident id" in not_an_id.err
+    anonymous = await baton("ack", iid)
+    assert anonymous.code == 2 and "--as" in anonymous.err
+    stranger = await baton("ack", iid, "--as", "mallory")
+    assert stranger.code == 2 and "'mallory' is not a person" in stranger.err
+    bad_usage = await baton("incidents", "--status", "sleeping")
+    assert bad_usage.code == 2
+    empty_note = await baton("note", iid, "  ", "--as", "bob")
+    assert empty_note.code == 1 and "needs text" in empty_note.err
+    st = await h.incidents.state(iid)
+    assert st.status.value == "triggered" and not any(e.kind == "note" for e in st.timeline)
+
+
+async def test_temporal_down_is_a_sentence_not_a_traceback(stack: tuple[Cli, Harness]) -> None:
+    baton, _ = stack
+    baton.env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
+    run = await baton("incidents")
+    assert run.code == 1 and "cannot reach Temporal at 127.0.0.1:1" in run.err and "Traceback" not in run.err
+
+
+async def test_config_check_names_every_problem_with_path_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "people:\n"
+        "  alice: {email: not-an-email}\n"
+        "escalation_policies:\n"
+        "  p:\n"
+        "    levels:\n"
+        "      - {notify: [user:bob], after: soon}\n"
+        "services:\n"
+        "  web: {escalation: p, custommer_facing: true}\n"
+    )
+    run = await Cli(dict(os.environ))("config", "check", str(bad))
+    assert run.code == 2
+    assert "line 2: people.alice.email: 'not-an-email' is not an email address" in run.err
+    assert "line 6: escalation_policies.p.levels[0].after: not a duration: 'soon'" in run.err
+    assert "line 8: services.web.custommer_facing: unknown field" in run.err
+    as_json = await Cli(dict(os.environ))("config", "check", str(bad), "--json")
+    assert as_json.code == 2 and len(as_json.json["problems"]) == 3
+
+    refs = tmp_path / "refs.yaml"
+    refs.write_text(
+        "escalation_policies:\n  p: {levels: [{notify: [user:bob], after: 5m}]}\nservices:\n  web: {escalation: q}\n"
+    )
+    run = await Cli(dict(os.environ))("config", "check", str(refs))
+    assert run.code == 2
+    assert "line 2: escalation_policies.p.levels[0].notify[0]: unknown person 'bob'" in run.err
+    assert "line 4: services.web.escalation: unknown escalation policy 'q' (known: p)" in run.err
+
+    good = await Cli(dict(os.environ) | {"BATON_INTAKE_TOKEN": "x"})("config", "check", "baton.example.yaml")
+    assert good.code == 0 and "ok" in good.out
