@@ -7,6 +7,7 @@ saved histories and use `workflow.patched` so running incidents replay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,10 +44,8 @@ async def record_full_lifecycle() -> str:
                 await h.incidents.ingest(alert("replay", summary="again"), policy, "replay")
                 await h.incidents.ingest(alert("replay", action=AlertAction.RESOLVE), policy, "replay")
                 await h.incidents.ingest(alert("replay", summary="and again"), policy, "replay")
-                try:
+                with contextlib.suppress(Exception):
                     await h.incidents.resolve(wid, Actor.agent("triage"), "done?")
-                except Exception:
-                    pass
                 await h.incidents.acknowledge(wid, Actor.human("alice"))
                 await env.sleep(timedelta(minutes=31))
                 await h.incidents.note(wid, Actor.human("bob"), "rolled back")

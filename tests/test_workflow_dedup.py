@@ -41,7 +41,7 @@ async def test_fifty_concurrent_events_make_one_incident_with_fifty_alerts(h: Ha
     assert sum(1 for e in st.timeline if e.kind == "opened") == 1
     # The timeline stays bounded: the first alerts one by one, the rest summed up in one entry.
     assert sum(1 for e in st.timeline if e.kind == "alert") == TIMELINE_ALERT_ENTRIES
-    assert [e for e in st.timeline if e.kind == "alerts_more"][0].text.startswith("30 more alert event(s)")
+    assert next(e for e in st.timeline if e.kind == "alerts_more").text.startswith("30 more alert event(s)")
 
 
 async def test_a_trigger_after_resolve_opens_a_new_incident(h: Harness) -> None:
