@@ -21,6 +21,7 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 """Measured on a 2-core machine: default SQLite settings saturate near 26 new incidents/s; WAL with
 synchronous=normal holds 50/s at p99 325 ms."""
 READY_TIMEOUT = 60.0
+RETENTION = "720h"  # resolved incidents stay readable (show, postmortem) for 30 days
 
 
 def installed_binary(name: str) -> str:
@@ -96,6 +97,7 @@ class Stack:
                 "temporal", [installed_binary("temporal"), *dev_server_args(db, self.temporal_port, self.ui_port)], env
             )
             self._wait(lambda: port_open(self.temporal_port), "Temporal")
+            self._keep_history(env)
             self._start("worker", [sys.executable, "-m", "worker"], env)
             self._start("intake", [sys.executable, "-m", "starter", "serve"], env)
             self._wait(self._intake_ready, "the intake")
@@ -129,6 +131,14 @@ class Stack:
                     raise TimeoutError(f"{name} exited with code {proc.returncode} while starting")
             time.sleep(0.2)
         raise TimeoutError(f"{what} was not ready within {READY_TIMEOUT:.0f}s")
+
+    def _keep_history(self, env: dict[str, str]) -> None:
+        """The dev server keeps closed workflows for 24 h; resolved incidents should stay readable longer."""
+        cmd = [installed_binary("temporal"), "operator", "namespace", "update", "default"]
+        cmd += ["--retention", RETENTION, "--address", env["TEMPORAL_ADDRESS"]]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            print(f"baton up: could not set retention to {RETENTION}: {done.stderr.strip()}", file=sys.stderr)
 
     def _intake_ready(self) -> bool:
         try:
