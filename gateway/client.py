@@ -84,31 +84,38 @@ class Incidents:
 
     # ---- intake ----------------------------------------------------------------------------------------------
 
-    async def ingest(self, alert: Alert, policy: IncidentPolicy, scope: str) -> Ingested:
-        """Record one source event durably. A trigger opens or joins the incident for its dedup key
-        (signal-with-start: atomic, however many arrive at once); acknowledge/resolve only reach an open one."""
-        wid = workflow_id_for(scope, alert.dedup_key)
+    async def ingest(self, alert: Alert, policy: IncidentPolicy, scope: str | None = None) -> Ingested:
+        """Record one source event durably (see `send_batch`). `scope` overrides where the key is unique."""
+        wid = workflow_id_for(scope or alert.dedup_scope, alert.dedup_key)
+        recorded = await self.send_batch(wid, [alert], policy)
+        message = "Event processed" if recorded else f"no open incident for this dedup_key; {alert.action} ignored"
+        return Ingested(alert.dedup_key, wid, recorded, message)
+
+    async def send_batch(self, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy) -> bool:
+        """Events for one incident, in one signal. With a trigger among them it is signal-with-start: it opens
+        the incident or joins the open one, atomically however many arrive at once. Acknowledge/resolve alone
+        only reach an open incident: False when there is none (nothing is opened for them)."""
         try:
-            if alert.action is AlertAction.TRIGGER:
-                incident_id = incident_id_from_int(secrets.randbits(30))
+            first = next((a for a in alerts if a.action is AlertAction.TRIGGER), None)
+            if first is not None:
                 await self.client.start_workflow(
                     IncidentWorkflow.run,
-                    IncidentInput(policy=policy, incident_id=incident_id),
-                    id=wid,
+                    IncidentInput(policy=policy, incident_id=incident_id_from_int(secrets.randbits(30))),
+                    id=workflow_id,
                     task_queue=self.task_queue,
-                    start_signal="alert",
-                    start_signal_args=[alert],
-                    static_summary=f"{alert.service} · {alert.severity.value} · {alert.summary}"[:200],
+                    start_signal="alerts",
+                    start_signal_args=[alerts],
+                    static_summary=f"{first.service} · {first.severity.value} · {first.summary}"[:200],
                     rpc_timeout=RPC_TIMEOUT,
                 )
-                return Ingested(alert.dedup_key, wid, True, "Event processed")
-            await self.client.get_workflow_handle(wid).signal(IncidentWorkflow.alert, alert, rpc_timeout=RPC_TIMEOUT)
-            return Ingested(alert.dedup_key, wid, True, "Event processed")
+                return True
+            await self.client.get_workflow_handle(workflow_id).signal(
+                IncidentWorkflow.alerts, alerts, rpc_timeout=RPC_TIMEOUT
+            )
+            return True
         except RPCError as e:
             if e.status is RPCStatusCode.NOT_FOUND:
-                return Ingested(
-                    alert.dedup_key, wid, False, f"no open incident for this dedup_key; {alert.action} ignored"
-                )
+                return False
             if _unavailable(e):
                 raise Unavailable(str(e)) from None
             raise

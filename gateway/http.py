@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,14 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client import Incidents, Unavailable
+from gateway.coalescer import Coalescer
 from incident.config import Config
-from incident.events import Event, event_to_alert
+from incident.ids import workflow_id_for
+from incident.models import Alert
+from incident.sources.alertmanager import AmWebhook, webhook_to_alerts
+from incident.sources.datadog import DatadogEvent
+from incident.sources.datadog import event_to_alert as datadog_to_alert
+from incident.sources.events import Event, event_to_alert
 from incident.state import IncidentPolicy
 
 MAX_BODY = 1_000_000
@@ -33,9 +40,22 @@ class Accepted(BaseModel):
     dedup_key: str
 
 
+class Recorded(BaseModel):
+    status: str = "success"
+    alerts: int
+    incidents: int
+
+
 class Health(BaseModel):
     status: str
     temporal: str
+
+
+_BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+def _same(given: str, expected: str | None) -> bool:
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())  # type: ignore[union-attr]
 
 
 def _error(status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -91,6 +111,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 def create_app(config: Config, incidents: Incidents) -> FastAPI:
     tokens = {name: integ.token.reveal() for name, integ in config.integrations.items()}
+    coalescer = Coalescer(incidents.send_batch)
     app = FastAPI(
         title="baton intake",
         version="1",
@@ -112,39 +133,71 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
         first = problems[0] if problems else {"field": "(body)", "message": "invalid"}
         return _error(422, "invalid_event", f"{first['field']}: {first['message']}", problems=problems)
 
-    def bearer(integration: str) -> Callable[[Request], Awaitable[None]]:
+    def credential(integration: str, query_token: bool = False) -> Callable[[Request], Awaitable[None]]:
+        """Bearer token per integration (constant-time compare); Datadog may send it as `?token=` instead."""
+
         async def check(request: Request) -> None:
-            expected = tokens.get(integration)
             if integration not in tokens:
                 raise ApiError(404, "integration_disabled", f"the {integration} integration is not configured")
-            header = request.headers.get("authorization", "")
-            scheme, _, given = header.partition(" ")
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
             if not given or scheme.lower() != "bearer":
-                raise ApiError(
-                    401,
-                    "unauthorized",
-                    f"send `Authorization: Bearer <token>` for the {integration} integration",
-                    {"WWW-Authenticate": "Bearer"},
-                )
-            if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-                raise ApiError(401, "unauthorized", "the bearer token is not valid", {"WWW-Authenticate": "Bearer"})
+                given = request.query_params.get("token", "") if query_token else ""
+            if not given:
+                how = "`Authorization: Bearer <token>`" + (" or `?token=<token>`" if query_token else "")
+                raise ApiError(401, "unauthorized", f"send {how} for the {integration} integration", _BEARER)
+            if _same(given, tokens[integration]):
+                return
+            other = next((name for name, tok in tokens.items() if name != integration and _same(given, tok)), None)
+            if other:
+                raise ApiError(403, "forbidden", f"this token is for the {other} integration, not {integration}")
+            raise ApiError(401, "unauthorized", "the bearer token is not valid", _BEARER)
 
         return check
 
-    @app.post("/v1/events", status_code=202, response_model=Accepted, tags=["alerts"])
-    async def post_event(event: Event, _: None = Depends(bearer("events"))) -> Accepted:
-        """A PagerDuty Events API v2 event: `trigger` opens or joins the incident for `dedup_key`."""
-        service = config.service_for(event.routing_key)
-        raw = event.model_dump(mode="json", by_alias=True, exclude_none=True)
-        alert = event_to_alert(event, service, raw, datetime.now(UTC))
-        policy = IncidentPolicy.snapshot(config, service)
+    async def record(alerts: list[Alert]) -> int:
+        """Hand alerts to their incidents; returns how many incidents took some. 503 unless all are durable."""
+        groups: dict[str, list[Alert]] = {}
+        for alert in alerts:
+            groups.setdefault(workflow_id_for(alert.dedup_scope, alert.dedup_key), []).append(alert)
         try:
-            result = await incidents.ingest(alert, policy, scope=f"events:{event.routing_key}")
+            taken = await asyncio.gather(
+                *(
+                    coalescer.submit(wid, batch, IncidentPolicy.snapshot(config, batch[0].service))
+                    for wid, batch in groups.items()
+                )
+            )
         except Unavailable:
             raise ApiError(
                 503, "temporal_unavailable", "the event could not be recorded durably; retry", {"Retry-After": "5"}
             ) from None
-        return Accepted(message=result.message, dedup_key=result.dedup_key)
+        return sum(taken)
+
+    @app.post("/v1/events", status_code=202, response_model=Accepted, tags=["alerts"])
+    async def post_event(event: Event, _: None = Depends(credential("events"))) -> Accepted:
+        """A PagerDuty Events API v2 event: `trigger` opens or joins the incident for `dedup_key`."""
+        alert = event_to_alert(event, config, datetime.now(UTC))
+        taken = await record([alert])
+        message = "Event processed" if taken else f"no open incident for this dedup_key; {alert.action} ignored"
+        return Accepted(message=message, dedup_key=alert.dedup_key)
+
+    @app.post("/v1/alerts/alertmanager", status_code=202, response_model=Recorded, tags=["alerts"])
+    async def post_alertmanager(hook: AmWebhook, _: None = Depends(credential("alertmanager"))) -> Recorded:
+        """Alertmanager's webhook (v4): one incident per group, or per alert with `incident_per: alert`."""
+        alerts = webhook_to_alerts(hook, config, datetime.now(UTC), "alertmanager")
+        return Recorded(alerts=len(alerts), incidents=await record(alerts))
+
+    @app.post("/v1/alerts/grafana", status_code=202, response_model=Recorded, tags=["alerts"])
+    async def post_grafana(hook: AmWebhook, _: None = Depends(credential("grafana"))) -> Recorded:
+        """Grafana alerting's webhook contact point (the Alertmanager shape with Grafana's additions)."""
+        alerts = webhook_to_alerts(hook, config, datetime.now(UTC), "grafana")
+        return Recorded(alerts=len(alerts), incidents=await record(alerts))
+
+    @app.post("/v1/alerts/datadog", status_code=202, response_model=Recorded, tags=["alerts"])
+    async def post_datadog(event: DatadogEvent, _: None = Depends(credential("datadog", query_token=True))) -> Recorded:
+        """A Datadog monitor notification through the Webhooks integration (template in docs/datadog.md)."""
+        raw = event.model_dump(mode="json", exclude_none=True)
+        alert = datadog_to_alert(event, config, raw, datetime.now(UTC))
+        return Recorded(alerts=1, incidents=await record([alert]))
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> JSONResponse:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from incident.durations import Duration
 from incident.models import NAME
 from incident.policy import Boundaries
+from incident.routing import Route, Routing, route
 from incident.schedule import Schedule, check_timezone
 
 ContactMethod = Literal["webhook", "log"]
@@ -129,16 +130,16 @@ class Service(Strict):
     team: str | None = None
     customer_facing: bool = False
     runbook: str | None = None
+    on_recovery: Literal["ask", "resolve", "ignore"] = Field(
+        "ask",
+        description="when every alert has recovered: ask a human to confirm (default), resolve, or do nothing",
+    )
 
 
 class Integration(Strict):
     token: Secret
 
     _s = field_validator("token", mode="before")(classmethod(lambda cls, v: _secret(v)))
-
-
-class Routing(Strict):
-    default_service: str | None = Field(None, description="where alerts no rule matches go; never dropped")
 
 
 class Config(Strict):
@@ -156,9 +157,9 @@ class Config(Strict):
     def default_service(self) -> str:
         return self.routing.default_service or next(iter(self.services))
 
-    def service_for(self, routing_key: str | None) -> str:
-        """A routing key that names a service goes there; anything else to the default service."""
-        return routing_key if routing_key in self.services else self.default_service
+    def route(self, labels: dict[str, str]) -> Route:
+        """Which service, proposed severity and grouping an alert with these labels gets."""
+        return route(self.routing, self.services, self.default_service, labels)
 
     def references(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-references that pydantic cannot check alone: (path, problem)."""
@@ -192,6 +193,9 @@ class Config(Strict):
                         _unknown("escalation policy", svc.escalation, self.escalation_policies),
                     )
                 )
+        for i, rule in enumerate(self.routing.rules):
+            if rule.service and rule.service not in self.services:
+                problems.append((("routing", "rules", i, "service"), _unknown("service", rule.service, self.services)))
         if self.routing.default_service and self.routing.default_service not in self.services:
             problems.append(
                 (("routing", "default_service"), _unknown("service", self.routing.default_service, self.services))

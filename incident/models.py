@@ -89,7 +89,9 @@ class Alert(BaseModel):
     """One event from a monitoring source, normalised. Everything the source sent stays in `details`/`labels`."""
 
     source: str = Field(description="the integration it came through, e.g. `events`")
+    scope: str = Field("", description="where the dedup key is unique, e.g. `events:checkout`; default: source")
     dedup_key: str = Field(description="events with the same key belong to the same open incident")
+    event_id: str = Field("", description="identifies one delivery, so a source's retry is counted once")
     action: AlertAction = AlertAction.TRIGGER
     alert_key: str = Field("", description="one alert within the incident; defaults to the dedup key")
     summary: str
@@ -114,6 +116,10 @@ class Alert(BaseModel):
     @property
     def key(self) -> str:
         return self.alert_key or self.dedup_key
+
+    @property
+    def dedup_scope(self) -> str:
+        return self.scope or self.source
 
 
 class TimelineEntry(BaseModel):
@@ -157,8 +163,10 @@ class Recipient(BaseModel):
 
 
 class Page(BaseModel):
-    """What a page says. Built in the workflow, sent by a notifier activity."""
+    """What a page says. Built in the workflow, sent by a notifier activity. `kind` is `page` for a page and
+    `recovered` for asking responders to confirm that an incident whose alerts all recovered is resolved."""
 
+    kind: Literal["page", "recovered"] = "page"
     incident_id: str
     workflow_id: str
     title: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +15,8 @@ from incident.policy import Boundaries
 TIMELINE_ALERT_ENTRIES = 20
 """Alert events written to the timeline one by one; past this the count goes on and one entry sums them up."""
 MAX_ALERT_RECORDS = 200
+RECENT_EVENTS = 1_000
+"""Delivery ids remembered to recognise a source's retry; older ones are forgotten first."""
 """Distinct alerts an incident tracks individually; further ones are counted only."""
 
 
@@ -23,6 +26,7 @@ class ServiceInfo(BaseModel):
     customer_facing: bool = False
     runbook: str | None = None
     team: str | None = None
+    on_recovery: Literal["ask", "resolve", "ignore"] = "ask"
 
 
 class IncidentPolicy(BaseModel):
@@ -42,6 +46,7 @@ class IncidentPolicy(BaseModel):
                 customer_facing=svc.customer_facing,
                 runbook=svc.runbook,
                 team=svc.team,
+                on_recovery=svc.on_recovery,
             ),
             escalation=config.escalation_policies[svc.escalation],
             boundaries=config.boundaries,
@@ -72,6 +77,8 @@ class IncidentState(BaseModel):
     escalation: EscalationCursor = Field(default_factory=EscalationCursor)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     alert_entries: int = 0
+    duplicates: int = Field(0, description="deliveries recognised as repeats of one already counted")
+    recent_events: list[str] = Field(default_factory=list, description="the last delivery ids, to spot repeats")
     runs: int = 1
 
     @property

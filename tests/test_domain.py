@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,11 +14,11 @@ from pydantic import ValidationError
 from incident.config import EscalationPolicy, parse_config
 from incident.durations import format_duration, parse_duration
 from incident.escalation import EscalationCursor
-from incident.events import Event, event_to_alert
 from incident.ids import incident_id_from_int, normalise_incident_id, workflow_id_for
 from incident.models import Actor, Severity
 from incident.policy import AgentRules, Boundaries, Verdict
 from incident.schedule import Layer, Schedule
+from incident.sources.events import Event, event_to_alert
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
@@ -161,16 +162,16 @@ def test_a_pagerduty_event_keeps_everything_the_source_sent() -> None:
         "client": "Prometheus",
         "client_url": "https://prom/graph",
     }
-    a = event_to_alert(Event.model_validate(raw), "checkout", raw, T0)
+    config = parse_config((Path(__file__).parent.parent / "baton.example.yaml").read_text())
+    a = event_to_alert(Event.model_validate(raw), config, T0)
+    assert a.service == "checkout" and a.scope == "events:checkout" and a.dedup_key == "db-1"
     assert a.severity is Severity.SEV2 and a.origin == "db-1.prod" and a.alert_class == "availability"
     assert a.component == "postgres" and a.group == "prod" and a.details == {"connections": 0}
     assert [lk.href for lk in a.links] == ["https://grafana/d/1", "https://prom/graph", "https://img/1.png"]
 
 
 def test_the_example_config_loads_and_routes_unknown_keys_to_the_default() -> None:
-    from pathlib import Path
-
     config = parse_config((Path(__file__).parent.parent / "baton.example.yaml").read_text())
     assert len(config.services) == 3
-    assert config.service_for("checkout") == "checkout"
-    assert config.service_for("no-such-service") == "api-gateway"
+    assert config.route({"service": "checkout"}).service == "checkout"
+    assert config.route({"service": "no-such-service"}).service == "api-gateway"

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from incident.policy import Verdict
     from incident.state import (
         MAX_ALERT_RECORDS,
+        RECENT_EVENTS,
         TIMELINE_ALERT_ENTRIES,
         IncidentInput,
         IncidentPolicy,
@@ -73,6 +74,8 @@ class IncidentWorkflow:
         self._state: IncidentState | None = inp.state
         self._after_resolve: list[Alert] = []
         self._wake = False
+        self._recent: set[str] = set(inp.state.recent_events) if inp.state else set()
+        self._notices: list[Page] = []
         for alert in inp.carry_alerts:
             self._on_alert(alert)
 
@@ -96,6 +99,9 @@ class IncidentWorkflow:
                         history_limit=self._history_limit,
                     )
                 )
+            if self._notices:
+                await self._send_notices()
+                continue
             now = workflow.now()
             if st.escalation.due(now):
                 await self._escalate()
@@ -207,7 +213,9 @@ class IncidentWorkflow:
                     PageRequest(recipient=recipient, method=method, page=page),
                     start_to_close_timeout=PAGE_TIMEOUT,
                     retry_policy=PAGE_RETRY,
-                    summary=f"page {recipient.person} via {method} (level {page.level})",
+                    summary=f"page {recipient.person} via {method} (level {page.level})"
+                    if page.kind == "page"
+                    else f"ask {recipient.person} via {method} to confirm the resolve",
                 )
             except ActivityError as e:
                 reason = str(e.cause) if e.cause else str(e)
@@ -220,6 +228,14 @@ class IncidentWorkflow:
                     {"person": recipient.person, "method": method, "level": page.level},
                 )
                 continue
+            if page.kind == "recovered":
+                self._record(
+                    Actor.system(),
+                    "asked_to_resolve",
+                    f"asked {recipient.person} via {method} to confirm the resolve",
+                    {"person": recipient.person, "method": method},
+                )
+                return
             if recipient.person not in st.paged:
                 st.paged.append(recipient.person)
             if st.first_page_at is None:
@@ -231,6 +247,20 @@ class IncidentWorkflow:
                 {"person": recipient.person, "method": method, "level": page.level, "detail": delivery.detail},
             )
             return
+
+    async def _send_notices(self) -> None:
+        """Tell everyone paged so far (recovery: please confirm the resolve), through their contact methods."""
+        notices, self._notices = self._notices, []
+        st = self._require()
+        found: TargetsResult = await workflow.execute_activity_method(
+            PagingActivities.lookup_targets,
+            TargetsRequest(targets=[f"user:{p}" for p in st.paged], at=workflow.now()),
+            start_to_close_timeout=LOOKUP_TIMEOUT,
+            retry_policy=LOOKUP_RETRY,
+            summary="who to tell: " + ", ".join(st.paged),
+        )
+        for notice in notices:
+            await asyncio.gather(*(self._page_person(r, notice) for r in found.recipients))
 
     def _page(self, level: int, cycle: int) -> Page:
         st = self._require()
@@ -273,6 +303,12 @@ class IncidentWorkflow:
         """An event from a monitoring source for this dedup key. Signals are durable the moment they return."""
         self._on_alert(alert)
 
+    @workflow.signal
+    def alerts(self, batch: list[Alert]) -> None:
+        """Several events for this dedup key in one signal: how the intake hands over an alert storm."""
+        for alert in batch:
+            self._on_alert(alert)
+
     def _on_alert(self, alert: Alert) -> None:
         now = workflow.now()
         if self._state is None:
@@ -296,6 +332,11 @@ class IncidentWorkflow:
         if not st.open:
             self._after_resolve.append(alert)
             return
+        if alert.event_id:
+            if alert.event_id in self._recent:
+                st.duplicates += 1
+                return
+            self._remember(alert.event_id)
         source = Actor.system(alert.source)
         rec = st.alerts.get(alert.key)
         if alert.action is AlertAction.TRIGGER:
@@ -330,14 +371,36 @@ class IncidentWorkflow:
                 rec.firing = False
                 rec.last_at = now
             self._record(source, "alert_recovered", f"the source reports recovery: {alert.summary}")
-            if not st.firing and st.status is Status.TRIGGERED and st.escalation.active:
-                st.escalation = st.escalation.model_copy(update={"active": False})
+            if not st.firing:
+                self._all_recovered(source)
+        self._wake = True
+
+    def _remember(self, event_id: str) -> None:
+        st = self._require()
+        self._recent.add(event_id)
+        st.recent_events.append(event_id)
+        if len(st.recent_events) > RECENT_EVENTS:
+            self._recent.discard(st.recent_events.pop(0))
+
+    def _all_recovered(self, source: Actor) -> None:
+        """Every alert recovered. Declaring it resolved stays a human decision unless the service says otherwise."""
+        st = self._require()
+        rule = f"services.{self._policy.service.name}.on_recovery: {self._policy.service.on_recovery}"
+        match self._policy.service.on_recovery:
+            case "ignore":
+                self._record(Actor.system(), "recovered", f"every alert has recovered; nothing changes ({rule})")
+            case "resolve":
+                self._close(source, f"every alert recovered ({rule})")
+            case _:
+                if st.status is Status.TRIGGERED and st.escalation.active:
+                    st.escalation = st.escalation.model_copy(update={"active": False})
                 self._record(
                     Actor.system(),
                     "recovered",
-                    "every alert has recovered; escalation paused. A responder confirms with `baton resolve`.",
+                    f"every alert has recovered; escalation paused. A responder confirms with `baton resolve` ({rule})",
                 )
-        self._wake = True
+                if st.paged:
+                    self._notices.append(self._page(0, 0).model_copy(update={"kind": "recovered"}))
 
     def _record_alert(self, source: Actor, alert: Alert) -> None:
         """Alert events on the timeline stay bounded: the first few one by one, then one running summary."""
@@ -411,17 +474,18 @@ class IncidentWorkflow:
                 else "declaring an incident resolved is not allowed for this actor"
             )
             return self._refuse(req.actor, "resolve", decision.rule, hint)
-        now = workflow.now()
+        self._close(req.actor, req.summary)
+        return ActionResult(ok=True, message=f"{st.incident_id} resolved by {req.actor}", status=st.status)
+
+    def _close(self, actor: Actor, summary: str) -> None:
+        st = self._require()
         st.status = Status.RESOLVED
-        st.resolved_at, st.resolved_by = now, str(req.actor)
-        st.resolution = req.summary.strip() or None
+        st.resolved_at, st.resolved_by = workflow.now(), str(actor)
+        st.resolution = summary.strip() or None
         st.escalation = st.escalation.stopped()
         st.ack_deadline = None
-        self._record(
-            req.actor, "resolved", f"resolved by {req.actor}" + (f": {st.resolution}" if st.resolution else "")
-        )
+        self._record(actor, "resolved", f"resolved by {actor}" + (f": {st.resolution}" if st.resolution else ""))
         self._wake = True
-        return ActionResult(ok=True, message=f"{st.incident_id} resolved by {req.actor}", status=st.status)
 
     @resolve.validator
     def _validate_resolve(self, req: ResolveRequest) -> None:

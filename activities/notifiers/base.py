@@ -22,4 +22,7 @@ class NotifierError(Exception):
 
 def headline(page: Page) -> str:
     """One line a responder reads on a lock screen."""
-    return f"[{page.severity.value}] {page.incident_id} {page.service}: {page.title}"
+    line = f"[{page.severity.value}] {page.incident_id} {page.service}: {page.title}"
+    if page.kind == "recovered":
+        return f"RECOVERED {line} (every alert recovered: confirm with `baton resolve {page.incident_id}`)"
+    return line

@@ -16,7 +16,7 @@ async def send_log(
     http: httpx.AsyncClient, person: Person, recipient: Recipient, page: Page, key: str, link: str
 ) -> Delivered:
     log.warning(
-        "PAGE " + headline(page),
+        ("PAGE " if page.kind == "page" else "") + headline(page),
         to=recipient.person,
         level=f"{page.level}/{page.levels}",
         alerts=page.alert_count,

@@ -11,7 +11,7 @@ from incident.models import Page, Recipient
 
 def payload(page: Page, recipient: Recipient, key: str, link: str) -> dict[str, object]:
     return {
-        "type": "page",
+        "type": page.kind,
         "page_id": key,
         "incident_id": page.incident_id,
         "workflow_id": page.workflow_id,

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from incident.models import Alert, AlertAction, Link, Severity
-
-SEVERITY_MAP = {
-    "critical": Severity.SEV1,
-    "error": Severity.SEV2,
-    "warning": Severity.SEV3,
-    "info": Severity.SEV4,
-}
+from incident.config import Config
+from incident.models import Alert, AlertAction, Link
+from incident.sources.common import content_id, place
 
 
 class EventPayload(BaseModel):
@@ -64,15 +57,23 @@ class Event(BaseModel):
         return self
 
 
-def derived_dedup_key(raw: dict[str, Any]) -> str:
-    """A trigger without a dedup key gets one from its content, so a retried delivery joins the same incident."""
-    body = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
-
-
-def event_to_alert(event: Event, service: str, raw: dict[str, Any], received_at: datetime) -> Alert:
-    dedup_key = event.dedup_key or derived_dedup_key(raw)
+def event_to_alert(event: Event, config: Config, received_at: datetime) -> Alert:
+    """`routing_key` naming a service sends the event there; otherwise the routing rules and labels decide.
+    A trigger without a dedup key gets one from its content, so a retried delivery joins the same incident."""
+    raw = event.model_dump(mode="json", by_alias=True, exclude_none=True)
+    delivery = content_id(raw)
+    dedup_key = event.dedup_key or delivery
     p = event.payload
+    labels: dict[str, str] = {"routing_key": event.routing_key}
+    if p:
+        labels |= {
+            k: v
+            for k, v in (("source", p.source), ("component", p.component), ("group", p.group), ("class", p.class_))
+            if v
+        }
+    if event.client:
+        labels["client"] = event.client
+    where = place(config, labels, service_hint=event.routing_key, source_severity=p.severity if p else None)
     links = [Link(href=lk.href, text=lk.text) for lk in event.links]
     if event.client_url:
         links.append(Link(href=event.client_url, text=event.client or "source"))
@@ -82,18 +83,20 @@ def event_to_alert(event: Event, service: str, raw: dict[str, Any], received_at:
         details = p.custom_details if isinstance(p.custom_details, dict) else {"details": p.custom_details}
     return Alert(
         source="events",
+        scope=f"events:{event.routing_key}",
         dedup_key=dedup_key,
+        event_id=delivery,
         action=event.event_action,
         summary=p.summary if p else f"{event.event_action.value} for {dedup_key}",
-        service=service,
-        severity=SEVERITY_MAP[p.severity] if p else Severity.SEV4,
+        service=where.service,
+        severity=where.severity,
         source_severity=p.severity if p else None,
         origin=p.source if p else None,
         component=p.component if p else None,
         group=p.group if p else None,
         alert_class=p.class_ if p else None,
         details=details,
-        labels={"routing_key": event.routing_key} | ({"client": event.client} if event.client else {}),
+        labels=labels,
         links=links,
         occurred_at=p.timestamp if p else None,
         received_at=received_at,
