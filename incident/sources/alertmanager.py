@@ -8,6 +8,7 @@ on every `group_interval`/`repeat_interval`; a repeat of an alert already seen i
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -74,8 +75,10 @@ def summary_of(a: AmAlert) -> str:
 def _when(text: str) -> datetime | None:
     if not text or text.startswith("0001-01-01"):
         return None
+    # Go writes up to nine fractional digits; Python reads six.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
 
