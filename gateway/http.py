@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client import Incidents, Unavailable
-from gateway.coalescer import Coalescer
+from gateway.coalescer import AlertTooLarge, Coalescer
 from incident.config import Config
 from incident.ids import workflow_id_for
 from incident.models import Alert
@@ -25,6 +26,7 @@ from incident.sources.datadog import event_to_alert as datadog_to_alert
 from incident.sources.events import Event, event_to_alert
 from incident.state import IncidentPolicy
 
+log = structlog.get_logger("baton.intake")
 MAX_BODY = 1_000_000
 _HEALTH_TIMEOUT = timedelta(seconds=2)
 
@@ -169,6 +171,14 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
         except Unavailable:
             raise ApiError(
                 503, "temporal_unavailable", "the event could not be recorded durably; retry", {"Retry-After": "5"}
+            ) from None
+        except AlertTooLarge as e:
+            raise ApiError(413, "alert_too_large", str(e)) from None
+        except Exception:
+            # Never a 500 and never a lost alert: whatever went wrong, the source should keep it and retry.
+            log.exception("recording alerts failed")
+            raise ApiError(
+                503, "not_recorded", "the event could not be recorded; retry", {"Retry-After": "5"}
             ) from None
         return sum(taken)
 
