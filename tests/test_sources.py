@@ -75,7 +75,8 @@ def test_per_alert_incidents_when_a_rule_says_so() -> None:
         .read_text()
         .replace(
             "routing:\n",
-            "routing:\n  rules:\n    - {match: {alertname: CheckoutLatencyHigh}, service: checkout, incident_per: alert}\n",
+            "routing:\n  rules:\n"
+            "    - {match: {alertname: CheckoutLatencyHigh}, service: checkout, incident_per: alert}\n",
         )
     )
     alerts = webhook_to_alerts(AmWebhook.model_validate(load("grafana_firing.json")), config, NOW, "grafana")
