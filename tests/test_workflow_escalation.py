@@ -157,8 +157,9 @@ async def test_human_resolve_completes_the_workflow_with_a_summary(h: Harness) -
     wid = await open_incident(h)
     await h.incidents.note(wid, Actor.human("bob"), "rolled back v2.41")
     await h.incidents.resolve(wid, Actor.human("alice"), "rollback fixed it")
-    outcome = await h.client.get_workflow_handle(wid).result()
-    assert outcome["status"] == "resolved" if isinstance(outcome, dict) else outcome.status is Status.RESOLVED
+    outcome = await h.client.get_workflow_handle_for(IncidentWorkflow.run, wid).result()
+    assert outcome.status is Status.RESOLVED and outcome.resolved_by == "human:alice"
+    assert outcome.summary == "rollback fixed it" and outcome.alert_count == 1
 
 
 async def test_malformed_requests_are_rejected_and_write_nothing(h: Harness) -> None:
@@ -188,3 +189,33 @@ async def test_source_recovery_pauses_escalation_until_it_fires_again(h: Harness
 
 async def _has(h: Harness, wid: str, kind: str) -> bool:
     return bool(entries(await state(h, wid), kind))
+
+
+@pytest.mark.parametrize("on_recovery", ["resolve", "ignore"])
+async def test_on_recovery_resolve_or_ignore(ts_env: WorkflowEnvironment, sink: Sink, on_recovery: str) -> None:
+    config = make_config(sink.url)
+    config.services["checkout"].on_recovery = on_recovery
+    async with httpx.AsyncClient() as http:
+        h = await harness(ts_env, config, http)
+        async with h.worker:
+            wid = await open_incident(h)
+            policy = IncidentPolicy.snapshot(config, "checkout")
+            await h.incidents.ingest(alert(h.key, action=AlertAction.RESOLVE), policy, SCOPE)
+            if on_recovery == "resolve":
+                outcome = await h.client.get_workflow_handle_for(IncidentWorkflow.run, wid).result()
+                assert outcome.status is Status.RESOLVED and outcome.resolved_by == "system:events"
+                assert "on_recovery: resolve" in outcome.summary
+            else:
+                await until(lambda: _has(h, wid, "recovered"))
+                await h.env.sleep(timedelta(minutes=5, seconds=1))
+                await until(lambda: paged_count(h, wid, level=2))
+
+
+async def test_a_repeated_delivery_is_counted_once(h: Harness) -> None:
+    wid = await open_incident(h)
+    policy = IncidentPolicy.snapshot(h.config, "checkout")
+    again = alert(h.key, summary="retry me").model_copy(update={"event_id": "delivery-1"})
+    for _ in range(3):
+        await h.incidents.ingest(again, policy, SCOPE)
+    st = await until(lambda: state(h, wid), lambda s: s.alert_count + s.duplicates == 4)
+    assert st.alert_count == 2 and st.duplicates == 2
