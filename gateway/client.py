@@ -6,7 +6,6 @@ errors into three plain ones: NotFound, Refused, Unavailable.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,12 +19,15 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.temporal import TASK_QUEUE
-from incident.ids import WORKFLOW_ID_PREFIX, incident_id_from_int, normalise_incident_id, workflow_id_for
-from incident.models import ActionResult, Actor, Alert, AlertAction, Severity, Status
-from incident.state import IncidentInput, IncidentPolicy, IncidentState
+from incident.handoff import Handoff
+from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
+from incident.models import ActionResult, Actor, Alert, Severity, Status
+from incident.state import IncidentPolicy, IncidentState
 from workflows import search_attributes as sa
 from workflows.incident import IncidentWorkflow
+from workflows.intake_buffer import BUFFER_ID_PREFIX, IntakeBufferWorkflow
 from workflows.requests import ActorRequest, NoteRequest, ResolveRequest
+from workflows.signals import send_alerts
 
 RPC_TIMEOUT = timedelta(seconds=5)
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -92,34 +94,34 @@ class Incidents:
         return Ingested(alert.dedup_key, wid, recorded, message)
 
     async def send_batch(self, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy) -> bool:
-        """Events for one incident, in one signal. With a trigger among them it is signal-with-start: it opens
-        the incident or joins the open one, atomically however many arrive at once. Acknowledge/resolve alone
-        only reach an open incident: False when there is none (nothing is opened for them)."""
+        """Events for one incident in one signal (see `workflows.signals.send_alerts`)."""
         try:
-            first = next((a for a in alerts if a.action is AlertAction.TRIGGER), None)
-            if first is not None:
-                await self.client.start_workflow(
-                    IncidentWorkflow.run,
-                    IncidentInput(policy=policy, incident_id=incident_id_from_int(secrets.randbits(30))),
-                    id=workflow_id,
-                    task_queue=self.task_queue,
-                    start_signal="alerts",
-                    start_signal_args=[alerts],
-                    static_summary=f"{first.service} · {first.severity.value} · {first.summary}"[:200],
-                    rpc_timeout=RPC_TIMEOUT,
-                )
-                return True
-            await self.client.get_workflow_handle(workflow_id).signal(
-                IncidentWorkflow.alerts, alerts, rpc_timeout=RPC_TIMEOUT
-            )
-            return True
+            return await send_alerts(self.client, self.task_queue, workflow_id, alerts, policy)
         except RPCError as e:
-            if e.status is RPCStatusCode.NOT_FOUND:
-                return False
             if _unavailable(e):
                 raise Unavailable(str(e)) from None
             raise
         except RuntimeError as e:  # a lazy client that cannot connect
+            raise Unavailable(str(e)) from None
+
+    async def hand_off(self, shard: int, handoffs: list[Handoff]) -> None:
+        """Park hand-offs for many incidents in one durable signal to a buffer shard (storm path)."""
+        try:
+            await self.client.start_workflow(
+                IntakeBufferWorkflow.run,
+                None,
+                id=f"{BUFFER_ID_PREFIX}{self.task_queue}-{shard}",
+                task_queue=self.task_queue,
+                start_signal="take",
+                start_signal_args=[handoffs],
+                static_summary="alert storm buffer: forwards alerts to their incidents",
+                rpc_timeout=RPC_TIMEOUT,
+            )
+        except RPCError as e:
+            if _unavailable(e):
+                raise Unavailable(str(e)) from None
+            raise
+        except RuntimeError as e:
             raise Unavailable(str(e)) from None
 
     # ---- finding incidents -----------------------------------------------------------------------------------

@@ -113,7 +113,8 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 def create_app(config: Config, incidents: Incidents) -> FastAPI:
     tokens = {name: integ.token.reveal() for name, integ in config.integrations.items()}
-    coalescer = Coalescer(incidents.send_batch)
+    coalescer = Coalescer(incidents.send_batch, incidents.hand_off)
+    policies = {name: IncidentPolicy.snapshot(config, name) for name in config.services}
     app = FastAPI(
         title="baton intake",
         version="1",
@@ -163,10 +164,7 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
             groups.setdefault(workflow_id_for(alert.dedup_scope, alert.dedup_key), []).append(alert)
         try:
             taken = await asyncio.gather(
-                *(
-                    coalescer.submit(wid, batch, IncidentPolicy.snapshot(config, batch[0].service))
-                    for wid, batch in groups.items()
-                )
+                *(coalescer.submit(wid, batch, policies[batch[0].service]) for wid, batch in groups.items())
             )
         except Unavailable:
             raise ApiError(

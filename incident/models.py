@@ -139,9 +139,17 @@ class AlertRecord(BaseModel):
     count: int = 0
     first_at: datetime
     last_at: datetime
+    changed_at: datetime | None = Field(
+        None,
+        description="when the source event that last set `firing` was received; older events arriving late "
+        "(a storm takes two paths in) are counted but do not turn it back",
+    )
     labels: dict[str, str] = Field(default_factory=dict)
     links: list[Link] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
+
+    def newer(self, alert: Alert) -> bool:
+        return self.changed_at is None or alert.received_at >= self.changed_at
 
 
 class Delivery(BaseModel):

@@ -89,3 +89,50 @@ async def test_history_is_bounded_by_continue_as_new_and_state_survives(ts_env: 
             old = await h.client.get_workflow_handle(wid, run_id=first_run).describe()
             assert old.status is WorkflowExecutionStatus.CONTINUED_AS_NEW
             assert len((await handle.fetch_history()).events) < 200
+
+
+async def test_a_late_recovery_does_not_undo_a_newer_trigger(h: Harness) -> None:
+    from datetime import timedelta
+
+    from incident.models import AlertAction
+
+    policy = IncidentPolicy.snapshot(h.config, "checkout")
+    newer = alert("late")
+    older = alert("late", action=AlertAction.RESOLVE).model_copy(
+        update={"received_at": newer.received_at - timedelta(seconds=1)}
+    )
+    await h.incidents.ingest(newer, policy, SCOPE)
+    await h.incidents.ingest(older, policy, SCOPE)
+    wid = workflow_id_for(SCOPE, "late")
+    st = await until(lambda: state(h, wid), lambda s: any(e.kind == "alert_late" for e in s.timeline))
+    assert st.alerts["late"].firing and st.escalation.active
+
+
+async def test_the_storm_buffer_forwards_every_alert_to_its_incident(h: Harness) -> None:
+    from incident.handoff import Handoff
+
+    policy = IncidentPolicy.snapshot(h.config, "checkout")
+    handoffs = [
+        Handoff(
+            workflow_id=workflow_id_for(SCOPE, f"buffered-{k}"),
+            policy=policy,
+            alerts=[
+                alert(f"buffered-{k}", summary=f"{k}/{i}").model_copy(update={"event_id": f"{k}-{i}"}) for i in range(5)
+            ],
+        )
+        for k in range(3)
+    ]
+    await h.incidents.hand_off(0, handoffs)
+    await h.incidents.hand_off(0, handoffs[:1])  # a repeat of the first: counted once
+    for k in range(3):
+        wid = workflow_id_for(SCOPE, f"buffered-{k}")
+        st = await until(lambda w=wid: _state_or_none(h, w), lambda s: s is not None and s.alert_count == 5)
+        assert st.title == f"{k}/0"
+    st = await until(lambda: state(h, workflow_id_for(SCOPE, "buffered-0")), lambda s: s.duplicates == 5)
+
+
+async def _state_or_none(h: Harness, wid: str) -> IncidentState | None:
+    try:
+        return await state(h, wid)
+    except Exception:
+        return None

@@ -350,16 +350,17 @@ class IncidentWorkflow:
                     count=1,
                     first_at=now,
                     last_at=now,
+                    changed_at=alert.received_at,
                     labels=alert.labels,
                     links=alert.links,
                     details=alert.details,
                 )
             else:
-                refired = not rec.firing
                 rec.count += 1
                 rec.last_at = now
-                rec.firing = True
-                rec.summary = alert.summary
+                refired = not rec.firing and rec.newer(alert)
+                if rec.newer(alert):
+                    rec.firing, rec.changed_at, rec.summary = True, alert.received_at, alert.summary
                 if refired:
                     self._record(source, "alert_refired", f"alert fired again after recovering: {alert.summary}")
                     self._resume_escalation(now)
@@ -367,9 +368,12 @@ class IncidentWorkflow:
         elif alert.action is AlertAction.ACKNOWLEDGE:
             self._acknowledge(source, via_source=True)
         elif alert.action is AlertAction.RESOLVE:
+            if rec is not None and not rec.newer(alert):
+                self._record(source, "alert_late", f"a recovery older than the alert's last change: {alert.summary}")
+                self._wake = True
+                return
             if rec is not None:
-                rec.firing = False
-                rec.last_at = now
+                rec.firing, rec.changed_at, rec.last_at = False, alert.received_at, now
             self._record(source, "alert_recovered", f"the source reports recovery: {alert.summary}")
             if not st.firing:
                 self._all_recovered(source)

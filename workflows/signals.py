@@ -1,0 +1,44 @@
+"""How alerts reach an incident from outside: the one signal-with-start both the intake and the buffer use."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from incident.ids import incident_id_from_int
+from incident.models import Alert, AlertAction
+from incident.state import IncidentInput, IncidentPolicy
+from workflows.incident import IncidentWorkflow
+
+RPC_TIMEOUT = timedelta(seconds=5)
+
+
+async def send_alerts(
+    client: Client, task_queue: str, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy
+) -> bool:
+    """Events for one incident, in one signal. With a trigger among them it is signal-with-start: it opens the
+    incident or joins the open one, atomically however many arrive at once. Acknowledge/resolve alone only reach
+    an open incident: False when there is none (nothing is opened for them). Temporal's errors propagate."""
+    first = next((a for a in alerts if a.action is AlertAction.TRIGGER), None)
+    if first is not None:
+        await client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(policy=policy, incident_id=incident_id_from_int(secrets.randbits(30))),
+            id=workflow_id,
+            task_queue=task_queue,
+            start_signal="alerts",
+            start_signal_args=[alerts],
+            static_summary=f"{first.service} · {first.severity.value} · {first.summary}"[:200],
+            rpc_timeout=RPC_TIMEOUT,
+        )
+        return True
+    try:
+        await client.get_workflow_handle(workflow_id).signal(IncidentWorkflow.alerts, alerts, rpc_timeout=RPC_TIMEOUT)
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
