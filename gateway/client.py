@@ -104,6 +104,16 @@ class Incidents:
         except RuntimeError as e:  # a lazy client that cannot connect
             raise Unavailable(str(e)) from None
 
+    async def buffer_backlog(self, shard: int) -> int:
+        """Bytes the storm buffer shard has not forwarded yet (0 if it is not running)."""
+        handle = self.client.get_workflow_handle(f"{BUFFER_ID_PREFIX}{self.task_queue}-{shard}")
+        try:
+            return await handle.query(IntakeBufferWorkflow.backlog, rpc_timeout=RPC_TIMEOUT)
+        except RPCError as e:
+            if e.status is RPCStatusCode.NOT_FOUND:
+                return 0
+            raise
+
     async def hand_off(self, shard: int, handoffs: list[Handoff]) -> None:
         """Park hand-offs for many incidents in one durable signal to a buffer shard (storm path)."""
         try:

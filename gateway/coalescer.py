@@ -12,6 +12,7 @@ trigger and its recovery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -28,12 +29,22 @@ buffer shards accept about twice what 16 direct signals do, on the same machine.
 SHARDS = 2
 """Buffer workflows (and buffer signals in flight at once)."""
 
+MAX_BACKLOG = 4_000_000
+"""Bytes a buffer shard may hold unforwarded before the intake answers 503 (the source retries) instead of adding:
+history stays far below Temporal's limits, and nothing accepted is at risk."""
+BACKLOG_REFRESH = 0.5
+
 SendDirect = Callable[[str, list[Alert], IncidentPolicy], Awaitable[bool]]
 SendBuffered = Callable[[int, list[Handoff]], Awaitable[None]]
+ReadBacklog = Callable[[int], Awaitable[int]]
 
 
 class AlertTooLarge(ValueError):
     """One alert alone is larger than a batch may be."""
+
+
+class Backlogged(RuntimeError):
+    """The storm buffer is too far behind: retry later rather than pile on."""
 
 
 @dataclass
@@ -47,12 +58,16 @@ class Coalescer:
         self,
         direct: SendDirect,
         buffered: SendBuffered,
+        backlog: ReadBacklog | None = None,
         max_bytes: int = MAX_BATCH_BYTES,
         direct_in_flight: int = DIRECT_IN_FLIGHT,
         shards: int = SHARDS,
     ):
         self._direct = direct
         self._buffered = buffered
+        self._read_backlog = backlog
+        self._backlog: dict[int, int] = {}
+        self._backlog_read: dict[int, float] = {}
         self._max_bytes = max_bytes
         self._direct_limit = direct_in_flight
         self._busy: set[str] = set()
@@ -74,6 +89,8 @@ class Coalescer:
                 return await self._direct(workflow_id, alerts, policy)
             finally:
                 self._busy.discard(workflow_id)
+        if self._backlog and min(self._backlog.values()) > MAX_BACKLOG:
+            raise Backlogged(f"the storm buffer holds {sum(self._backlog.values()) // 1000} kB not yet forwarded")
         waiting = [_Waiting(c) for c in chunks]
         self._pending.extend(waiting)
         self._flush()
@@ -87,6 +104,21 @@ class Coalescer:
         if known is None or known[0] is not policy:
             known = self._policy_sizes[id(policy)] = (policy, len(policy.model_dump_json()))
         return known[1]
+
+    def _watch(self, shard: int) -> None:
+        """Refresh this shard's backlog in the background, at most every BACKLOG_REFRESH seconds."""
+        now = asyncio.get_running_loop().time()
+        if self._read_backlog is None or now - self._backlog_read.get(shard, 0.0) < BACKLOG_REFRESH:
+            return
+        self._backlog_read[shard] = now
+
+        async def read() -> None:
+            with contextlib.suppress(Exception):  # unknown is not full: the next read will tell
+                self._backlog[shard] = await self._read_backlog(shard)  # type: ignore[misc]
+
+        task = asyncio.create_task(read())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _flush(self) -> None:
         while self._pending and self._free_shards:
@@ -111,6 +143,7 @@ class Coalescer:
                 else:
                     for w in batch:
                         w.done.set_result(True)
+                    self._watch(shard)
         finally:
             self._free_shards.append(shard)
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client import Incidents, Unavailable
-from gateway.coalescer import AlertTooLarge, Coalescer
+from gateway.coalescer import AlertTooLarge, Backlogged, Coalescer
 from incident.config import Config
 from incident.ids import workflow_id_for
 from incident.models import Alert
@@ -113,7 +113,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 def create_app(config: Config, incidents: Incidents) -> FastAPI:
     tokens = {name: integ.token.reveal() for name, integ in config.integrations.items()}
-    coalescer = Coalescer(incidents.send_batch, incidents.hand_off)
+    coalescer = Coalescer(incidents.send_batch, incidents.hand_off, incidents.buffer_backlog)
     policies = {name: IncidentPolicy.snapshot(config, name) for name in config.services}
     app = FastAPI(
         title="baton intake",
@@ -172,6 +172,8 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
             ) from None
         except AlertTooLarge as e:
             raise ApiError(413, "alert_too_large", str(e)) from None
+        except Backlogged as e:
+            raise ApiError(503, "storm_backlog", f"{e}; retry", {"Retry-After": "5"}) from None
         except Exception:
             # Never a 500 and never a lost alert: whatever went wrong, the source should keep it and retry.
             log.exception("recording alerts failed")

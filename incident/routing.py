@@ -82,6 +82,12 @@ class Routing(BaseModel):
     severity_map: dict[str, Severity] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
     incident_per: IncidentPer = "group"
 
+    @field_validator("severity_map", mode="after")
+    @classmethod
+    def _merge_defaults(cls, v: dict[str, Severity]) -> dict[str, Severity]:
+        """Values match case-insensitively, and a map in the config adds to (or overrides) the defaults."""
+        return DEFAULT_SEVERITY_MAP | {k.lower(): sev for k, sev in v.items()}
+
 
 @dataclass(frozen=True)
 class Route:

@@ -78,3 +78,24 @@ async def test_large_requests_are_split_under_the_byte_cap_and_one_huge_alert_is
     huge = alert("huge", summary="y" * 30_000)
     with pytest.raises(AlertTooLarge):
         await c.submit("huge", [huge], POLICY)
+
+
+async def test_a_buffer_too_far_behind_turns_new_alerts_away_instead_of_piling_on() -> None:
+    from gateway.coalescer import MAX_BACKLOG, Backlogged
+
+    t = Temporal()
+    t.gate.set()
+    behind = MAX_BACKLOG + 1
+
+    async def backlog(shard: int) -> int:
+        return behind
+
+    c = Coalescer(t.send_direct, t.send_buffered, backlog, direct_in_flight=0, shards=1)
+    assert await c.submit("a", [alert("a")], POLICY)
+    await asyncio.sleep(0.01)  # the background read of the backlog
+    with pytest.raises(Backlogged, match="not yet forwarded"):
+        await c.submit("b", [alert("b")], POLICY)
+    behind = 0
+    c._backlog_read.clear()
+    c._backlog.clear()
+    assert await c.submit("b", [alert("b")], POLICY)

@@ -121,6 +121,13 @@ def test_routing_rules_first_match_wins_regex_and_severity() -> None:
     assert config.route({}).service == "api-gateway"
 
 
+def test_a_severity_map_adds_to_the_defaults_case_insensitively() -> None:
+    text = (Path(__file__).parent.parent / "baton.example.yaml").read_text()
+    config = parse_config(text.replace("routing:\n", "routing:\n  severity_map: {Disaster: SEV0}\n"))
+    assert config.route({"severity": "disaster"}).severity is Severity.SEV0
+    assert config.route({"severity": "CRITICAL"}).severity is Severity.SEV1
+
+
 def test_a_rule_naming_an_unknown_service_is_a_config_error() -> None:
     from incident.config import ConfigError
 
