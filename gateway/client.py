@@ -104,15 +104,19 @@ class Incidents:
         except RuntimeError as e:  # a lazy client that cannot connect
             raise Unavailable(str(e)) from None
 
-    async def buffer_backlog(self, shard: int) -> int:
-        """Bytes the storm buffer shard has not forwarded yet (0 if it is not running)."""
+    async def buffer_history(self, shard: int) -> int:
+        """History bytes of the storm buffer shard's current run (0 if it is not running). Read from the server,
+        not the worker: under a storm the worker is the busiest part."""
         handle = self.client.get_workflow_handle(f"{BUFFER_ID_PREFIX}{self.task_queue}-{shard}")
         try:
-            return await handle.query(IntakeBufferWorkflow.backlog, rpc_timeout=RPC_TIMEOUT)
+            desc = await handle.describe(rpc_timeout=RPC_TIMEOUT)
         except RPCError as e:
             if e.status is RPCStatusCode.NOT_FOUND:
                 return 0
             raise
+        if desc.status is not WorkflowExecutionStatus.RUNNING:
+            return 0
+        return desc.raw_description.workflow_execution_info.history_size_bytes
 
     async def hand_off(self, shard: int, handoffs: list[Handoff]) -> None:
         """Park hand-offs for many incidents in one durable signal to a buffer shard (storm path)."""

@@ -29,9 +29,10 @@ buffer shards accept about twice what 16 direct signals do, on the same machine.
 SHARDS = 2
 """Buffer workflows (and buffer signals in flight at once)."""
 
-MAX_BACKLOG = 4_000_000
-"""Bytes a buffer shard may hold unforwarded before the intake answers 503 (the source retries) instead of adding:
-history stays far below Temporal's limits, and nothing accepted is at risk."""
+MAX_BACKLOG = 20_000_000
+"""History bytes a buffer shard may reach before the intake answers 503 (the source retries) instead of adding.
+A shard continues-as-new near 8 MB once its backlog is small, so a history past 20 MB means forwarding is far
+behind; Temporal's own limit is 50 MB, and nothing accepted is ever at risk."""
 BACKLOG_REFRESH = 0.5
 
 SendDirect = Callable[[str, list[Alert], IncidentPolicy], Awaitable[bool]]
@@ -90,7 +91,7 @@ class Coalescer:
             finally:
                 self._busy.discard(workflow_id)
         if self._backlog and min(self._backlog.values()) > MAX_BACKLOG:
-            raise Backlogged(f"the storm buffer holds {sum(self._backlog.values()) // 1000} kB not yet forwarded")
+            raise Backlogged("the storm buffer is far behind in forwarding alerts to their incidents")
         waiting = [_Waiting(c) for c in chunks]
         self._pending.extend(waiting)
         self._flush()
@@ -106,7 +107,7 @@ class Coalescer:
         return known[1]
 
     def _watch(self, shard: int) -> None:
-        """Refresh this shard's backlog in the background, at most every BACKLOG_REFRESH seconds."""
+        """Refresh this shard's history size in the background, at most every BACKLOG_REFRESH seconds."""
         now = asyncio.get_running_loop().time()
         if self._read_backlog is None or now - self._backlog_read.get(shard, 0.0) < BACKLOG_REFRESH:
             return

@@ -6,8 +6,9 @@ answers its sources as soon as that signal is durable, and this workflow forward
 with an activity: per incident one signal carrying all it got meanwhile. Forwarding retries until delivered;
 incidents drop repeats by delivery id, so a retried forward never double-counts.
 
-The backlog is bounded: the intake reads it (`backlog` query) and answers 503 instead of adding to a buffer that is
-too far behind, so history stays far below Temporal's limits and continue-as-new always fits what it carries.
+The backlog is bounded: the intake reads the buffer's history size from the server and answers 503 instead of
+adding to a buffer that is too far behind, so history stays far below Temporal's limits; continue-as-new waits
+until what it carries fits.
 """
 
 from __future__ import annotations
