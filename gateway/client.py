@@ -6,6 +6,8 @@ errors into three plain ones: NotFound, Refused, Unavailable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,8 +77,19 @@ class Ingested:
     message: str
 
 
-def _unavailable(e: RPCError) -> bool:
-    return e.status in _UNAVAILABLE
+@contextmanager
+def temporal_errors(not_found: str | None = None) -> Iterator[None]:
+    """Temporal's errors as ours: NotFound (when `not_found` says what), Unavailable (retry later), else as is."""
+    try:
+        yield
+    except RPCError as e:
+        if not_found is not None and e.status is RPCStatusCode.NOT_FOUND:
+            raise NotFound(not_found) from None
+        if e.status in _UNAVAILABLE:
+            raise Unavailable(str(e)) from None
+        raise
+    except RuntimeError as e:  # a lazy client that cannot connect
+        raise Unavailable(str(e)) from None
 
 
 class Incidents:
@@ -95,32 +108,25 @@ class Incidents:
 
     async def send_batch(self, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy) -> bool:
         """Events for one incident in one signal (see `workflows.signals.send_alerts`)."""
-        try:
+        with temporal_errors():
             return await send_alerts(self.client, self.task_queue, workflow_id, alerts, policy)
-        except RPCError as e:
-            if _unavailable(e):
-                raise Unavailable(str(e)) from None
-            raise
-        except RuntimeError as e:  # a lazy client that cannot connect
-            raise Unavailable(str(e)) from None
 
     async def buffer_history(self, shard: int) -> int:
         """History bytes of the storm buffer shard's current run (0 if it is not running). Read from the server,
         not the worker: under a storm the worker is the busiest part."""
         handle = self.client.get_workflow_handle(f"{BUFFER_ID_PREFIX}{self.task_queue}-{shard}")
         try:
-            desc = await handle.describe(rpc_timeout=RPC_TIMEOUT)
-        except RPCError as e:
-            if e.status is RPCStatusCode.NOT_FOUND:
-                return 0
-            raise
+            with temporal_errors(not_found="no buffer"):
+                desc = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+        except NotFound:
+            return 0
         if desc.status is not WorkflowExecutionStatus.RUNNING:
             return 0
         return desc.raw_description.workflow_execution_info.history_size_bytes
 
     async def hand_off(self, shard: int, handoffs: list[Handoff]) -> None:
         """Park hand-offs for many incidents in one durable signal to a buffer shard (storm path)."""
-        try:
+        with temporal_errors():
             await self.client.start_workflow(
                 IntakeBufferWorkflow.run,
                 None,
@@ -131,26 +137,14 @@ class Incidents:
                 static_summary="alert storm buffer: forwards alerts to their incidents",
                 rpc_timeout=RPC_TIMEOUT,
             )
-        except RPCError as e:
-            if _unavailable(e):
-                raise Unavailable(str(e)) from None
-            raise
-        except RuntimeError as e:
-            raise Unavailable(str(e)) from None
 
     # ---- finding incidents -----------------------------------------------------------------------------------
 
     async def find(self, ref: str) -> IncidentRef:
         """`INC-7K2Q9M` (any case, O for 0 tolerated) or a workflow id `incident:...`."""
         if ref.startswith(WORKFLOW_ID_PREFIX):
-            try:
+            with temporal_errors(not_found=f"no incident with workflow id {ref}"):
                 desc = await self.client.get_workflow_handle(ref).describe(rpc_timeout=RPC_TIMEOUT)
-            except RPCError as e:
-                if e.status is RPCStatusCode.NOT_FOUND:
-                    raise NotFound(f"no incident with workflow id {ref}") from None
-                if _unavailable(e):
-                    raise Unavailable(str(e)) from None
-                raise
             return IncidentRef(
                 workflow_id=ref,
                 run_id=desc.run_id,
@@ -175,15 +169,8 @@ class Incidents:
         return IncidentRef(workflow_id=best.id, run_id=best.run_id, incident_id=incident_id, open=is_open)
 
     async def _runs(self, query: str, limit: int = 1000) -> list[WorkflowExecution]:
-        try:
-            out = []
-            async for wf in self.client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT):
-                out.append(wf)
-            return out
-        except RPCError as e:
-            if _unavailable(e):
-                raise Unavailable(str(e)) from None
-            raise
+        with temporal_errors():
+            return [wf async for wf in self.client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT)]
 
     async def list(
         self,
@@ -228,14 +215,8 @@ class Incidents:
 
     async def state(self, ref: str | IncidentRef) -> IncidentState:
         found = ref if isinstance(ref, IncidentRef) else await self.find(ref)
-        try:
+        with temporal_errors(not_found=f"no incident {found.incident_id or found.workflow_id}"):
             return await self._handle(found).query(IncidentWorkflow.state, rpc_timeout=RPC_TIMEOUT)
-        except RPCError as e:
-            if e.status is RPCStatusCode.NOT_FOUND:
-                raise NotFound(f"no incident {found.incident_id or found.workflow_id}") from None
-            if _unavailable(e):
-                raise Unavailable(str(e)) from None
-            raise
 
     async def acknowledge(self, ref: str, actor: Actor) -> ActionResult:
         return await self._act(ref, IncidentWorkflow.acknowledge, ActorRequest(actor=actor))
@@ -253,21 +234,18 @@ class Incidents:
             if not found.open:
                 raise Refused(f"{found.incident_id or ref} is already resolved")
             try:
-                result: ActionResult = await self._handle(found).execute_update(
-                    update,  # type: ignore[arg-type]
-                    request,
-                    rpc_timeout=timedelta(seconds=30),
-                )
+                with temporal_errors(not_found=f"{ref} is closed"):
+                    result: ActionResult = await self._handle(found).execute_update(
+                        update,  # type: ignore[arg-type]
+                        request,
+                        rpc_timeout=timedelta(seconds=30),
+                    )
             except WorkflowUpdateFailedError as e:
                 cause = e.cause
                 raise Refused(getattr(cause, "message", None) or str(cause or e)) from None
-            except RPCError as e:
-                if e.status is RPCStatusCode.NOT_FOUND and attempt == 0:
-                    continue
-                if e.status is RPCStatusCode.NOT_FOUND:
-                    raise NotFound(f"{ref} is closed") from None
-                if _unavailable(e):
-                    raise Unavailable(str(e)) from None
+            except NotFound:
+                if attempt == 0:
+                    continue  # it continued-as-new between finding and asking: find it again
                 raise
             if not result.ok:
                 raise Refused(result.message, result.rule)

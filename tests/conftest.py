@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 import uuid
@@ -194,6 +195,21 @@ class Harness:
     @property
     def client(self) -> Client:
         return self.env.client
+
+
+@pytest.fixture
+async def h(ts_env: WorkflowEnvironment, sink: Sink) -> AsyncIterator[Harness]:
+    """A worker on the time-skipping server, paging to the sink."""
+    async with httpx.AsyncClient() as http:
+        hh = await harness(ts_env, make_config(sink.url), http)
+        async with hh.worker:
+            yield hh
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 async def harness(env: WorkflowEnvironment, config: Config, http: httpx.AsyncClient) -> Harness:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,17 +16,11 @@ from temporalio.testing import WorkflowEnvironment
 from gateway.http import create_app
 from incident.ids import workflow_id_for
 from incident.state import IncidentState
-from tests.conftest import TOKEN, Harness, Sink, harness, make_config, serving, until
+from tests.conftest import TOKEN, Harness, Sink, free_port, harness, make_config, serving, until
 from workflows.incident import IncidentWorkflow
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 TOKENS = "\n  alertmanager: {token: env:TEST_INTAKE_TOKEN}\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

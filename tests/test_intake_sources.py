@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +21,7 @@ from gateway.temporal import connect
 from gateway.up import dev_server_args, installed_binary, port_open
 from incident.ids import workflow_id_for
 from incident.state import IncidentState
-from tests.conftest import TOKEN, Harness, Sink, harness, make_config, serving, until
+from tests.conftest import TOKEN, Harness, Sink, free_port, harness, make_config, serving, until
 from workflows.incident import IncidentWorkflow
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -214,12 +213,6 @@ async def test_a_storm_makes_exactly_one_incident_per_key(intake: tuple[str, Har
     assert counts == [100] * 20
     listed = [r for r in await h.incidents.list(limit=500) if f"storm-{run}-" in r.workflow_id]
     assert len(listed) == 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_503_while_temporal_is_down_then_the_retry_makes_exactly_one_incident(

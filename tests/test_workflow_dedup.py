@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from incident.ids import normalise_incident_id, workflow_id_for
 from incident.models import Actor, Status
 from incident.state import TIMELINE_ALERT_ENTRIES, IncidentInput, IncidentPolicy, IncidentState
-from tests.conftest import Harness, Sink, alert, harness, make_config, until
+from tests.conftest import Harness, alert, harness, make_config, until
 from workflows.incident import IncidentWorkflow
 
 SCOPE = "dedup"
-
-
-@pytest.fixture
-async def h(ts_env: WorkflowEnvironment, sink: Sink) -> AsyncIterator[Harness]:
-    async with httpx.AsyncClient() as http:
-        hh = await harness(ts_env, make_config(sink.url), http)
-        async with hh.worker:
-            yield hh
 
 
 async def state(h: Harness, wid: str) -> IncidentState:

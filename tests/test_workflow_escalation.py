@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -17,14 +16,6 @@ from tests.conftest import Harness, Sink, alert, harness, make_config, until
 from workflows.incident import IncidentWorkflow
 
 SCOPE = "test"
-
-
-@pytest.fixture
-async def h(ts_env: WorkflowEnvironment, sink: Sink) -> AsyncIterator[Harness]:
-    async with httpx.AsyncClient() as http:
-        hh = await harness(ts_env, make_config(sink.url), http)
-        async with hh.worker:
-            yield hh
 
 
 async def open_incident(h: Harness, key: str | None = None, service: str = "checkout") -> str:
