@@ -232,7 +232,17 @@ def _check_config() -> None:
 
 
 def main() -> None:
+    """Run the CLI and leave without interpreter finalisation: Temporal's native runtime keeps threads that can
+    crash a finalising interpreter (seen as a rare segfault after `baton show` had printed its answer)."""
     try:
         app()
+        code = 0
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -119,10 +119,12 @@ async def test_alerts_flow_from_alertmanager_one_incident_per_group_and_back(
         past = datetime.now(UTC) - timedelta(seconds=1)
         resolved = [alert(f"Errors{run}", "web-1", past), alert(f"Errors{run}", "web-2", past)]
         assert (await am.post("/api/v2/alerts", json=resolved)).status_code == 200
-        st = await until(lambda: state(h, errors), lambda s: any(e.kind == "recovered" for e in s.timeline), timeout=30)
+        st = await until(
+            lambda: state(h, errors), lambda s: any(e.kind == "asked_to_resolve" for e in s.timeline), timeout=30
+        )
     assert not any(a.firing for a in st.alerts.values())
     assert st.status.value == "triggered", "recovery alone never resolves (on_recovery: ask)"
-    assert any(e.kind == "asked_to_resolve" for e in st.timeline)
+    assert any(e.kind == "recovered" for e in st.timeline)
 
 
 async def _ready(am: httpx.AsyncClient) -> bool:
