@@ -5,6 +5,7 @@ Workflows build these, so nothing here reads the clock or makes random ids: time
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from enum import StrEnum
@@ -128,6 +129,18 @@ class TimelineEntry(BaseModel):
     kind: str
     text: str
     data: dict[str, Any] | None = None
+
+
+DETAILS_KEPT = 16_000
+"""Bytes of an alert's details an incident keeps in its state (carried across continue-as-new); the whole payload
+stays in the workflow history, where it arrived."""
+
+
+def bounded(details: dict[str, Any], limit: int = DETAILS_KEPT) -> dict[str, Any]:
+    size = len(json.dumps(details, default=str))
+    if size <= limit:
+        return details
+    return {"truncated": f"{size} bytes of details; the full payload is in the incident's history"}
 
 
 class AlertRecord(BaseModel):

@@ -126,3 +126,11 @@ async def _state_or_none(h: Harness, wid: str) -> IncidentState | None:
         return await state(h, wid)
     except Exception:
         return None
+
+
+async def test_huge_details_stay_in_history_but_not_in_the_state_it_carries(h: Harness) -> None:
+    policy = IncidentPolicy.snapshot(h.config, "checkout")
+    big = alert("big-details").model_copy(update={"details": {"dump": "x" * 300_000}})
+    await h.incidents.ingest(big, policy, SCOPE)
+    st = await until(lambda: _state_or_none(h, workflow_id_for(SCOPE, "big-details")), lambda s: s is not None)
+    assert "full payload is in the incident's history" in st.alerts["big-details"].details["truncated"]

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         Recipient,
         Status,
         TimelineEntry,
+        bounded,
     )
     from incident.policy import Verdict
     from incident.state import (
@@ -353,7 +354,7 @@ class IncidentWorkflow:
                     changed_at=alert.received_at,
                     labels=alert.labels,
                     links=alert.links,
-                    details=alert.details,
+                    details=bounded(alert.details),
                 )
             else:
                 rec.count += 1
