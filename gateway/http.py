@@ -125,6 +125,12 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.error, exc.message, exc.headers)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never a 500 for a source: it may drop the alert. A 503 makes it keep the alert and retry.
+        log.exception("unexpected error", path=request.url.path)
+        return _error(503, "not_recorded", "the event could not be recorded; retry", {"Retry-After": "5"})
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()

@@ -161,3 +161,17 @@ async def test_health_and_openapi(intake: tuple[str, Harness]) -> None:
         assert (await http.get("/healthz")).json() == {"status": "ok", "temporal": "ok"}
         spec = (await http.get("/openapi.json")).json()
     assert "/v1/events" in spec["paths"]
+
+
+async def test_an_unexpected_failure_is_a_503_the_source_retries_never_a_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken Temporal client (not a down one) stands in for any bug behind the intake."""
+    monkeypatch.setenv("TEST_INTAKE_TOKEN", TOKEN)
+
+    class Broken(Incidents):
+        async def send_batch(self, *args: object) -> bool:
+            raise KeyError("a bug")
+
+    client = await connect("127.0.0.1:1", lazy=True)
+    async with serving(create_app(make_config(), Broken(client))) as url, httpx.AsyncClient(base_url=url) as http:
+        resp = await http.post("/v1/events", json=event("k"), headers=AUTH)
+    assert resp.status_code == 503 and resp.json()["error"] == "not_recorded"
