@@ -27,7 +27,7 @@ def http_addr() -> tuple[str, int]:
 def missing_secrets(config: Config) -> list[str]:
     return [
         f"integrations.{name}.token: environment variable {integ.token.env_var} is not set"
-        for name, integ in config.integrations.items()
+        for name, integ in config.integrations.intake().items()
         if integ.token.reveal() is None
     ]
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notifiers import NOTIFIERS, Delivered, NotifierError
+from activities.notifiers import NOTIFIERS, Delivered, NotifierError, NotifyEnv
 from incident.config import Config
 from incident.models import Delivery, Page, Recipient
 
@@ -41,6 +41,7 @@ class PagingActivities:
     def __init__(self, config: Config, http: httpx.AsyncClient, ui_url: str | None = None):
         self.config = config
         self.http = http
+        self.env = NotifyEnv(http=http, config=config)
         self.ui_url = (ui_url or os.environ.get("BATON_UI_URL") or "http://localhost:8233").rstrip("/")
 
     @activity.defn(name="lookup_targets")
@@ -64,7 +65,12 @@ class PagingActivities:
                 continue
             seen.setdefault(
                 person,
-                Recipient(person=person, display_name=who.name or person, methods=who.contact_methods(), via=target),
+                Recipient(
+                    person=person,
+                    display_name=who.name or person,
+                    methods=self.config.contact_methods(person),
+                    via=target,
+                ),
             )
         return TargetsResult(recipients=list(seen.values()), problems=problems)
 
@@ -82,8 +88,10 @@ class PagingActivities:
         wid = quote(info.workflow_id, safe="")
         link = f"{self.ui_url}/namespaces/{info.workflow_namespace}/workflows/{wid}/{info.workflow_run_id}"
         try:
-            result: Delivered = await notifier(self.http, person, req.recipient, req.page, key, link)
+            result: Delivered = await notifier(self.env, person, req.recipient, req.page, key, link)
         except NotifierError as e:
             raise ApplicationError(str(e), non_retryable=not e.retryable) from None
         log.info("page delivered", incident=req.page.incident_id, person=req.recipient.person, method=req.method)
-        return Delivery(person=req.recipient.person, method=req.method, ok=True, detail=result.detail)
+        return Delivery(
+            person=req.recipient.person, method=req.method, ok=True, detail=result.detail, thread=result.thread
+        )

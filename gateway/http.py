@@ -112,7 +112,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 
 def create_app(config: Config, incidents: Incidents) -> FastAPI:
-    tokens = {name: integ.token.reveal() for name, integ in config.integrations.items()}
+    tokens = {name: integ.token.reveal() for name, integ in config.integrations.intake().items()}
     coalescer = Coalescer(incidents.send_batch, incidents.hand_off, incidents.buffer_history)
     policies = {name: IncidentPolicy.snapshot(config, name) for name in config.services}
     app = FastAPI(

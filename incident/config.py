@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +21,8 @@ from incident.policy import Boundaries
 from incident.routing import Route, Routing, route
 from incident.schedule import Schedule, check_timezone
 
-ContactMethod = Literal["webhook", "log"]
+ContactMethod = Literal["slack", "email", "webhook", "pagerduty", "log"]
+CONTACT_ORDER: tuple[str, ...] = ("slack", "email", "webhook", "pagerduty")
 _ENV_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SHIPPED_EXAMPLE = Path(__file__).resolve().parent.parent / "baton.example.yaml"
@@ -61,12 +63,14 @@ class Person(Strict):
     email: str | None = None
     slack: str | None = None
     webhook: str | None = None
+    pagerduty: Secret | None = Field(None, description="a PagerDuty Events v2 routing key: pages forwarded there")
     timezone: str = "UTC"
     notify: list[ContactMethod] | None = Field(
         None, description="contact methods in the order to try; default: every configured one, then `log`"
     )
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+    _pd = field_validator("pagerduty", mode="before")(classmethod(lambda cls, v: None if v is None else _secret(v)))
 
     @field_validator("email")
     @classmethod
@@ -89,10 +93,11 @@ class Person(Strict):
                 raise ValueError(f"notify lists {method!r} but no {method} is set for this person")
         return self
 
-    def contact_methods(self) -> list[str]:
+    def contact_methods(self, usable: Collection[str] = CONTACT_ORDER) -> list[str]:
+        """`notify` as written, else every method this person has that is `usable`, in CONTACT_ORDER; else log."""
         if self.notify:
             return list(self.notify)
-        return [m for m in ("webhook",) if getattr(self, m)] or ["log"]
+        return [m for m in CONTACT_ORDER if getattr(self, m) and m in usable] or ["log"]
 
 
 class EscalationLevel(Strict):
@@ -124,6 +129,33 @@ class EscalationPolicy(Strict):
     )
 
 
+class Deploys(Strict):
+    github: str | None = Field(None, description="owner/repo whose GitHub deployments are changes to this service")
+    environment: str | None = Field(None, description="only deployments to this GitHub environment")
+
+
+class MetricQuery(Strict):
+    name: str
+    query: str = Field(description="PromQL, e.g. sum(rate(http_requests_total{code=~'5..'}[5m]))")
+    unit: str = ""
+
+
+class Logs(Strict):
+    query: str = Field(description='LogQL, e.g. {app="checkout"} |= "error"')
+
+
+class ServiceContext(Strict):
+    """What to gather for a page: recent changes, metrics, logs."""
+
+    deploys: Deploys = Field(default_factory=Deploys)
+    metrics: list[MetricQuery] = Field(default_factory=list)
+    logs: Logs | None = None
+    window: Duration = Field(default="60m", validate_default=True, description="changes this recent are suspects")
+    deadline: Duration = Field(
+        default="2s", validate_default=True, description="how long the first page waits for context at most"
+    )
+
+
 class Service(Strict):
     escalation: str
     description: str | None = None
@@ -134,12 +166,99 @@ class Service(Strict):
         "ask",
         description="when every alert has recovered: ask a human to confirm (default), resolve, or do nothing",
     )
+    context: ServiceContext = Field(default_factory=ServiceContext)
 
 
 class Integration(Strict):
+    """An alert source posting to the intake, with its bearer token."""
+
     token: Secret
 
     _s = field_validator("token", mode="before")(classmethod(lambda cls, v: _secret(v)))
+
+
+class SlackIntegration(Strict):
+    bot_token: Secret
+    signing_secret: Secret | None = None
+    channel: str | None = Field(None, description="also post every page here (a channel id such as C0123)")
+    api_url: str = "https://slack.com/api"
+
+    _s = field_validator("bot_token", "signing_secret", mode="before")(
+        classmethod(lambda cls, v: None if v is None else _secret(v))
+    )
+
+
+class SmtpIntegration(Strict):
+    host: str
+    port: int = 587
+    sender: str = Field(description="the From: address")
+    username: str | None = None
+    password: Secret | None = None
+    starttls: bool = True
+    ssl: bool = False
+
+    _s = field_validator("password", mode="before")(classmethod(lambda cls, v: None if v is None else _secret(v)))
+
+
+class WebhookIntegration(Strict):
+    secret: Secret = Field(description="signs every webhook page: X-Baton-Signature: sha256=<hmac of the body>")
+
+    _s = field_validator("secret", mode="before")(classmethod(lambda cls, v: _secret(v)))
+
+
+class PagerDutyIntegration(Strict):
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+
+
+class GitHubIntegration(Strict):
+    token: Secret | None = None
+    api_url: str = "https://api.github.com"
+
+    _s = field_validator("token", mode="before")(classmethod(lambda cls, v: None if v is None else _secret(v)))
+
+
+class PrometheusIntegration(Strict):
+    url: str = Field(description="the Prometheus base URL, e.g. http://prometheus:9090")
+
+
+class LokiIntegration(Strict):
+    url: str = Field(description="the Loki base URL, e.g. http://loki:3100")
+    explore_url: str | None = Field(None, description="a Grafana base URL for links into Explore")
+
+
+class Integrations(Strict):
+    """Alert sources posting in (a token each) and the tools baton talks to."""
+
+    events: Integration | None = None
+    alertmanager: Integration | None = None
+    grafana: Integration | None = None
+    datadog: Integration | None = None
+    slack: SlackIntegration | None = None
+    smtp: SmtpIntegration | None = None
+    webhook: WebhookIntegration | None = None
+    pagerduty: PagerDutyIntegration | None = None
+    github: GitHubIntegration | None = None
+    prometheus: PrometheusIntegration | None = None
+    loki: LokiIntegration | None = None
+
+    def intake(self) -> dict[str, Integration]:
+        """The alert sources that are configured, by endpoint name."""
+        return {
+            name: integ
+            for name in ("events", "alertmanager", "grafana", "datadog")
+            if (integ := getattr(self, name)) is not None
+        }
+
+    def secrets(self) -> list[tuple[str, str, Secret]]:
+        """(integration, field, secret) for every secret configured."""
+        out = []
+        for name in type(self).model_fields:
+            integ = getattr(self, name)
+            for field_name in type(integ).model_fields if integ is not None else ():
+                value = getattr(integ, field_name)
+                if isinstance(value, Secret):
+                    out.append((name, field_name, value))
+        return out
 
 
 class Config(Strict):
@@ -149,13 +268,19 @@ class Config(Strict):
     services: dict[str, Service] = Field(min_length=1)
     routing: Routing = Field(default_factory=Routing)
     boundaries: Boundaries = Field(default_factory=Boundaries)
-    integrations: dict[Literal["events", "alertmanager", "grafana", "datadog"], Integration] = Field(
-        default_factory=dict
-    )
+    integrations: Integrations = Field(default_factory=Integrations)
 
     @property
     def default_service(self) -> str:
         return self.routing.default_service or next(iter(self.services))
+
+    def usable_methods(self) -> set[str]:
+        """Contact methods whose integration is configured (webhook and PagerDuty need none of their own)."""
+        i = self.integrations
+        return {"webhook", "pagerduty", "log"} | ({"slack"} if i.slack else set()) | ({"email"} if i.smtp else set())
+
+    def contact_methods(self, person: str) -> list[str]:
+        return self.people[person].contact_methods(self.usable_methods())
 
     def route(self, labels: dict[str, str]) -> Route:
         """Which service, proposed severity and grouping an alert with these labels gets."""
@@ -185,6 +310,12 @@ class Config(Strict):
                         problems.append(
                             (("escalation_policies", pname, "levels", li, "notify", ti), _unknown(what, name, known))
                         )
+        usable = self.usable_methods()
+        for pname, person in self.people.items():
+            for mi, method in enumerate(person.notify or []):
+                if method not in usable:
+                    need = "integrations.slack" if method == "slack" else "integrations.smtp"
+                    problems.append((("people", pname, "notify", mi), f"{method} needs {need} to be configured"))
         for sname, svc in self.services.items():
             if svc.escalation not in self.escalation_policies:
                 problems.append(
@@ -212,10 +343,10 @@ class Config(Strict):
     def warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Things that load but will not work in this environment, such as unset secrets."""
         out: list[tuple[tuple[str | int, ...], str]] = []
-        for name, integ in self.integrations.items():
-            var = integ.token.env_var
+        for name, field_name, secret in self.integrations.secrets():
+            var = secret.env_var
             if var and not os.environ.get(var):
-                out.append((("integrations", name, "token"), f"environment variable {var} is not set"))
+                out.append((("integrations", name, field_name), f"environment variable {var} is not set"))
         return out
 
 

@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from incident.context import PageContext
+from incident.links import Link
+
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
@@ -73,11 +76,6 @@ class Actor(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.name}" if self.name else self.kind.value
-
-
-class Link(BaseModel):
-    href: str
-    text: str = ""
 
 
 class AlertAction(StrEnum):
@@ -172,6 +170,7 @@ class Delivery(BaseModel):
     method: str
     ok: bool
     detail: str = ""
+    thread: str | None = Field(None, description="where later updates to this page go (e.g. Slack channel:ts)")
 
 
 class Recipient(BaseModel):
@@ -187,7 +186,7 @@ class Page(BaseModel):
     """What a page says. Built in the workflow, sent by a notifier activity. `kind` is `page` for a page and
     `recovered` for asking responders to confirm that an incident whose alerts all recovered is resolved."""
 
-    kind: Literal["page", "recovered"] = "page"
+    kind: Literal["page", "recovered", "update"] = "page"
     incident_id: str
     workflow_id: str
     title: str
@@ -201,6 +200,8 @@ class Page(BaseModel):
     opened_at: datetime
     runbook: str | None = None
     links: list[Link] = Field(default_factory=list)
+    context: PageContext | None = Field(None, description="changes, suspects, metrics and logs gathered for it")
+    thread: str | None = Field(None, description="for `update`: where the first page went (e.g. Slack channel:ts)")
 
 
 class ActionResult(BaseModel):

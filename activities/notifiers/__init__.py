@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import httpx
-
-from activities.notifiers.base import Delivered, NotifierError
+from activities.notifiers.base import Delivered, NotifierError, NotifyEnv
 from activities.notifiers.log import send_log
 from activities.notifiers.webhook import send_webhook
 from incident.config import Person
 from incident.models import Page, Recipient
 
-Notifier = Callable[[httpx.AsyncClient, Person, Recipient, Page, str, str], Awaitable[Delivered]]
+Notifier = Callable[[NotifyEnv, Person, Recipient, Page, str, str], Awaitable[Delivered]]
+"""(env, person, recipient, page, idempotency key, link to the incident) -> Delivered, or NotifierError."""
 
 NOTIFIERS: dict[str, Notifier] = {"webhook": send_webhook, "log": send_log}
 
-__all__ = ["NOTIFIERS", "Delivered", "Notifier", "NotifierError"]
+__all__ = ["NOTIFIERS", "Delivered", "Notifier", "NotifierError", "NotifyEnv"]

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
+from incident.config import Config
 from incident.models import Page
 
 
 @dataclass
 class Delivered:
     detail: str = ""
+    thread: str | None = None
+    """Where later updates to this page go (Slack `channel:ts`, an email Message-ID...), if the method threads."""
+
+
+@dataclass
+class NotifyEnv:
+    """What every notifier may use: one HTTP client for the worker, and the worker's config (integrations)."""
+
+    http: httpx.AsyncClient
+    config: Config
 
 
 class NotifierError(Exception):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
 import structlog
 
-from activities.notifiers.base import Delivered, headline
+from activities.notifiers.base import Delivered, NotifyEnv, headline
 from incident.config import Person
 from incident.models import Page, Recipient
 
 log = structlog.get_logger("baton.page")
 
 
-async def send_log(
-    http: httpx.AsyncClient, person: Person, recipient: Recipient, page: Page, key: str, link: str
-) -> Delivered:
+async def send_log(env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str) -> Delivered:
     log.warning(
         ("PAGE " if page.kind == "page" else "") + headline(page),
         to=recipient.person,

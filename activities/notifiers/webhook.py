@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from activities.notifiers.base import Delivered, NotifierError, headline
+from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
 from incident.config import Person
 from incident.models import Page, Recipient
 
@@ -32,11 +32,11 @@ def payload(page: Page, recipient: Recipient, key: str, link: str) -> dict[str, 
 
 
 async def send_webhook(
-    http: httpx.AsyncClient, person: Person, recipient: Recipient, page: Page, key: str, link: str
+    env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
 ) -> Delivered:
     assert person.webhook is not None
     try:
-        resp = await http.post(
+        resp = await env.http.post(
             person.webhook,
             json=payload(page, recipient, key, link),
             headers={"Idempotency-Key": key, "User-Agent": "baton"},

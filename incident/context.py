@@ -1,0 +1,105 @@
+"""What a page carries besides the alert: recent changes and suspects, metric and log highlights, links.
+
+Providers (activities/context/) fill these in; this module only holds the shapes and the pure logic that picks
+suspects, so the workflow can decide deterministically.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from incident.links import Link
+
+
+class Change(BaseModel):
+    """A deploy or another change to a service: posted to /v1/changes, or read from GitHub deployments."""
+
+    service: str
+    version: str | None = None
+    author: str | None = None
+    description: str | None = None
+    link: str | None = None
+    at: datetime
+    source: str = "baton"
+    kind: str = Field("deploy", description="deploy, config, feature-flag, migration, …")
+
+
+class Suspect(BaseModel):
+    change: Change
+    before: timedelta = Field(description="how long before the alert the change happened")
+
+    @property
+    def text(self) -> str:
+        c = self.change
+        what = f"{c.service} {c.version}" if c.version else c.service
+        verb = "deployed" if c.kind == "deploy" else f"changed ({c.kind})"
+        who = f" by {c.author}" if c.author else ""
+        minutes = max(0, int(self.before.total_seconds() // 60))
+        return f"{what} {verb}{who} {minutes} min before the alert"
+
+
+class MetricSummary(BaseModel):
+    name: str
+    query: str
+    unit: str = ""
+    current: float | None = None
+    before: float | None = Field(None, description="the value just before the alert's window")
+    trend: str = Field("", description="a compact sparkline, oldest to newest")
+    link: str | None = None
+
+
+class LogLine(BaseModel):
+    text: str
+    count: int
+
+
+class LogSummary(BaseModel):
+    query: str
+    total: int
+    top: list[LogLine] = Field(default_factory=list)
+    link: str | None = None
+
+
+class ContextPart(BaseModel):
+    """What one provider found, or why it found nothing. A failure never blocks the page."""
+
+    provider: Literal["changes", "github", "metrics", "logs"]
+    ok: bool = True
+    error: str | None = None
+    changes: list[Change] = Field(default_factory=list)
+    metrics: list[MetricSummary] = Field(default_factory=list)
+    logs: LogSummary | None = None
+
+
+class PageContext(BaseModel):
+    suspects: list[Suspect] = Field(default_factory=list)
+    metrics: list[MetricSummary] = Field(default_factory=list)
+    logs: LogSummary | None = None
+    links: list[Link] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list, description="providers that failed or had not answered")
+
+
+def suspects(changes: list[Change], alert_at: datetime, window: timedelta) -> list[Suspect]:
+    """Changes within `window` before the alert (and up to a minute after, for clock skew), newest first."""
+    found = [
+        Suspect(change=c, before=alert_at - c.at)
+        for c in changes
+        if alert_at - window <= c.at <= alert_at + timedelta(minutes=1)
+    ]
+    return sorted(found, key=lambda s: s.change.at, reverse=True)
+
+
+def assemble(parts: list[ContextPart], alert_at: datetime, window: timedelta, expected: list[str]) -> PageContext:
+    """Merge what the providers found into what a page shows; name those that failed or did not answer."""
+    answered = {p.provider for p in parts}
+    missing = [f"{p.provider}: {p.error}" for p in parts if not p.ok]
+    missing += [f"{name}: no answer within the deadline" for name in expected if name not in answered]
+    return PageContext(
+        suspects=suspects([c for p in parts if p.ok for c in p.changes], alert_at, window),
+        metrics=[m for p in parts if p.ok for m in p.metrics],
+        logs=next((p.logs for p in parts if p.ok and p.logs), None),
+        missing=missing,
+    )
