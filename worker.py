@@ -11,10 +11,12 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.changes import ChangeActivities
 from activities.delivery import DeliveryActivities
 from activities.paging import PagingActivities
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
+from workflows.changelog import ChangeLogWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
 
@@ -32,11 +34,12 @@ enough that a healthy but busy worker keeps its cache, short enough to be inside
 def build_worker(client: Client, config: Config, http: httpx.AsyncClient, task_queue: str = TASK_QUEUE) -> Worker:
     paging = PagingActivities(config, http)
     delivery = DeliveryActivities(client, task_queue)
+    changes = ChangeActivities(client)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[IncidentWorkflow, IntakeBufferWorkflow],
-        activities=[paging.lookup_targets, paging.send_page, delivery.forward],
+        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow],
+        activities=[paging.lookup_targets, paging.send_page, delivery.forward, changes.recent_changes],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )
 

@@ -21,11 +21,13 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.temporal import TASK_QUEUE
+from incident.context import Change
 from incident.handoff import Handoff
 from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
 from incident.models import ActionResult, Actor, Alert, Severity, Status
 from incident.state import IncidentPolicy, IncidentState
 from workflows import search_attributes as sa
+from workflows.changelog import ChangeLogWorkflow, changelog_id
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import BUFFER_ID_PREFIX, IntakeBufferWorkflow
 from workflows.requests import ActorRequest, NoteRequest, ResolveRequest
@@ -135,6 +137,20 @@ class Incidents:
                 start_signal="take",
                 start_signal_args=[handoffs],
                 static_summary="alert storm buffer: forwards alerts to their incidents",
+                rpc_timeout=RPC_TIMEOUT,
+            )
+
+    async def record_change(self, change: Change) -> None:
+        """Add a change to its service's change log (signal-with-start: durable when this returns)."""
+        with temporal_errors():
+            await self.client.start_workflow(
+                ChangeLogWorkflow.run,
+                None,
+                id=changelog_id(change.service),
+                task_queue=self.task_queue,
+                start_signal="record",
+                start_signal_args=[change],
+                static_summary=f"recent changes to {change.service}",
                 rpc_timeout=RPC_TIMEOUT,
             )
 

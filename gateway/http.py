@@ -12,12 +12,13 @@ import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client import Incidents, Unavailable
 from gateway.coalescer import AlertTooLarge, Backlogged, Coalescer
 from incident.config import Config
+from incident.context import Change
 from incident.ids import workflow_id_for
 from incident.models import Alert
 from incident.sources.alertmanager import AmWebhook, webhook_to_alerts
@@ -46,6 +47,24 @@ class Recorded(BaseModel):
     status: str = "success"
     alerts: int
     incidents: int
+
+
+class ChangeIn(BaseModel):
+    """`POST /v1/changes`: what changed, where, by whom, when (default: now)."""
+
+    service: str = Field(min_length=1)
+    version: str | None = None
+    author: str | None = None
+    description: str | None = Field(None, max_length=4000)
+    link: str | None = None
+    time: datetime | None = None
+    kind: str = Field("deploy", min_length=1, max_length=40)
+
+
+class ChangeAccepted(BaseModel):
+    status: str = "success"
+    service: str
+    at: datetime
 
 
 class Health(BaseModel):
@@ -214,6 +233,21 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
         raw = event.model_dump(mode="json", exclude_none=True)
         alert = datadog_to_alert(event, config, raw, datetime.now(UTC))
         return Recorded(alerts=1, incidents=await record([alert]))
+
+    @app.post("/v1/changes", status_code=202, response_model=ChangeAccepted, tags=["changes"])
+    async def post_change(body: ChangeIn, _: None = Depends(credential("changes"))) -> ChangeAccepted:
+        """A deploy or other change to a service. Changes shortly before an alert become its suspects."""
+        if body.service not in config.services:
+            known = ", ".join(sorted(config.services))
+            raise ApiError(422, "invalid_change", f"service: unknown service {body.service!r} (known: {known})")
+        change = Change(**body.model_dump(exclude={"time"}), at=body.time or datetime.now(UTC))
+        try:
+            await incidents.record_change(change)
+        except Unavailable:
+            raise ApiError(
+                503, "temporal_unavailable", "the change could not be recorded durably; retry", {"Retry-After": "5"}
+            ) from None
+        return ChangeAccepted(service=change.service, at=change.at)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> JSONResponse:

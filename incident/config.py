@@ -233,6 +233,7 @@ class Integrations(Strict):
     alertmanager: Integration | None = None
     grafana: Integration | None = None
     datadog: Integration | None = None
+    changes: Integration | None = None
     slack: SlackIntegration | None = None
     smtp: SmtpIntegration | None = None
     webhook: WebhookIntegration | None = None
@@ -245,7 +246,7 @@ class Integrations(Strict):
         """The alert sources that are configured, by endpoint name."""
         return {
             name: integ
-            for name in ("events", "alertmanager", "grafana", "datadog")
+            for name in ("events", "alertmanager", "grafana", "datadog", "changes")
             if (integ := getattr(self, name)) is not None
         }
 

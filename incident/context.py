@@ -74,6 +74,14 @@ class ContextPart(BaseModel):
     logs: LogSummary | None = None
 
 
+class ContextRequest(BaseModel):
+    """What a context provider activity is asked: for which service, around which alert, within how long."""
+
+    service: str
+    alert_at: datetime
+    timeout_s: float = 2.0
+
+
 class PageContext(BaseModel):
     suspects: list[Suspect] = Field(default_factory=list)
     metrics: list[MetricSummary] = Field(default_factory=list)
@@ -103,3 +111,21 @@ def assemble(parts: list[ContextPart], alert_at: datetime, window: timedelta, ex
         logs=next((p.logs for p in parts if p.ok and p.logs), None),
         missing=missing,
     )
+
+
+def describe_context(ctx: PageContext) -> str:
+    """One line for the timeline: what the page carries and what is missing."""
+    bits = []
+    if ctx.suspects:
+        bits.append("suspects: " + "; ".join(s.text for s in ctx.suspects[:3]))
+    else:
+        bits.append("no recent changes")
+    for m in ctx.metrics[:3]:
+        now = "n/a" if m.current is None else f"{m.current:.4g}{m.unit}"
+        before = "" if m.before is None else f" (before: {m.before:.4g}{m.unit})"
+        bits.append(f"{m.name} {now}{before} {m.trend}".rstrip())
+    if ctx.logs:
+        bits.append(f"{ctx.logs.total} log lines matched")
+    if ctx.missing:
+        bits.append("missing: " + "; ".join(ctx.missing))
+    return ", ".join(bits)

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from incident.config import Config, EscalationPolicy
+from incident.config import Config, EscalationPolicy, ServiceContext
+from incident.context import PageContext
 from incident.escalation import EscalationCursor
 from incident.models import Alert, AlertRecord, Severity, Status, TimelineEntry
 from incident.policy import Boundaries
@@ -35,6 +36,10 @@ class IncidentPolicy(BaseModel):
     service: ServiceInfo
     escalation: EscalationPolicy
     boundaries: Boundaries
+    context: ServiceContext = Field(default_factory=ServiceContext)
+    providers: list[str] = Field(
+        default_factory=lambda: ["changes"], description="context providers to wait for before the first page"
+    )
 
     @classmethod
     def snapshot(cls, config: Config, service: str) -> IncidentPolicy:
@@ -50,7 +55,22 @@ class IncidentPolicy(BaseModel):
             ),
             escalation=config.escalation_policies[svc.escalation],
             boundaries=config.boundaries,
+            context=svc.context,
+            providers=context_providers(config, service),
         )
+
+
+def context_providers(config: Config, service: str) -> list[str]:
+    """Which context providers a service has configured: baton's own change log always."""
+    ctx, integ = config.services[service].context, config.integrations
+    out = ["changes"]
+    if ctx.deploys.github:
+        out.append("github")
+    if ctx.metrics and integ.prometheus:
+        out.append("metrics")
+    if ctx.logs and integ.loki:
+        out.append("logs")
+    return out
 
 
 class IncidentState(BaseModel):
@@ -63,6 +83,7 @@ class IncidentState(BaseModel):
     severity: Severity
     status: Status = Status.TRIGGERED
     opened_at: datetime
+    alert_received_at: datetime | None = Field(None, description="when the intake received the first alert")
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     ack_deadline: datetime | None = None
@@ -77,6 +98,11 @@ class IncidentState(BaseModel):
     escalation: EscalationCursor = Field(default_factory=EscalationCursor)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     alert_entries: int = 0
+    context: PageContext | None = None
+    threads: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="person -> contact method -> where updates to their page go"
+    )
+    seconds_to_first_page: float | None = Field(None, description="from the first alert's receipt to the first page")
     duplicates: int = Field(0, description="deliveries recognised as repeats of one already counted")
     recent_events: list[str] = Field(default_factory=list, description="the last delivery ids, to spot repeats")
     runs: int = 1

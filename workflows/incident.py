@@ -16,7 +16,9 @@ from temporalio.common import RetryPolicy, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.changes import ChangeActivities, ChangesRequest
     from activities.paging import PageRequest, PagingActivities, TargetsRequest, TargetsResult
+    from incident.context import ContextPart, ContextRequest, assemble, describe_context
     from incident.escalation import EscalationCursor
     from incident.ids import incident_id_from_int
     from incident.models import (
@@ -56,6 +58,11 @@ PAGE_RETRY = RetryPolicy(
     maximum_attempts=3,
 )
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+CONTEXT_TIMEOUT = timedelta(seconds=30)
+ONCE = RetryPolicy(maximum_attempts=1)
+AGENT = "baton"
+"""The built-in agent that does the first minute's machine work."""
+CONTEXT_ACTIVITIES = {"metrics": "gather_metrics", "logs": "gather_logs", "github": "gather_deployments"}
 
 
 class Refused(ApplicationError):
@@ -77,6 +84,9 @@ class IncidentWorkflow:
         self._wake = False
         self._recent: set[str] = set(inp.state.recent_events) if inp.state else set()
         self._notices: list[Page] = []
+        self._parts: list[ContextPart] = []
+        self._late_pending = 0
+        self._late_ready = False
         for alert in inp.carry_alerts:
             self._on_alert(alert)
 
@@ -102,6 +112,9 @@ class IncidentWorkflow:
                 )
             if self._notices:
                 await self._send_notices()
+                continue
+            if self._late_ready:
+                await self._post_late_context()
                 continue
             now = workflow.now()
             if st.escalation.due(now):
@@ -177,13 +190,19 @@ class IncidentWorkflow:
             return
         level = pol.levels[cur.level]
         n = cur.level + 1
-        found: TargetsResult = await workflow.execute_activity_method(
+        lookup = workflow.execute_activity_method(
             PagingActivities.lookup_targets,
             TargetsRequest(targets=level.notify, at=now),
             start_to_close_timeout=LOOKUP_TIMEOUT,
             retry_policy=LOOKUP_RETRY,
             summary=f"who is level {n}: {', '.join(level.notify)}",
         )
+        if st.context is None:
+            # The first minute: who is on call and what changed, what the metrics and logs say, in parallel;
+            # the page waits for the context at most `context.deadline`, and what comes later follows it.
+            found, _ = await asyncio.gather(lookup, self._gather_context())
+        else:
+            found = await lookup
         for problem in found.problems:
             self._record(Actor.system(), "page_problem", problem)
         if st.escalation is not cur:
@@ -203,6 +222,73 @@ class IncidentWorkflow:
         await asyncio.gather(*(self._page_person(r, page) for r in found.recipients))
         if st.escalation is cur:
             st.escalation = cur.advance(pol, now, skipped=False)
+
+    async def _gather_context(self) -> None:
+        st = self._require()
+        ctx = self._policy.context
+        tasks = [asyncio.ensure_future(self._context_part(name)) for name in self._policy.providers]
+        done, pending = await workflow.wait(tasks, timeout=ctx.deadline.total_seconds())
+        self._parts = [t.result() for t in done]
+        for t in pending:
+            t.add_done_callback(self._late_part)
+        self._late_pending = len(pending)
+        st.context = assemble(self._parts, st.opened_at, ctx.window, self._policy.providers)
+        self._record(Actor.agent(AGENT), "context", "context gathered: " + describe_context(st.context))
+
+    async def _context_part(self, provider: str) -> ContextPart:
+        ctx, st = self._policy.context, self._require()
+        timeout = ctx.deadline.total_seconds()
+        try:
+            if provider == "changes":
+                return await workflow.execute_activity_method(
+                    ChangeActivities.recent_changes,
+                    ChangesRequest(service=st.service, since=st.opened_at - ctx.window, timeout_s=timeout),
+                    start_to_close_timeout=CONTEXT_TIMEOUT,
+                    retry_policy=ONCE,
+                    summary="recent changes",
+                )
+            return await workflow.execute_activity(
+                CONTEXT_ACTIVITIES[provider],
+                ContextRequest(service=st.service, alert_at=st.opened_at, timeout_s=timeout),
+                result_type=ContextPart,
+                start_to_close_timeout=CONTEXT_TIMEOUT,
+                retry_policy=ONCE,
+                summary=f"gather {provider}",
+            )
+        except ActivityError as e:
+            return ContextPart(provider=provider, ok=False, error=str(e.cause) if e.cause else str(e))  # type: ignore[arg-type]
+
+    def _late_part(self, task: asyncio.Future[ContextPart]) -> None:
+        self._parts.append(task.result())
+        self._late_pending -= 1
+        self._late_ready = True
+        self._wake = True
+
+    async def _post_late_context(self) -> None:
+        """Context that missed the first page goes to the same thread each responder got the page in."""
+        self._late_ready = False
+        st = self._require()
+        ctx = self._policy.context
+        st.context = assemble(self._parts, st.opened_at, ctx.window, self._policy.providers)
+        if self._late_pending:
+            return  # wait for the rest, then send one update
+        self._record(Actor.agent(AGENT), "context", "late context: " + describe_context(st.context))
+        if not st.threads:
+            return
+        found: TargetsResult = await workflow.execute_activity_method(
+            PagingActivities.lookup_targets,
+            TargetsRequest(targets=[f"user:{p}" for p in st.threads], at=workflow.now()),
+            start_to_close_timeout=LOOKUP_TIMEOUT,
+            retry_policy=LOOKUP_RETRY,
+            summary="who gets the late context",
+        )
+        update = self._page(0, 0).model_copy(update={"kind": "update"})
+        sends = []
+        for r in found.recipients:
+            for method, thread in st.threads.get(r.person, {}).items():
+                page = update.model_copy(update={"thread": thread or None})
+                sends.append(self._page_person(r.model_copy(update={"methods": [method]}), page))
+        await asyncio.gather(*sends)
 
     async def _page_person(self, recipient: Recipient, page: Page) -> None:
         """Try the person's contact methods in order until one delivers; every attempt goes on the timeline."""
@@ -229,18 +315,22 @@ class IncidentWorkflow:
                     {"person": recipient.person, "method": method, "level": page.level},
                 )
                 continue
-            if page.kind == "recovered":
+            if page.kind != "page":
+                what = "asked {p} via {m} to confirm the resolve" if page.kind == "recovered" else "updated {p} via {m}"
                 self._record(
                     Actor.system(),
-                    "asked_to_resolve",
-                    f"asked {recipient.person} via {method} to confirm the resolve",
+                    "asked_to_resolve" if page.kind == "recovered" else "page_updated",
+                    what.format(p=recipient.person, m=method),
                     {"person": recipient.person, "method": method},
                 )
                 return
+            st.threads.setdefault(recipient.person, {})[method] = delivery.thread or ""
             if recipient.person not in st.paged:
                 st.paged.append(recipient.person)
             if st.first_page_at is None:
                 st.first_page_at = workflow.now()
+                if st.alert_received_at is not None:
+                    st.seconds_to_first_page = round((st.first_page_at - st.alert_received_at).total_seconds(), 3)
             self._record(
                 Actor.system(),
                 "paged",
@@ -282,6 +372,7 @@ class IncidentWorkflow:
             opened_at=st.opened_at,
             runbook=self._policy.service.runbook,
             links=links[:10],
+            context=st.context,
         )
 
     def _ack_timed_out(self, now: datetime) -> None:
@@ -323,12 +414,21 @@ class IncidentWorkflow:
                 severity=alert.severity,
                 opened_at=now,
             )
+            self._state.alert_received_at = alert.received_at
             self._record(
                 Actor.system(alert.source),
                 "opened",
                 f"incident opened for {alert.service} at {alert.severity.value}",
             )
             self._state.escalation = EscalationCursor.start(now)
+            agent = Actor.agent(AGENT)
+            if self._policy.boundaries.decide("acknowledge", agent, alert.severity).allowed:
+                self._record(
+                    agent,
+                    "coordination",
+                    "coordination started: looking up on-call, gathering context, paging; "
+                    "escalation to a human continues until a human acknowledges",
+                )
         st = self._state
         if not st.open:
             self._after_resolve.append(alert)

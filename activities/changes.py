@@ -1,0 +1,37 @@
+"""Reading baton's own change log for a service: the `changes` context provider."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from incident.context import ContextPart
+from workflows.changelog import ChangeLogWorkflow, changelog_id
+
+
+class ChangesRequest(BaseModel):
+    service: str
+    since: datetime
+    timeout_s: float = 2.0
+
+
+class ChangeActivities:
+    def __init__(self, client: Client):
+        self.client = client
+
+    @activity.defn(name="recent_changes")
+    async def recent_changes(self, req: ChangesRequest) -> ContextPart:
+        handle = self.client.get_workflow_handle(changelog_id(req.service))
+        try:
+            changes = await handle.query(
+                ChangeLogWorkflow.since, req.since, rpc_timeout=timedelta(seconds=req.timeout_s)
+            )
+        except RPCError as e:
+            if e.status is RPCStatusCode.NOT_FOUND:
+                return ContextPart(provider="changes")  # nothing was ever posted for this service
+            return ContextPart(provider="changes", ok=False, error=f"change log unreadable: {e.message}")
+        return ContextPart(provider="changes", changes=changes)

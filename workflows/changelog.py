@@ -1,0 +1,45 @@
+"""ChangeLogWorkflow: the recent changes to one service (deploys, config, flags), kept durably in Temporal.
+
+`POST /v1/changes` signals it (starting it if needed); incidents read it, through an activity, to name suspects.
+It keeps the last MAX_CHANGES changes and continues-as-new before its history grows, carrying them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from incident.context import Change
+
+CHANGELOG_ID_PREFIX = "changes:"
+MAX_CHANGES = 500
+HISTORY_EVENTS = 2_000
+
+
+@workflow.defn
+class ChangeLogWorkflow:
+    @workflow.init
+    def __init__(self, changes: list[Change] | None = None) -> None:
+        self._changes: list[Change] = list(changes or [])
+
+    @workflow.signal
+    def record(self, change: Change) -> None:
+        self._changes.append(change)
+        self._changes.sort(key=lambda c: c.at)
+        del self._changes[:-MAX_CHANGES]
+
+    @workflow.query
+    def since(self, when: datetime) -> list[Change]:
+        return [c for c in self._changes if c.at >= when]
+
+    @workflow.run
+    async def run(self, changes: list[Change] | None = None) -> None:
+        await workflow.wait_condition(lambda: workflow.info().get_current_history_length() > HISTORY_EVENTS)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(self._changes)
+
+
+def changelog_id(service: str) -> str:
+    return f"{CHANGELOG_ID_PREFIX}{service}"
