@@ -6,11 +6,14 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from incident.context import ContextPart
 from workflows.changelog import ChangeLogWorkflow, changelog_id
+
+
+RUNNING = WorkflowExecutionStatus.RUNNING
 
 
 class ChangesRequest(BaseModel):
@@ -27,6 +30,9 @@ class ChangeActivities:
     async def recent_changes(self, req: ChangesRequest) -> ContextPart:
         handle = self.client.get_workflow_handle(changelog_id(req.service))
         try:
+            # The server answers this alone, at once; a query would wait for a worker even when nothing is there.
+            if (await handle.describe(rpc_timeout=timedelta(seconds=req.timeout_s))).status != RUNNING:
+                return ContextPart(provider="changes")
             changes = await handle.query(
                 ChangeLogWorkflow.since, req.since, rpc_timeout=timedelta(seconds=req.timeout_s)
             )

@@ -190,7 +190,7 @@ class IncidentWorkflow:
             return
         level = pol.levels[cur.level]
         n = cur.level + 1
-        lookup = workflow.execute_activity_method(
+        lookup = workflow.execute_local_activity_method(
             PagingActivities.lookup_targets,
             TargetsRequest(targets=level.notify, at=now),
             start_to_close_timeout=LOOKUP_TIMEOUT,
@@ -240,13 +240,13 @@ class IncidentWorkflow:
         timeout = ctx.deadline.total_seconds()
         try:
             if provider == "changes":
-                return await workflow.execute_activity_method(
+                return await workflow.execute_local_activity_method(
                     ChangeActivities.recent_changes,
                     ChangesRequest(service=st.service, since=st.opened_at - ctx.window, timeout_s=timeout),
                     start_to_close_timeout=CONTEXT_TIMEOUT,
                     retry_policy=ONCE,
                     summary="recent changes",
-                )
+                )  # local: it reads Temporal and answers in milliseconds, so no task-queue round trip
             return await workflow.execute_activity(
                 CONTEXT_ACTIVITIES[provider],
                 ContextRequest(service=st.service, alert_at=st.opened_at, timeout_s=timeout),
@@ -275,7 +275,7 @@ class IncidentWorkflow:
         self._record(Actor.agent(AGENT), "context", "late context: " + describe_context(st.context))
         if not st.threads:
             return
-        found: TargetsResult = await workflow.execute_activity_method(
+        found: TargetsResult = await workflow.execute_local_activity_method(
             PagingActivities.lookup_targets,
             TargetsRequest(targets=[f"user:{p}" for p in st.threads], at=workflow.now()),
             start_to_close_timeout=LOOKUP_TIMEOUT,
@@ -343,7 +343,7 @@ class IncidentWorkflow:
         """Tell everyone paged so far (recovery: please confirm the resolve), through their contact methods."""
         notices, self._notices = self._notices, []
         st = self._require()
-        found: TargetsResult = await workflow.execute_activity_method(
+        found: TargetsResult = await workflow.execute_local_activity_method(
             PagingActivities.lookup_targets,
             TargetsRequest(targets=[f"user:{p}" for p in st.paged], at=workflow.now()),
             start_to_close_timeout=LOOKUP_TIMEOUT,
