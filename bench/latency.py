@@ -1,0 +1,227 @@
+"""From alert to page: how long after an alert is POSTed does the first page reach a webhook receiver?
+
+    .venv/bin/python bench/latency.py [--idle 100] [--rate 50] [--seconds 10]
+
+Measured in the same run, on the same dev server: baton idle (one alert at a time), baton under `--rate` new
+incidents per second, and the bare Temporal round trip (start a workflow -> its first activity runs) that every
+page needs at least once. The context deadline is not in these numbers: the service has no slow provider
+configured (baton's own change log only); with metrics/logs configured, the first page waits at most `deadline`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from temporalio import activity, workflow  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+from bench.intake import free_port, wait_port  # noqa: E402
+from gateway.temporal import connect  # noqa: E402
+from gateway.up import dev_server_args, installed_binary  # noqa: E402
+
+TOKEN = "bench-token"
+CONFIG = """
+people:
+  alice: {name: Alice, webhook: "RECEIVER/alice", notify: [webhook]}
+escalation_policies:
+  p: {levels: [{notify: [user:alice], after: 30m}]}
+services:
+  checkout: {escalation: p}
+integrations:
+  events: {token: env:BATON_INTAKE_TOKEN}
+"""
+
+ARRIVED: dict[str, float] = {}
+LOCK = threading.Lock()
+
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        now = time.time()
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+        key = body["workflow_id"].rsplit(":", 1)[-1]
+        with LOCK:
+            ARRIVED.setdefault(key, now)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] * 1000 if xs else float("nan")
+
+
+async def wait_arrival(key: str, timeout: float = 30) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with LOCK:
+            if key in ARRIVED:
+                return ARRIVED[key]
+        await asyncio.sleep(0.002)
+    raise TimeoutError(f"no page for {key}")
+
+
+async def fire(http: httpx.AsyncClient, url: str, key: str) -> float:
+    event = {
+        "routing_key": "checkout",
+        "event_action": "trigger",
+        "dedup_key": key,
+        "payload": {"summary": f"latency probe {key}", "source": "bench", "severity": "critical"},
+    }
+    sent = time.time()
+    resp = await http.post(url, json=event, headers={"Authorization": f"Bearer {TOKEN}"})
+    resp.raise_for_status()
+    return sent
+
+
+async def baton_idle(url: str, n: int) -> list[float]:
+    out = []
+    async with httpx.AsyncClient() as http:
+        for _ in range(n):
+            key = uuid.uuid4().hex[:12]
+            sent = await fire(http, url, key)
+            out.append(await wait_arrival(key) - sent)
+    return out
+
+
+async def baton_under_load(url: str, rate: int, seconds: int) -> list[float]:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
+
+        async def one() -> float:
+            key = uuid.uuid4().hex[:12]
+            sent = await fire(http, url, key)
+            return await wait_arrival(key, timeout=60) - sent
+
+        tasks = []
+        start = time.monotonic()
+        for i in range(rate * seconds):
+            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(one()))
+        return list(await asyncio.gather(*tasks))
+
+
+@workflow.defn(sandboxed=False)
+class RoundTrip:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(first, start_to_close_timeout=timedelta(seconds=10))
+
+
+STARTED: dict[str, float] = {}
+
+
+@activity.defn
+async def first() -> None:
+    STARTED.setdefault(activity.info().workflow_id, time.time())
+
+
+async def bare_round_trip(address: str, n: int) -> list[float]:
+    client = await connect(address)
+    queue = f"bench-rt-{uuid.uuid4().hex[:6]}"
+    out = []
+    async with Worker(client, task_queue=queue, workflows=[RoundTrip], activities=[first]):
+        for _ in range(n):
+            wid = f"rt-{uuid.uuid4().hex[:12]}"
+            sent = time.time()
+            handle = await client.start_workflow(RoundTrip.run, id=wid, task_queue=queue)
+            await handle.result()
+            out.append(STARTED[wid] - sent)
+    return out
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--idle", type=int, default=100)
+    ap.add_argument("--rate", type=int, default=50)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    tmp = Path(tempfile.mkdtemp(prefix="baton-latency-"))
+    (tmp / "baton.yaml").write_text(CONFIG.replace("RECEIVER", f"http://127.0.0.1:{receiver.server_address[1]}"))
+    tport, hport = free_port(), free_port()
+    address = f"127.0.0.1:{tport}"
+    env = os.environ | {
+        "TEMPORAL_ADDRESS": address,
+        "BATON_CONFIG": str(tmp / "baton.yaml"),
+        "BATON_INTAKE_TOKEN": TOKEN,
+        "BATON_HTTP_ADDR": f"127.0.0.1:{hport}",
+        "BATON_TASK_QUEUE": "bench",
+    }
+    procs = [
+        subprocess.Popen(
+            [installed_binary("temporal"), *dev_server_args(tmp / "t.db", tport, None)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    rows: list[dict[str, Any]] = []
+    try:
+        wait_port(tport)
+        for module, extra in (("worker", []), ("starter", ["serve"])):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", module, *extra],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        wait_port(hport)
+        url = f"http://127.0.0.1:{hport}/v1/events"
+        await baton_idle(url, 5)  # warm-up: connections, caches
+        for name, samples in (
+            ("baseline: bare Temporal start -> first activity, idle", await bare_round_trip(address, args.idle)),
+            ("baton: alert POST -> page at the webhook, idle", await baton_idle(url, args.idle)),
+            (
+                f"baton: alert POST -> page, under {args.rate} new incidents/s",
+                await baton_under_load(url, args.rate, args.seconds),
+            ),
+        ):
+            rows.append(
+                {
+                    "scenario": name,
+                    "n": len(samples),
+                    "p50_ms": round(pct(samples, 50), 1),
+                    "p99_ms": round(pct(samples, 99), 1),
+                }
+            )
+            print(f"{name}: p50 {rows[-1]['p50_ms']} ms, p99 {rows[-1]['p99_ms']} ms", file=sys.stderr, flush=True)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
+        receiver.shutdown()
+    print(f"\n{os.cpu_count()} cores\n\n| scenario | n | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |")
+    for r in rows:
+        print(f"| {r['scenario']} | {r['n']} | {r['p50_ms']} | {r['p99_ms']} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
