@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from activities.notifiers.base import Delivered, NotifierError, NotifyEnv
+from activities.notifiers.email import send_email
 from activities.notifiers.log import send_log
+from activities.notifiers.pagerduty import send_pagerduty
+from activities.notifiers.slack import send_slack
 from activities.notifiers.webhook import send_webhook
 from incident.config import Person
 from incident.models import Page, Recipient
@@ -13,6 +16,12 @@ from incident.models import Page, Recipient
 Notifier = Callable[[NotifyEnv, Person, Recipient, Page, str, str], Awaitable[Delivered]]
 """(env, person, recipient, page, idempotency key, link to the incident) -> Delivered, or NotifierError."""
 
-NOTIFIERS: dict[str, Notifier] = {"webhook": send_webhook, "log": send_log}
+NOTIFIERS: dict[str, Notifier] = {
+    "slack": send_slack,
+    "email": send_email,
+    "webhook": send_webhook,
+    "pagerduty": send_pagerduty,
+    "log": send_log,
+}
 
 __all__ = ["NOTIFIERS", "Delivered", "Notifier", "NotifierError", "NotifyEnv"]

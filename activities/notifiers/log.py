@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import structlog
 
-from activities.notifiers.base import Delivered, NotifyEnv, headline
+from activities.notifiers import render
+from activities.notifiers.base import Delivered, NotifyEnv
 from incident.config import Person
 from incident.models import Page, Recipient
 
@@ -12,13 +13,11 @@ log = structlog.get_logger("baton.page")
 
 
 async def send_log(env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str) -> Delivered:
+    """One record per page: the whole rendered page as the message, so it reads the same as an email."""
     log.warning(
-        ("PAGE " if page.kind == "page" else "") + headline(page),
+        ("PAGE " if page.kind == "page" else "") + render.text(page, link, person.timezone).rstrip("\n"),
         to=recipient.person,
-        level=f"{page.level}/{page.levels}",
-        alerts=page.alert_count,
-        runbook=page.runbook,
-        link=link,
+        incident=page.incident_id,
         page_id=key,
     )
     return Delivered(detail="written to the worker log")

@@ -1,0 +1,92 @@
+"""The PagerDuty notifier: pages forwarded to the Events API v2 with the person's routing key.
+
+For teams whose phones ring through PagerDuty. The dedup key is the incident's workflow id, so every page of one
+incident (retries, later levels, repeats) lands on one PagerDuty incident instead of opening new ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from activities.notifiers import render
+from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
+from incident.config import PagerDutyIntegration, Person
+from incident.models import Page, Recipient, Severity
+
+SEVERITY = {
+    Severity.SEV0: "critical",
+    Severity.SEV1: "critical",
+    Severity.SEV2: "error",
+    Severity.SEV3: "warning",
+    Severity.SEV4: "info",
+}
+SUMMARY_MAX = 1024
+
+
+def event(page: Page, routing_key: str, link: str) -> dict[str, Any]:
+    """An Events v2 `trigger` carrying what a responder needs in PagerDuty's incident view."""
+    ctx = page.context
+    details: dict[str, Any] = {
+        "incident_id": page.incident_id,
+        "service": page.service,
+        "level": f"{page.level} of {page.levels}",
+        "alert_count": page.alert_count,
+        "suspects": [s.text for s in ctx.suspects] if ctx else [],
+        "metrics": [render.metric_line(m) for m in ctx.metrics] if ctx else [],
+    }
+    if ctx and ctx.missing:
+        details["missing"] = ctx.missing
+    summary = headline(page)
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": page.workflow_id,
+        "payload": {
+            "summary": summary if len(summary) <= SUMMARY_MAX else summary[: SUMMARY_MAX - 1] + "…",
+            "source": "baton",
+            "severity": SEVERITY[page.severity],
+            "timestamp": page.opened_at.isoformat(),
+            "component": page.service,
+            "custom_details": details,
+        },
+        "links": [{"href": lk.href, "text": lk.text} for lk in render.links(page, link) if render.safe_href(lk.href)],
+        "client": "baton",
+        "client_url": link,
+    }
+
+
+async def send_pagerduty(
+    env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
+) -> Delivered:
+    if page.kind != "page":
+        return Delivered(detail="not forwarded")  # PagerDuty keeps its own incident; only pages ring phones
+    routing_key = person.pagerduty.reveal() if person.pagerduty else None
+    if not routing_key:
+        raise NotifierError(f"no PagerDuty routing key for this person ({person.pagerduty!r})", retryable=False)
+    url = (env.config.integrations.pagerduty or PagerDutyIntegration()).url
+    try:
+        resp = await env.http.post(
+            url, json=event(page, routing_key, link), headers={"User-Agent": "baton"}, timeout=10.0
+        )
+    except httpx.HTTPError as e:
+        raise NotifierError(f"pagerduty unreachable: {type(e).__name__}") from None
+    if resp.status_code >= 300:
+        reason = _reason(resp)
+        retryable = resp.status_code == 429 or resp.status_code >= 500
+        raise NotifierError(f"pagerduty answered {resp.status_code}{reason}", retryable=retryable)
+    return Delivered(detail=f"pagerduty accepted (dedup_key {page.workflow_id})")
+
+
+def _reason(resp: httpx.Response) -> str:
+    """PagerDuty's own explanation of a refusal (`message` and `errors`), kept short."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body.get("message") or "")] + [str(e) for e in body.get("errors") or []]
+    text = "; ".join(p for p in parts if p)
+    return f": {text[:300]}" if text else ""
