@@ -201,7 +201,9 @@ class SmtpIntegration(Strict):
 
 
 class WebhookIntegration(Strict):
-    secret: Secret = Field(description="signs every webhook page: X-Baton-Signature: sha256=<hmac of the body>")
+    secret: Secret = Field(
+        description='signs every webhook page: X-Baton-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>'
+    )
 
     _s = field_validator("secret", mode="before")(classmethod(lambda cls, v: _secret(v)))
 
@@ -301,6 +303,10 @@ class Config(Strict):
                         problems.append(
                             (("schedules", sname, "layers", li, "members", mi), _unknown("person", member, self.people))
                         )
+            for oi, override in enumerate(sched.overrides):
+                if override.person not in self.people:
+                    where = ("schedules", sname, "overrides", oi, "person")
+                    problems.append((where, _unknown("person", override.person, self.people)))
         for pname, pol in self.escalation_policies.items():
             for li, level in enumerate(pol.levels):
                 for ti, target in enumerate(level.notify):

@@ -62,6 +62,7 @@ CONTEXT_TIMEOUT = timedelta(seconds=30)
 ONCE = RetryPolicy(maximum_attempts=1)
 AGENT = "baton"
 """The built-in agent that does the first minute's machine work."""
+NOT_FORWARDED = "not forwarded"
 CONTEXT_ACTIVITIES = {"metrics": "gather_metrics", "logs": "gather_logs", "github": "gather_deployments"}
 
 
@@ -315,6 +316,8 @@ class IncidentWorkflow:
                     {"person": recipient.person, "method": method, "level": page.level},
                 )
                 continue
+            if page.kind != "page" and delivery.detail == NOT_FORWARDED:
+                continue  # a method that only carries pages (PagerDuty): the follow-up goes by the next one
             if page.kind != "page":
                 what = "asked {p} via {m} to confirm the resolve" if page.kind == "recovered" else "updated {p} via {m}"
                 self._record(
