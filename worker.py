@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.changes import ChangeActivities
+from activities.context import ContextActivities
 from activities.delivery import DeliveryActivities
 from activities.paging import PagingActivities
 from gateway.temporal import TASK_QUEUE, connect
@@ -35,11 +36,20 @@ def build_worker(client: Client, config: Config, http: httpx.AsyncClient, task_q
     paging = PagingActivities(config, http)
     delivery = DeliveryActivities(client, task_queue)
     changes = ChangeActivities(client)
+    context = ContextActivities(config, http)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow],
-        activities=[paging.lookup_targets, paging.send_page, delivery.forward, changes.recent_changes],
+        activities=[
+            paging.lookup_targets,
+            paging.send_page,
+            delivery.forward,
+            changes.recent_changes,
+            context.gather_metrics,
+            context.gather_logs,
+            context.gather_deployments,
+        ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )
 

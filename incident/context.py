@@ -103,7 +103,7 @@ def suspects(changes: list[Change], alert_at: datetime, window: timedelta) -> li
 def assemble(parts: list[ContextPart], alert_at: datetime, window: timedelta, expected: list[str]) -> PageContext:
     """Merge what the providers found into what a page shows; name those that failed or did not answer."""
     answered = {p.provider for p in parts}
-    missing = [f"{p.provider}: {p.error}" for p in parts if not p.ok]
+    missing = [f"{p.provider}: {p.error}" for p in parts if p.error]  # failures, and partial ones
     missing += [f"{name}: no answer within the deadline" for name in expected if name not in answered]
     return PageContext(
         suspects=suspects([c for p in parts if p.ok for c in p.changes], alert_at, window),
