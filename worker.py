@@ -35,7 +35,7 @@ enough that a healthy but busy worker keeps its cache, short enough to be inside
 def build_worker(client: Client, config: Config, http: httpx.AsyncClient, task_queue: str = TASK_QUEUE) -> Worker:
     paging = PagingActivities(config, http)
     delivery = DeliveryActivities(client, task_queue)
-    changes = ChangeActivities(client)
+    changes = ChangeActivities(client, task_queue)
     context = ContextActivities(config, http)
     return Worker(
         client,

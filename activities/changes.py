@@ -23,12 +23,13 @@ class ChangesRequest(BaseModel):
 
 
 class ChangeActivities:
-    def __init__(self, client: Client):
+    def __init__(self, client: Client, task_queue: str):
         self.client = client
+        self.task_queue = task_queue
 
     @activity.defn(name="recent_changes")
     async def recent_changes(self, req: ChangesRequest) -> ContextPart:
-        handle = self.client.get_workflow_handle(changelog_id(req.service))
+        handle = self.client.get_workflow_handle(changelog_id(self.task_queue, req.service))
         try:
             # The server answers this alone, at once; a query would wait for a worker even when nothing is there.
             if (await handle.describe(rpc_timeout=timedelta(seconds=req.timeout_s))).status != RUNNING:

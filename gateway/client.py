@@ -146,7 +146,7 @@ class Incidents:
             await self.client.start_workflow(
                 ChangeLogWorkflow.run,
                 None,
-                id=changelog_id(change.service),
+                id=changelog_id(self.task_queue, change.service),
                 task_queue=self.task_queue,
                 start_signal="record",
                 start_signal_args=[change],

@@ -41,5 +41,6 @@ class ChangeLogWorkflow:
         workflow.continue_as_new(self._changes)
 
 
-def changelog_id(service: str) -> str:
-    return f"{CHANGELOG_ID_PREFIX}{service}"
+def changelog_id(task_queue: str, service: str) -> str:
+    """Per task queue too: two baton deployments sharing a namespace keep their change logs apart."""
+    return f"{CHANGELOG_ID_PREFIX}{task_queue}:{service}"

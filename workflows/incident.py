@@ -63,6 +63,7 @@ ONCE = RetryPolicy(maximum_attempts=1)
 AGENT = "baton"
 """The built-in agent that does the first minute's machine work."""
 NOT_FORWARDED = "not forwarded"
+LATE_FACTOR, LATE_MIN_S = 5, 10.0
 CONTEXT_ACTIVITIES = {"metrics": "gather_metrics", "logs": "gather_logs", "github": "gather_deployments"}
 
 
@@ -238,7 +239,8 @@ class IncidentWorkflow:
 
     async def _context_part(self, provider: str) -> ContextPart:
         ctx, st = self._policy.context, self._require()
-        timeout = ctx.deadline.total_seconds()
+        # Providers get longer than the page waits: what misses the page follows it to the same thread.
+        timeout = max(ctx.deadline.total_seconds() * LATE_FACTOR, LATE_MIN_S)
         try:
             if provider == "changes":
                 return await workflow.execute_local_activity_method(
