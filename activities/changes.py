@@ -12,7 +12,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from incident.context import ContextPart
 from workflows.changelog import ChangeLogWorkflow, changelog_id
 
-
 RUNNING = WorkflowExecutionStatus.RUNNING
 
 
