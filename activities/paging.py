@@ -56,7 +56,11 @@ class PagingActivities:
                 if schedule is None:
                     problems.append(f"{target}: no such schedule in the worker's config")
                     continue
-                person = schedule.on_call(req.at)
+                on_call = schedule.on_call(req.at)
+                if on_call is None:
+                    problems.append(f"{target}: nobody is on call")
+                    continue
+                person = on_call
             else:
                 person = name
             who = self.config.people.get(person)

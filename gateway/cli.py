@@ -14,6 +14,7 @@ from rich.console import Console
 
 from gateway import render
 from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.oncall import OnCallError, ical, print_views, views
 from gateway.temporal import connect, temporal_address
 from incident.config import ConfigError, config_path, config_warnings, load_config
 from incident.models import Actor, Severity, Status
@@ -161,6 +162,34 @@ def _done(result: Any, as_json: bool) -> None:
         emit_json(result.model_dump(mode="json"))
     else:
         out.print(result.message, highlight=False)
+
+
+@app.command()
+def oncall(
+    schedule: Annotated[str | None, typer.Argument(help="A schedule (default: every schedule in the config).")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="When: ISO 8601, with an offset or in the schedule's zone, or `now`.")
+    ] = None,
+    as_ical: Annotated[bool, typer.Option("--ical", help="Write SCHEDULE's shifts as iCalendar to stdout.")] = False,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="How many days --ical covers.")] = 28,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who is on call (now or --at) and the next three handoffs, in local time and UTC. Needs no Temporal.
+
+    Example: baton oncall payments-primary --at 2026-03-08T09:00; baton oncall --ical payments-primary > oncall.ics
+    """
+    try:
+        config = load_config()
+        if as_ical:
+            sys.stdout.buffer.write(ical(config, schedule, at, days))
+            return
+        found = views(config, schedule, at)
+    except (ConfigError, OnCallError) as e:
+        raise fail(str(e), 2) from None
+    if as_json:
+        emit_json([v.model_dump(mode="json") for v in found])
+    else:
+        print_views(out, found)
 
 
 @config_app.command("check")
