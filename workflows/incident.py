@@ -520,12 +520,9 @@ class IncidentWorkflow:
             self._record(source, "alert", f"{alert.summary} ({alert.severity.value}, key {alert.key})")
             return
         more = st.alert_entries - TIMELINE_ALERT_ENTRIES
-        text = f"{more} more alert event(s); latest: {alert.summary}"
-        last = st.timeline[-1] if st.timeline else None
-        if last is not None and last.kind == "alerts_more":
-            last.text, last.at = text, workflow.now()
-        else:
-            self._record(source, "alerts_more", text)
+        # One running entry, kept last among alert events: the previous one moves up to now.
+        st.timeline = [e for e in st.timeline if e.kind != "alerts_more"]
+        self._record(source, "alerts_more", f"{more} more alert event(s); latest: {alert.summary}")
 
     def _resume_escalation(self, now: datetime) -> None:
         st = self._require()
