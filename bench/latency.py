@@ -32,7 +32,7 @@ import httpx  # noqa: E402
 from temporalio import activity, workflow  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
-from bench.intake import free_port, wait_port  # noqa: E402
+from bench.intake import cpu_seconds, free_port, wait_port  # noqa: E402
 from gateway.temporal import connect  # noqa: E402
 from gateway.up import dev_server_args, installed_binary  # noqa: E402
 
@@ -53,6 +53,8 @@ LOCK = threading.Lock()
 
 
 class Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as webhook receivers in production do
+
     def do_POST(self) -> None:
         now = time.time()
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
@@ -60,6 +62,7 @@ class Receiver(BaseHTTPRequestHandler):
         with LOCK:
             ARRIVED.setdefault(key, now)
         self.send_response(200)
+        self.send_header("content-length", "0")
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -149,6 +152,15 @@ async def bare_round_trip(address: str, n: int) -> list[float]:
     return out
 
 
+async def _with_cpu(procs: list[subprocess.Popen[bytes]], work: Any) -> Any:
+    before = [cpu_seconds(p.pid) for p in procs]
+    t0 = time.monotonic()
+    out = await work
+    spent = [round(cpu_seconds(p.pid) - b, 1) for p, b in zip(procs, before, strict=True)]
+    print(f"cpu s (server, worker, intake) in {time.monotonic() - t0:.1f}s: {spent}", file=sys.stderr, flush=True)
+    return out
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--idle", type=int, default=100)
@@ -199,7 +211,7 @@ async def main() -> None:
             ("baton: alert POST -> page at the webhook, idle", await baton_idle(url, args.idle)),
             (
                 f"baton: alert POST -> page, under {args.rate} new incidents/s",
-                await baton_under_load(url, args.rate, args.seconds),
+                await _with_cpu(procs, baton_under_load(url, args.rate, args.seconds)),
             ),
         ):
             rows.append(

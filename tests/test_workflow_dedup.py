@@ -11,7 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 from incident.ids import normalise_incident_id, workflow_id_for
 from incident.models import Actor, Status
 from incident.state import TIMELINE_ALERT_ENTRIES, IncidentInput, IncidentPolicy, IncidentState
-from tests.conftest import Harness, alert, harness, make_config, until
+from tests.conftest import Harness, Sink, alert, harness, make_config, until
+from workflows import search_attributes as sa
 from workflows.incident import IncidentWorkflow
 
 SCOPE = "dedup"
@@ -138,3 +139,29 @@ async def test_huge_details_stay_in_history_but_not_in_the_state_it_carries(h: H
     await h.incidents.ingest(big, policy, SCOPE)
     st = await until(lambda: _state_or_none(h, workflow_id_for(SCOPE, "big-details")), lambda s: s is not None)
     assert "full payload is in the incident's history" in st.alerts["big-details"].details["truncated"]
+
+
+async def test_an_alert_that_reaches_a_resolving_incident_opens_the_next_one(
+    ts_env: WorkflowEnvironment, sink: Sink
+) -> None:
+    """A recovery that resolves (on_recovery: resolve) and a new trigger in the same batch: the resolved incident
+    does not absorb the trigger; it opens the next incident on the same key."""
+    from incident.models import AlertAction
+
+    config = make_config(sink.url)
+    config.services["checkout"].on_recovery = "resolve"
+    async with httpx.AsyncClient() as http:
+        h = await harness(ts_env, config, http)
+        async with h.worker:
+            policy = IncidentPolicy.snapshot(config, "checkout")
+            wid = workflow_id_for(SCOPE, "flap")
+            await h.incidents.send_batch(wid, [alert("flap")], policy)
+            first = await until(lambda: _state_or_none(h, wid), lambda s: s is not None)
+            batch = [alert("flap", action=AlertAction.RESOLVE), alert("flap", summary="flapped again")]
+            await h.incidents.send_batch(wid, batch, policy)
+            second = await until(
+                lambda: _state_or_none(h, wid), lambda s: s is not None and s.incident_id != first.incident_id
+            )
+            assert second.title == "flapped again" and second.alert_count == 1
+            desc = await h.client.get_workflow_handle(wid).describe()
+            assert desc.typed_search_attributes.get(sa.INCIDENT_ID) == second.incident_id

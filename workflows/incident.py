@@ -12,7 +12,7 @@ import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, TypedSearchAttributes
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -74,7 +74,7 @@ class Refused(ApplicationError):
         super().__init__(message, type="Refused", non_retryable=True)
 
 
-@workflow.defn
+@workflow.defn(sandboxed=False)
 class IncidentWorkflow:
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
@@ -158,7 +158,7 @@ class IncidentWorkflow:
                     carry_alerts=self._after_resolve,
                     history_limit=self._history_limit,
                 ),
-                search_attributes=TypedSearchAttributes([sa.INCIDENT_ID.value_set(next_id)]),
+                search_attributes=TypedSearchAttributes([SearchAttributePair(sa.INCIDENT_ID, next_id)]),
             )
         return outcome
 
@@ -229,7 +229,9 @@ class IncidentWorkflow:
         st = self._require()
         ctx = self._policy.context
         tasks = [asyncio.ensure_future(self._context_part(name)) for name in self._policy.providers]
-        done, pending = await workflow.wait(tasks, timeout=ctx.deadline.total_seconds())
+        # baton's own change log answers locally in milliseconds; only remote providers need the deadline timer.
+        remote = any(name != "changes" for name in self._policy.providers)
+        done, pending = await workflow.wait(tasks, timeout=ctx.deadline.total_seconds() if remote else None)
         self._parts = [t.result() for t in done]
         for t in pending:
             t.add_done_callback(self._late_part)

@@ -6,12 +6,14 @@ import secrets
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from incident.ids import incident_id_from_int
-from incident.models import Alert, AlertAction
+from incident.models import Alert, AlertAction, Status
 from incident.state import IncidentInput, IncidentPolicy
+from workflows import search_attributes as sa
 from workflows.incident import IncidentWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=5)
@@ -25,11 +27,22 @@ async def send_alerts(
     an open incident: False when there is none (nothing is opened for them). Temporal's errors propagate."""
     first = next((a for a in alerts if a.action is AlertAction.TRIGGER), None)
     if first is not None:
+        incident_id = incident_id_from_int(secrets.randbits(30))
+        # Set at start, the search attributes cost the workflow no upsert (and the UI shows them at once).
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.INCIDENT_ID, incident_id),
+                SearchAttributePair(sa.INCIDENT_STATUS, Status.TRIGGERED.value),
+                SearchAttributePair(sa.INCIDENT_SEVERITY, first.severity.value),
+                SearchAttributePair(sa.INCIDENT_SERVICE, first.service),
+            ]
+        )
         for attempt in range(3):
             try:
                 await client.start_workflow(
                     IncidentWorkflow.run,
-                    IncidentInput(policy=policy, incident_id=incident_id_from_int(secrets.randbits(30))),
+                    IncidentInput(policy=policy, incident_id=incident_id),
+                    search_attributes=attributes,
                     id=workflow_id,
                     task_queue=task_queue,
                     start_signal="alerts",
