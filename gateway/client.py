@@ -154,6 +154,15 @@ class Incidents:
                 rpc_timeout=RPC_TIMEOUT,
             )
 
+    async def changes(self, service: str, since: datetime) -> list[Change]:
+        """A service's recorded changes since `since` ([] when none were ever posted)."""
+        handle = self.client.get_workflow_handle(changelog_id(self.task_queue, service))
+        try:
+            with temporal_errors(not_found="no change log"):
+                return await handle.query(ChangeLogWorkflow.since, since, rpc_timeout=RPC_TIMEOUT)
+        except NotFound:
+            return []
+
     # ---- finding incidents -----------------------------------------------------------------------------------
 
     async def find(self, ref: str) -> IncidentRef:

@@ -249,6 +249,18 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
             ) from None
         return ChangeAccepted(service=change.service, at=change.at)
 
+    @app.get("/v1/changes/{service}", response_model=list[Change], tags=["changes"])
+    async def get_changes(
+        service: str, since: datetime | None = None, _: None = Depends(credential("changes"))
+    ) -> list[Change]:
+        """The service's recorded changes since `since` (default: the last 24 hours), oldest first."""
+        if service not in config.services:
+            raise ApiError(404, "unknown_service", f"no service {service!r}")
+        try:
+            return await incidents.changes(service, since or datetime.now(UTC) - timedelta(days=1))
+        except Unavailable:
+            raise ApiError(503, "temporal_unavailable", "cannot read the change log now; retry") from None
+
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> JSONResponse:
         try:

@@ -73,6 +73,9 @@ async def test_a_deploy_before_the_alert_is_named_as_a_suspect_on_the_page(
     assert "checkout v2.41 deployed by bob 20 min before the alert" in gathered.text
     assert 0 < st.seconds_to_first_page < 10
     assert [e.actor for e in st.timeline if e.kind == "coordination"] == ["agent:baton"]
+    async with httpx.AsyncClient(base_url=url) as http:
+        listed = await http.get("/v1/changes/checkout", params={"since": old.isoformat()}, headers=AUTH)
+    assert [c["version"] for c in listed.json()][-2:] == ["v2.40", "v2.41"]
 
 
 async def _pages(sink: Sink, key: str) -> list[dict]:
