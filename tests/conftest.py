@@ -242,3 +242,14 @@ async def serving(app: Any) -> AsyncIterator[str]:
 
 async def _started(server: uvicorn.Server) -> bool:
     return server.started
+
+
+@asynccontextmanager
+async def intake_stack(env: WorkflowEnvironment, config: Config) -> AsyncIterator[tuple[str, Harness]]:
+    """A worker and the HTTP intake on a real loopback port, against `env`: yields (base URL, harness)."""
+    from gateway.http import create_app
+
+    async with httpx.AsyncClient() as http:
+        h = await harness(env, config, http)
+        async with h.worker, serving(create_app(h.config, h.incidents)) as url:
+            yield url, h

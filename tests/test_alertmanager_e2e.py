@@ -13,10 +13,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from gateway.http import create_app
 from incident.ids import workflow_id_for
 from incident.state import IncidentState
-from tests.conftest import TOKEN, Harness, Sink, free_port, harness, make_config, serving, until
+from tests.conftest import TOKEN, Harness, Sink, free_port, intake_stack, make_config, until
 from workflows.incident import IncidentWorkflow
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
@@ -28,10 +27,8 @@ async def baton(
     dev_env: WorkflowEnvironment, sink: Sink, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[str, Harness]]:
     monkeypatch.setenv("TEST_INTAKE_TOKEN", TOKEN)
-    async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url, extra=TOKENS), http)
-        async with h.worker, serving(create_app(h.config, h.incidents)) as url:
-            yield url, h
+    async with intake_stack(dev_env, make_config(sink.url, extra=TOKENS)) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from gateway.http import create_app
 from incident.config import Logs, MetricQuery, ServiceContext
 from incident.ids import workflow_id_for
-from tests.conftest import TOKEN, Harness, Sink, harness, make_config, serving, until
+from tests.conftest import TOKEN, Harness, Sink, intake_stack, make_config, until
 from workflows.incident import IncidentWorkflow
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -29,10 +28,8 @@ async def intake(
     dev_env: WorkflowEnvironment, sink: Sink, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[str, Harness]]:
     monkeypatch.setenv("TEST_INTAKE_TOKEN", TOKEN)
-    async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url, extra=TOKENS), http)
-        async with h.worker, serving(create_app(h.config, h.incidents)) as url:
-            yield url, h
+    async with intake_stack(dev_env, make_config(sink.url, extra=TOKENS)) as stack:
+        yield stack
 
 
 async def test_a_deploy_before_the_alert_is_named_as_a_suspect_on_the_page(
@@ -157,44 +154,42 @@ async def test_the_page_carries_the_suspect_and_real_metrics_and_late_logs_follo
         deadline=timedelta(seconds=2),
     )
     key = f"e2e-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, config, http)
-        async with h.worker, serving(create_app(h.config, h.incidents)) as url, httpx.AsyncClient(base_url=url) as api:
-            change = {
-                "service": "checkout",
-                "version": "v2.41",
-                "author": "bob",
-                "time": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
-            }
-            assert (await api.post("/v1/changes", json=change, headers=AUTH)).status_code == 202
-            event = {
-                "routing_key": "checkout",
-                "event_action": "trigger",
-                "dedup_key": key,
-                "payload": {"summary": "checkout 5xx above 5%", "source": "prom", "severity": "critical"},
-            }
-            assert (await api.post("/v1/events", json=event, headers=AUTH)).status_code == 202
+    async with intake_stack(dev_env, config) as (url, h), httpx.AsyncClient(base_url=url) as api:
+        change = {
+            "service": "checkout",
+            "version": "v2.41",
+            "author": "bob",
+            "time": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
+        }
+        assert (await api.post("/v1/changes", json=change, headers=AUTH)).status_code == 202
+        event = {
+            "routing_key": "checkout",
+            "event_action": "trigger",
+            "dedup_key": key,
+            "payload": {"summary": "checkout 5xx above 5%", "source": "prom", "severity": "critical"},
+        }
+        assert (await api.post("/v1/events", json=event, headers=AUTH)).status_code == 202
 
-            page = (await until(lambda: _pages(sink, key), timeout=30))[0]
-            ctx = page["context"]
-            assert [s["change"]["version"] for s in ctx["suspects"]] == ["v2.41"], ctx["missing"]
-            assert ctx["metrics"][0]["name"] == "targets up" and ctx["metrics"][0]["current"] == 1.0
-            assert ctx["metrics"][0]["link"].startswith(prometheus.url)
-            assert ctx["logs"] is None and any(m.startswith("logs: no answer") for m in ctx["missing"])
+        page = (await until(lambda: _pages(sink, key), timeout=30))[0]
+        ctx = page["context"]
+        assert [s["change"]["version"] for s in ctx["suspects"]] == ["v2.41"], ctx["missing"]
+        assert ctx["metrics"][0]["name"] == "targets up" and ctx["metrics"][0]["current"] == 1.0
+        assert ctx["metrics"][0]["link"].startswith(prometheus.url)
+        assert ctx["logs"] is None and any(m.startswith("logs: no answer") for m in ctx["missing"])
 
-            wid = workflow_id_for("events:checkout", key)
-            handle = h.client.get_workflow_handle(wid)
-            st = await until(lambda: handle.query(IncidentWorkflow.state), lambda s: s.seconds_to_first_page)
-            assert st.seconds_to_first_page < LOKI_ANSWER_AFTER_S, "the slow provider held the page back"
+        wid = workflow_id_for("events:checkout", key)
+        handle = h.client.get_workflow_handle(wid)
+        st = await until(lambda: handle.query(IncidentWorkflow.state), lambda s: s.seconds_to_first_page)
+        assert st.seconds_to_first_page < LOKI_ANSWER_AFTER_S, "the slow provider held the page back"
 
-            update = (await until(lambda: _updates(sink, key), timeout=30))[0]
-            assert update["context"]["logs"]["total"] == 7
-            assert "payment timeout" in update["context"]["logs"]["top"][0]["text"]
-            st = await until(
-                lambda: handle.query(IncidentWorkflow.state),
-                lambda s: any(e.kind == "page_updated" for e in s.timeline),
-            )
-            assert [e.kind for e in st.timeline].count("page_updated") == 1
+        update = (await until(lambda: _updates(sink, key), timeout=30))[0]
+        assert update["context"]["logs"]["total"] == 7
+        assert "payment timeout" in update["context"]["logs"]["top"][0]["text"]
+        st = await until(
+            lambda: handle.query(IncidentWorkflow.state),
+            lambda s: any(e.kind == "page_updated" for e in s.timeline),
+        )
+        assert [e.kind for e in st.timeline].count("page_updated") == 1
 
 
 async def _updates(sink: Sink, key: str) -> list[dict]:

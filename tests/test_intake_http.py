@@ -13,7 +13,7 @@ from gateway.client import Incidents
 from gateway.http import create_app
 from gateway.temporal import connect
 from incident.models import Status
-from tests.conftest import TOKEN, Harness, Sink, harness, make_config, serving, until
+from tests.conftest import TOKEN, Harness, Sink, intake_stack, make_config, serving, until
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -30,10 +30,8 @@ async def intake(
     dev_env: WorkflowEnvironment, sink: Sink, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[str, Harness]]:
     monkeypatch.setenv("TEST_INTAKE_TOKEN", TOKEN)
-    async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url), http)
-        async with h.worker, serving(create_app(h.config, h.incidents)) as url:
-            yield url, h
+    async with intake_stack(dev_env, make_config(sink.url)) as stack:
+        yield stack
 
 
 async def test_a_trigger_is_accepted_and_opens_a_triggered_incident(intake: tuple[str, Harness]) -> None:

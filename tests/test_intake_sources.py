@@ -21,7 +21,7 @@ from gateway.temporal import connect
 from gateway.up import dev_server_args, installed_binary, port_open
 from incident.ids import workflow_id_for
 from incident.state import IncidentState
-from tests.conftest import TOKEN, Harness, Sink, free_port, harness, make_config, serving, until
+from tests.conftest import TOKEN, Harness, Sink, free_port, intake_stack, make_config, serving, until
 from workflows.incident import IncidentWorkflow
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -56,10 +56,8 @@ async def intake(
 ) -> AsyncIterator[tuple[str, Harness]]:
     monkeypatch.setenv("TEST_INTAKE_TOKEN", TOKEN)
     monkeypatch.setenv("TEST_DATADOG_TOKEN", OTHER)
-    async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url, extra=TOKENS), http)
-        async with h.worker, serving(create_app(h.config, h.incidents)) as url:
-            yield url, h
+    async with intake_stack(dev_env, make_config(sink.url, extra=TOKENS)) as stack:
+        yield stack
 
 
 async def state(h: Harness, wid: str) -> IncidentState | None:
