@@ -180,7 +180,6 @@ class Integration(Strict):
 class SlackIntegration(Strict):
     bot_token: Secret
     signing_secret: Secret | None = None
-    channel: str | None = Field(None, description="also post every page here (a channel id such as C0123)")
     api_url: str = "https://slack.com/api"
 
     _s = field_validator("bot_token", "signing_secret", mode="before")(
