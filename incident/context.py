@@ -79,7 +79,7 @@ class ContextRequest(BaseModel):
 
     service: str
     alert_at: datetime
-    timeout_s: float = 2.0
+    timeout_s: float = Field(2.0, gt=0, description="the provider's whole budget, network included")
 
 
 class PageContext(BaseModel):

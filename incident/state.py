@@ -64,12 +64,12 @@ def context_providers(config: Config, service: str) -> list[str]:
     """Which context providers a service has configured: baton's own change log always."""
     ctx, integ = config.services[service].context, config.integrations
     out = ["changes"]
-    if ctx.deploys.github:
-        out.append("github")
     if ctx.metrics and integ.prometheus:
         out.append("metrics")
     if ctx.logs and integ.loki:
         out.append("logs")
+    if ctx.deploys.github:  # without integrations.github, the public API is asked without a token
+        out.append("github")
     return out
 
 

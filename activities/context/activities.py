@@ -12,43 +12,25 @@ from typing import Literal
 
 import httpx
 import structlog
-from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities.context.github import gather_deployments
 from activities.context.loki import gather_logs
 from activities.context.prometheus import gather_metrics
 from incident.config import Config, ServiceContext
-from incident.context import ContextPart
+from incident.context import ContextPart, ContextRequest
+from incident.state import context_providers
 
 log = structlog.get_logger("baton.context")
 
 Provider = Literal["metrics", "logs", "github"]
 
 
-class ContextRequest(BaseModel):
-    service: str
-    alert_at: datetime
-    timeout_s: float = Field(2.0, gt=0, description="the provider's whole budget, network included")
-
-
 def providers_for(config: Config, service: str) -> list[Provider]:
-    """Which of "metrics", "logs", "github" the service configures: what the workflow waits for.
-
-    Metrics and logs need their integration's URL; GitHub needs only `deploys.github` (without
-    `integrations.github`, the public API is asked without a token)."""
-    svc = config.services.get(service)
-    if svc is None:
+    """Which of "metrics", "logs", "github" the service configures (the policy snapshot decides the same way)."""
+    if service not in config.services:
         return []
-    ctx, integ = svc.context, config.integrations
-    found: list[Provider] = []
-    if ctx.metrics and integ.prometheus:
-        found.append("metrics")
-    if ctx.logs and integ.loki:
-        found.append("logs")
-    if ctx.deploys.github:
-        found.append("github")
-    return found
+    return [p for p in context_providers(config, service) if p != "changes"]  # type: ignore[misc]
 
 
 class ContextActivities:
