@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,17 +29,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 from temporalio import workflow  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from bench import loadgen  # noqa: E402
+from bench.stack import TOKEN, baton_stack, free_port, wait_port  # noqa: E402
 from gateway.temporal import connect  # noqa: E402
-from gateway.up import dev_server_args, installed_binary, port_open  # noqa: E402
 from incident.ids import workflow_id_for  # noqa: E402
 from workflows.incident import IncidentWorkflow  # noqa: E402
 
-TOKEN = "bench-token"
 CONFIG = """
 people:
   alice: {name: Alice, notify: [log]}
@@ -68,25 +65,6 @@ class EmptyWorkflow:
     @workflow.signal
     def s(self, payload: dict[str, Any]) -> None:
         self.n += 1
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not port_open(port):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nothing listening on {port}")
-        time.sleep(0.1)
 
 
 def events(run: str, n: int, keys: int) -> list[bytes]:
@@ -254,36 +232,17 @@ async def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="baton-bench-"))
-    (tmp / "baton.yaml").write_text(CONFIG)
-    tport, hport = free_port(), free_port()
-    address = f"127.0.0.1:{tport}"
-    env = os.environ | {
-        "TEMPORAL_ADDRESS": address,
-        "BATON_CONFIG": str(tmp / "baton.yaml"),
-        "BATON_INTAKE_TOKEN": TOKEN,
-        "BATON_HTTP_ADDR": f"127.0.0.1:{hport}",
-        "BATON_TASK_QUEUE": "bench",
-    }
-    procs = [subprocess.Popen([installed_binary("temporal"), *dev_server_args(tmp / "t.db", tport, None)], env=env)]
     results: list[dict[str, Any]] = []
-    try:
-        wait_port(tport)
-        for module, extra in (("worker", []), ("starter", ["serve"])):
-            procs.append(subprocess.Popen([sys.executable, "-m", module, *extra], env=env, cwd=ROOT))
-        wait_port(hport)
-        async with httpx.AsyncClient() as http:
-            assert (await http.get(f"http://127.0.0.1:{hport}/healthz")).status_code == 200
-        auth = {"Authorization": f"Bearer {TOKEN}"}
-
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with baton_stack(CONFIG) as stack:
         run = uuid.uuid4().hex[:6]
         bodies = events(run, args.alerts, args.keys)
-        cpu0 = [cpu_seconds(p.pid) for p in procs]
-        r = await loadgen.run(f"http://127.0.0.1:{hport}/v1/events", bodies, auth, args.concurrency)
-        cpu1 = [cpu_seconds(p.pid) for p in procs]
+        cpu0 = stack.cpu()
+        r = await loadgen.run(f"{stack.intake}/v1/events", bodies, auth, args.concurrency)
+        cpu1 = stack.cpu()
         wids = [workflow_id_for("events:checkout", f"{run}-k{k}") for k in range(args.keys)]
-        incidents, counted = await count_incidents(address, wids, r.ok)
-        cpu2 = [cpu_seconds(p.pid) for p in procs]
+        incidents, counted = await count_incidents(stack.address, wids, r.ok)
+        cpu2 = stack.cpu()
         print(
             "cpu s (server, worker, intake) while accepting:",
             [round(b - a, 1) for a, b in zip(cpu0, cpu1, strict=True)],
@@ -297,22 +256,19 @@ async def main() -> None:
 
         run = uuid.uuid4().hex[:6]
         bodies = am_webhooks(run, args.alerts, args.keys, args.per_post)
-        r = await loadgen.run(f"http://127.0.0.1:{hport}/v1/alerts/alertmanager", bodies, auth, args.concurrency)
+        r = await loadgen.run(f"{stack.intake}/v1/alerts/alertmanager", bodies, auth, args.concurrency)
         wids = [
             workflow_id_for("alertmanager", f'{{}}:{{alertname="Storm{run}", group="k{k}"}}') for k in range(args.keys)
         ]
-        incidents, counted = await count_incidents(address, wids, args.alerts)
+        incidents, counted = await count_incidents(stack.address, wids, args.alerts)
         results.append(
             row(f"baton, Alertmanager webhook, {args.per_post} alerts/POST", r, args.alerts)
             | {"incidents": incidents, "counted": counted}
         )
 
-        r = await bare_temporal(address, args.alerts, args.keys, args.concurrency)
+        r = await bare_temporal(stack.address, args.alerts, args.keys, args.concurrency)
         results.append(row("baseline: bare start_workflow+signal per alert", r, args.alerts))
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-            p.wait(timeout=30)
+    tmp = Path(tempfile.mkdtemp(prefix="baton-am-"))
     am = await alertmanager(args.alerts, args.keys, args.concurrency, tmp)
     if am:
         results.append(row("baseline: Alertmanager /api/v2/alerts, 1 alert/POST", am, args.alerts))

@@ -14,9 +14,7 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -32,11 +30,9 @@ import httpx  # noqa: E402
 from temporalio import activity, workflow  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
-from bench.intake import cpu_seconds, free_port, wait_port  # noqa: E402
+from bench.stack import TOKEN, Stack, baton_stack  # noqa: E402
 from gateway.temporal import connect  # noqa: E402
-from gateway.up import dev_server_args, installed_binary  # noqa: E402
 
-TOKEN = "bench-token"
 CONFIG = """
 people:
   alice: {name: Alice, webhook: "RECEIVER/alice", notify: [webhook]}
@@ -152,11 +148,11 @@ async def bare_round_trip(address: str, n: int) -> list[float]:
     return out
 
 
-async def _with_cpu(procs: list[subprocess.Popen[bytes]], work: Any) -> Any:
-    before = [cpu_seconds(p.pid) for p in procs]
+async def _with_cpu(stack: Stack, work: Any) -> Any:
+    before = stack.cpu()
     t0 = time.monotonic()
     out = await work
-    spent = [round(cpu_seconds(p.pid) - b, 1) for p, b in zip(procs, before, strict=True)]
+    spent = [round(after - b, 1) for after, b in zip(stack.cpu(), before, strict=True)]
     print(f"cpu s (server, worker, intake) in {time.monotonic() - t0:.1f}s: {spent}", file=sys.stderr, flush=True)
     return out
 
@@ -171,62 +167,32 @@ async def main() -> None:
 
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    tmp = Path(tempfile.mkdtemp(prefix="baton-latency-"))
-    (tmp / "baton.yaml").write_text(CONFIG.replace("RECEIVER", f"http://127.0.0.1:{receiver.server_address[1]}"))
-    tport, hport = free_port(), free_port()
-    address = f"127.0.0.1:{tport}"
-    env = os.environ | {
-        "TEMPORAL_ADDRESS": address,
-        "BATON_CONFIG": str(tmp / "baton.yaml"),
-        "BATON_INTAKE_TOKEN": TOKEN,
-        "BATON_HTTP_ADDR": f"127.0.0.1:{hport}",
-        "BATON_TASK_QUEUE": "bench",
-    }
-    procs = [
-        subprocess.Popen(
-            [installed_binary("temporal"), *dev_server_args(tmp / "t.db", tport, None)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
     rows: list[dict[str, Any]] = []
     try:
-        wait_port(tport)
-        for module, extra in (("worker", []), ("starter", ["serve"])):
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", module, *extra],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+        with baton_stack(CONFIG.replace("RECEIVER", f"http://127.0.0.1:{receiver.server_address[1]}")) as stack:
+            url = f"{stack.intake}/v1/events"
+            await baton_idle(url, 5)  # warm-up: connections, caches
+            for name, samples in (
+                (
+                    "baseline: bare Temporal start -> first activity, idle",
+                    await bare_round_trip(stack.address, args.idle),
+                ),
+                ("baton: alert POST -> page at the webhook, idle", await baton_idle(url, args.idle)),
+                (
+                    f"baton: alert POST -> page, under {args.rate} new incidents/s",
+                    await _with_cpu(stack, baton_under_load(url, args.rate, args.seconds)),
+                ),
+            ):
+                rows.append(
+                    {
+                        "scenario": name,
+                        "n": len(samples),
+                        "p50_ms": round(pct(samples, 50), 1),
+                        "p99_ms": round(pct(samples, 99), 1),
+                    }
                 )
-            )
-        wait_port(hport)
-        url = f"http://127.0.0.1:{hport}/v1/events"
-        await baton_idle(url, 5)  # warm-up: connections, caches
-        for name, samples in (
-            ("baseline: bare Temporal start -> first activity, idle", await bare_round_trip(address, args.idle)),
-            ("baton: alert POST -> page at the webhook, idle", await baton_idle(url, args.idle)),
-            (
-                f"baton: alert POST -> page, under {args.rate} new incidents/s",
-                await _with_cpu(procs, baton_under_load(url, args.rate, args.seconds)),
-            ),
-        ):
-            rows.append(
-                {
-                    "scenario": name,
-                    "n": len(samples),
-                    "p50_ms": round(pct(samples, 50), 1),
-                    "p99_ms": round(pct(samples, 99), 1),
-                }
-            )
-            print(f"{name}: p50 {rows[-1]['p50_ms']} ms, p99 {rows[-1]['p99_ms']} ms", file=sys.stderr, flush=True)
+                print(f"{name}: p50 {rows[-1]['p50_ms']} ms, p99 {rows[-1]['p99_ms']} ms", file=sys.stderr, flush=True)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            p.wait(timeout=30)
         receiver.shutdown()
     print(f"\n{os.cpu_count()} cores\n\n| scenario | n | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |")
     for r in rows:

@@ -1,0 +1,77 @@
+"""The system under benchmark, as `baton up` runs it: a dev server, a worker and the intake, each its own process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.up import dev_server_args, installed_binary, port_open
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-token"
+
+
+@dataclass
+class Stack:
+    address: str
+    intake: str
+    tmp: Path
+    procs: list[subprocess.Popen[bytes]]
+
+    def cpu(self) -> list[float]:
+        """CPU seconds used so far by (server, worker, intake)."""
+        return [cpu_seconds(p.pid) for p in self.procs]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listening on {port}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def baton_stack(config: str) -> Iterator[Stack]:
+    """Start everything with `config` (YAML text, intake tokens from BATON_INTAKE_TOKEN); stop it all after."""
+    tmp = Path(tempfile.mkdtemp(prefix="baton-bench-"))
+    (tmp / "baton.yaml").write_text(config)
+    tport, hport = free_port(), free_port()
+    env = os.environ | {
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{tport}",
+        "BATON_CONFIG": str(tmp / "baton.yaml"),
+        "BATON_INTAKE_TOKEN": TOKEN,
+        "BATON_HTTP_ADDR": f"127.0.0.1:{hport}",
+        "BATON_TASK_QUEUE": "bench",
+    }
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([installed_binary("temporal"), *dev_server_args(tmp / "t.db", tport, None)], **quiet)]
+    try:
+        wait_port(tport)
+        for module, extra in (("worker", []), ("starter", ["serve"])):
+            procs.append(subprocess.Popen([sys.executable, "-m", module, *extra], env=env, cwd=ROOT, **quiet))
+        wait_port(hport)
+        yield Stack(address=f"127.0.0.1:{tport}", intake=f"http://127.0.0.1:{hport}", tmp=tmp, procs=procs)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
