@@ -36,21 +36,28 @@ def intake_token_file() -> Path:
     return Path(os.environ.get("BATON_DATA_DIR", ".baton")) / "intake-token"
 
 
-async def serve_async(config: Config, host: str, port: int) -> None:
+async def serve_async(config: Config, host: str, port: int, with_worker: bool = False) -> None:
     client = await connect(lazy=True)
     app = create_app(config, Incidents(client))
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
-    await server.serve()
+    if not with_worker:
+        await server.serve()
+        return
+    # A worker in the same process: the first workflow task can be picked up without another process waking.
+    from worker import build_worker
+
+    async with httpx.AsyncClient() as http, build_worker(await connect(), config, http):
+        await server.serve()
 
 
-def serve(config_path: str | None = None) -> None:
+def serve(config_path: str | None = None, with_worker: bool = False) -> None:
     """Run the intake until interrupted. Refuses to start while an integration's token is unset."""
     config = load_config(config_path)
     missing = missing_secrets(config)
     if missing:
         raise SystemExit("baton intake: cannot start:\n  " + "\n  ".join(missing))
     host, port = http_addr()
-    asyncio.run(serve_async(config, host, port))
+    asyncio.run(serve_async(config, host, port, with_worker or os.environ.get("BATON_INTAKE_WORKER") == "1"))
 
 
 def intake_token() -> str:

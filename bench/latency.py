@@ -163,13 +163,15 @@ async def main() -> None:
     ap.add_argument("--rate", type=int, default=50)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--worker-in-intake", action="store_true", help="run the worker inside the intake process")
     args = ap.parse_args()
 
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     rows: list[dict[str, Any]] = []
     try:
-        with baton_stack(CONFIG.replace("RECEIVER", f"http://127.0.0.1:{receiver.server_address[1]}")) as stack:
+        config = CONFIG.replace("RECEIVER", f"http://127.0.0.1:{receiver.server_address[1]}")
+        with baton_stack(config, worker_in_intake=args.worker_in_intake) as stack:
             url = f"{stack.intake}/v1/events"
             await baton_idle(url, 5)  # warm-up: connections, caches
             for name, samples in (

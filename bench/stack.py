@@ -27,7 +27,7 @@ class Stack:
     procs: list[subprocess.Popen[bytes]]
 
     def cpu(self) -> list[float]:
-        """CPU seconds used so far by (server, worker, intake)."""
+        """CPU seconds used so far by (server, worker, intake), or (server, intake+worker)."""
         return [cpu_seconds(p.pid) for p in self.procs]
 
 
@@ -51,8 +51,9 @@ def wait_port(port: int, timeout: float = 60) -> None:
 
 
 @contextmanager
-def baton_stack(config: str) -> Iterator[Stack]:
-    """Start everything with `config` (YAML text, intake tokens from BATON_INTAKE_TOKEN); stop it all after."""
+def baton_stack(config: str, worker_in_intake: bool = False) -> Iterator[Stack]:
+    """Start everything with `config` (YAML text, intake tokens from BATON_INTAKE_TOKEN); stop it all after.
+    `worker_in_intake` runs the worker inside the intake process instead of its own."""
     tmp = Path(tempfile.mkdtemp(prefix="baton-bench-"))
     (tmp / "baton.yaml").write_text(config)
     tport, hport = free_port(), free_port()
@@ -62,12 +63,14 @@ def baton_stack(config: str) -> Iterator[Stack]:
         "BATON_INTAKE_TOKEN": TOKEN,
         "BATON_HTTP_ADDR": f"127.0.0.1:{hport}",
         "BATON_TASK_QUEUE": "bench",
+        "BATON_INTAKE_WORKER": "1" if worker_in_intake else "0",
     }
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [subprocess.Popen([installed_binary("temporal"), *dev_server_args(tmp / "t.db", tport, None)], **quiet)]
     try:
         wait_port(tport)
-        for module, extra in (("worker", []), ("starter", ["serve"])):
+        parts = (("starter", ["serve"]),) if worker_in_intake else (("worker", []), ("starter", ["serve"]))
+        for module, extra in parts:
             procs.append(subprocess.Popen([sys.executable, "-m", module, *extra], env=env, cwd=ROOT, **quiet))
         wait_port(hport)
         yield Stack(address=f"127.0.0.1:{tport}", intake=f"http://127.0.0.1:{hport}", tmp=tmp, procs=procs)

@@ -232,12 +232,14 @@ def worker() -> None:
 
 
 @app.command()
-def intake() -> None:
+def intake(
+    with_worker: Annotated[bool, typer.Option("--with-worker", help="Also run a worker in this process.")] = False,
+) -> None:
     """Run the HTTP intake on $BATON_HTTP_ADDR (default 127.0.0.1:8400)."""
     import starter
 
     _check_config()
-    starter.serve()
+    starter.serve(with_worker=with_worker)
 
 
 @app.command()
