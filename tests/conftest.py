@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,34 +107,60 @@ class Sink:
             return [r for r in self.received if r["path"] == path]
 
 
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    state = Sink()
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Respond = Callable[[HttpRequest], tuple[int, dict[str, str], bytes]]
+
+
+@contextmanager
+def loopback_http(respond: Respond) -> Iterator[str]:
+    """A real HTTP server on a free loopback port answering every GET and POST with `respond`; yields its URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            if self.path in state.fail_paths:
-                self.send_response(503)
-                self.end_headers()
-                return
-            with state.lock:
-                state.received.append(
-                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(body or b"null")}
-                )
-            self.send_response(200)
+        def _handle(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0) or 0))
+            status, headers, raw = respond(HttpRequest(self.command, self.path, dict(self.headers), body))
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
+            self.wfile.write(raw)
+
+        do_GET = do_POST = _handle
 
         def log_message(self, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    state = Sink()
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        if req.path in state.fail_paths:
+            return 503, {}, b""
+        with state.lock:
+            state.received.append({"path": req.path, "headers": req.headers, "json": json.loads(req.body or b"null")})
+        return 200, {}, b""
+
+    with loopback_http(respond) as url:
+        state.url = url
+        yield state
 
 
 # ---- Temporal ------------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -48,7 +47,7 @@ from incident.config import (
     PrometheusIntegration,
 )
 from incident.context import ContextPart
-from tests.conftest import BASE_CONFIG, free_port, make_config
+from tests.conftest import BASE_CONFIG, HttpRequest, free_port, loopback_http, make_config
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -241,29 +240,16 @@ class FakeAPI:
 def api() -> Iterator[FakeAPI]:
     state = FakeAPI()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-            req = Seen(path=parts.path, query=query, headers={k.lower(): v for k, v in self.headers.items()})
-            state.seen.append(req)
-            status, headers, body = state.answer(req)
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond(r: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(r.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        req = Seen(path=parts.path, query=query, headers={k.lower(): v for k, v in r.headers.items()})
+        state.seen.append(req)
+        return state.answer(req)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_http(respond) as url:
+        state.url = url
+        yield state
 
 
 def as_json(status: int, body: Any, **headers: str) -> tuple[int, dict[str, str], bytes]:

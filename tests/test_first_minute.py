@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -16,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from incident.config import Logs, MetricQuery, ServiceContext
 from incident.ids import workflow_id_for
-from tests.conftest import TOKEN, Harness, Sink, intake_stack, make_config, until
+from tests.conftest import TOKEN, Harness, HttpRequest, Sink, intake_stack, loopback_http, make_config, until
 from workflows.incident import IncidentWorkflow
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -103,39 +101,18 @@ LOKI_ANSWER_AFTER_S = 4.0
 def slow_loki() -> Iterator[str]:
     """A Loki that answers `query_range` correctly, but only after LOKI_ANSWER_AFTER_S seconds."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            time.sleep(LOKI_ANSWER_AFTER_S)  # the server under test is baton; this one is slow on purpose
-            now = time.time_ns()
-            body = {
-                "status": "success",
-                "data": {
-                    "resultType": "streams",
-                    "result": [
-                        {
-                            "stream": {"service": "checkout"},
-                            "values": [
-                                [str(now - i * 1_000_000), f"ERROR payment timeout order={i}"] for i in range(7)
-                            ],
-                        }
-                    ],
-                },
-            }
-            raw = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(LOKI_ANSWER_AFTER_S)  # the server under test is baton; this one is slow on purpose
+        now = time.time_ns()
+        values = [[str(now - i * 1_000_000), f"ERROR payment timeout order={i}"] for i in range(7)]
+        body = {
+            "status": "success",
+            "data": {"resultType": "streams", "result": [{"stream": {"service": "checkout"}, "values": values}]},
+        }
+        return 200, {"content-type": "application/json"}, json.dumps(body).encode()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http(respond) as url:
+        yield url
 
 
 async def test_the_page_carries_the_suspect_and_real_metrics_and_late_logs_follow_it(

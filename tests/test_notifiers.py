@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -35,7 +34,7 @@ from incident.ids import workflow_id_for
 from incident.links import Link
 from incident.models import Page, Recipient, Severity, Status
 from incident.state import IncidentPolicy, IncidentState
-from tests.conftest import Sink, alert, free_port, harness, make_config, until
+from tests.conftest import HttpRequest, Sink, alert, free_port, harness, loopback_http, make_config, until
 from workflows.incident import IncidentWorkflow
 
 CONFIG = """
@@ -141,29 +140,16 @@ class Fake:
 def fake() -> Iterator[Fake]:
     state = Fake()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            req = Request(self.path, dict(self.headers), self.rfile.read(int(self.headers.get("content-length", 0))))
-            with state.lock:
-                state.requests.append(req)
-            status, headers, body = state.reply(req)
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            for k, v in {"Content-Type": "application/json", **headers}.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+    def respond(r: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        req = Request(r.path, r.headers, r.body)
+        with state.lock:
+            state.requests.append(req)
+        status, headers, body = state.reply(req)
+        return status, {"Content-Type": "application/json", **headers}, json.dumps(body).encode()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_http(respond) as url:
+        state.url = url
+        yield state
 
 
 # ---- rendering -----------------------------------------------------------------------------------------------
