@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check the config file.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+boundaries_app = typer.Typer(help="What an agent may do alone, what needs a human, what it may never do.")
+app.add_typer(boundaries_app, name="boundaries")
 
 out = Console()
 err = Console(stderr=True)
@@ -218,8 +220,32 @@ def config_check(
         return
     counts = render.config_counts(config)
     out.print(f"[green]{path}: ok[/green] ({', '.join(f'{v} {k}' for k, v in counts.items())})", highlight=False)
+    out.print(render.boundaries_matrix(config.boundaries))
+    out.print("Every rule, per severity: baton boundaries show --severity SEV1", highlight=False)
     for w in warnings:
         out.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
+
+
+@boundaries_app.command("show")
+def boundaries_show(
+    severity: Annotated[Severity | None, typer.Option(help="Explain every rule at this severity.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The effective policy from the config: per action and severity, what an agent may do, and by which rule.
+
+    Examples: baton boundaries show; baton boundaries show --severity SEV1 --json
+    """
+    try:
+        config = load_config()
+    except ConfigError as e:
+        raise fail(str(e), 2) from None
+    rows = render.boundary_rows(config.boundaries, [severity] if severity else list(Severity))
+    if as_json:
+        emit_json(rows)
+    elif severity:
+        out.print(render.boundaries_detail(rows, severity))
+    else:
+        out.print(render.boundaries_matrix(config.boundaries))
 
 
 @app.command()

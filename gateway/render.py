@@ -10,6 +10,8 @@ from rich.table import Table
 
 from gateway.client import IncidentSummary
 from incident.config import Config
+from incident.models import Actor, Severity
+from incident.policy import Boundaries
 from incident.state import IncidentState
 
 STATUS_STYLE = {"triggered": "bold red", "acknowledged": "yellow", "resolved": "green"}
@@ -87,3 +89,57 @@ def config_counts(config: Config) -> dict[str, int]:
         "escalation policies": len(config.escalation_policies),
         "services": len(config.services),
     }
+
+
+VERDICT_STYLE = {"auto": "green", "approval": "yellow", "never": "red", "undefined": "dim"}
+
+
+def boundary_rows(b: Boundaries, severities: list[Severity]) -> list[dict[str, Any]]:
+    """Every action x severity x actor kind with its verdict and rule (what `--json` prints)."""
+    actors = {"human": Actor.human("someone"), "agent": Actor.agent("agent"), "system": Actor.system()}
+    rows = []
+    for action in b.actions():
+        for sev in severities:
+            for kind, actor in actors.items():
+                d = b.decide(action, actor, sev)
+                rows.append(
+                    {"action": action, "severity": sev.value, "actor": kind, "verdict": d.verdict.value, "rule": d.rule}
+                )
+    return rows
+
+
+def boundaries_matrix(b: Boundaries) -> Table:
+    """What an agent may do, action by severity; approvers for what needs approval."""
+    table = Table(box=None, header_style="bold", title="what an agent may do", title_justify="left")
+    table.add_column("ACTION")
+    for sev in Severity:
+        table.add_column(f"{sev.value} ({b.autonomy.get(sev, 'full')})")
+    table.add_column("APPROVED BY")
+    agent = Actor.agent("agent")
+    for action in b.actions():
+        cells = []
+        for sev in Severity:
+            v = b.decide(action, agent, sev).verdict.value
+            cells.append(f"[{VERDICT_STYLE[v]}]{v}[/]")
+        needs_approval = any(c.endswith("approval[/]") for c in cells)
+        table.add_row(action, *cells, ", ".join(b.approvers_for(action)) if needs_approval else "-")
+    return table
+
+
+def boundaries_detail(rows: list[dict[str, Any]], severity: Severity) -> Table:
+    table = Table(box=None, header_style="bold", title=f"boundaries at {severity.value}", title_justify="left")
+    for col in ("ACTION", "AGENT", "RULE", "HUMAN", "SYSTEM"):
+        table.add_column(col)
+    by_action: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_action.setdefault(r["action"], {})[r["actor"]] = r
+    for action, per in by_action.items():
+        a = per["agent"]
+        table.add_row(
+            action,
+            f"[{VERDICT_STYLE[a['verdict']]}]{a['verdict']}[/]",
+            a["rule"],
+            per["human"]["verdict"],
+            per["system"]["verdict"],
+        )
+    return table

@@ -316,6 +316,15 @@ class Config(Strict):
                         problems.append(
                             (("escalation_policies", pname, "levels", li, "notify", ti), _unknown(what, name, known))
                         )
+        for role, members in self.boundaries.roles.items():
+            for mi, member in enumerate(members):
+                if member not in self.people:
+                    problems.append((("boundaries", "roles", role, mi), _unknown("person", member, self.people)))
+        for action, refs in self.boundaries.approvers.items():
+            for ri, ref in enumerate(refs):
+                kind, _, name = ref.partition(":")
+                if kind == "user" and name not in self.people:
+                    problems.append((("boundaries", "approvers", action, ri), _unknown("person", name, self.people)))
         usable = self.usable_methods()
         for pname, person in self.people.items():
             for mi, method in enumerate(person.notify or []):

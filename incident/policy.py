@@ -1,17 +1,21 @@
 """The delegation policy: what an agent may do alone, what needs a human's yes, what it may never do.
 
-Decisions are made here, in pure code, and enforced by the workflow from the snapshot it was started with.
+Decisions are made here, in pure code, and enforced by the workflow from the snapshot it was started with. The
+layers only ever tighten: `boundaries.agent` puts each action in `auto`, `approval` or `never`; per-severity
+`autonomy` can then turn `auto` into `approval` (SEV1: anything beyond machine work) or anything into `never`
+(SEV0: read only). Nothing below can widen a `never`, and judgment calls are never `auto` for an agent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incident.durations import Duration
-from incident.models import Actor, ActorKind, Severity
+from incident.models import NAME, Actor, ActorKind, Severity
 
 MACHINE_WORK = (
     "acknowledge",
@@ -24,6 +28,8 @@ MACHINE_WORK = (
 )
 JUDGMENT = ("rollback", "customer_comms", "resolve", "postmortem_conclusions")
 """Decisions that need a human. An agent may at most request them; config that lets it do them alone is refused."""
+READ_ONLY = ("lookup_oncall", "gather_context", "note")
+"""What an agent may still do where its autonomy is `read_only`."""
 KNOWN_ACTIONS = MACHINE_WORK + JUDGMENT
 
 
@@ -32,6 +38,9 @@ class Verdict(StrEnum):
     APPROVAL = "approval"
     NEVER = "never"
     UNDEFINED = "undefined"
+
+
+STRICTNESS = {Verdict.AUTO: 0, Verdict.APPROVAL: 1, Verdict.NEVER: 2}
 
 
 class Decision(BaseModel):
@@ -66,6 +75,9 @@ class AgentRules(BaseModel):
             )
         return self
 
+    def bucket(self, action: str) -> str | None:
+        return next((b for b in ("never", "approval", "auto") if action in getattr(self, b)), None)
+
 
 Autonomy = Literal["full", "approval", "read_only"]
 
@@ -76,6 +88,9 @@ class Boundaries(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent: AgentRules = Field(default_factory=AgentRules)
+    custom_actions: list[str] = Field(
+        default_factory=list, description="actions a team adds (e.g. restart_pods); they need a bucket in `agent`"
+    )
     autonomy: dict[Severity, Autonomy] = Field(
         default_factory=lambda: {
             Severity.SEV4: "full",
@@ -85,22 +100,75 @@ class Boundaries(BaseModel):
             Severity.SEV0: "read_only",
         }
     )
+    approvers: dict[str, list[str]] = Field(
+        default_factory=lambda: {"default": ["oncall"]},
+        description="per action (or `default`): who may approve: `oncall`, `user:NAME`, `role:NAME`",
+    )
+    roles: dict[str, list[str]] = Field(default_factory=dict, description="role name -> people")
     confirm_severity: Literal["always", "customer_facing", "never"] = "customer_facing"
     approval_timeout: Duration = Field(default="15m", validate_default=True)
 
+    @model_validator(mode="after")
+    def _names(self) -> Boundaries:
+        for action in self.custom_actions:
+            if not NAME.match(action) or action in KNOWN_ACTIONS:
+                raise ValueError(f"custom action {action!r} must be a new name of lowercase letters, digits, _ . -")
+        known = set(self.actions())
+        for bucket in ("auto", "approval", "never"):
+            for action in getattr(self.agent, bucket):
+                if action not in known:
+                    raise ValueError(
+                        f"agent.{bucket} names {action!r}, which is neither a built-in action nor in custom_actions"
+                    )
+        for action, refs in self.approvers.items():
+            if action != "default" and action not in known:
+                raise ValueError(f"approvers names {action!r}, which is not an action")
+            for ref in refs:
+                kind, _, name = ref.partition(":")
+                if ref != "oncall" and (kind not in ("user", "role") or not name):
+                    raise ValueError(f"approver {ref!r} is not `oncall`, `user:NAME` or `role:NAME`")
+                if kind == "role" and name not in self.roles:
+                    raise ValueError(f"approver {ref!r} names a role not in boundaries.roles")
+        return self
+
+    def actions(self) -> list[str]:
+        return [*KNOWN_ACTIONS, *self.custom_actions]
+
     def decide(self, action: str, actor: Actor, severity: Severity) -> Decision:
-        """Who may do `action` at `severity`. Humans decide; the system does machine work; agents per the rules."""
+        """Who may do `action` at `severity`: exactly one verdict, with the rule that gave it."""
+        if action not in self.actions():
+            return Decision(
+                verdict=Verdict.UNDEFINED, rule="not a built-in action and not in boundaries.custom_actions"
+            )
         if actor.kind is ActorKind.HUMAN:
             return Decision(verdict=Verdict.AUTO, rule="humans decide")
         if actor.kind is ActorKind.SYSTEM:
             if action in MACHINE_WORK:
                 return Decision(verdict=Verdict.AUTO, rule="machine work")
             return Decision(verdict=Verdict.NEVER, rule="only humans make judgment decisions")
-        rules = self.agent
-        if action in rules.never:
-            return Decision(verdict=Verdict.NEVER, rule="boundaries.agent.never")
-        if action in rules.approval:
-            return Decision(verdict=Verdict.APPROVAL, rule="boundaries.agent.approval")
-        if action in rules.auto:
-            return Decision(verdict=Verdict.AUTO, rule="boundaries.agent.auto")
-        return Decision(verdict=Verdict.UNDEFINED, rule="not named in boundaries.agent")
+        bucket = self.agent.bucket(action)
+        if bucket is None:
+            return Decision(verdict=Verdict.UNDEFINED, rule="not in boundaries.agent.auto, approval or never")
+        verdict = Verdict(bucket)
+        rule = f"boundaries.agent.{bucket}"
+        autonomy = self.autonomy.get(severity, "full")
+        if verdict is not Verdict.NEVER and autonomy == "read_only" and action not in READ_ONLY:
+            return Decision(verdict=Verdict.NEVER, rule=f"boundaries.autonomy.{severity.value}: read_only")
+        if verdict is Verdict.AUTO and autonomy == "approval" and action not in MACHINE_WORK:
+            return Decision(verdict=Verdict.APPROVAL, rule=f"boundaries.autonomy.{severity.value}: approval")
+        return Decision(verdict=verdict, rule=rule)
+
+    def approvers_for(self, action: str) -> list[str]:
+        return self.approvers.get(action) or self.approvers.get("default") or ["oncall"]
+
+    def may_approve(self, action: str, person: str, oncall: Collection[str]) -> bool:
+        """Whether `person` may approve `action`; `oncall` is who is responding to the incident."""
+        for ref in self.approvers_for(action):
+            kind, _, name = ref.partition(":")
+            if (
+                (ref == "oncall" and person in oncall)
+                or (kind == "user" and name == person)
+                or (kind == "role" and person in self.roles.get(name, []))
+            ):
+                return True
+        return False
