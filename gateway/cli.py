@@ -194,6 +194,23 @@ def oncall(
         print_views(out, found)
 
 
+@app.command()
+def severity(
+    incident: IdArg,
+    level: Annotated[Severity, typer.Argument(help="SEV0 (worst) to SEV4.")],
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why.")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the severity: confirm what was proposed, or change it (a human decision).
+
+    Example: baton severity INC-7K2Q9M SEV1 -m "checkout down for all EU customers" --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.set_severity(incident, actor, level, reason))
+    _done(result, as_json)
+
+
 @config_app.command("check")
 def config_check(
     file: Annotated[str | None, typer.Argument(help="Config file (default: $BATON_CONFIG, ./baton.yaml).")] = None,

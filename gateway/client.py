@@ -30,7 +30,7 @@ from workflows import search_attributes as sa
 from workflows.changelog import ChangeLogWorkflow, changelog_id
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import BUFFER_ID_PREFIX, IntakeBufferWorkflow
-from workflows.requests import ActorRequest, NoteRequest, ResolveRequest
+from workflows.requests import ActorRequest, NoteRequest, ResolveRequest, SeverityRequest
 from workflows.signals import send_alerts
 
 RPC_TIMEOUT = timedelta(seconds=5)
@@ -248,6 +248,11 @@ class Incidents:
 
     async def resolve(self, ref: str, actor: Actor, summary: str = "") -> ActionResult:
         return await self._act(ref, IncidentWorkflow.resolve, ResolveRequest(actor=actor, summary=summary))
+
+    async def set_severity(self, ref: str, actor: Actor, severity: Severity, reason: str = "") -> ActionResult:
+        return await self._act(
+            ref, IncidentWorkflow.severity, SeverityRequest(actor=actor, severity=severity, reason=reason)
+        )
 
     async def note(self, ref: str, actor: Actor, text: str) -> ActionResult:
         return await self._act(ref, IncidentWorkflow.note, NoteRequest(actor=actor, text=text))

@@ -54,7 +54,7 @@ def incidents_table(rows: list[IncidentSummary]) -> Table:
 def print_incident(console: Console, st: IncidentState) -> None:
     style = STATUS_STYLE.get(st.status.value, "")
     console.print(
-        f"[bold]{st.incident_id}[/bold]  [{style}]{st.status.value}[/]  {st.severity.value}  {st.service}",
+        f"[bold]{st.incident_id}[/bold]  [{style}]{st.status.value}[/]  {st.severity_label}  {st.service}",
         highlight=False,
     )
     console.print(f"  {st.title}", highlight=False, markup=False)

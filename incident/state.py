@@ -80,7 +80,9 @@ class IncidentState(BaseModel):
     workflow_id: str
     title: str
     service: str
-    severity: Severity
+    severity: Severity = Field(description="the severity in force: a human's, else the most severe proposed")
+    severity_confirmed_by: str | None = None
+    severity_needs_confirmation: bool = False
     status: Status = Status.TRIGGERED
     opened_at: datetime
     alert_received_at: datetime | None = Field(None, description="when the intake received the first alert")
@@ -106,6 +108,12 @@ class IncidentState(BaseModel):
     duplicates: int = Field(0, description="deliveries recognised as repeats of one already counted")
     recent_events: list[str] = Field(default_factory=list, description="the last delivery ids, to spot repeats")
     runs: int = 1
+
+    @property
+    def severity_label(self) -> str:
+        """`SEV1`, or `SEV1 (proposed)` while a human has yet to confirm it."""
+        pending = self.severity_needs_confirmation and not self.severity_confirmed_by
+        return f"{self.severity.value} (proposed)" if pending else self.severity.value
 
     @property
     def open(self) -> bool:

@@ -96,6 +96,12 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
     assert shown.code == 0 and shown.json["incident_id"] == iid and shown.json["status"] == "triggered"
     assert shown.json["paged"] == ["alice"]
 
+    sev = await baton("severity", iid, "SEV1", "-m", "all EU customers", "--as", "alice")
+    assert sev.code == 0 and f"{iid} is SEV1" in sev.out
+    shown = await baton("show", iid, "--json")
+    assert shown.json["severity"] == "SEV1" and shown.json["severity_confirmed_by"] == "human:alice"
+    assert (await baton("severity", iid, "SEV9", "--as", "alice")).code == 2
+
     acked = await baton("ack", iid, "--as", "alice", "--json")
     assert acked.code == 0 and acked.json == {
         "ok": True,

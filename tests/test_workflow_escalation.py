@@ -210,3 +210,27 @@ async def test_a_repeated_delivery_is_counted_once(h: Harness) -> None:
         await h.incidents.ingest(again, policy, SCOPE)
     st = await until(lambda: state(h, wid), lambda s: s.alert_count + s.duplicates == 4)
     assert st.alert_count == 2 and st.duplicates == 2
+
+
+async def test_severity_agent_proposes_human_decides(h: Harness) -> None:
+    from incident.models import Severity
+
+    wid = await open_incident(h)  # SEV2 from routing, on the customer-facing checkout service
+    st = await state(h, wid)
+    assert st.severity_label == "SEV2 (proposed)"
+    with pytest.raises(Refused, match="needs a reason"):
+        await h.incidents.set_severity(wid, Actor.agent("triage"), Severity.SEV1)
+    result = await h.incidents.set_severity(wid, Actor.agent("triage"), Severity.SEV1, "EU checkout fully down")
+    assert result.message == "in force: SEV1 (proposed)"
+    less = await h.incidents.set_severity(wid, Actor.agent("triage"), Severity.SEV3, "recovering")
+    assert less.message == "in force: SEV1 (proposed)", "a proposal never lowers what is in force"
+    await h.incidents.set_severity(wid, Actor.human("alice"), Severity.SEV2, "only card payments")
+    st = await state(h, wid)
+    assert st.severity is Severity.SEV2 and st.severity_label == "SEV2" and st.severity_confirmed_by == "human:alice"
+    after = await h.incidents.set_severity(wid, Actor.agent("triage"), Severity.SEV0, "spreading")
+    assert "a human set the severity" in after.message
+    assert (await state(h, wid)).severity is Severity.SEV2
+    desc = await h.client.get_workflow_handle(wid).describe()
+    from workflows import search_attributes as sa
+
+    assert desc.typed_search_attributes.get(sa.INCIDENT_SEVERITY) == "SEV2"

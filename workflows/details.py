@@ -21,7 +21,7 @@ def render_details(st: IncidentState, policy: IncidentPolicy) -> str:
     else:
         escalation = "stopped"
     lines = [
-        f"## {st.incident_id} · {st.status.value} · {st.severity.value}",
+        f"## {st.incident_id} · {st.status.value} · {st.severity_label}",
         f"**{st.service}**: {st.title}",
         "",
         f"- alerts: {st.alert_count}",

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         Page,
         Recipient,
+        Severity,
         Status,
         TimelineEntry,
         bounded,
@@ -47,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.details import render_details
-    from workflows.requests import ActorRequest, NoteRequest, ResolveRequest
+    from workflows.requests import ActorRequest, NoteRequest, ResolveRequest, SeverityRequest
 
 LOOKUP_TIMEOUT = timedelta(seconds=30)
 PAGE_TIMEOUT = timedelta(seconds=30)
@@ -422,6 +423,7 @@ class IncidentWorkflow:
                 opened_at=now,
             )
             self._state.alert_received_at = alert.received_at
+            self._state.severity_needs_confirmation = self._needs_confirmation(alert.severity)
             self._record(
                 Actor.system(alert.source),
                 "opened",
@@ -599,6 +601,52 @@ class IncidentWorkflow:
     @resolve.validator
     def _validate_resolve(self, req: ResolveRequest) -> None:
         self._validate_open()
+
+    def _needs_confirmation(self, severity: Severity) -> bool:
+        rule = self._policy.boundaries.confirm_severity
+        return rule == "always" or (
+            rule == "customer_facing"
+            and (self._policy.service.customer_facing or severity in (Severity.SEV0, Severity.SEV1))
+        )
+
+    @workflow.update
+    def severity(self, req: SeverityRequest) -> ActionResult:
+        """A human sets the severity (confirming or changing it); an agent proposes, and until a human confirms
+        where the policy asks for it, the incident runs at the more severe of what is in force and the proposal."""
+        st = self._require()
+        if req.actor.kind is ActorKind.HUMAN:
+            before = st.severity_label
+            st.severity, st.severity_confirmed_by = req.severity, str(req.actor)
+            why = f": {req.reason.strip()}" if req.reason.strip() else ""
+            self._record(req.actor, "severity", f"severity set to {req.severity.value} (was {before}){why}")
+            self._wake = True
+            return ActionResult(ok=True, message=f"{st.incident_id} is {req.severity.value}", status=st.status)
+        decision = self._policy.boundaries.decide("triage_severity", req.actor, st.severity)
+        if not decision.allowed:
+            return self._refuse(req.actor, "triage_severity", decision.rule, "a responder sets the severity")
+        if st.severity_confirmed_by:
+            self._record(
+                req.actor,
+                "severity_proposed",
+                f"proposes {req.severity.value}: {req.reason.strip()} "
+                f"({st.severity.value} was set by {st.severity_confirmed_by}; it stays)",
+            )
+            return ActionResult(ok=True, message="proposal recorded; a human set the severity", status=st.status)
+        st.severity = min(st.severity, req.severity, key=lambda s: list(Severity).index(s))
+        st.severity_needs_confirmation = st.severity_needs_confirmation or self._needs_confirmation(req.severity)
+        self._record(
+            req.actor,
+            "severity_proposed",
+            f"proposes {req.severity.value}: {req.reason.strip()}; in force: {st.severity_label}",
+        )
+        self._wake = True
+        return ActionResult(ok=True, message=f"in force: {st.severity_label}", status=st.status)
+
+    @severity.validator
+    def _validate_severity(self, req: SeverityRequest) -> None:
+        self._validate_open()
+        if req.actor.kind is not ActorKind.HUMAN and not req.reason.strip():
+            raise Refused("a severity proposal needs a reason")
 
     @workflow.update
     def note(self, req: NoteRequest) -> ActionResult:

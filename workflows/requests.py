@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from incident.models import Actor
+from incident.models import Actor, Severity
 
 MAX_TEXT = 4_000
 
@@ -19,3 +19,10 @@ class NoteRequest(ActorRequest):
 
 class ResolveRequest(ActorRequest):
     summary: str = Field("", max_length=MAX_TEXT)
+
+
+class SeverityRequest(ActorRequest):
+    """A human sets (confirms or changes) the severity; an agent proposes one, with a reason."""
+
+    severity: Severity
+    reason: str = Field("", max_length=MAX_TEXT)
