@@ -7,7 +7,6 @@ Links point at the repository's deployments page. For GitHub Enterprise the web 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
+from activities.context.common import ProviderError, get, within
 from incident.config import Deploys, GitHubIntegration
 from incident.context import Change, ContextPart
 
@@ -39,10 +39,6 @@ class _Deployment(BaseModel):
 
 
 _DEPLOYMENTS = TypeAdapter(list[_Deployment])
-
-
-class DeploysFailed(Exception):
-    """GitHub did not answer usefully; the message says why, for a human."""
 
 
 def web_url(api_url: str) -> str:
@@ -102,18 +98,13 @@ async def _fetch(
     if environment:
         params["environment"] = environment
     url = f"{gh.api_url.rstrip('/')}/repos/{repo}/deployments"
-    try:
-        resp = await http.get(url, params=params, headers=headers, timeout=timeout)
-    except httpx.TimeoutException:
-        raise DeploysFailed(f"no answer within {timeout:g}s") from None
-    except httpx.HTTPError as e:
-        raise DeploysFailed(f"cannot reach GitHub at {gh.api_url}: {e or type(e).__name__}") from None
+    resp = await get(http, url, what="GitHub", base=gh.api_url, timeout=timeout, params=params, headers=headers)
     if resp.status_code != 200:
-        raise DeploysFailed(_failure(resp, repo))
+        raise ProviderError(_failure(resp, repo))
     try:
         return _DEPLOYMENTS.validate_json(resp.content)
     except ValidationError:
-        raise DeploysFailed("GitHub's answer is not a list of deployments") from None
+        raise ProviderError("GitHub's answer is not a list of deployments") from None
 
 
 async def gather_deployments(
@@ -133,14 +124,9 @@ async def gather_deployments(
         return ContextPart(provider="github", ok=False, error=f"deploys.github is {repo!r}, not owner/repo")
     gh = gh or GitHubIntegration()
     try:
-        async with asyncio.timeout(timeout):
-            found = await _fetch(http, gh, repo, deploys.environment, timeout)
-    except TimeoutError:
-        return ContextPart(provider="github", ok=False, error=f"no answer within {timeout:g}s")
-    except DeploysFailed as e:
+        found = await within(timeout, _fetch(http, gh, repo, deploys.environment, timeout))
+    except ProviderError as e:
         return ContextPart(provider="github", ok=False, error=str(e))
-    except Exception as e:  # a provider never raises: the page goes out without it
-        return ContextPart(provider="github", ok=False, error=f"unexpected {type(e).__name__}: {e}")
     link = f"{web_url(gh.api_url)}/{repo}/deployments"
     changes = [to_change(d, service, link) for d in found if d.created_at >= since]
     return ContextPart(provider="github", changes=sorted(changes, key=lambda c: c.at, reverse=True))

@@ -7,7 +7,6 @@ the newest LIMIT lines, and the part says so in `error` while staying `ok`: read
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from activities.context.common import ProviderError, get, within
 from incident.config import Logs, LokiIntegration
 from incident.context import ContextPart, LogLine, LogSummary
 
@@ -52,10 +52,6 @@ class _Data(BaseModel):
 class _Answer(BaseModel):
     status: str
     data: _Data
-
-
-class LogsFailed(Exception):
-    """The query did not answer usefully; the message says why, for a human."""
 
 
 def nanos(at: datetime) -> int:
@@ -109,25 +105,21 @@ def _error_text(resp: httpx.Response) -> str:
 async def _query(
     http: httpx.AsyncClient, loki: LokiIntegration, params: dict[str, str], timeout: float
 ) -> list[_Stream]:
-    try:
-        resp = await http.get(f"{loki.url.rstrip('/')}/loki/api/v1/query_range", params=params, timeout=timeout)
-    except httpx.TimeoutException:
-        raise LogsFailed(f"no answer within {timeout:g}s") from None
-    except httpx.HTTPError as e:
-        raise LogsFailed(f"cannot reach Loki at {loki.url}: {e or type(e).__name__}") from None
+    url = f"{loki.url.rstrip('/')}/loki/api/v1/query_range"
+    resp = await get(http, url, what="Loki", base=loki.url, timeout=timeout, params=params)
     if resp.status_code != 200:
-        raise LogsFailed(f"HTTP {resp.status_code} from Loki: {_error_text(resp)}")
+        raise ProviderError(f"HTTP {resp.status_code} from Loki: {_error_text(resp)}")
     try:
         answer = _Answer.model_validate_json(resp.content)
     except ValidationError:
-        raise LogsFailed("Loki's answer is not a query_range result") from None
+        raise ProviderError("Loki's answer is not a query_range result") from None
     if answer.data.result_type != "streams":
         kind = answer.data.result_type
-        raise LogsFailed(f"the query returns {kind}, not log lines: use a log query, not a metric one")
+        raise ProviderError(f"the query returns {kind}, not log lines: use a log query, not a metric one")
     try:
         return [_Stream.model_validate(s) for s in answer.data.result]
     except ValidationError:
-        raise LogsFailed("Loki's answer has malformed streams") from None
+        raise ProviderError("Loki's answer has malformed streams") from None
 
 
 async def gather_logs(
@@ -149,14 +141,9 @@ async def gather_logs(
         "direction": "backward",
     }
     try:
-        async with asyncio.timeout(timeout):
-            streams = await _query(http, loki, params, timeout)
-    except TimeoutError:
-        return ContextPart(provider="logs", ok=False, error=f"no answer within {timeout:g}s")
-    except LogsFailed as e:
+        streams = await within(timeout, _query(http, loki, params, timeout))
+    except ProviderError as e:
         return ContextPart(provider="logs", ok=False, error=str(e))
-    except Exception as e:  # a provider never raises: the page goes out without it
-        return ContextPart(provider="logs", ok=False, error=f"unexpected {type(e).__name__}: {e}")
     # Streams are each newest first; merge them so "the example" of a group is its newest line overall.
     entries = sorted(((v[0], v[1]) for s in streams for v in s.values), key=lambda e: -e[0])
     lines = [line for _, line in entries]

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from activities.context.common import ProviderError, get, within
 from incident.config import MetricQuery, PrometheusIntegration
 from incident.context import ContextPart, MetricSummary
 
@@ -51,10 +52,6 @@ class _Answer(BaseModel):
     data: _Matrix | None = None
     error_type: str | None = Field(None, alias="errorType")
     error: str | None = None
-
-
-class QueryFailed(Exception):
-    """One query did not answer usefully; the message says why, for a human."""
 
 
 def query_window(alert_at: datetime, now: datetime) -> tuple[float, float, int]:
@@ -166,19 +163,15 @@ async def _query_range(
     timeout: float,
 ) -> list[list[Point]]:
     params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)}
-    try:
-        resp = await http.get(f"{prom.url.rstrip('/')}/api/v1/query_range", params=params, timeout=timeout)
-    except httpx.TimeoutException:
-        raise QueryFailed(f"no answer within {timeout:g}s") from None
-    except httpx.HTTPError as e:
-        raise QueryFailed(f"cannot reach Prometheus at {prom.url}: {e or type(e).__name__}") from None
+    url = f"{prom.url.rstrip('/')}/api/v1/query_range"
+    resp = await get(http, url, what="Prometheus", base=prom.url, timeout=timeout, params=params)
     try:
         answer = _Answer.model_validate_json(resp.content)
     except ValidationError:
-        raise QueryFailed(f"HTTP {resp.status_code} from Prometheus, not a Prometheus API answer") from None
+        raise ProviderError(f"HTTP {resp.status_code} from Prometheus, not a Prometheus API answer") from None
     if answer.status != "success" or answer.data is None:
         reason = " ".join((answer.error or "no data").split())[:300]
-        raise QueryFailed(f"{answer.error_type or f'HTTP {resp.status_code}'}: {reason}")
+        raise ProviderError(f"{answer.error_type or f'HTTP {resp.status_code}'}: {reason}")
     return [[(ts, float(v)) for ts, v in s.values] for s in answer.data.result]
 
 
@@ -193,14 +186,9 @@ async def _one(
     """A summary, or why there is none (naming the query)."""
     start, end, step = query_window(alert_at, now)
     try:
-        async with asyncio.timeout(timeout):
-            series = await _query_range(http, prom, q.query, start, end, step, timeout)
-    except TimeoutError:
-        return f"{q.name} ({q.query}): no answer within {timeout:g}s"
-    except QueryFailed as e:
+        series = await within(timeout, _query_range(http, prom, q.query, start, end, step, timeout))
+    except ProviderError as e:
         return f"{q.name} ({q.query}): {e}"
-    except Exception as e:  # a provider never raises: the page goes out without it
-        return f"{q.name} ({q.query}): unexpected {type(e).__name__}: {e}"
     return summarise(q, series, graph_link(prom, q.query), alert_at, start, end)
 
 
