@@ -211,6 +211,8 @@ class ActionResult(BaseModel):
     message: str
     rule: str | None = None
     status: Status
+    verdict: str | None = Field(None, description="for a request: auto, approval, never or undefined")
+    approval_id: str | None = Field(None, description="the pending approval a request became")
 
 
 class Outcome(BaseModel):

@@ -1,0 +1,89 @@
+"""Pending approvals and refusals: what an incident keeps about the decisions agents asked humans for.
+
+An approval is asked for once, decided once: approved (the action then runs as an activity), denied, or expired
+when nobody with the right answered before its escalation ran out. Workflows build these, so times are passed in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+MAX_REFUSAL_KINDS = 50
+"""Distinct (actor, action, rule) refusals an incident counts one by one; the rest are only added to the total."""
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+class ActionRun(BaseModel):
+    """What running an approved (or auto) action did: the deploy system's or status page's answer, or why not."""
+
+    ok: bool
+    ran: bool = Field(True, description="False when no runner is configured for the action: a human does it by hand")
+    runner: str = Field("", description="e.g. `webhook POST https://ci.example.com/...`, `command ./rollback.sh`")
+    detail: str = ""
+    dry_run: bool = Field(False, description="a drill: the runner was described, not called")
+
+
+class Approval(BaseModel):
+    """A request whose rule is `approval`: it waits for a human with the right to decide."""
+
+    id: str = Field(description="short, per incident: A1, A2, …")
+    action: str
+    params: dict[str, str] = Field(default_factory=dict)
+    text: str | None = Field(None, description="customer comms: the message to post (the approver may edit it)")
+    rationale: str
+    requested_by: str
+    requested_at: datetime
+    rule: str = Field(description="the rule that asked for approval, e.g. `boundaries.agent.approval`")
+    approvers: list[str] = Field(default_factory=list, description="who may decide, from `boundaries.approvers`")
+    deadline: datetime = Field(description="when it escalates (or expires, once escalation has run out)")
+    escalations: int = 0
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = Field(None, description="why it was denied or expired")
+    run: ActionRun | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status is ApprovalStatus.PENDING
+
+    def describe(self) -> str:
+        """`rollback (version=v41)`: what is asked, in a few words."""
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.action} ({params})" if params else self.action
+
+
+class Refusal(BaseModel):
+    """One kind of refused request, counted: how a team sees what its policy forgot or forbids."""
+
+    actor: str
+    action: str
+    verdict: str = Field(description="`never` or `undefined`")
+    rule: str
+    count: int = 0
+    first_at: datetime
+    last_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.actor, self.action, self.rule)
+
+
+def refusal_memo(refusals: list[Refusal]) -> dict[str, Any]:
+    """The refusals as the workflow memo keeps them, so `baton boundaries report` reads them without a worker."""
+    return {
+        "refusals": [
+            {"actor": r.actor, "action": r.action, "verdict": r.verdict, "rule": r.rule, "count": r.count}
+            for r in refusals
+        ]
+    }
