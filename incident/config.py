@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from incident.actions import ActionRunner
 from incident.durations import Duration
 from incident.models import NAME
 from incident.policy import Boundaries
@@ -167,6 +168,9 @@ class Service(Strict):
         description="when every alert has recovered: ask a human to confirm (default), resolve, or do nothing",
     )
     context: ServiceContext = Field(default_factory=ServiceContext)
+    actions: dict[str, ActionRunner] = Field(
+        default_factory=dict, description="how approved actions run for this service; wins over top-level `actions`"
+    )
 
 
 class Integration(Strict):
@@ -270,6 +274,9 @@ class Config(Strict):
     services: dict[str, Service] = Field(min_length=1)
     routing: Routing = Field(default_factory=Routing)
     boundaries: Boundaries = Field(default_factory=Boundaries)
+    actions: dict[str, ActionRunner] = Field(
+        default_factory=dict, description="how approved actions run (webhook, command, statuspage); see docs/actions.md"
+    )
     integrations: Integrations = Field(default_factory=Integrations)
 
     @property
@@ -325,6 +332,14 @@ class Config(Strict):
                 kind, _, name = ref.partition(":")
                 if kind == "user" and name not in self.people:
                     problems.append((("boundaries", "approvers", action, ri), _unknown("person", name, self.people)))
+        actions = dict.fromkeys(self.boundaries.actions())
+        runners: list[tuple[tuple[str, ...], dict[str, ActionRunner]]] = [(("actions",), self.actions)]
+        runners += [(("services", sname, "actions"), svc.actions) for sname, svc in self.services.items()]
+        for where, by_action in runners:
+            for action in by_action:
+                if action not in actions:
+                    problem = _unknown("action", action, actions) + "; list a team's own in boundaries.custom_actions"
+                    problems.append(((*where, action), problem))
         usable = self.usable_methods()
         for pname, person in self.people.items():
             for mi, method in enumerate(person.notify or []):

@@ -1,0 +1,338 @@
+"""The `run_action` activity: carry out an approved action with the runner the config names for it.
+
+The runner comes from `services.<service>.actions.<action>`, else the top-level `actions.<action>`; with neither,
+nothing runs and a human does it by hand. Outcomes:
+
+- success: `ActionRun(ok=True, ...)` with what the other side answered;
+- a failure that another attempt cannot fix (a missing parameter or secret, HTTP 4xx, a command exiting non-zero
+  or running out of time): `ActionRun(ok=False, ...)`, returned, so the workflow records it;
+- a failure that another attempt may fix (HTTP 5xx, 408, 429, a timeout, a refused connection): a retryable
+  `ApplicationError`, so Temporal retries with the workflow's retry policy; after the last attempt the workflow
+  records the error.
+
+Every attempt at one approval carries the same idempotency key (`<workflow_id>/<approval_id>`). With
+`dry_run=True` (drills) the request is built, placeholders and all, and described, but nothing is called.
+A command heartbeats while it runs, so the workflow may set a heartbeat timeout; its start-to-close timeout
+must be longer than the runner's `timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import signal
+import time
+from typing import Any
+
+import httpx
+import structlog
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from incident.actions import (
+    ActionRunner,
+    CommandRunner,
+    HeaderSecret,
+    Renderer,
+    StatuspageRunner,
+    TemplateError,
+    WebhookRunner,
+    idempotency_key,
+    placeholder_values,
+)
+from incident.approvals import ActionRun
+from incident.config import Config, Secret
+from incident.durations import format_duration
+
+log = structlog.get_logger("baton.actions")
+
+DETAIL_LIMIT = 2048
+"""Bytes of a command's output (or an HTTP answer) kept in `ActionRun.detail`."""
+TAIL_LINES = 20
+HEARTBEAT_EVERY_S = 10.0
+KILL_GRACE_S = 2.0
+"""After SIGTERM to a timed-out command's process group, how long before SIGKILL."""
+_KEEP_OUTPUT = 64 * 1024
+
+
+class RunActionRequest(BaseModel):
+    incident_id: str
+    workflow_id: str
+    approval_id: str
+    service: str
+    action: str
+    params: dict[str, str] = {}
+    text: str | None = None
+    requested_by: str
+    approved_by: str | None = None
+
+
+class _Failed(Exception):
+    """A failure another attempt cannot fix: becomes `ActionRun(ok=False)`."""
+
+
+class ActionActivities:
+    """Holds the worker's config and one HTTP client. `dry_run=True` (drills) never calls a runner."""
+
+    def __init__(self, config: Config, http: httpx.AsyncClient, dry_run: bool = False):
+        self.config = config
+        self.http = http
+        self.dry_run = dry_run
+
+    def runner_for(self, service: str, action: str) -> tuple[ActionRunner | None, str]:
+        """The runner for `action` on `service` and the config path it came from."""
+        svc = self.config.services.get(service)
+        if svc is not None and (runner := svc.actions.get(action)) is not None:
+            return runner, f"services.{service}.actions.{action}"
+        if (runner := self.config.actions.get(action)) is not None:
+            return runner, f"actions.{action}"
+        return None, ""
+
+    @activity.defn(name="run_action")
+    async def run_action(self, req: RunActionRequest) -> ActionRun:
+        runner, where = self.runner_for(req.service, req.action)
+        if runner is None:
+            return ActionRun(
+                ok=True,
+                ran=False,
+                detail=(
+                    f"no runner configured for {req.action} (services.{req.service}.actions or actions:); "
+                    "do it by hand and note it"
+                ),
+            )
+        described = runner.describe()
+        bound = log.bind(
+            incident=req.incident_id, approval=req.approval_id, action=req.action, runner=described, config=where
+        )
+        try:
+            if runner.webhook is not None:
+                result = await self._webhook(runner.webhook, req, where)
+            elif runner.command is not None:
+                result = await self._command(runner.command, req)
+            else:
+                assert runner.statuspage is not None
+                result = await self._statuspage(runner.statuspage, req, where)
+        except (TemplateError, _Failed) as e:
+            result = ActionRun(ok=False, detail=str(e))
+        except ApplicationError as e:
+            bound.warning("action attempt failed, will be retried", error=str(e), dry_run=self.dry_run)
+            raise
+        result = result.model_copy(update={"runner": described, "dry_run": self.dry_run})
+        bound.info("action ran" if result.ok else "action failed", ok=result.ok, dry_run=self.dry_run)
+        return result
+
+    # ---- webhook -----------------------------------------------------------------------------------------------
+
+    async def _webhook(self, hook: WebhookRunner, req: RunActionRequest, where: str) -> ActionRun:
+        r = Renderer(_values(req))
+        url = r.text(hook.url, url=True)
+        body = r.json(hook.body)
+        r.check()
+        shown = f"{hook.method} {url}"
+        if self.dry_run:
+            return ActionRun(ok=True, detail=f"would {shown}" + (f" with {_compact(body)}" if body is not None else ""))
+        headers = _base_headers(req)
+        for name, value in hook.headers.items():
+            if isinstance(value, HeaderSecret):
+                headers[name] = value.prefix + _reveal(value.secret, f"{where}.webhook.headers.{name}")
+            else:
+                headers[name] = value
+        resp = await self._request(hook.method, url, headers, body, hook.timeout.total_seconds())
+        return ActionRun(ok=True, detail=f"{shown} answered {resp.status_code}{_excerpt(resp.text)}")
+
+    # ---- statuspage --------------------------------------------------------------------------------------------
+
+    async def _statuspage(self, page: StatuspageRunner, req: RunActionRequest, where: str) -> ActionRun:
+        if not req.text:
+            raise _Failed("nothing to post: the request has no text (the message for customers)")
+        url = page.incidents_url()
+        body = page.incident(req.service, req.text, req.params.get("title"))
+        if self.dry_run:
+            return ActionRun(ok=True, detail=f"would POST {url} with {_compact(body)}")
+        headers = _base_headers(req)
+        headers["Authorization"] = "OAuth " + _reveal(page.api_key, f"{where}.statuspage.api_key")
+        resp = await self._request("POST", url, headers, body, page.timeout.total_seconds())
+        try:
+            created = resp.json()
+        except ValueError:
+            created = {}
+        if not isinstance(created, dict):
+            created = {}
+        what = f"statuspage incident {created.get('id') or '(no id in the answer)'}"
+        if created.get("shortlink"):
+            what += f" {created['shortlink']}"
+        return ActionRun(ok=True, detail=f"{what} created ({page.status}); POST {url} answered {resp.status_code}")
+
+    async def _request(
+        self, method: str, url: str, headers: dict[str, str], body: Any, timeout_s: float
+    ) -> httpx.Response:
+        """2xx returns; 4xx raises _Failed; 5xx, 408, 429 and network trouble raise a retryable ApplicationError."""
+        shown = f"{method} {url}"
+        try:
+            resp = await self.http.request(method, url, headers=headers, json=body, timeout=timeout_s)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
+            raise _Failed(f"{shown}: not a usable URL ({e})") from None
+        except httpx.TimeoutException:
+            raise _retryable(f"{shown} timed out after {_seconds(timeout_s)}") from None
+        except httpx.HTTPError as e:
+            raise _retryable(f"{shown} failed: {type(e).__name__}") from None
+        if 200 <= resp.status_code < 300:
+            return resp
+        answer = f"{shown} answered {resp.status_code}{_excerpt(resp.text)}"
+        if resp.status_code >= 500 or resp.status_code in (408, 429):
+            raise _retryable(answer)
+        raise _Failed(answer)
+
+    # ---- command -----------------------------------------------------------------------------------------------
+
+    async def _command(self, cmd: CommandRunner, req: RunActionRequest) -> ActionRun:
+        r = Renderer(_values(req))
+        argv = [r.text(item) for item in cmd.argv]
+        r.check()
+        timeout = format_duration(cmd.timeout)
+        if self.dry_run:
+            where = f" in {cmd.cwd}" if cmd.cwd else ""
+            return ActionRun(ok=True, detail=f"would run {shlex.join(argv)}{where} (timeout {timeout}, no shell)")
+        env = {
+            **os.environ,
+            "BATON_INCIDENT_ID": req.incident_id,
+            "BATON_WORKFLOW_ID": req.workflow_id,
+            "BATON_SERVICE": req.service,
+            "BATON_ACTION": req.action,
+            "BATON_APPROVAL_ID": req.approval_id,
+            "BATON_REQUESTED_BY": req.requested_by,
+            "BATON_APPROVED_BY": req.approved_by or "",
+            "BATON_PARAMS": json.dumps(req.params, sort_keys=True),
+            "BATON_TEXT": req.text or "",
+            "BATON_IDEMPOTENCY_KEY": idempotency_key(req.workflow_id, req.approval_id),
+        }
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cmd.cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group: a timeout kills it and everything it started
+            )
+        except OSError as e:
+            raise _Failed(f"cannot run {argv[0]}: {e.strerror or e}") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = bytearray(), bytearray()
+        readers = [asyncio.ensure_future(_drain(proc.stdout, out)), asyncio.ensure_future(_drain(proc.stderr, err))]
+        waiter = asyncio.ensure_future(proc.wait())
+        started = time.monotonic()
+        timed_out = False
+        try:
+            deadline = started + cmd.timeout.total_seconds()
+            while not waiter.done():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    await _kill_group(proc, waiter)
+                    break
+                await asyncio.wait({waiter}, timeout=min(remaining, HEARTBEAT_EVERY_S))
+                if not waiter.done() and activity.in_activity():
+                    activity.heartbeat(f"{argv[0]} running for {_seconds(time.monotonic() - started)}")
+        except asyncio.CancelledError:
+            await asyncio.shield(_kill_group(proc, waiter))
+            raise
+        finally:
+            # a background child that kept the pipes open must not hold the activity
+            _, pending = await asyncio.wait(readers, timeout=KILL_GRACE_S)
+            for task in pending:
+                task.cancel()
+        took = _seconds(time.monotonic() - started)
+        code = proc.returncode
+        if timed_out:
+            head = f"timed out after {timeout}: killed its process group"
+        elif code == 0:
+            head = f"exit 0 after {took}"
+        elif code is not None and code < 0:
+            head = f"killed by {signal.Signals(-code).name} after {took}"
+        else:
+            head = f"exit {code} after {took}"
+        tail = _output_tail(bytes(err), bytes(out), lines=5 if code == 0 and not timed_out else TAIL_LINES)
+        return ActionRun(ok=code == 0 and not timed_out, detail=head + (f"\n{tail}" if tail else ""))
+
+
+def _values(req: RunActionRequest) -> dict[str, str | None]:
+    return placeholder_values(
+        incident_id=req.incident_id,
+        workflow_id=req.workflow_id,
+        service=req.service,
+        action=req.action,
+        approval_id=req.approval_id,
+        requested_by=req.requested_by,
+        approved_by=req.approved_by,
+        text=req.text,
+        params=req.params,
+    )
+
+
+def _base_headers(req: RunActionRequest) -> dict[str, str]:
+    return {"User-Agent": "baton", "Idempotency-Key": idempotency_key(req.workflow_id, req.approval_id)}
+
+
+def _reveal(secret: Secret, where: str) -> str:
+    value = secret.reveal()
+    if not value:
+        var = secret.env_var
+        raise _Failed(f"{where}: environment variable {var} is not set" if var else f"{where}: the secret is empty")
+    return value
+
+
+def _retryable(message: str) -> ApplicationError:
+    return ApplicationError(message, type="ActionRunnerUnavailable", non_retryable=False)
+
+
+def _compact(value: Any, limit: int = 1000) -> str:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    """`: <the answer on one line>`, bounded, or nothing for an empty answer."""
+    flat = " ".join(text.split())
+    if not flat:
+        return ""
+    return ": " + (flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds) // 60}m{int(seconds) % 60:02d}s"
+
+
+async def _drain(stream: asyncio.StreamReader, into: bytearray) -> None:
+    """Read a pipe to its end, keeping only the last _KEEP_OUTPUT bytes."""
+    while chunk := await stream.read(8192):
+        into += chunk
+        if len(into) > _KEEP_OUTPUT:
+            del into[: len(into) - _KEEP_OUTPUT]
+
+
+async def _kill_group(proc: asyncio.subprocess.Process, waiter: asyncio.Future[int]) -> None:
+    """SIGTERM the command's process group, SIGKILL it after a grace period, and reap the command."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        if sig == signal.SIGTERM:
+            await asyncio.wait({waiter}, timeout=KILL_GRACE_S)
+    # whatever the group leader did with SIGTERM, the rest of its group got SIGKILL too
+    await waiter
+
+
+def _output_tail(stderr: bytes, stdout: bytes, lines: int) -> str:
+    """The last `lines` lines of stderr and of stdout, labelled, at most DETAIL_LIMIT characters in all."""
+    parts = []
+    for label, raw in (("stderr", stderr), ("stdout", stdout)):
+        text = raw.decode("utf-8", "replace").rstrip()
+        if text:
+            parts.append(f"{label}:\n" + "\n".join(text.splitlines()[-lines:]))
+    tail = "\n".join(parts)
+    return tail if len(tail) <= DETAIL_LIMIT else "…" + tail[-(DETAIL_LIMIT - 1) :]
