@@ -11,10 +11,11 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.actions import ActionActivities
 from activities.changes import ChangeActivities
 from activities.context import ContextActivities
 from activities.delivery import DeliveryActivities
-from activities.paging import PagingActivities
+from activities.paging import PageRequest, PagingActivities
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
 from workflows.changelog import ChangeLogWorkflow
@@ -32,11 +33,20 @@ enough that a healthy but busy worker keeps its cache, short enough to be inside
 """
 
 
-def build_worker(client: Client, config: Config, http: httpx.AsyncClient, task_queue: str = TASK_QUEUE) -> Worker:
-    paging = PagingActivities(config, http)
+def build_worker(
+    client: Client,
+    config: Config,
+    http: httpx.AsyncClient,
+    task_queue: str = TASK_QUEUE,
+    capture: list[PageRequest] | None = None,
+) -> Worker:
+    """`capture` makes a drill's worker: pages are appended to it instead of sent, and actions are described
+    instead of run."""
+    paging = PagingActivities(config, http, capture=capture)
     delivery = DeliveryActivities(client, task_queue)
     changes = ChangeActivities(client, task_queue)
     context = ContextActivities(config, http)
+    actions = ActionActivities(config, http, dry_run=capture is not None)
     return Worker(
         client,
         task_queue=task_queue,
@@ -49,6 +59,7 @@ def build_worker(client: Client, config: Config, http: httpx.AsyncClient, task_q
             context.gather_metrics,
             context.gather_logs,
             context.gather_deployments,
+            actions.run_action,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )

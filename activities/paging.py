@@ -38,8 +38,16 @@ class PageRequest(BaseModel):
 class PagingActivities:
     """Holds the worker's config and one HTTP client; each method is an activity."""
 
-    def __init__(self, config: Config, http: httpx.AsyncClient, ui_url: str | None = None):
+    def __init__(
+        self,
+        config: Config,
+        http: httpx.AsyncClient,
+        ui_url: str | None = None,
+        capture: list[PageRequest] | None = None,
+    ):
         self.config = config
+        self.capture = capture
+        """A drill's list: pages are appended here instead of sent."""
         self.http = http
         self.env = NotifyEnv(http=http, config=config)
         self.ui_url = (ui_url or os.environ.get("BATON_UI_URL") or "http://localhost:8233").rstrip("/")
@@ -89,6 +97,9 @@ class PagingActivities:
             raise ApplicationError(
                 f"cannot page {req.recipient.person} via {req.method}: not configured", non_retryable=True
             )
+        if self.capture is not None:
+            self.capture.append(req)
+            return Delivery(person=req.recipient.person, method=req.method, ok=True, detail="captured (drill)")
         wid = quote(info.workflow_id, safe="")
         link = f"{self.ui_url}/namespaces/{info.workflow_namespace}/workflows/{wid}/{info.workflow_run_id}"
         try:

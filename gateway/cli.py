@@ -211,6 +211,68 @@ def severity(
     _done(result, as_json)
 
 
+@app.command()
+def approve(
+    incident: IdArg,
+    approval: Annotated[str, typer.Argument(help="The approval id, e.g. A1 (see `baton show`).")],
+    text: Annotated[
+        str | None, typer.Option("--text", help="Customer comms: post this text instead of the proposed one.")
+    ] = None,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a pending request; the action then runs, and its result goes on the timeline.
+
+    Example: baton approve INC-7K2Q9M A1 --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.approve(incident, actor, approval, text))
+    _done(result, as_json)
+
+
+@app.command()
+def deny(
+    incident: IdArg,
+    approval: Annotated[str, typer.Argument(help="The approval id, e.g. A1.")],
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why not (required).")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deny a pending request, with the reason.
+
+    Example: baton deny INC-7K2Q9M A1 --reason "the deploy is not the cause" --as alice
+    """
+    if not reason.strip():
+        raise fail("a denial needs a reason: --reason TEXT", 2)
+    actor = human(as_)
+    result = run(lambda c: c.deny(incident, actor, approval, reason))
+    _done(result, as_json)
+
+
+@app.command()
+def reload(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """Apply the current config's policy (boundaries, escalation) to a running incident. New incidents always
+    start with the current config; a running one changes only when a human says so.
+
+    Example: baton reload INC-7K2Q9M --as alice
+    """
+    from incident.state import IncidentPolicy
+
+    actor = human(as_)
+
+    async def go(c: Incidents) -> Any:
+        st = await c.state(incident)
+        try:
+            config = load_config()
+        except ConfigError as e:
+            raise fail(str(e), 2) from None
+        if st.service not in config.services:
+            raise fail(f"the config has no service {st.service!r} any more", 2)
+        return await c.reload(incident, actor, IncidentPolicy.snapshot(config, st.service))
+
+    _done(run(go), as_json)
+
+
 @config_app.command("check")
 def config_check(
     file: Annotated[str | None, typer.Argument(help="Config file (default: $BATON_CONFIG, ./baton.yaml).")] = None,
@@ -263,6 +325,36 @@ def boundaries_show(
         out.print(render.boundaries_detail(rows, severity))
     else:
         out.print(render.boundaries_matrix(config.boundaries))
+
+
+@boundaries_app.command("report")
+def boundaries_report(
+    since: Annotated[str, typer.Option(help="How far back, e.g. 7d, 24h.")] = "7d",
+    as_json: JsonOpt = False,
+) -> None:
+    """Refused and undefined requests across incidents, most frequent first: what the policy forbids or forgot.
+
+    Example: baton boundaries report --since 30d
+    """
+    from datetime import UTC, datetime
+
+    from incident.durations import parse_duration
+
+    try:
+        window = parse_duration(since)
+    except ValueError as e:
+        raise fail(f"--since {since!r}: {e}", 2) from None
+    rows = run(lambda c: c.refusals(datetime.now(UTC) - window))
+    if as_json:
+        emit_json([r.model_dump() for r in rows])
+        return
+    out.print(render.refusals_table(rows))
+    if any(r.verdict == "undefined" for r in rows):
+        out.print(
+            "undefined: no rule names the action. Decide, and write it under boundaries.agent "
+            "(auto, approval or never) and boundaries.custom_actions.",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -21,6 +22,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.temporal import TASK_QUEUE
+from incident.approvals import RefusalRow, aggregate_refusals
 from incident.context import Change
 from incident.handoff import Handoff
 from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
@@ -30,7 +32,15 @@ from workflows import search_attributes as sa
 from workflows.changelog import ChangeLogWorkflow, changelog_id
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import BUFFER_ID_PREFIX, IntakeBufferWorkflow
-from workflows.requests import ActorRequest, NoteRequest, ResolveRequest, SeverityRequest
+from workflows.requests import (
+    ActionRequest,
+    ActorRequest,
+    DecisionRequest,
+    NoteRequest,
+    ReloadRequest,
+    ResolveRequest,
+    SeverityRequest,
+)
 from workflows.signals import send_alerts
 
 RPC_TIMEOUT = timedelta(seconds=5)
@@ -42,9 +52,12 @@ class NotFound(Exception):
 
 
 class Refused(Exception):
-    def __init__(self, message: str, rule: str | None = None):
+    """The incident said no: a boundary (`rule` and `verdict` set) or a request it cannot take (both None)."""
+
+    def __init__(self, message: str, rule: str | None = None, verdict: str | None = None):
         super().__init__(message)
         self.rule = rule
+        self.verdict = verdict
 
 
 class Unavailable(Exception):
@@ -233,6 +246,18 @@ class Incidents:
             )
         return sorted(seen.values(), key=lambda s: s.opened_at, reverse=True)[:limit]
 
+    async def refusals(self, since: datetime) -> list[RefusalRow]:
+        """Refused and undefined requests across incidents opened since `since`, most frequent first. Read from
+        each incident's memo, so closed incidents count without a worker replaying them."""
+        best: dict[str, tuple[int, dict[str, Any]]] = {}
+        query = f'BoundaryRefusals > 0 AND StartTime >= "{since.isoformat()}"'
+        for wf in await self._runs(query, limit=5000):
+            iid = wf.typed_search_attributes.get(sa.INCIDENT_ID) or wf.id
+            total = wf.typed_search_attributes.get(sa.BOUNDARY_REFUSALS) or 0
+            if total > best.get(iid, (-1, {}))[0]:  # runs of one incident carry the counts forward: take the last
+                best[iid] = (total, await wf.memo())
+        return aggregate_refusals({iid: memo for iid, (_, memo) in best.items()})
+
     # ---- reading and acting ----------------------------------------------------------------------------------
 
     def _handle(self, ref: IncidentRef) -> WorkflowHandle[IncidentWorkflow, object]:
@@ -257,6 +282,31 @@ class Incidents:
     async def note(self, ref: str, actor: Actor, text: str) -> ActionResult:
         return await self._act(ref, IncidentWorkflow.note, NoteRequest(actor=actor, text=text))
 
+    async def request(
+        self,
+        ref: str,
+        actor: Actor,
+        action: str,
+        rationale: str = "",
+        params: dict[str, str] | None = None,
+        text: str | None = None,
+    ) -> ActionResult:
+        """Ask for an action the boundaries decide on. `result.approval_id` is set when it waits for a human."""
+        req = ActionRequest(actor=actor, action=action, rationale=rationale, params=params or {}, text=text)
+        return await self._act(ref, IncidentWorkflow.request, req)
+
+    async def approve(self, ref: str, actor: Actor, approval_id: str, text: str | None = None) -> ActionResult:
+        req = DecisionRequest(actor=actor, approval_id=approval_id, approve=True, text=text)
+        return await self._act(ref, IncidentWorkflow.decide, req)
+
+    async def deny(self, ref: str, actor: Actor, approval_id: str, reason: str) -> ActionResult:
+        req = DecisionRequest(actor=actor, approval_id=approval_id, approve=False, reason=reason)
+        return await self._act(ref, IncidentWorkflow.decide, req)
+
+    async def reload(self, ref: str, actor: Actor, policy: IncidentPolicy) -> ActionResult:
+        """Apply a new policy snapshot to a running incident (a human's decision, recorded on its timeline)."""
+        return await self._act(ref, IncidentWorkflow.reload, ReloadRequest(actor=actor, policy=policy))
+
     async def _act(self, ref: str, update: object, request: ActorRequest) -> ActionResult:
         """Send an update to the incident's current run. If it continued-as-new meanwhile, find it again once."""
         for attempt in range(2):
@@ -278,7 +328,7 @@ class Incidents:
                     continue  # it continued-as-new between finding and asking: find it again
                 raise
             if not result.ok:
-                raise Refused(result.message, result.rule)
+                raise Refused(result.message, result.rule, result.verdict)
             return result
         raise NotFound(ref)
 

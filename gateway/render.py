@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.client import IncidentSummary
+from incident.approvals import RefusalRow
 from incident.config import Config
 from incident.models import Actor, Severity
 from incident.policy import Boundaries
@@ -51,6 +52,40 @@ def incidents_table(rows: list[IncidentSummary]) -> Table:
     return table
 
 
+def approvals_table(st: IncidentState) -> Table:
+    table = Table(box=None, header_style="bold", title="approvals", title_justify="left")
+    for col in ("ID", "STATUS", "ACTION", "ASKED BY", "WHY", "DECIDED / DEADLINE"):
+        table.add_column(col, overflow="fold")
+    for a in st.approvals:
+        style = {"pending": "bold yellow", "approved": "green", "denied": "red"}.get(a.status.value, "dim")
+        when = (
+            f"by {a.approvers[0] if len(a.approvers) == 1 else ', '.join(a.approvers)} before {a.deadline:%H:%M:%S} UTC"
+            if a.pending
+            else f"{a.decided_by or 'nobody'}" + (f": {a.reason}" if a.reason else "")
+        )
+        table.add_row(a.id, f"[{style}]{a.status.value}[/]", a.describe(), a.requested_by, a.rationale, when)
+    return table
+
+
+def refusals_table(rows: list[RefusalRow]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("COUNT", "ACTION", "VERDICT", "RULE", "INCIDENTS", "ACTORS"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        style = "bold yellow" if r.verdict == "undefined" else ""
+        table.add_row(
+            str(r.count),
+            r.action,
+            f"[{style}]{r.verdict}[/]" if style else r.verdict,
+            r.rule,
+            str(len(r.incidents)),
+            ", ".join(r.actors),
+        )
+    if not rows:
+        table.add_row("0", "(no refusals)", "", "", "", "")
+    return table
+
+
 def print_incident(console: Console, st: IncidentState) -> None:
     style = STATUS_STYLE.get(st.status.value, "")
     console.print(
@@ -74,6 +109,8 @@ def print_incident(console: Console, st: IncidentState) -> None:
     facts.append(("workflow", st.workflow_id))
     for k, v in facts:
         console.print(f"  [dim]{k:>15}[/dim]  {v}", highlight=False)
+    if st.approvals:
+        console.print(approvals_table(st))
     table = Table(box=None, header_style="bold", title="timeline", title_justify="left")
     for col in ("TIME (UTC)", "WHO", "WHAT"):
         table.add_column(col, overflow="fold")

@@ -42,7 +42,7 @@ def dev_server_args(db: Path, port: int, ui_port: int | None) -> list[str]:
     for pragma in SQLITE_PRAGMAS:
         args += ["--sqlite-pragma", pragma]
     for key in sa.ALL:
-        args += ["--search-attribute", f"{key.name}=Keyword"]
+        args += ["--search-attribute", f"{key.name}={sa.type_name(key)}"]
     return [*args, "--log-level", "warn"]
 
 

@@ -87,3 +87,31 @@ def refusal_memo(refusals: list[Refusal]) -> dict[str, Any]:
             for r in refusals
         ]
     }
+
+
+class RefusalRow(BaseModel):
+    """One line of `baton boundaries report`: a kind of refused request across incidents."""
+
+    action: str
+    verdict: str
+    rule: str
+    count: int
+    incidents: list[str]
+    actors: list[str]
+
+
+def aggregate_refusals(memos: dict[str, dict[str, Any]]) -> list[RefusalRow]:
+    """Refusal memos per incident id → one row per (action, verdict, rule), most frequent first."""
+    rows: dict[tuple[str, str, str], RefusalRow] = {}
+    for incident_id, memo in memos.items():
+        for r in memo.get("refusals", []):
+            key = (r["action"], r["verdict"], r["rule"])
+            row = rows.setdefault(
+                key, RefusalRow(action=key[0], verdict=key[1], rule=key[2], count=0, incidents=[], actors=[])
+            )
+            row.count += int(r["count"])
+            if incident_id not in row.incidents:
+                row.incidents.append(incident_id)
+            if r["actor"] not in row.actors:
+                row.actors.append(r["actor"])
+    return sorted(rows.values(), key=lambda row: (-row.count, row.action))

@@ -183,10 +183,12 @@ class Recipient(BaseModel):
 
 
 class Page(BaseModel):
-    """What a page says. Built in the workflow, sent by a notifier activity. `kind` is `page` for a page and
-    `recovered` for asking responders to confirm that an incident whose alerts all recovered is resolved."""
+    """What a page says. Built in the workflow, sent by a notifier activity. `kind` is `page` for a page,
+    `recovered` for asking responders to confirm that an incident whose alerts all recovered is resolved, `update`
+    for late context, `approval` for asking someone to approve or deny, `notice` for telling responders what
+    happened (a refusal, a decision, an action's result)."""
 
-    kind: Literal["page", "recovered", "update"] = "page"
+    kind: Literal["page", "recovered", "update", "approval", "notice"] = "page"
     incident_id: str
     workflow_id: str
     title: str
@@ -202,6 +204,8 @@ class Page(BaseModel):
     links: list[Link] = Field(default_factory=list)
     context: PageContext | None = Field(None, description="changes, suspects, metrics and logs gathered for it")
     thread: str | None = Field(None, description="for `update`: where the first page went (e.g. Slack channel:ts)")
+    notice: str | None = Field(None, description="for `notice` and `approval`: what happened or what is asked")
+    approval_id: str | None = Field(None, description="for `approval`: the id to approve or deny")
 
 
 class ActionResult(BaseModel):

@@ -105,6 +105,11 @@ class Boundaries(BaseModel):
         description="per action (or `default`): who may approve: `oncall`, `user:NAME`, `role:NAME`",
     )
     roles: dict[str, list[str]] = Field(default_factory=dict, description="role name -> people")
+    two_person: list[str] = Field(
+        default_factory=list,
+        description="actions a human may only do with a second human's approval (e.g. customer_comms)",
+    )
+    self_approval: bool = Field(False, description="whether whoever asked for an approval may also give it")
     confirm_severity: Literal["always", "customer_facing", "never"] = "customer_facing"
     approval_timeout: Duration = Field(default="15m", validate_default=True)
 
@@ -120,6 +125,9 @@ class Boundaries(BaseModel):
                     raise ValueError(
                         f"agent.{bucket} names {action!r}, which is neither a built-in action nor in custom_actions"
                     )
+        for action in self.two_person:
+            if action not in known:
+                raise ValueError(f"two_person names {action!r}, which is not an action")
         for action, refs in self.approvers.items():
             if action != "default" and action not in known:
                 raise ValueError(f"approvers names {action!r}, which is not an action")
@@ -141,6 +149,8 @@ class Boundaries(BaseModel):
                 verdict=Verdict.UNDEFINED, rule="not a built-in action and not in boundaries.custom_actions"
             )
         if actor.kind is ActorKind.HUMAN:
+            if action in self.two_person:
+                return Decision(verdict=Verdict.APPROVAL, rule="boundaries.two_person")
             return Decision(verdict=Verdict.AUTO, rule="humans decide")
         if actor.kind is ActorKind.SYSTEM:
             if action in MACHINE_WORK:
@@ -157,6 +167,15 @@ class Boundaries(BaseModel):
         if verdict is Verdict.AUTO and autonomy == "approval" and action not in MACHINE_WORK:
             return Decision(verdict=Verdict.APPROVAL, rule=f"boundaries.autonomy.{severity.value}: approval")
         return Decision(verdict=verdict, rule=rule)
+
+    def approver_people(self, action: str, oncall: Collection[str]) -> list[str]:
+        """Everyone who may approve `action` now, in the order the config names them."""
+        out: list[str] = []
+        for ref in self.approvers_for(action):
+            kind, _, name = ref.partition(":")
+            found = list(oncall) if ref == "oncall" else [name] if kind == "user" else self.roles.get(name, [])
+            out += [p for p in found if p not in out]
+        return out
 
     def approvers_for(self, action: str) -> list[str]:
         return self.approvers.get(action) or self.approvers.get("default") or ["oncall"]

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from incident.config import Config, EscalationPolicy, ServiceContext
+from incident.approvals import Approval, Refusal
 from incident.context import PageContext
 from incident.escalation import EscalationCursor
 from incident.models import Alert, AlertRecord, Severity, Status, TimelineEntry
@@ -97,6 +98,10 @@ class IncidentState(BaseModel):
     alerts: dict[str, AlertRecord] = Field(default_factory=dict)
     alerts_untracked: int = 0
     paged: list[str] = Field(default_factory=list)
+    top_level: int = Field(0, description="the highest escalation level paged so far")
+    approvals: list[Approval] = Field(default_factory=list)
+    refusals: list[Refusal] = Field(default_factory=list, description="refused requests, counted per kind")
+    refused_total: int = 0
     escalation: EscalationCursor = Field(default_factory=EscalationCursor)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     alert_entries: int = 0
@@ -108,6 +113,14 @@ class IncidentState(BaseModel):
     duplicates: int = Field(0, description="deliveries recognised as repeats of one already counted")
     recent_events: list[str] = Field(default_factory=list, description="the last delivery ids, to spot repeats")
     runs: int = 1
+
+    @property
+    def pending_approvals(self) -> list[Approval]:
+        return [a for a in self.approvals if a.pending]
+
+    def approval(self, approval_id: str) -> Approval | None:
+        wanted = approval_id.strip().upper()
+        return next((a for a in self.approvals if a.id == wanted), None)
 
     @property
     def severity_label(self) -> str:

@@ -185,7 +185,7 @@ def _search_attributes_request(client: Client) -> Any:
 
     return AddSearchAttributesRequest(
         namespace=client.namespace,
-        search_attributes={k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in sa.ALL},
+        search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type.value) for k in sa.ALL},
     )
 
 

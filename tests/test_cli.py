@@ -15,7 +15,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.client import Refused
 from incident.ids import workflow_id_for
+from incident.models import Actor
 from incident.state import IncidentPolicy
 from tests.conftest import BASE_CONFIG, Harness, Sink, alert, dev_address, harness, make_config, until
 
@@ -108,6 +110,8 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
         "message": f"{iid} acknowledged by human:alice",
         "rule": None,
         "status": "acknowledged",
+        "verdict": None,
+        "approval_id": None,
     }
     noted = await baton("note", iid, "rolled back v2.41", user="bob")
     assert noted.code == 0 and "note added" in noted.out
@@ -188,3 +192,34 @@ async def test_config_check_names_every_problem_with_path_and_line(tmp_path: Pat
 
     good = await Cli(dict(os.environ) | {"BATON_INTAKE_TOKEN": "x"})("config", "check", "baton.example.yaml")
     assert good.code == 0 and "ok" in good.out
+
+
+async def test_approvals_and_the_boundaries_report_from_the_command_line(stack: tuple[Cli, Harness]) -> None:
+    baton, h = stack
+    iid = await open_incident(h)
+    await until(lambda: h.incidents.state(iid), lambda st: st.paged)
+    triage = Actor.agent("triage")
+    asked = await h.incidents.request(iid, triage, "rollback", "v42 is the only change", {"version": "v41"})
+    shown = await baton("show", iid)
+    assert "approvals" in shown.out and "A1" in shown.out and "rollback (version=v41)" in shown.out
+    assert (await baton("deny", iid, asked.approval_id or "", "--as", "alice")).code == 2, "a denial needs a reason"
+    by_bob = await baton("approve", iid, "A1", "--as", "bob")
+    assert by_bob.code == 1 and "bob is not among those who may decide rollback" in by_bob.err
+    approved = await baton("approve", iid, "A1", "--as", "alice", "--json")
+    assert approved.code == 0 and approved.json["ok"] and "approved A1" in approved.json["message"]
+    twice = await baton("approve", iid, "A1", "--as", "alice")
+    assert twice.code == 1 and "A1 was already approved by human:alice" in twice.err
+
+    for action in ("drop_database", "drop_database", "postmortem_conclusions"):
+        with pytest.raises(Refused):
+            await h.incidents.request(iid, triage, action, "trying")
+    report = await until(
+        lambda: baton("boundaries", "report", "--since", "1h", "--json"),
+        lambda r: r.code == 0 and any(row["action"] == "drop_database" for row in r.json),
+    )
+    rows = {row["action"]: row for row in report.json}
+    assert rows["drop_database"]["verdict"] == "undefined" and rows["drop_database"]["count"] >= 2
+    assert rows["postmortem_conclusions"]["rule"] == "boundaries.agent.never"
+    assert report.json[0]["count"] >= report.json[-1]["count"], "most frequent first"
+    text = await baton("boundaries", "report", "--since", "1h")
+    assert "drop_database" in text.out and "undefined: no rule names the action" in text.out

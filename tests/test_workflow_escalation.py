@@ -133,17 +133,6 @@ async def test_level_that_resolves_to_nobody_is_skipped_at_once(ts_env: Workflow
             assert len(sink.for_path("/dave")) == 1
 
 
-async def test_agent_resolve_is_refused_and_recorded(h: Harness) -> None:
-    wid = await open_incident(h)
-    with pytest.raises(Refused) as refused:
-        await h.incidents.resolve(wid, Actor.agent("triage"), "looks fine now")
-    assert refused.value.rule == "boundaries.agent.approval"
-    st = await state(h, wid)
-    assert st.status is Status.TRIGGERED
-    refusal = entries(st, "refused")[0]
-    assert refusal.actor == "agent:triage" and "resolve" in refusal.text and "boundaries.agent.approval" in refusal.text
-
-
 async def test_human_resolve_completes_the_workflow_with_a_summary(h: Harness) -> None:
     wid = await open_incident(h)
     await h.incidents.note(wid, Actor.human("bob"), "rolled back v2.41")

@@ -16,9 +16,12 @@ from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttri
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.actions import RunActionRequest
     from activities.changes import ChangeActivities, ChangesRequest
     from activities.paging import PageRequest, PagingActivities, TargetsRequest, TargetsResult
+    from incident.approvals import MAX_REFUSAL_KINDS, ActionRun, Approval, ApprovalStatus, Refusal, refusal_memo
     from incident.context import ContextPart, ContextRequest, assemble, describe_context
+    from incident.durations import format_duration
     from incident.escalation import EscalationCursor
     from incident.ids import incident_id_from_int
     from incident.models import (
@@ -37,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         bounded,
     )
-    from incident.policy import Verdict
+    from incident.policy import Decision, Verdict
     from incident.state import (
         MAX_ALERT_RECORDS,
         RECENT_EVENTS,
@@ -48,7 +51,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.details import render_details
-    from workflows.requests import ActorRequest, NoteRequest, ResolveRequest, SeverityRequest
+    from workflows.requests import (
+        ActionRequest,
+        ActorRequest,
+        DecisionRequest,
+        NoteRequest,
+        ReloadRequest,
+        ResolveRequest,
+        SeverityRequest,
+    )
 
 LOOKUP_TIMEOUT = timedelta(seconds=30)
 PAGE_TIMEOUT = timedelta(seconds=30)
@@ -65,6 +76,25 @@ AGENT = "baton"
 """The built-in agent that does the first minute's machine work."""
 NOT_FORWARDED = "not forwarded"
 LATE_FACTOR, LATE_MIN_S = 5, 10.0
+ACTION_TIMEOUT = timedelta(minutes=10)
+ACTION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=3
+)
+APPROVALS = "approvals"
+"""Patch id: agents' judgment requests become approvals, and refusals are counted and told. Incidents that
+started before it keep refusing them as they did (the saved histories in tests/fixtures replay this way)."""
+SENT = {
+    "page": ("page {p} via {m} (level {level})", "paged", ""),
+    "recovered": (
+        "ask {p} via {m} to confirm the resolve",
+        "asked_to_resolve",
+        "asked {p} via {m} to confirm the resolve",
+    ),
+    "update": ("send {p} the late context via {m}", "page_updated", "updated {p} via {m}"),
+    "approval": ("ask {p} via {m} to decide {a}", "asked_to_decide", "asked {p} via {m} to approve or deny {a}"),
+    "notice": ("tell {p} via {m}", "told", "told {p} via {m}"),
+}
+"""Per page kind: the activity summary, and the timeline kind and text once delivered."""
 CONTEXT_ACTIVITIES = {"metrics": "gather_metrics", "logs": "gather_logs", "github": "gather_deployments"}
 
 
@@ -86,7 +116,10 @@ class IncidentWorkflow:
         self._after_resolve: list[Alert] = []
         self._wake = False
         self._recent: set[str] = set(inp.state.recent_events) if inp.state else set()
-        self._notices: list[Page] = []
+        self._notices: list[tuple[list[str], Page]] = []
+        """Messages to send from the main loop: (escalation targets, page)."""
+        self._to_run: list[str] = []
+        """Approved approvals whose action the main loop runs."""
         self._parts: list[ContextPart] = []
         self._late_pending = 0
         self._late_ready = False
@@ -101,6 +134,13 @@ class IncidentWorkflow:
         st = self._require()
         self._publish()
         while st.open:
+            if self._notices:
+                await self._send_notices()
+                continue
+            if self._to_run:
+                await self._run_approved(self._to_run.pop(0))
+                self._publish()
+                continue
             if workflow.info().get_current_history_length() >= self._history_limit:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 st.runs += 1
@@ -113,9 +153,6 @@ class IncidentWorkflow:
                         history_limit=self._history_limit,
                     )
                 )
-            if self._notices:
-                await self._send_notices()
-                continue
             if self._late_ready:
                 await self._post_late_context()
                 continue
@@ -126,6 +163,10 @@ class IncidentWorkflow:
                 continue
             if st.status is Status.ACKNOWLEDGED and st.ack_deadline and st.ack_deadline <= now:
                 self._ack_timed_out(now)
+                self._publish()
+                continue
+            if due := [a for a in st.pending_approvals if a.deadline <= now]:
+                self._approval_timed_out(due[0], now)
                 self._publish()
                 continue
             deadline, why = self._next_deadline()
@@ -165,14 +206,19 @@ class IncidentWorkflow:
 
     def _next_deadline(self) -> tuple[datetime | None, str | None]:
         st = self._require()
+        deadlines: list[tuple[datetime, str]] = []
         if st.escalation.active and st.escalation.next_at:
             cur = st.escalation
             if cur.pending_exhaustion(self._policy.escalation):
-                return cur.next_at, "escalation exhausted"
-            return cur.next_at, f"escalate to level {cur.level + 1}"
+                deadlines.append((cur.next_at, "escalation exhausted"))
+            else:
+                deadlines.append((cur.next_at, f"escalate to level {cur.level + 1}"))
         if st.status is Status.ACKNOWLEDGED and st.ack_deadline:
-            return st.ack_deadline, "ack timeout"
-        return None, None
+            deadlines.append((st.ack_deadline, "ack timeout"))
+        deadlines += [(a.deadline, f"approval {a.id} ({a.action}) unanswered") for a in st.pending_approvals]
+        if not deadlines:
+            return None, None
+        return min(deadlines, key=lambda d: d[0])
 
     # ---- escalation ------------------------------------------------------------------------------------------
 
@@ -223,6 +269,7 @@ class IncidentWorkflow:
         self._record(Actor.system(), "escalation", f"paging level {n} of {len(pol.levels)}{pass_note}: {names}")
         page = self._page(n, cur.cycle)
         await asyncio.gather(*(self._page_person(r, page) for r in found.recipients))
+        st.top_level = max(st.top_level, n)
         if st.escalation is cur:
             st.escalation = cur.advance(pol, now, skipped=False)
 
@@ -306,9 +353,9 @@ class IncidentWorkflow:
                     PageRequest(recipient=recipient, method=method, page=page),
                     start_to_close_timeout=PAGE_TIMEOUT,
                     retry_policy=PAGE_RETRY,
-                    summary=f"page {recipient.person} via {method} (level {page.level})"
-                    if page.kind == "page"
-                    else f"ask {recipient.person} via {method} to confirm the resolve",
+                    summary=SENT[page.kind][0].format(
+                        p=recipient.person, m=method, level=page.level, a=page.approval_id
+                    ),
                 )
             except ActivityError as e:
                 reason = str(e.cause) if e.cause else str(e)
@@ -324,13 +371,15 @@ class IncidentWorkflow:
             if page.kind != "page" and delivery.detail == NOT_FORWARDED:
                 continue  # a method that only carries pages (PagerDuty): the follow-up goes by the next one
             if page.kind != "page":
-                what = "asked {p} via {m} to confirm the resolve" if page.kind == "recovered" else "updated {p} via {m}"
-                self._record(
-                    Actor.system(),
-                    "asked_to_resolve" if page.kind == "recovered" else "page_updated",
-                    what.format(p=recipient.person, m=method),
-                    {"person": recipient.person, "method": method},
-                )
+                kind, what = SENT[page.kind][1:]
+                data: dict[str, object] = {"person": recipient.person, "method": method}
+                if page.approval_id:
+                    data["approval"] = page.approval_id
+                self._record(Actor.system(), kind, what.format(p=recipient.person, m=method, a=page.approval_id), data)
+                if page.kind == "approval":
+                    st.threads.setdefault(recipient.person, {}).setdefault(method, delivery.thread or "")
+                    if recipient.person not in st.paged:
+                        st.paged.append(recipient.person)
                 return
             st.threads.setdefault(recipient.person, {})[method] = delivery.thread or ""
             if recipient.person not in st.paged:
@@ -348,18 +397,30 @@ class IncidentWorkflow:
             return
 
     async def _send_notices(self) -> None:
-        """Tell everyone paged so far (recovery: please confirm the resolve), through their contact methods."""
+        """Send what the incident has to tell or ask people (confirm a resolve, decide an approval, a refusal),
+        each to its targets, through their contact methods."""
         notices, self._notices = self._notices, []
-        st = self._require()
-        found: TargetsResult = await workflow.execute_local_activity_method(
-            PagingActivities.lookup_targets,
-            TargetsRequest(targets=[f"user:{p}" for p in st.paged], at=workflow.now()),
-            start_to_close_timeout=LOOKUP_TIMEOUT,
-            retry_policy=LOOKUP_RETRY,
-            summary="who to tell: " + ", ".join(st.paged),
-        )
-        for notice in notices:
+        for targets, notice in notices:
+            if not targets:
+                continue
+            found: TargetsResult = await workflow.execute_local_activity_method(
+                PagingActivities.lookup_targets,
+                TargetsRequest(targets=targets, at=workflow.now()),
+                start_to_close_timeout=LOOKUP_TIMEOUT,
+                retry_policy=LOOKUP_RETRY,
+                summary="who to tell: " + ", ".join(t.removeprefix("user:") for t in targets),
+            )
+            for problem in found.problems:
+                self._record(Actor.system(), "page_problem", problem)
             await asyncio.gather(*(self._page_person(r, notice) for r in found.recipients))
+
+    def _tell(self, targets: list[str], kind: str, text: str, approval_id: str | None = None) -> None:
+        page = self._page(0, 0).model_copy(update={"kind": kind, "notice": text, "approval_id": approval_id})
+        self._notices.append((targets, page))
+        self._wake = True
+
+    def _responders(self) -> list[str]:
+        return [f"user:{p}" for p in self._require().paged]
 
     def _page(self, level: int, cycle: int) -> Page:
         st = self._require()
@@ -389,7 +450,7 @@ class IncidentWorkflow:
         self._record(
             Actor.system(),
             "ack_timeout",
-            f"acknowledged by {st.acknowledged_by} but not resolved within {timeout}; back to triggered, "
+            f"acknowledged by {st.acknowledged_by} but not resolved within {format_duration(timeout)}; back to triggered, "
             "escalation restarts",
         )
         st.status = Status.TRIGGERED
@@ -514,7 +575,9 @@ class IncidentWorkflow:
                     f"every alert has recovered; escalation paused. A responder confirms with `baton resolve` ({rule})",
                 )
                 if st.paged:
-                    self._notices.append(self._page(0, 0).model_copy(update={"kind": "recovered"}))
+                    self._notices.append(
+                        (self._responders(), self._page(0, 0).model_copy(update={"kind": "recovered"}))
+                    )
 
     def _record_alert(self, source: Actor, alert: Alert) -> None:
         """Alert events on the timeline stay bounded: the first few one by one, then one running summary."""
@@ -537,12 +600,24 @@ class IncidentWorkflow:
 
     # ---- human and agent requests ----------------------------------------------------------------------------
 
+    def _gate(self, actor: Actor, action: str, ask: ActionRequest) -> ActionResult | None:
+        """The boundaries' answer to `actor` doing `action` through its own update: None when allowed, else the
+        pending approval it became or the refusal."""
+        decision = self._policy.boundaries.decide(action, actor, self._require().severity)
+        if decision.verdict is Verdict.APPROVAL and workflow.patched(APPROVALS):
+            return self._ask_approval(ask, decision)
+        if not decision.allowed:
+            return self._refuse(actor, action, decision.rule, "ask a responder to do it", decision.verdict.value)
+        return None
+
     @workflow.update
     def acknowledge(self, req: ActorRequest) -> ActionResult:
+        ask = ActionRequest(actor=req.actor, action="acknowledge", rationale="acknowledge")
+        return self._gate(req.actor, "acknowledge", ask) or self._ack_by(req.actor)
+
+    def _ack_by(self, actor: Actor) -> ActionResult:
         st = self._require()
-        decision = self._policy.boundaries.decide("acknowledge", req.actor, st.severity)
-        if not decision.allowed:
-            return self._refuse(req.actor, "acknowledge", decision.rule, "an agent may not acknowledge here")
+        req = ActorRequest(actor=actor)
         if req.actor.kind is ActorKind.AGENT:
             self._record(
                 req.actor,
@@ -577,14 +652,9 @@ class IncidentWorkflow:
     @workflow.update
     def resolve(self, req: ResolveRequest) -> ActionResult:
         st = self._require()
-        decision = self._policy.boundaries.decide("resolve", req.actor, st.severity)
-        if not decision.allowed:
-            hint = (
-                "declaring an incident resolved is a human decision; propose it in a note and a responder resolves"
-                if decision.verdict is Verdict.APPROVAL
-                else "declaring an incident resolved is not allowed for this actor"
-            )
-            return self._refuse(req.actor, "resolve", decision.rule, hint)
+        ask = ActionRequest(actor=req.actor, action="resolve", rationale=req.summary, params={"summary": req.summary})
+        if gated := self._gate(req.actor, "resolve", ask):
+            return gated
         self._close(req.actor, req.summary)
         return ActionResult(ok=True, message=f"{st.incident_id} resolved by {req.actor}", status=st.status)
 
@@ -621,9 +691,13 @@ class IncidentWorkflow:
             self._record(req.actor, "severity", f"severity set to {req.severity.value} (was {before}){why}")
             self._wake = True
             return ActionResult(ok=True, message=f"{st.incident_id} is {req.severity.value}", status=st.status)
-        decision = self._policy.boundaries.decide("triage_severity", req.actor, st.severity)
-        if not decision.allowed:
-            return self._refuse(req.actor, "triage_severity", decision.rule, "a responder sets the severity")
+        ask = ActionRequest(
+            actor=req.actor, action="triage_severity", params={"severity": req.severity.value}, rationale=req.reason
+        )
+        return self._gate(req.actor, "triage_severity", ask) or self._propose_severity(req)
+
+    def _propose_severity(self, req: SeverityRequest) -> ActionResult:
+        st = self._require()
         if st.severity_confirmed_by:
             self._record(
                 req.actor,
@@ -650,12 +724,12 @@ class IncidentWorkflow:
 
     @workflow.update
     def note(self, req: NoteRequest) -> ActionResult:
-        st = self._require()
-        decision = self._policy.boundaries.decide("note", req.actor, st.severity)
-        if not decision.allowed:
-            return self._refuse(req.actor, "note", decision.rule, "this actor may not add notes")
-        self._record(req.actor, "note", req.text.strip())
-        return ActionResult(ok=True, message="note added", status=st.status)
+        ask = ActionRequest(actor=req.actor, action="note", text=req.text, rationale=req.text)
+        return self._gate(req.actor, "note", ask) or self._note_by(req.actor, req.text)
+
+    def _note_by(self, actor: Actor, text: str) -> ActionResult:
+        self._record(actor, "note", text.strip())
+        return ActionResult(ok=True, message="note added", status=self._require().status)
 
     @note.validator
     def _validate_note(self, req: NoteRequest) -> None:
@@ -670,10 +744,344 @@ class IncidentWorkflow:
         if not self._state.open:
             raise Refused(f"{self._state.incident_id} is already resolved")
 
-    def _refuse(self, actor: Actor, action: str, rule: str, hint: str) -> ActionResult:
+    def _refuse(self, actor: Actor, action: str, rule: str, hint: str, verdict: str = "never") -> ActionResult:
+        """A request the boundaries turn down: on the timeline, counted (search attribute `BoundaryRefusals` and
+        the memo `baton boundaries report` reads), and told to the responders the first time of its kind."""
+        st, now = self._require(), workflow.now()
+        what = "is not an action the policy names" if verdict == Verdict.UNDEFINED else f"refused by {rule}"
+        text = f"{actor} asked to {action}: {what}; {hint}"
+        self._record(actor, "refused" if verdict != Verdict.UNDEFINED else "undefined", text, {"action": action})
+        if not workflow.patched(APPROVALS):  # incidents started before refusals were counted and told
+            return ActionResult(ok=False, message=f"refused by {rule}: {hint}", rule=rule, status=st.status)
+        st.refused_total += 1
+        found = next((r for r in st.refusals if r.key == (str(actor), action, rule)), None)
+        if found is None and len(st.refusals) < MAX_REFUSAL_KINDS:
+            found = Refusal(actor=str(actor), action=action, verdict=verdict, rule=rule, first_at=now, last_at=now)
+            st.refusals.append(found)
+            self._tell(self._responders(), "notice", f"Refused: {text}")
+        if found is not None:
+            found.count += 1
+            found.last_at = now
+        workflow.upsert_search_attributes([sa.BOUNDARY_REFUSALS.value_set(st.refused_total)])
+        workflow.upsert_memo(refusal_memo(st.refusals))
+        message = (
+            f"{action} is undefined: {rule}; {hint}" if verdict == Verdict.UNDEFINED else f"refused by {rule}: {hint}"
+        )
+        return ActionResult(ok=False, message=message, rule=rule, status=st.status, verdict=verdict)
+
+    # ---- requests the boundaries decide, and approvals -------------------------------------------------------
+
+    @workflow.update
+    async def request(self, req: ActionRequest) -> ActionResult:
+        """Ask to do an action: it runs now (auto), becomes a pending approval (approval), or is refused."""
         st = self._require()
-        self._record(actor, "refused", f"{actor} asked to {action}: refused by {rule}; {hint}", {"action": action})
-        return ActionResult(ok=False, message=f"refused by {rule}: {hint}", rule=rule, status=st.status)
+        decision = self._policy.boundaries.decide(req.action, req.actor, st.severity)
+        if decision.verdict in (Verdict.NEVER, Verdict.UNDEFINED):
+            hint = (
+                "ask the team to write a rule for it in boundaries, or ask a responder to do it"
+                if decision.verdict is Verdict.UNDEFINED
+                else "ask a responder to do it"
+            )
+            return self._refuse(req.actor, req.action, decision.rule, hint, decision.verdict.value)
+        if decision.verdict is Verdict.APPROVAL:
+            return self._ask_approval(req, decision)
+        return await self._do(req, req.actor, approval=None)
+
+    @request.validator
+    def _validate_request(self, req: ActionRequest) -> None:
+        self._validate_open()
+        if req.actor.kind is not ActorKind.HUMAN and not req.rationale.strip():
+            raise Refused(f"a request to {req.action} needs a rationale: say why")
+        if req.action == "customer_comms" and not (req.text or "").strip():
+            raise Refused("customer_comms needs the text to post")
+        if req.action == "page" and not req.params.get("target", "").strip():
+            raise Refused("page needs params {target: NAME | user:NAME | schedule:NAME}")
+        if req.action == "triage_severity" and req.params.get("severity") not in list(Severity):
+            raise Refused("triage_severity needs params {severity: SEV0..SEV4}")
+
+    def _ask_approval(self, req: ActionRequest, decision: Decision) -> ActionResult:
+        st, now = self._require(), workflow.now()
+        bounds = self._policy.boundaries
+        approval = Approval(
+            id=f"A{len(st.approvals) + 1}",
+            action=req.action,
+            params=req.params,
+            text=(req.text or "").strip() or None,
+            rationale=req.rationale.strip(),
+            requested_by=str(req.actor),
+            requested_at=now,
+            rule=decision.rule,
+            approvers=bounds.approvers_for(req.action),
+            deadline=now + bounds.approval_timeout,
+        )
+        st.approvals.append(approval)
+        why = f": {approval.rationale}" if approval.rationale else ""
+        self._record(
+            req.actor,
+            "approval_requested",
+            f"{req.actor} asks to {approval.describe()}{why} — approval {approval.id} needed ({decision.rule}); "
+            f"{', '.join(approval.approvers)} may decide by {approval.deadline:%H:%M:%S} UTC",
+            {"approval": approval.id, "action": req.action},
+        )
+        self._tell(self._approver_targets(approval), "approval", self._approval_text(approval), approval.id)
+        return ActionResult(
+            ok=True,
+            message=f"{approval.id}: {approval.describe()} waits for approval by {', '.join(approval.approvers)}",
+            rule=decision.rule,
+            status=st.status,
+            verdict=Verdict.APPROVAL.value,
+            approval_id=approval.id,
+        )
+
+    def _approver_targets(self, approval: Approval) -> list[str]:
+        """Who is asked: the people who may approve; with nobody paged yet, the first escalation level."""
+        st = self._require()
+        people = self._policy.boundaries.approver_people(approval.action, st.paged)
+        targets = [f"user:{p}" for p in people if f"user:{p}" != approval.requested_by.replace("human:", "user:")]
+        if "oncall" in approval.approvers and not st.paged and self._policy.escalation.levels:
+            targets += self._policy.escalation.levels[0].notify
+        return targets
+
+    def _approval_text(self, approval: Approval) -> str:
+        st = self._require()
+        lines = [
+            f"{approval.requested_by} asks to {approval.describe()}.",
+            f"Why: {approval.rationale}" if approval.rationale else "",
+            f"Text to post: {approval.text}" if approval.text else "",
+            f"Approve: baton approve {st.incident_id} {approval.id}",
+            f"Deny:    baton deny {st.incident_id} {approval.id} --reason '...'",
+        ]
+        return "\n".join(line for line in lines if line)
+
+    def _approval_timed_out(self, approval: Approval, now: datetime) -> None:
+        """An approval nobody answered escalates like an unacknowledged page: the next level not yet paged is
+        asked; when no level is left, it expires (the requester may ask again)."""
+        st = self._require()
+        levels = self._policy.escalation.levels
+        timeout = self._policy.boundaries.approval_timeout
+        if st.top_level < len(levels):
+            level = levels[st.top_level]
+            st.top_level += 1
+            approval.escalations += 1
+            approval.deadline = now + timeout
+            self._record(
+                Actor.system(),
+                "approval_escalated",
+                f"approval {approval.id} ({approval.describe()}) unanswered for {format_duration(timeout)}; asking level "
+                f"{st.top_level}: {', '.join(level.notify)}",
+                {"approval": approval.id, "level": st.top_level},
+            )
+            self._tell(level.notify, "approval", self._approval_text(approval), approval.id)
+            return
+        approval.status, approval.decided_at = ApprovalStatus.EXPIRED, now
+        approval.reason = f"nobody with the right answered within {format_duration(timeout)} after every escalation level was asked"
+        self._record(
+            Actor.system(),
+            "approval_expired",
+            f"approval {approval.id} ({approval.describe()}) expired: {approval.reason}",
+            {"approval": approval.id},
+        )
+        self._tell(self._responders(), "notice", f"Approval {approval.id} ({approval.describe()}) expired unanswered.")
+
+    @workflow.update
+    def decide(self, req: DecisionRequest) -> ActionResult:
+        """A human approves or denies a pending approval."""
+        st, now = self._require(), workflow.now()
+        approval = st.approval(req.approval_id)
+        assert approval is not None  # the validator checked
+        verb = "approve" if req.approve else "deny"
+        if req.actor.kind is not ActorKind.HUMAN:
+            return self._refuse(
+                req.actor, f"{verb} {approval.id}", "only humans decide approvals", "a responder decides", "never"
+            )
+        bounds = self._policy.boundaries
+        if not bounds.may_approve(approval.action, req.actor.name, st.paged):
+            return self._refuse(
+                req.actor,
+                f"{verb} {approval.id}",
+                f"boundaries.approvers: {', '.join(approval.approvers)}",
+                f"{req.actor.name} is not among those who may decide {approval.action}",
+            )
+        if approval.requested_by == str(req.actor) and not bounds.self_approval:
+            return self._refuse(
+                req.actor,
+                f"{verb} {approval.id}",
+                "boundaries.self_approval: false",
+                "you asked for it; another approver decides",
+            )
+        approval.decided_by, approval.decided_at = str(req.actor), now
+        if not req.approve:
+            approval.status, approval.reason = ApprovalStatus.DENIED, req.reason.strip()
+            text = f"{req.actor} denied {approval.id} ({approval.describe()}): {approval.reason}"
+            self._record(req.actor, "approval_denied", text, {"approval": approval.id})
+            self._tell(self._responders(), "notice", text)
+            return ActionResult(ok=True, message=text, status=st.status)
+        approval.status = ApprovalStatus.APPROVED
+        if req.text and req.text.strip():
+            approval.text = req.text.strip()
+        edited = " (text edited)" if req.text and req.text.strip() else ""
+        text = f"{req.actor} approved {approval.id} ({approval.describe()}){edited}"
+        self._record(req.actor, "approval_approved", text, {"approval": approval.id})
+        self._to_run.append(approval.id)
+        self._wake = True
+        return ActionResult(ok=True, message=text, status=st.status)
+
+    @decide.validator
+    def _validate_decide(self, req: DecisionRequest) -> None:
+        self._validate_open()
+        st = self._require()
+        approval = st.approval(req.approval_id)
+        if approval is None:
+            pending = ", ".join(a.id for a in st.pending_approvals) or "none"
+            raise Refused(f"{st.incident_id} has no approval {req.approval_id}; pending: {pending}")
+        if approval.status is ApprovalStatus.EXPIRED:
+            raise Refused(
+                f"{approval.id} expired at {approval.decided_at:%H:%M:%S} UTC; it can no longer be decided "
+                "(the requester may ask again)"
+            )
+        if not approval.pending:
+            raise Refused(
+                f"{approval.id} was already {approval.status.value} by {approval.decided_by} "
+                f"at {approval.decided_at:%H:%M:%S} UTC"
+            )
+        if not req.approve and not req.reason.strip():
+            raise Refused("a denial needs a reason (--reason)")
+
+    async def _run_approved(self, approval_id: str) -> None:
+        st = self._require()
+        approval = st.approval(approval_id)
+        if approval is None or not st.open:
+            return
+        approver = Actor.parse(approval.decided_by or "system")
+        req = ActionRequest(
+            actor=Actor.parse(approval.requested_by),
+            action=approval.action,
+            params=approval.params,
+            text=approval.text,
+            rationale=approval.rationale,
+        )
+        await self._do(req, approver, approval)
+
+    async def _do(self, req: ActionRequest, by: Actor, approval: Approval | None) -> ActionResult:
+        """Carry out an allowed or approved action. `by` is who answers for it: the approver, or the requester."""
+        st = self._require()
+        match req.action:
+            case "resolve":
+                self._close(by, req.params.get("summary") or req.text or req.rationale)
+                return ActionResult(ok=True, message=f"{st.incident_id} resolved by {by}", status=st.status)
+            case "acknowledge":
+                return self._ack_by(by)
+            case "note":
+                return self._note_by(by, req.text or req.rationale or "(empty)")
+            case "triage_severity":
+                sev = SeverityRequest(actor=by, severity=Severity(req.params["severity"]), reason=req.rationale)
+                return self.severity(sev) if by.kind is ActorKind.HUMAN else self._propose_severity(sev)
+            case "escalate":
+                return await self._escalate_now(by, req.rationale)
+            case "page":
+                return self._page_target(by, req.params["target"], req.rationale)
+            case "lookup_oncall" | "gather_context":
+                self._record(by, req.action, f"{by}: {req.action}" + (f" — {req.rationale}" if req.rationale else ""))
+                return ActionResult(ok=True, message=f"{req.action}: allowed", status=st.status)
+        return await self._run_action(req, by, approval)
+
+    async def _run_action(self, req: ActionRequest, by: Actor, approval: Approval | None) -> ActionResult:
+        """Rollback, customer comms, a custom action: run by the configured runner, as an activity."""
+        st = self._require()
+        ref = approval.id if approval else f"R{len(st.timeline)}"
+        try:
+            run: ActionRun = await workflow.execute_activity(
+                "run_action",
+                RunActionRequest(
+                    incident_id=st.incident_id,
+                    workflow_id=st.workflow_id,
+                    approval_id=ref,
+                    service=st.service,
+                    action=req.action,
+                    params=req.params,
+                    text=req.text,
+                    requested_by=str(req.actor),
+                    approved_by=str(by) if approval else None,
+                ),
+                result_type=ActionRun,
+                start_to_close_timeout=ACTION_TIMEOUT,
+                retry_policy=ACTION_RETRY,
+                summary=f"run {req.action}" + (f" ({approval.id})" if approval else ""),
+            )
+        except ActivityError as e:
+            run = ActionRun(ok=False, detail=str(e.cause) if e.cause else str(e))
+        if approval is not None:
+            approval.run = run
+        what = req.action + (f" ({approval.id})" if approval else "")
+        if not run.ran:
+            text = f"{what} approved; {run.detail}"
+        elif run.dry_run:
+            text = f"{what} would run (drill): {run.detail}"
+        elif run.ok:
+            text = f"{what} ran: {run.runner}: {run.detail}"
+        else:
+            text = f"{what} FAILED: {run.runner + ': ' if run.runner else ''}{run.detail}"
+        self._record(by, "action_ran" if run.ok else "action_failed", text, {"action": req.action, "ref": ref})
+        self._tell(self._responders(), "notice", text)
+        return ActionResult(ok=run.ok, message=text, status=st.status)
+
+    async def _escalate_now(self, by: Actor, why: str) -> ActionResult:
+        """Page the next level now instead of waiting for its timer (or, acknowledged, bring in the next level)."""
+        st, now = self._require(), workflow.now()
+        levels = self._policy.escalation.levels
+        cur = st.escalation
+        why = f": {why}" if why else ""
+        if cur.active and not cur.pending_exhaustion(self._policy.escalation):
+            st.escalation = cur.model_copy(update={"next_at": now})
+            self._record(by, "escalate", f"{by} escalates to level {cur.level + 1} now{why}")
+            self._wake = True
+            return ActionResult(ok=True, message=f"paging level {cur.level + 1} now", status=st.status)
+        if st.top_level >= len(levels):
+            return ActionResult(ok=False, message="every escalation level has already been paged", status=st.status)
+        st.top_level += 1
+        self._record(by, "escalate", f"{by} brings in level {st.top_level}{why}")
+        self._notices.append((levels[st.top_level - 1].notify, self._page(st.top_level, 0)))
+        self._wake = True
+        return ActionResult(ok=True, message=f"paging level {st.top_level} now", status=st.status)
+
+    def _page_target(self, by: Actor, target: str, why: str) -> ActionResult:
+        """Page one more person (or whoever is on call on a schedule) into this incident."""
+        st = self._require()
+        target = target if ":" in target else f"user:{target}"
+        self._record(by, "page_requested", f"{by} pages {target}" + (f": {why}" if why else ""))
+        self._notices.append(([target], self._page(max(st.top_level, 1), 0)))
+        self._wake = True
+        return ActionResult(ok=True, message=f"paging {target}", status=st.status)
+
+    @workflow.update
+    def reload(self, req: ReloadRequest) -> ActionResult:
+        """A human applies the current config's policy to this running incident."""
+        st = self._require()
+        if req.actor.kind is not ActorKind.HUMAN:
+            return self._refuse(
+                req.actor, "reload", "only humans change a running incident's policy", "ask a responder to reload"
+            )
+        before, after = self._policy, req.policy
+        changed = [
+            name
+            for name in ("boundaries", "escalation", "service", "context")
+            if getattr(before, name) != getattr(after, name)
+        ]
+        self._policy = after
+        levels = len(after.escalation.levels)
+        if st.escalation.level >= levels:
+            st.escalation = st.escalation.model_copy(update={"level": max(levels - 1, 0)})
+        st.top_level = min(st.top_level, levels)
+        what = ", ".join(changed) if changed else "nothing changed"
+        self._record(req.actor, "policy_reloaded", f"{req.actor} reloaded the policy from the config: {what}")
+        self._wake = True
+        return ActionResult(ok=True, message=f"policy reloaded ({what})", status=st.status)
+
+    @reload.validator
+    def _validate_reload(self, req: ReloadRequest) -> None:
+        self._validate_open()
+        if req.policy.service.name != self._require().service:
+            raise Refused(f"the policy is for {req.policy.service.name}, this incident is {self._require().service}")
 
     # ---- reading ---------------------------------------------------------------------------------------------
 

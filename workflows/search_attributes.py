@@ -1,10 +1,20 @@
 """The search attributes incidents keep current, so the Temporal UI and `baton incidents` can filter on them."""
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
 INCIDENT_ID = SearchAttributeKey.for_keyword("IncidentId")
 INCIDENT_STATUS = SearchAttributeKey.for_keyword("IncidentStatus")
 INCIDENT_SEVERITY = SearchAttributeKey.for_keyword("IncidentSeverity")
 INCIDENT_SERVICE = SearchAttributeKey.for_keyword("IncidentService")
+BOUNDARY_REFUSALS = SearchAttributeKey.for_int("BoundaryRefusals")
+"""Requests the boundaries refused (never or undefined): `BoundaryRefusals > 0` finds what the policy forgot."""
 
-ALL = (INCIDENT_ID, INCIDENT_STATUS, INCIDENT_SEVERITY, INCIDENT_SERVICE)
+ALL = (INCIDENT_ID, INCIDENT_STATUS, INCIDENT_SEVERITY, INCIDENT_SERVICE, BOUNDARY_REFUSALS)
+
+
+def type_name(key: SearchAttributeKey) -> str:
+    """`Keyword`, `Int`: how `temporal server start-dev --search-attribute NAME=TYPE` spells the key's type."""
+    return {
+        SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+        SearchAttributeIndexedValueType.INT: "Int",
+    }[key.indexed_value_type]

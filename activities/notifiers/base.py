@@ -38,4 +38,8 @@ def headline(page: Page) -> str:
     line = f"[{page.severity.value}] {page.incident_id} {page.service}: {page.title}"
     if page.kind == "recovered":
         return f"RECOVERED {line} (every alert recovered: confirm with `baton resolve {page.incident_id}`)"
+    if page.kind == "approval":
+        return f"APPROVAL {page.approval_id} NEEDED {line}"
+    if page.kind == "notice":
+        return f"UPDATE {line}"
     return line

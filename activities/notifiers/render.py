@@ -20,6 +20,13 @@ INTRO = {
     "update": "More context for this incident, gathered after the page.",
     "recovered": "Every alert of this incident has recovered. Confirm it is resolved, or keep working on it.",
 }
+BRIEF = ("approval", "notice")
+"""Kinds that follow a page: what is asked or what happened, the facts and links, not the context again."""
+
+
+def intro(page: Page) -> str:
+    """What the message is about, before the facts: fixed for pages and updates, the notice for the others."""
+    return page.notice or "" if page.kind in BRIEF else INTRO[page.kind]
 
 
 def number(value: float | None, unit: str = "") -> str:
@@ -93,12 +100,12 @@ def links(page: Page, link: str) -> list[Link]:
 def text(page: Page, link: str, tz: str = "UTC") -> str:
     """The page as plain text: what a terminal, a text-only mail client or a log line shows."""
     out = [headline(page)]
-    if INTRO[page.kind]:
-        out += ["", INTRO[page.kind]]
+    if intro(page):
+        out += ["", intro(page)]
     out.append("")
     width = max(len(name) for name, _ in fields(page, tz)) + 2
     out += [f"{name + ':':<{width}}{value}" for name, value in fields(page, tz)]
-    ctx = page.context
+    ctx = page.context if page.kind not in BRIEF else None
     if ctx and ctx.suspects:
         out += ["", "Suspects", *(f"  - {s.text}" for s in ctx.suspects)]
     if ctx and ctx.metrics:
@@ -138,14 +145,14 @@ def html(page: Page, link: str, tz: str = "UTC") -> str:
     """The page as an HTML fragment wrapped in a minimal document; every value from outside is escaped."""
     e = escape
     parts = [f'<h2 style="margin:0 0 8px">{e(headline(page))}</h2>']
-    if INTRO[page.kind]:
-        parts.append(f"<p>{e(INTRO[page.kind])}</p>")
+    if intro(page):
+        parts.append("<p>" + "<br>".join(e(line) for line in intro(page).splitlines()) + "</p>")
     rows = "".join(
         f'<tr><th align="left" style="padding-right:12px">{e(name)}</th><td>{e(value)}</td></tr>'
         for name, value in fields(page, tz)
     )
     parts.append(f"<table>{rows}</table>")
-    ctx = page.context
+    ctx = page.context if page.kind not in BRIEF else None
     if ctx and ctx.suspects:
         items = "".join(f"<li>{e(s.text)}</li>" for s in ctx.suspects)
         parts.append(f"<h3>Suspects</h3><ul>{items}</ul>")

@@ -97,13 +97,13 @@ def blocks(page: Page, link: str, tz: str = "UTC") -> list[dict[str, Any]]:
     are already on the first page of the thread)."""
     title = headline(page) if page.kind != "update" else f"Update: {headline(page)}"
     out: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": _cut(title, HEADER_MAX)}}]
-    if render.INTRO[page.kind]:
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": esc(render.INTRO[page.kind])}})
+    if render.intro(page):
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(esc(render.intro(page)), SECTION_MAX)}})
     facts = render.fields(page, tz)[:4]
     out.append(
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{esc(value)}"} for name, value in facts]}
     )
-    ctx = page.context
+    ctx = page.context if page.kind not in render.BRIEF else None
     if ctx and ctx.suspects:
         out.append(_section("Suspects", [esc(s.text) for s in ctx.suspects]))
     if ctx and ctx.metrics:
@@ -121,9 +121,39 @@ def blocks(page: Page, link: str, tz: str = "UTC") -> list[dict[str, Any]]:
     if missing := render.missing_line(ctx):
         context.append(f"⚠ {esc(missing)}")
     out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(t, SECTION_MAX)} for t in context]})
-    if page.kind != "update":
+    if page.kind == "approval":
+        out.append(approval_actions(page))
+    elif page.kind in ("page", "recovered"):
         out.append(actions(page, link))
     return out
+
+
+def approval_actions(page: Page) -> dict[str, Any]:
+    """Approve and Deny for one pending approval; the interaction handler finds it by the value."""
+    value = json.dumps(
+        {"incident_id": page.incident_id, "workflow_id": page.workflow_id, "approval_id": page.approval_id},
+        separators=(",", ":"),
+    )
+    return {
+        "type": "actions",
+        "block_id": "baton_approval",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "baton_approve",
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": "baton_deny",
+                "text": {"type": "plain_text", "text": "Deny"},
+                "style": "danger",
+                "value": value,
+            },
+        ],
+    }
 
 
 def message(page: Page, channel: str, link: str, tz: str = "UTC") -> dict[str, Any]:
@@ -140,7 +170,7 @@ def message(page: Page, channel: str, link: str, tz: str = "UTC") -> dict[str, A
         if thread_ts:
             body["channel"] = thread_channel
             body["thread_ts"] = thread_ts
-            if page.kind == "recovered":
+            if page.kind in ("recovered", "approval"):
                 body["reply_broadcast"] = True  # a question that needs an answer: show it in the DM too
     return body
 

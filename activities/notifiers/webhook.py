@@ -42,6 +42,8 @@ def payload(page: Page, recipient: Recipient, key: str, link: str) -> dict[str, 
         "opened_at": page.opened_at.isoformat(),
         "links": {"incident": link, "runbook": page.runbook, "source": [lk.model_dump() for lk in page.links]},
         "context": page.context.model_dump(mode="json") if page.context else None,
+        "notice": page.notice,
+        "approval_id": page.approval_id,
     }
 
 
