@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from incident.config import Config, EscalationPolicy, ServiceContext
 from incident.approvals import Approval, Refusal
+from incident.config import Config, EscalationPolicy, ServiceContext
 from incident.context import PageContext
 from incident.escalation import EscalationCursor
 from incident.models import Alert, AlertRecord, Severity, Status, TimelineEntry

@@ -450,8 +450,8 @@ class IncidentWorkflow:
         self._record(
             Actor.system(),
             "ack_timeout",
-            f"acknowledged by {st.acknowledged_by} but not resolved within {format_duration(timeout)}; back to triggered, "
-            "escalation restarts",
+            f"acknowledged by {st.acknowledged_by} but not resolved within {format_duration(timeout)}; "
+            "back to triggered, escalation restarts",
         )
         st.status = Status.TRIGGERED
         st.acknowledged_at = st.acknowledged_by = st.ack_deadline = None
@@ -867,14 +867,16 @@ class IncidentWorkflow:
             self._record(
                 Actor.system(),
                 "approval_escalated",
-                f"approval {approval.id} ({approval.describe()}) unanswered for {format_duration(timeout)}; asking level "
-                f"{st.top_level}: {', '.join(level.notify)}",
+                f"approval {approval.id} ({approval.describe()}) unanswered for {format_duration(timeout)}; "
+                f"asking level {st.top_level}: {', '.join(level.notify)}",
                 {"approval": approval.id, "level": st.top_level},
             )
             self._tell(level.notify, "approval", self._approval_text(approval), approval.id)
             return
         approval.status, approval.decided_at = ApprovalStatus.EXPIRED, now
-        approval.reason = f"nobody with the right answered within {format_duration(timeout)} after every escalation level was asked"
+        approval.reason = (
+            f"nobody with the right answered within {format_duration(timeout)} after every escalation level was asked"
+        )
         self._record(
             Actor.system(),
             "approval_expired",
