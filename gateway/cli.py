@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,6 +18,7 @@ from gateway.client import Incidents, NotFound, Refused, Unavailable
 from gateway.oncall import OnCallError, ical, print_views, views
 from gateway.temporal import connect, temporal_address
 from incident.config import ConfigError, config_path, config_warnings, load_config
+from incident.durations import parse_duration
 from incident.models import Actor, Severity, Status
 
 app = typer.Typer(
@@ -80,6 +82,13 @@ def human(as_: str | None) -> Actor:
     return Actor.human(name)
 
 
+def duration_opt(option: str, text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise fail(f"{option} {text!r}: {e}", 2) from None
+
+
 def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
@@ -89,14 +98,16 @@ def incidents(
     status: Annotated[Status | None, typer.Option(help="Only incidents with this status.")] = None,
     severity: Annotated[Severity | None, typer.Option(help="Only this severity.")] = None,
     service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only incidents opened this recently, e.g. 24h, 7d.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List incidents, newest first.
 
-    Example: baton incidents --status triggered --json
+    Examples: baton incidents --status triggered; baton incidents --service checkout --since 7d --json
     """
-    rows = run(lambda c: c.list(status=status, severity=severity, service=service, limit=limit))
+    after = datetime.now(UTC) - duration_opt("--since", since) if since else None
+    rows = run(lambda c: c.list(status=status, severity=severity, service=service, since=after, limit=limit))
     if as_json:
         emit_json([render.summary_json(r) for r in rows])
     else:
@@ -212,6 +223,77 @@ def severity(
 
 
 @app.command()
+def watch(
+    incident: IdArg,
+    every: Annotated[float, typer.Option(help="Seconds between looks.", min=0.2)] = 1.0,
+) -> None:
+    """Follow an incident's timeline live until it is resolved (Ctrl-C stops watching, not the incident).
+
+    Example: baton watch INC-7K2Q9M
+    """
+
+    async def follow(c: Incidents) -> None:
+        shown = 0
+        while True:
+            st = await c.state(incident)
+            if shown == 0:
+                out.print(render.headline(st), highlight=False)
+            for e in st.timeline[shown:]:
+                out.print(render.timeline_line(e), highlight=False)
+            shown = len(st.timeline)
+            if not st.open:
+                return
+            await asyncio.sleep(every)
+
+    try:
+        run(follow)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def page(
+    incident: IdArg,
+    who: Annotated[str, typer.Argument(help="A person, `user:NAME` or `schedule:NAME` (whoever is on call).")],
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why them.")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Page someone into the incident now.
+
+    Examples: baton page INC-7K2Q9M dave -m "database expertise"; baton page INC-7K2Q9M schedule:platform-primary
+    """
+    actor = human(as_)
+    result = run(lambda c: c.request(incident, actor, "page", reason, {"target": who}))
+    _done(result, as_json)
+
+
+@app.command()
+def escalate(
+    incident: IdArg,
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why.")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Page the next escalation level now, without waiting for its timer.
+
+    Example: baton escalate INC-7K2Q9M -m "need the payments lead"
+    """
+    actor = human(as_)
+    result = run(lambda c: c.request(incident, actor, "escalate", reason))
+    _done(result, as_json)
+
+
+@app.command()
+def postmortem(incident: IdArg) -> None:
+    """Print a postmortem draft in markdown: timeline, impact window, suspects, who did what, open questions.
+
+    Example: baton postmortem INC-7K2Q9M > INC-7K2Q9M.md
+    """
+    typer.echo(run(lambda c: c.postmortem(incident)), nl=False)
+
+
+@app.command()
 def approve(
     incident: IdArg,
     approval: Annotated[str, typer.Argument(help="The approval id, e.g. A1 (see `baton show`).")],
@@ -251,8 +333,9 @@ def deny(
 
 @app.command()
 def reload(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
-    """Apply the current config's policy (boundaries, escalation) to a running incident. New incidents always
-    start with the current config; a running one changes only when a human says so.
+    """Apply the current config's policy to a running incident (a human decision).
+
+    New incidents always start with the current config; a running one changes only when a human says so.
 
     Example: baton reload INC-7K2Q9M --as alice
     """
@@ -336,15 +419,7 @@ def boundaries_report(
 
     Example: baton boundaries report --since 30d
     """
-    from datetime import UTC, datetime
-
-    from incident.durations import parse_duration
-
-    try:
-        window = parse_duration(since)
-    except ValueError as e:
-        raise fail(f"--since {since!r}: {e}", 2) from None
-    rows = run(lambda c: c.refusals(datetime.now(UTC) - window))
+    rows = run(lambda c: c.refusals(datetime.now(UTC) - duration_opt("--since", since)))
     if as_json:
         emit_json([r.model_dump() for r in rows])
         return

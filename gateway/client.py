@@ -27,6 +27,7 @@ from incident.context import Change
 from incident.handoff import Handoff
 from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
 from incident.models import ActionResult, Actor, Alert, Severity, Status
+from incident.postmortem import draft
 from incident.state import IncidentPolicy, IncidentState
 from workflows import search_attributes as sa
 from workflows.changelog import ChangeLogWorkflow, changelog_id
@@ -267,6 +268,17 @@ class Incidents:
         found = ref if isinstance(ref, IncidentRef) else await self.find(ref)
         with temporal_errors(not_found=f"no incident {found.incident_id or found.workflow_id}"):
             return await self._handle(found).query(IncidentWorkflow.state, rpc_timeout=RPC_TIMEOUT)
+
+    async def policy(self, ref: str | IncidentRef) -> IncidentPolicy:
+        """The boundaries and escalation this incident runs by (its snapshot, or what a human reloaded)."""
+        found = ref if isinstance(ref, IncidentRef) else await self.find(ref)
+        with temporal_errors(not_found=f"no incident {found.incident_id or found.workflow_id}"):
+            return await self._handle(found).query(IncidentWorkflow.policy, rpc_timeout=RPC_TIMEOUT)
+
+    async def postmortem(self, ref: str) -> str:
+        """A markdown postmortem draft from the incident's record: facts and questions, no conclusions."""
+        found = await self.find(ref)
+        return draft(await self.state(found), (await self.policy(found)).service)
 
     async def acknowledge(self, ref: str, actor: Actor) -> ActionResult:
         return await self._act(ref, IncidentWorkflow.acknowledge, ActorRequest(actor=actor))

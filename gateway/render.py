@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gateway.client import IncidentSummary
 from incident.approvals import RefusalRow
 from incident.config import Config
-from incident.models import Actor, Severity
+from incident.models import Actor, Severity, TimelineEntry
 from incident.policy import Boundaries
 from incident.state import IncidentState
 
@@ -63,7 +64,8 @@ def approvals_table(st: IncidentState) -> Table:
             if a.pending
             else f"{a.decided_by or 'nobody'}" + (f": {a.reason}" if a.reason else "")
         )
-        table.add_row(a.id, f"[{style}]{a.status.value}[/]", a.describe(), a.requested_by, a.rationale, when)
+        cells = (escape(a.describe()), a.requested_by, escape(a.rationale), escape(when))
+        table.add_row(a.id, f"[{style}]{a.status.value}[/]", *cells)
     return table
 
 
@@ -86,12 +88,17 @@ def refusals_table(rows: list[RefusalRow]) -> Table:
     return table
 
 
-def print_incident(console: Console, st: IncidentState) -> None:
+def headline(st: IncidentState) -> str:
     style = STATUS_STYLE.get(st.status.value, "")
-    console.print(
-        f"[bold]{st.incident_id}[/bold]  [{style}]{st.status.value}[/]  {st.severity_label}  {st.service}",
-        highlight=False,
-    )
+    return f"[bold]{st.incident_id}[/bold]  [{style}]{st.status.value}[/]  {st.severity_label}  {st.service}"
+
+
+def timeline_line(e: TimelineEntry) -> str:
+    return f"{e.at:%H:%M:%S}  {escape(e.actor):<18} {escape(e.text)}"
+
+
+def print_incident(console: Console, st: IncidentState) -> None:
+    console.print(headline(st), highlight=False)
     console.print(f"  {st.title}", highlight=False, markup=False)
     facts = [
         ("opened", f"{st.opened_at:%Y-%m-%d %H:%M:%S} UTC ({ago(st.opened_at)})"),
@@ -111,11 +118,15 @@ def print_incident(console: Console, st: IncidentState) -> None:
         console.print(f"  [dim]{k:>15}[/dim]  {v}", highlight=False)
     if st.approvals:
         console.print(approvals_table(st))
+    if st.context and st.context.suspects:
+        console.print("[bold]suspects[/bold]")
+        for suspect in st.context.suspects:
+            console.print(f"  - {escape(suspect.text)}", highlight=False)
     table = Table(box=None, header_style="bold", title="timeline", title_justify="left")
     for col in ("TIME (UTC)", "WHO", "WHAT"):
         table.add_column(col, overflow="fold")
     for e in st.timeline:
-        table.add_row(f"{e.at:%H:%M:%S}", e.actor, e.text)
+        table.add_row(f"{e.at:%H:%M:%S}", escape(e.actor), escape(e.text))
     console.print(table)
 
 

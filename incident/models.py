@@ -230,3 +230,4 @@ class Outcome(BaseModel):
     resolved_at: datetime | None
     alert_count: int
     kind: Literal["resolved", "continued"] = "resolved"
+    postmortem: str = Field("", description="a markdown draft from the record: facts and questions, no conclusions")

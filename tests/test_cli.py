@@ -223,3 +223,37 @@ async def test_approvals_and_the_boundaries_report_from_the_command_line(stack: 
     assert report.json[0]["count"] >= report.json[-1]["count"], "most frequent first"
     text = await baton("boundaries", "report", "--since", "1h")
     assert "drop_database" in text.out and "undefined: no rule names the action" in text.out
+
+
+async def test_page_escalate_watch_and_postmortem(stack: tuple[Cli, Harness], sink: Sink) -> None:
+    baton, h = stack
+    iid = await open_incident(h)
+    await until(lambda: h.incidents.state(iid), lambda st: st.paged)
+    listed = await baton("incidents", "--since", "1h", "--json")
+    assert listed.code == 0 and iid in [row["id"] for row in listed.json]
+    assert (await baton("incidents", "--since", "soon")).code == 2
+
+    watching = await asyncio.create_subprocess_exec(
+        BATON, "watch", iid, "--every", "0.3", env=baton.env, stdout=asyncio.subprocess.PIPE
+    )
+    paged = await baton("page", iid, "bob", "-m", "knows the payment provider", "--as", "alice", "--json")
+    assert paged.code == 0 and paged.json["message"] == "paging user:bob"
+    await until(lambda: _sent(sink, "/bob"))
+    escalated = await baton("escalate", iid, "-m", "need the lead", "--as", "alice")
+    assert escalated.code == 0 and "paging level 2 now" in escalated.out
+    await until(lambda: _sent(sink, "/dave"))
+    assert (await baton("resolve", iid, "-m", "provider recovered", "--as", "alice")).code == 0
+    followed, _ = await asyncio.wait_for(watching.communicate(), timeout=30)
+    assert watching.returncode == 0, "watch ends when the incident is resolved"
+    text = followed.decode()
+    assert iid in text and "human:alice pages user:bob: knows the payment provider" in text
+    assert "escalates to level 2 now: need the lead" in text and "resolved by human:alice" in text
+
+    draft = await baton("postmortem", iid)
+    assert draft.code == 0 and draft.out.startswith(f"# Postmortem draft: {iid}")
+    assert "provider recovered" in draft.out and "What was the root cause?" in draft.out
+    assert (await baton("postmortem", "INC-000000")).code == 1
+
+
+async def _sent(sink: Sink, path: str) -> list:
+    return sink.for_path(path)

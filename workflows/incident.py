@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         bounded,
     )
     from incident.policy import Decision, Verdict
+    from incident.postmortem import draft
     from incident.state import (
         MAX_ALERT_RECORDS,
         RECENT_EVENTS,
@@ -188,6 +189,7 @@ class IncidentWorkflow:
             opened_at=st.opened_at,
             resolved_at=st.resolved_at,
             alert_count=st.alert_count,
+            postmortem=draft(st, self._policy.service),
         )
         if any(a.action is AlertAction.TRIGGER for a in self._after_resolve):
             # Alerts that arrived while the resolve was being recorded: a resolved incident never absorbs them,
@@ -1090,6 +1092,11 @@ class IncidentWorkflow:
     @workflow.query
     def state(self) -> IncidentState:
         return self._require()
+
+    @workflow.query
+    def policy(self) -> IncidentPolicy:
+        """The policy this incident runs by: the snapshot it started with, or what a human reloaded."""
+        return self._policy
 
     @workflow.query
     def timeline(self) -> list[TimelineEntry]:
