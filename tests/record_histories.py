@@ -1,4 +1,4 @@
-"""Record the workflow histories the replay test checks against: `python -m tests.record_histories`.
+"""Record the workflow histories the replay test checks against: `python -m tests.record_histories [NAME...]`.
 
 Re-record only for a deliberate, compatible change with nothing running on the old code; otherwise keep the
 saved histories and use `workflow.patched` so running incidents replay.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,10 +59,49 @@ async def record_full_lifecycle() -> str:
         await env.shutdown()
 
 
+async def record_approvals() -> str:
+    """Boundaries at work: an agent's rollback waits, escalates unanswered, is approved and runs; an undefined
+    action is refused; the agent's resolve becomes an approval a human gives."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    await env.client.operator_service.add_search_attributes(_search_attributes_request(env.client))
+    try:
+        async with httpx.AsyncClient() as http:
+            h = await harness(env, make_config(), http)
+            async with h.worker:
+                policy = IncidentPolicy.snapshot(h.config, "checkout")
+                await h.incidents.ingest(alert("approvals"), policy, "replay")
+                wid = workflow_id_for("replay", "approvals")
+                handle = env.client.get_workflow_handle(wid)
+                await asyncio.sleep(1)
+                await h.incidents.acknowledge(wid, Actor.human("alice"))
+                triage = Actor.agent("triage")
+                await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"})
+                with contextlib.suppress(Exception):
+                    await h.incidents.request(wid, triage, "drop_database", "it is corrupt")
+                await env.sleep(timedelta(minutes=16))
+                await h.incidents.approve(wid, Actor.human("dave"), "A1")
+                await asyncio.sleep(1)
+                await h.incidents.resolve(wid, triage, "error rate at baseline")
+                await h.incidents.approve(wid, Actor.human("alice"), "A2")
+                await handle.result()
+                history = await handle.fetch_history()
+                return history.to_json()
+    finally:
+        await env.shutdown()
+
+
+RECORDINGS = {"incident_full_lifecycle": record_full_lifecycle, "incident_approvals": record_approvals}
+
+
 def main() -> None:
+    """Record the histories named on the command line (default: all of them)."""
     HISTORIES.mkdir(parents=True, exist_ok=True)
-    (HISTORIES / "incident_full_lifecycle.json").write_text(asyncio.run(record_full_lifecycle()))
-    print(f"wrote {HISTORIES / 'incident_full_lifecycle.json'}")
+    for name in sys.argv[1:] or list(RECORDINGS):
+        path = HISTORIES / f"{name}.json"
+        path.write_text(asyncio.run(RECORDINGS[name]()))
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
