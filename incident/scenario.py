@@ -1,0 +1,575 @@
+"""Drill scenarios: alerts, steps and expectations on one virtual clock, and how to check them.
+
+A scenario file says what happens (alerts from a source, people and agents acting) and what must be true at given
+moments (who was paged, the severity, an approval's fate). The runner (`drill.py`) plays it against a worker on
+Temporal's time-skipping test server; this module only reads files and judges what the runner saw, so it is pure:
+no Temporal, no clock, no I/O except reading the file in `load_scenario`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from incident.approvals import ApprovalStatus
+from incident.config import Config, Problem, _dotted, _line_for, _line_index
+from incident.durations import Duration, format_duration
+from incident.models import NAME, Actor, Severity, Status, TimelineEntry
+from incident.state import IncidentState
+
+DEFAULT_START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+"""Where a scenario's clock starts unless it says `start:`. A Tuesday, 02:00 UTC: with baton.example.yaml alice is on
+call for payments-primary (the week from Monday 23 November, 09:00 New York) and carol for platform-primary (the
+night from Monday 09:00 Berlin)."""
+CHECK_DELAY = timedelta(milliseconds=500)
+"""Expectations look this long after their `at`, so what falls due at that instant has happened (a timer fires a
+few milliseconds after its deadline) and nothing due a second later has."""
+DEFAULT_KEY = "alert"
+
+Outcome = Literal["done", "pending", "refused", "undefined", "error"]
+OWN_UPDATES = ("acknowledge", "note", "resolve", "severity")
+"""`do:` values that go to the incident's own update; `approve`/`deny` decide an approval; anything else is an
+action request the boundaries decide on."""
+_SEVERITY_LABEL = re.compile(r"^SEV[0-4]( \(proposed\))?$")
+
+
+def _scalar_str(v: Any) -> Any:
+    """YAML reads `v41` as a string but `41` as a number; a parameter is text either way."""
+    if isinstance(v, dict):
+        return {k: str(x) if isinstance(x, int | float) and not isinstance(x, bool) else x for k, x in v.items()}
+    return v
+
+
+Params = Annotated[dict[str, str], BeforeValidator(_scalar_str)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AlertEvent(Strict):
+    """An event from a monitoring source: a trigger opens (or joins) the incident for its key."""
+
+    at: Duration
+    key: str = Field(DEFAULT_KEY, min_length=1, max_length=200, description="the dedup key: one incident per key")
+    action: Literal["trigger", "acknowledge", "resolve"] = "trigger"
+    service: str | None = Field(None, description="else the config's routing places it by its labels")
+    summary: str | None = None
+    severity: Severity | None = Field(None, description="else the routing's, else SEV3")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _summary(self) -> AlertEvent:
+        if self.action == "trigger" and not (self.summary or "").strip():
+            raise ValueError("a trigger needs a summary")
+        return self
+
+
+class Step(Strict):
+    """Someone acts on the incident, through the same façade the CLI and the agents use."""
+
+    at: Duration
+    actor: str = Field(description="`human:NAME` or `agent:NAME`")
+    do: str = Field(description="acknowledge | note | resolve | severity | approve | deny | an action name")
+    incident: str | None = Field(None, description="the alert key of the incident; default: the first alert's")
+    params: Params = Field(default_factory=dict)
+    rationale: str = ""
+    text: str | None = Field(None, description="note: the note; customer_comms: the message; approve: an edit")
+    reason: str = Field("", description="deny: why")
+    summary: str = Field("", description="resolve: the summary")
+    severity: Severity | None = Field(None, description="severity: the level to set or propose")
+    approval: str = Field("last", description="approve/deny: an id such as A1, or `last`")
+    expect: Outcome | None = None
+    rule: str | None = Field(None, description="a substring of the rule that asked for approval or refused")
+
+    @field_validator("actor")
+    @classmethod
+    def _actor(cls, v: str) -> str:
+        kind, _, name = v.partition(":")
+        if kind not in ("human", "agent") or not NAME.match(name):
+            raise ValueError(f"{v!r} is not `human:NAME` or `agent:NAME` (lowercase letters, digits, . _ -)")
+        return v
+
+    @field_validator("do")
+    @classmethod
+    def _do(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError(f"{v!r} is not an action name (lowercase letters, digits, . _ -)")
+        return v
+
+    @model_validator(mode="after")
+    def _needs(self) -> Step:
+        if self.do == "severity" and self.severity is None:
+            raise ValueError("`do: severity` needs `severity: SEV0..SEV4`")
+        if self.do == "note" and not (self.text or "").strip():
+            raise ValueError("`do: note` needs `text`")
+        if self.rule is not None and self.expect not in ("pending", "refused", "undefined"):
+            raise ValueError("`rule` goes with `expect: pending`, `refused` or `undefined`")
+        return self
+
+    @property
+    def who(self) -> Actor:
+        return Actor.parse(self.actor)
+
+    def describe(self, approval: str | None = None) -> str:
+        """`agent:triage rollback (version=v41)`; `approval` names the approval `last` turned out to be."""
+        what = self.do
+        if self.do in ("approve", "deny"):
+            what = f"{self.do} {approval or self.approval}"
+        elif self.do == "severity" and self.severity:
+            what = f"severity {self.severity.value}"
+        elif self.params:
+            what += " (" + ", ".join(f"{k}={v}" for k, v in self.params.items()) + ")"
+        return f"{self.actor} {what}"
+
+
+class PagedCheck(Strict):
+    """Who was paged (a page of the escalation, not an approval ask or a notice); all optional. `times: N` under
+    `paged` means at least N such pages; under `not_paged`, fewer than N."""
+
+    level: int | None = Field(None, ge=1)
+    person: str | None = None
+    times: int = Field(1, ge=1)
+
+    def describe(self) -> str:
+        who = self.person or ("someone" if self.level is None else f"level {self.level}")
+        times = f" {self.times} times" if self.times > 1 else ""
+        return f"{who} paged{times}" + (f" at level {self.level}" if self.person and self.level else "")
+
+
+def _paged_short(v: Any) -> Any:
+    """`paged: dave` and `paged: 2` are short for `{person: dave}` and `{level: 2}`."""
+    if isinstance(v, str):
+        return {"person": v}
+    if isinstance(v, int) and not isinstance(v, bool):
+        return {"level": v}
+    return v
+
+
+class AskedCheck(Strict):
+    """Who was asked to approve or deny (an approval page)."""
+
+    person: str | None = None
+    approval: str | None = Field(None, description="A1, A2, …; default: any")
+
+    def describe(self) -> str:
+        return f"{self.person or 'someone'} asked to decide {self.approval or 'an approval'}"
+
+
+class ApprovalCheck(Strict):
+    id: str = Field("last", description="A1, A2, … or `last`")
+    status: ApprovalStatus
+    decided_by: str | None = Field(None, description="`human:alice`")
+
+    def describe(self) -> str:
+        by = f" by {self.decided_by}" if self.decided_by else ""
+        name = "the last approval" if self.id == "last" else f"approval {self.id}"
+        return f"{name} {self.status.value}{by}"
+
+
+CHECKS = ("paged", "not_paged", "asked", "severity", "status", "approval", "timeline", "not_timeline", "refusals")
+
+
+class Expectation(Strict):
+    """One fact that must hold at `at` (checked CHECK_DELAY after it). Exactly one check per item."""
+
+    at: Duration
+    incident: str | None = Field(None, description="the alert key of the incident; default: the first alert's")
+    paged: Annotated[PagedCheck | None, BeforeValidator(_paged_short)] = None
+    not_paged: Annotated[PagedCheck | None, BeforeValidator(_paged_short)] = None
+    asked: AskedCheck | None = None
+    severity: str | None = Field(None, description="as shown: `SEV1`, or `SEV1 (proposed)` until a human confirms")
+    status: Status | None = None
+    approval: ApprovalCheck | None = None
+    timeline: str | None = Field(None, min_length=1, description="some entry's text contains it (any case)")
+    not_timeline: str | None = Field(None, min_length=1, description="no entry's text contains it (any case)")
+    refusals: int | None = Field(None, ge=0, description="refused requests so far (never and undefined)")
+
+    @field_validator("severity")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        if v is not None and not _SEVERITY_LABEL.match(v.strip()):
+            raise ValueError(f"{v!r} is not a severity as shown: SEV0..SEV4, optionally followed by ' (proposed)'")
+        return v.strip() if v else v
+
+    @model_validator(mode="after")
+    def _one(self) -> Expectation:
+        given = [c for c in CHECKS if getattr(self, c) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) or "none"
+            raise ValueError(f"an expectation checks exactly one of {', '.join(CHECKS)} (found: {found})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(c for c in CHECKS if getattr(self, c) is not None)
+
+    def describe(self) -> str:
+        match self.kind:
+            case "paged":
+                return self.paged.describe()  # type: ignore[union-attr]
+            case "not_paged":
+                return self.not_paged.describe().replace(" paged", " not paged")  # type: ignore[union-attr]
+            case "asked":
+                return self.asked.describe()  # type: ignore[union-attr]
+            case "severity":
+                return f"severity {self.severity}"
+            case "status":
+                return f"status {self.status.value}"  # type: ignore[union-attr]
+            case "approval":
+                return self.approval.describe()  # type: ignore[union-attr]
+            case "timeline":
+                return f'a timeline entry containing "{self.timeline}"'
+            case "not_timeline":
+                return f'no timeline entry containing "{self.not_timeline}"'
+        return f"{self.refusals} refused request(s)"
+
+
+class Scenario(Strict):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    config: str | None = Field(None, description="the config to drill, relative to this file")
+    start: AwareDatetime = Field(DEFAULT_START, description="the virtual instant the drill starts at")
+    alerts: list[AlertEvent] = Field(min_length=1)
+    steps: list[Step] = Field(default_factory=list)
+    expect: list[Expectation] = Field(default_factory=list)
+
+    _source: str = PrivateAttr("<scenario>")
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Scenario:
+        opened: dict[str, timedelta] = {}
+        for i, a in enumerate(self.alerts):
+            if a.action == "trigger":
+                opened.setdefault(a.key, a.at)
+            elif a.key not in opened or opened[a.key] > a.at:
+                raise ValueError(f"alerts[{i}]: a {a.action} for key {a.key!r} before any trigger for it")
+        first = self.alerts[0].key
+        items: list[tuple[str, Step | Expectation]] = [(f"steps[{i}]", s) for i, s in enumerate(self.steps)]
+        items += [(f"expect[{i}]", e) for i, e in enumerate(self.expect)]
+        for where, item in items:
+            key = item.incident or first
+            if key not in opened:
+                known = ", ".join(sorted(opened))
+                raise ValueError(f"{where}.incident: no alert triggers key {key!r} (keys: {known})")
+            if item.at < opened[key]:
+                raise ValueError(
+                    f"{where}: at {format_duration(item.at)}, before the incident opens "
+                    f"(its first trigger is at {format_duration(opened[key])})"
+                )
+        if not self.expect and not any(s.expect for s in self.steps):
+            raise ValueError("a drill needs something to check: `expect:` items or a step's `expect:`")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def keys(self) -> list[str]:
+        """Alert keys in the order their incidents open."""
+        return list(dict.fromkeys(a.key for a in sorted(self.alerts, key=lambda a: a.at) if a.action == "trigger"))
+
+    def incident_of(self, item: Step | Expectation) -> str:
+        return item.incident or self.alerts[0].key
+
+    def events(self) -> list[tuple[timedelta, AlertEvent | Step | Expectation, str]]:
+        """Everything on one clock: (when, item, where in the file). At the same instant alerts come first, then
+        steps, then expectations, each in file order; expectations are looked at CHECK_DELAY after their `at`."""
+        out: list[tuple[timedelta, int, int, AlertEvent | Step | Expectation, str]] = []
+        for i, a in enumerate(self.alerts):
+            out.append((a.at, 0, i, a, f"alerts[{i}]"))
+        for i, s in enumerate(self.steps):
+            out.append((s.at, 1, i, s, f"steps[{i}]"))
+        for i, e in enumerate(self.expect):
+            out.append((e.at + CHECK_DELAY, 2, i, e, f"expect[{i}]"))
+        out.sort(key=lambda t: (t[0], t[1], t[2]))
+        return [(when, item, where) for when, _, _, item, where in out]
+
+    def line(self, where: str) -> int | None:
+        """The line of `steps[2]`, `expect[0].paged`… in the file."""
+        return _line_for(self._lines, _parse_path(where))
+
+    def problems_with(self, config: Config) -> list[Problem]:
+        """What in this scenario the config cannot mean: a service or person it does not have."""
+        found: list[tuple[str, str]] = []
+        for i, a in enumerate(self.alerts):
+            if a.service is not None and a.service not in config.services:
+                found.append((f"alerts[{i}].service", _unknown("service", a.service, config.services)))
+        for i, e in enumerate(self.expect):
+            for name in ("paged", "not_paged", "asked"):
+                check = getattr(e, name)
+                if check is not None and check.person is not None and check.person not in config.people:
+                    found.append((f"expect[{i}].{name}.person", _unknown("person", check.person, config.people)))
+        return [Problem(path=p, line=self.line(p), message=m) for p, m in found]
+
+
+def _unknown(what: str, name: str, known: dict[str, Any]) -> str:
+    return f"unknown {what} {name!r} in the config (known: {', '.join(sorted(known)) or 'none'})"
+
+
+def _parse_path(where: str) -> tuple[str | int, ...]:
+    out: list[str | int] = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", where):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return tuple(out)
+
+
+class ScenarioError(Exception):
+    """A scenario file cannot be used. `problems` lists every one found, with path and line."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Validate YAML text into a Scenario, or raise ScenarioError with every problem, path and line."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ScenarioError(source, [Problem(path="", line=line, message=f"not valid YAML: {e}")]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [Problem(path="", line=1, message="a scenario must be a YAML mapping")])
+    lines = _line_index(text)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p)))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check the spelling)"
+            # A whole-scenario problem names its own place (`steps[1]: ...`): report it there.
+            inner = re.match(r"^((?:alerts|steps|expect)\[\d+\](?:\.\w+)?): ", msg) if not loc else None
+            if inner:
+                loc, msg = _parse_path(inner.group(1)), msg[inner.end() :]
+            problems.append(Problem(path=_dotted(loc), line=_line_for(lines, loc) or 1, message=msg))
+        raise ScenarioError(source, problems) from None
+    scenario._source, scenario._lines = source, lines
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ScenarioError(str(p), [Problem(path="", line=None, message=f"cannot read: {e.strerror}")]) from None
+    return parse_scenario(text, str(p))
+
+
+def config_for(scenario: Scenario) -> Path | None:
+    """The config the scenario names, relative to its file (None when it names none)."""
+    if scenario.config is None:
+        return None
+    return (Path(scenario.source).parent / scenario.config).resolve()
+
+
+# ---- what the runner saw, and judging it ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentPage:
+    """A page the drill's worker captured instead of sending: `kind` page, approval, notice, recovered, update."""
+
+    at: timedelta
+    person: str
+    kind: str
+    level: int = 0
+    approval_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """How the incident answered a step."""
+
+    outcome: Outcome
+    message: str
+    rule: str | None = None
+    approval_id: str | None = None
+    """The approval the request became (pending)."""
+    decided: str | None = None
+    """approve/deny: the approval decided on (what `last` turned out to be)."""
+
+
+@dataclass
+class Check:
+    at: timedelta
+    expect: str
+    passed: bool
+    got: str
+    where: str = ""
+    line: int | None = None
+    incident: str | None = None
+    """The alert key of the incident checked, where a scenario has several."""
+
+    def sentence(self) -> str:
+        which = f"[{self.incident}] " if self.incident else ""
+        if self.passed:
+            return f"at {ago(self.at)}: {which}{self.expect}"
+        return f"at {ago(self.at)}: {which}expected {self.expect}; got: {self.got}"
+
+
+@dataclass
+class Seen:
+    """One incident as the drill saw it at a moment: its state (None before it opened) and the pages for it."""
+
+    state: IncidentState | None
+    origin: datetime
+    pages: list[SentPage] = field(default_factory=list)
+
+
+def ago(d: timedelta) -> str:
+    """An offset from the drill's start in whole seconds, as written in scenarios: `0s`, `5m`, `1h2m3s`."""
+    return format_duration(timedelta(seconds=int(max(d.total_seconds(), 0))))
+
+
+def check_step(step: Step, result: StepResult) -> Check:
+    """A step without `expect` only has to be carried out: `error` fails it."""
+    got = result.outcome + (f" ({result.approval_id})" if result.approval_id else "")
+    detail = result.rule if result.outcome in ("pending", "refused", "undefined") and result.rule else result.message
+    if result.outcome != "done" and detail:
+        got += f": {detail}"
+    what = step.describe(result.decided)
+    if step.expect is None:
+        return Check(step.at, f"{what} carried out", result.outcome != "error", got)
+    expect = f"{what}: {step.expect}"
+    passed = result.outcome == step.expect
+    if step.rule is not None:
+        expect += f" by a rule containing {step.rule!r}"
+        passed = passed and step.rule.lower() in (result.rule or "").lower()
+    return Check(step.at, expect, passed, got)
+
+
+def check(exp: Expectation, seen: Seen) -> Check:
+    """Judge one expectation against the incident as it is now."""
+    passed, got = _judge(exp, seen)
+    return Check(exp.at, exp.describe(), passed, got)
+
+
+def _judge(exp: Expectation, seen: Seen) -> tuple[bool, str]:
+    st = seen.state
+    match exp.kind:
+        case "paged" | "not_paged":
+            want: PagedCheck = getattr(exp, exp.kind)
+            pages = [p for p in seen.pages if p.kind == "page"]
+            hits = [p for p in pages if _matches(want, p)]
+            enough = len(hits) >= want.times
+            if exp.kind == "paged":
+                if enough:
+                    return True, ", ".join(_paged(p) for p in hits)
+                return False, _pages_so_far(pages) + "; " + _missing(want, len(hits))
+            if enough:
+                return False, ", ".join(_paged(p) for p in hits)
+            return True, _missing(want, len(hits)) + f" ({_pages_so_far(pages)})"
+        case "asked":
+            want_ask: AskedCheck = exp.asked  # type: ignore[assignment]
+            asks = [p for p in seen.pages if p.kind == "approval"]
+            hits = [
+                p
+                for p in asks
+                if (want_ask.person is None or p.person == want_ask.person)
+                and (want_ask.approval is None or (p.approval_id or "").upper() == want_ask.approval.upper())
+            ]
+            if hits:
+                return True, _asked(hits[0])
+            return False, ", ".join(_asked(p) for p in asks) or "nobody was asked to decide anything"
+    if st is None:
+        return False, "the incident has not opened"
+    match exp.kind:
+        case "severity":
+            return st.severity_label == exp.severity, st.severity_label
+        case "status":
+            return st.status is exp.status, _status(st, seen.origin)
+        case "approval":
+            return _approval(exp.approval, st, seen.origin)  # type: ignore[arg-type]
+        case "timeline" | "not_timeline":
+            needle: str = getattr(exp, exp.kind)
+            hits_t = [e for e in st.timeline if needle.lower() in e.text.lower()]
+            if exp.kind == "timeline":
+                if hits_t:
+                    return True, _entry(hits_t[0], seen.origin)
+                last = "; ".join(_entry(e, seen.origin) for e in st.timeline[-3:])
+                return False, f"no entry contains it (the last: {last})"
+            if hits_t:
+                return False, _entry(hits_t[0], seen.origin)
+            return True, ""
+    kinds = sorted({f"{r.actor} {r.action}" for r in st.refusals})
+    return st.refused_total == exp.refusals, f"{st.refused_total}" + (f" ({', '.join(kinds)})" if kinds else "")
+
+
+def _matches(want: PagedCheck, p: SentPage) -> bool:
+    return (want.level is None or p.level == want.level) and (want.person is None or p.person == want.person)
+
+
+def _paged(p: SentPage) -> str:
+    return f"{p.person} paged at level {p.level} at {ago(p.at)}"
+
+
+def _asked(p: SentPage) -> str:
+    return f"{p.person} asked to decide {p.approval_id or '?'} at {ago(p.at)}"
+
+
+def _pages_so_far(pages: list[SentPage]) -> str:
+    return ", ".join(_paged(p) for p in pages) or "nobody paged"
+
+
+def _missing(want: PagedCheck, found: int) -> str:
+    if want.times > 1:
+        return f"{found} such page(s), not {want.times}"
+    if want.person and want.level:
+        return f"{want.person} not at level {want.level}"
+    if want.person:
+        return f"{want.person} not paged"
+    return f"nobody at level {want.level}" if want.level else "nobody paged"
+
+
+def _status(st: IncidentState, origin: datetime) -> str:
+    if st.status is Status.ACKNOWLEDGED and st.acknowledged_at:
+        return f"acknowledged by {st.acknowledged_by} at {ago(st.acknowledged_at - origin)}"
+    if st.status is Status.RESOLVED and st.resolved_at:
+        return f"resolved by {st.resolved_by} at {ago(st.resolved_at - origin)}"
+    return st.status.value
+
+
+def _approval(want: ApprovalCheck, st: IncidentState, origin: datetime) -> tuple[bool, str]:
+    found = st.approvals[-1] if want.id == "last" and st.approvals else st.approval(want.id)
+    if found is None:
+        return False, f"no approval {want.id} (approvals: {', '.join(a.id for a in st.approvals) or 'none'})"
+    got = f"{found.id} ({found.describe()}) {found.status.value}"
+    if found.decided_by:
+        got += f" by {found.decided_by}"
+    if found.decided_at:
+        got += f" at {ago(found.decided_at - origin)}"
+    elif found.pending:
+        got += f", deadline {ago(found.deadline - origin)}"
+    passed = found.status is want.status and (
+        want.decided_by is None or (found.decided_by or "") in (want.decided_by, f"human:{want.decided_by}")
+    )
+    return passed, got
+
+
+def _entry(e: TimelineEntry, origin: datetime) -> str:
+    return f"{ago(e.at - origin)} {e.actor}: {e.text}"
