@@ -172,11 +172,11 @@ def test_json_lists_each_drill_with_its_expectations_and_timeline(capsys: pytest
     expired = next(e for e in drill["expectations"] if e["expect"] == "approval A1 expired")
     assert expired == {
         "at": "33m",
-        "incident": None,
+        "incident": "checkout-5xx",
         "expect": "approval A1 expired",
         "passed": True,
         "got": "A1 (rollback (version=v41)) expired at 33m",
-        "line": 26,
+        "line": 30,
     }
     asked = next(t for t in drill["timeline"] if "asking level 2" in t["text"])
     assert asked["at"] == "18m" and asked["clock"] == "2026-11-24T02:18:00+00:00" and asked["actor"] == "system"
