@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -430,6 +431,24 @@ def boundaries_report(
             "(auto, approval or never) and boundaries.custom_actions.",
             highlight=False,
         )
+
+
+@app.command()
+def drill(
+    files: Annotated[list[Path], typer.Argument(help="Scenario files (YAML), e.g. drills/*.yaml.")],
+    config: Annotated[
+        str | None, typer.Option("--config", help="Run against this config instead of the scenario's own.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run scenario files against a config in virtual time: pages captured, actions described, never sent.
+
+    Exit 0 when every expectation holds, 1 when one does not, 2 for a bad scenario or config.
+    Example: baton drill drills/*.yaml --config baton.yaml
+    """
+    from drill import drill_command
+
+    raise typer.Exit(drill_command(files, config, as_json))
 
 
 @app.command()

@@ -133,18 +133,21 @@ async def test_the_shipped_drills_pass_against_the_example_config() -> None:
     assert len(results) == len(DRILLS) and all(r.checks for r in results)
 
 
-def _broken(tmp_path: Path, old: str, new: str) -> Path:
+def _broken(tmp_path: Path, *changes: tuple[str, str]) -> Path:
+    """A copy of the example config with each (old, new) text replaced."""
     text = EXAMPLE.read_text()
-    assert old in text
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new)
     path = tmp_path / "baton.yaml"
-    path.write_text(text.replace(old, new))
+    path.write_text(text)
     return path
 
 
 def test_a_changed_config_fails_the_drill_saying_what_happened_instead(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    slower = _broken(tmp_path, "[schedule:payments-primary], after: 5m", "[schedule:payments-primary], after: 15m")
+    slower = _broken(tmp_path, ("[schedule:payments-primary], after: 5m", "[schedule:payments-primary], after: 15m"))
     assert drill_command([ROOT / "drills/payments-escalation.yaml"], str(slower), as_json=False) == 1
     out = capsys.readouterr().out
     assert "FAIL  payments escalation" in out
@@ -153,8 +156,8 @@ def test_a_changed_config_fails_the_drill_saying_what_happened_instead(
 
     never = _broken(
         tmp_path,
-        "approval: [rollback, customer_comms, resolve]\n    never: [postmortem_conclusions]",
-        "approval: [customer_comms, resolve]\n    never: [postmortem_conclusions, rollback]",
+        ("approval: [rollback, customer_comms, resolve]", "approval: [customer_comms, resolve]"),
+        ("never: [postmortem_conclusions]", "never: [postmortem_conclusions, rollback]"),
     )
     assert drill_command([ROOT / "drills/checkout-rollback-needs-approval.yaml"], str(never), as_json=False) == 1
     out = capsys.readouterr().out

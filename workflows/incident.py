@@ -647,7 +647,7 @@ class IncidentWorkflow:
         st.ack_deadline = now + timeout if timeout else None
         st.escalation = st.escalation.stopped()
         what = "the source acknowledged" if via_source else f"acknowledged by {actor}"
-        until = f"; back to triggered at {st.ack_deadline:%H:%M:%S} UTC unless resolved" if st.ack_deadline else ""
+        until = f"; back to triggered unless resolved within {format_duration(timeout)}" if timeout else ""
         self._record(actor, "acknowledged", f"{what}; escalation stopped{until}")
         self._wake = True
 
@@ -779,11 +779,12 @@ class IncidentWorkflow:
         st = self._require()
         decision = self._policy.boundaries.decide(req.action, req.actor, st.severity)
         if decision.verdict in (Verdict.NEVER, Verdict.UNDEFINED):
-            hint = (
-                "ask the team to write a rule for it in boundaries, or ask a responder to do it"
-                if decision.verdict is Verdict.UNDEFINED
-                else "ask a responder to do it"
-            )
+            if decision.verdict is not Verdict.UNDEFINED:
+                hint = "ask a responder to do it"
+            elif req.actor.kind is ActorKind.HUMAN:
+                hint = "name it in boundaries.custom_actions (and give agents a rule for it) first"
+            else:
+                hint = "ask the team to write a rule for it in boundaries, or ask a responder to do it"
             return self._refuse(req.actor, req.action, decision.rule, hint, decision.verdict.value)
         if decision.verdict is Verdict.APPROVAL:
             return self._ask_approval(req, decision)
@@ -822,7 +823,8 @@ class IncidentWorkflow:
             req.actor,
             "approval_requested",
             f"{req.actor} asks to {approval.describe()}{why} — approval {approval.id} needed ({decision.rule}); "
-            f"{', '.join(approval.approvers)} may decide by {approval.deadline:%H:%M:%S} UTC",
+            f"{', '.join(approval.approvers)} may decide; unanswered, it escalates in "
+            f"{format_duration(bounds.approval_timeout)}",
             {"approval": approval.id, "action": req.action},
         )
         self._tell(self._approver_targets(approval), "approval", self._approval_text(approval), approval.id)
@@ -1018,7 +1020,7 @@ class IncidentWorkflow:
             approval.run = run
         what = req.action + (f" ({approval.id})" if approval else "")
         if not run.ran:
-            text = f"{what} approved; {run.detail}"
+            text = f"{what} {'approved' if approval else 'allowed'}; {run.detail}"
         elif run.dry_run:
             text = f"{what} would run (drill): {run.detail}"
         elif run.ok:
