@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client import Incidents, Unavailable
 from gateway.coalescer import AlertTooLarge, Backlogged, Coalescer
+from gateway.slack_app import slack_router
 from incident.config import Config
 from incident.context import Change
 from incident.ids import workflow_id_for
@@ -269,5 +270,6 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
             return JSONResponse(Health(status="degraded", temporal="unreachable").model_dump(), status_code=503)
         return JSONResponse(Health(status="ok", temporal="ok").model_dump())
 
+    app.include_router(slack_router(config, incidents))  # POST /v1/slack/interactions, /v1/slack/commands
     app.add_middleware(BodyLimit)
     return app
