@@ -75,12 +75,6 @@ def actions(page: Page, link: str) -> dict[str, Any]:
                 "action_id": "baton_resolve",
                 "text": {"type": "plain_text", "text": "Resolve"},
                 "value": value,
-                "confirm": {
-                    "title": {"type": "plain_text", "text": "Resolve the incident?"},
-                    "text": {"type": "plain_text", "text": f"Mark {page.incident_id} ({page.service}) resolved."},
-                    "confirm": {"type": "plain_text", "text": "Resolve"},
-                    "deny": {"type": "plain_text", "text": "Cancel"},
-                },
             },
             {
                 "type": "button",
