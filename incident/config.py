@@ -267,6 +267,15 @@ class Integrations(Strict):
         return out
 
 
+class AgentIdentity(Strict):
+    """An agent that may act through `baton mcp`: it proves who it is with its token."""
+
+    token: Secret
+    description: str | None = None
+
+    _s = field_validator("token", mode="before")(classmethod(lambda cls, v: _secret(v)))
+
+
 class Config(Strict):
     people: dict[str, Person] = Field(default_factory=dict)
     schedules: dict[str, Schedule] = Field(default_factory=dict)
@@ -278,6 +287,9 @@ class Config(Strict):
         default_factory=dict, description="how approved actions run (webhook, command, statuspage); see docs/actions.md"
     )
     integrations: Integrations = Field(default_factory=Integrations)
+    agents: dict[str, AgentIdentity] = Field(
+        default_factory=dict, description="agent identities for `baton mcp`, each with its token; see docs/mcp.md"
+    )
 
     @property
     def default_service(self) -> str:
@@ -298,10 +310,15 @@ class Config(Strict):
     def references(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-references that pydantic cannot check alone: (path, problem)."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        for section in ("people", "schedules", "escalation_policies", "services"):
+        for section in ("people", "schedules", "escalation_policies", "services", "agents"):
             for name in getattr(self, section):
                 if not NAME.match(name):
                     problems.append(((section, name), "names are lowercase letters, digits, . _ - (max 63)"))
+        for name in self.agents:
+            if name in self.people:
+                problems.append((("agents", name), f"{name!r} is also a person: an agent and a human need two names"))
+            if name == "baton":
+                problems.append((("agents", name), "'baton' is the built-in agent's name; pick another"))
         for sname, sched in self.schedules.items():
             for li, layer in enumerate(sched.layers):
                 for mi, member in enumerate(layer.members):

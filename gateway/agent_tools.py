@@ -1,0 +1,898 @@
+"""`baton mcp`: an incident's tools for an agent in an editor, over the Model Context Protocol.
+
+The server acts as one configured agent identity (`agents:` in the config) and does everything through the client
+façade, so the boundaries each incident runs by decide every change, inside the workflow: the actor of every call
+is `agent:<name>`, and no tool takes an actor or a person to act as. There is no tool to approve or deny: that is a
+human's. At most 16 tools, each one job, none overlapping.
+
+stdio (an editor starts it): `--agent NAME` (or $BATON_AGENT) and that agent's token in $BATON_AGENT_TOKEN.
+Streamable HTTP (`--http`, 127.0.0.1:8401/mcp): every request carries `Authorization: Bearer <token>`, and the token
+names the agent; Host and Origin are checked against the address it is bound to.
+
+Also runnable without the CLI: `python -m gateway.agent_tools [--agent NAME] [--http] [--host H] [--port P]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import inspect
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import ToolAnnotations
+from pydantic import Field
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.oncall import OnCallError, views
+from incident.approvals import Approval
+from incident.config import AgentIdentity, Config, ConfigError, config_path, load_config
+from incident.durations import format_duration, parse_duration
+from incident.ids import workflow_id_for
+from incident.models import NAME, ActionResult, Actor, Alert, Severity, Status
+from incident.policy import Boundaries, Verdict
+from incident.state import IncidentPolicy, IncidentState
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8401
+MCP_PATH = "/mcp"
+MAX_TOOLS = 16
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TOKEN_ENV = "BATON_AGENT_TOKEN"
+AGENT_ENV = "BATON_AGENT"
+
+TOOL_FOR_ACTION = {
+    "acknowledge": "acknowledge",
+    "lookup_oncall": "who_is_on_call",
+    "gather_context": "get_context",
+    "page": "page",
+    "note": "add_note",
+    "escalate": "escalate",
+    "triage_severity": "propose_severity",
+    "resolve": "propose_resolution",
+}
+"""Boundary actions that have a tool of their own; every other action (rollback, customer_comms, postmortem
+conclusions, a team's custom actions) is asked for with `request_action`."""
+
+INSTRUCTIONS = """\
+baton runs incident response: you do the coordination work, humans keep the judgment. You act as an agent
+identity; every call is recorded on the incident's timeline under that name. Rollback, customer communication,
+declaring resolved and postmortem conclusions are human decisions: ask with request_action or propose_resolution
+and a human approves or denies. Call get_boundaries before acting if unsure what you may do alone. A refusal names
+the rule that refused it; do not retry a refused request, do what the refusal says instead."""
+
+
+class IdentityError(Exception):
+    """The server cannot act as anyone: no such agent, no token, or the wrong one."""
+
+
+# ---- identity ---------------------------------------------------------------------------------------------------
+
+
+def agent_for_token(agents: Mapping[str, AgentIdentity], presented: str | None) -> str | None:
+    """The agent whose configured token is `presented`, compared in constant time against every agent."""
+    found = None
+    given = (presented or "").encode()
+    for name, identity in agents.items():
+        expected = identity.token.reveal()
+        if expected and given and hmac.compare_digest(expected.encode(), given) and found is None:
+            found = name
+    return found
+
+
+def bearer(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _known(config: Config) -> str:
+    return ", ".join(sorted(config.agents)) or "none"
+
+
+def _require_agents(config: Config) -> None:
+    if not config.agents:
+        raise IdentityError(
+            f"{config_path()} has no `agents:` section: add one, e.g. "
+            "agents: {triage: {token: env:BATON_AGENT_TRIAGE_TOKEN}} (see docs/mcp.md)"
+        )
+
+
+def _expected_token(name: str, identity: AgentIdentity) -> str:
+    token = identity.token.reveal()
+    if not token:
+        raise IdentityError(f"agents.{name}.token: environment variable {identity.token.env_var} is not set")
+    return token
+
+
+def stdio_identity(config: Config, agent: str | None, env: Mapping[str, str]) -> str:
+    """The agent a stdio server acts as: named, configured, and proven by the token in $BATON_AGENT_TOKEN."""
+    _require_agents(config)
+    name = agent or env.get(AGENT_ENV)
+    if not name:
+        raise IdentityError(f"which agent? pass --agent NAME or set {AGENT_ENV} (agents: {_known(config)})")
+    if name not in config.agents:
+        raise IdentityError(f"{name!r} is not an agent in {config_path()} (agents: {_known(config)})")
+    expected = _expected_token(name, config.agents[name])
+    presented = env.get(TOKEN_ENV, "")
+    if not presented:
+        raise IdentityError(f"set {TOKEN_ENV} to agent {name}'s token")
+    if not hmac.compare_digest(expected.encode(), presented.encode()):
+        raise IdentityError(f"{TOKEN_ENV} is not agent {name}'s token")
+    return name
+
+
+def http_agents(config: Config, agent: str | None) -> dict[str, AgentIdentity]:
+    """The agents an HTTP server accepts tokens for: every configured one with a token, or only `agent`."""
+    _require_agents(config)
+    if agent is not None and agent not in config.agents:
+        raise IdentityError(f"{agent!r} is not an agent in {config_path()} (agents: {_known(config)})")
+    wanted = {agent: config.agents[agent]} if agent else dict(config.agents)
+    if agent:
+        _expected_token(agent, wanted[agent])
+    usable = {name: ident for name, ident in wanted.items() if ident.token.reveal()}
+    if not usable:
+        unset = ", ".join(f"{ident.token.env_var}" for ident in wanted.values() if ident.token.env_var)
+        raise IdentityError(f"no agent has a token: set {unset}")
+    tokens: dict[str, str] = {}
+    for name, ident in usable.items():
+        token = ident.token.reveal() or ""
+        if token in tokens:
+            raise IdentityError(f"agents {tokens[token]} and {name} share a token: each agent needs its own")
+        tokens[token] = name
+    return usable
+
+
+# ---- tool inputs ------------------------------------------------------------------------------------------------
+
+IncidentId = Annotated[
+    str,
+    Field(min_length=1, max_length=300, description="The incident id, e.g. INC-7K2Q9M (any case), or its workflow id"),
+]
+SeverityName = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]
+StatusName = Literal["triggered", "acknowledged", "resolved"]
+Reason = Annotated[str, Field(min_length=1, max_length=4000, description="Why, in a sentence the responders read")]
+
+
+# ---- output -----------------------------------------------------------------------------------------------------
+
+
+def compact(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _t(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if when else None
+
+
+def approval_json(a: Approval) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": a.id,
+        "action": a.action,
+        "status": a.status.value,
+        "requested_by": a.requested_by,
+        "approvers": a.approvers,
+        "deadline": _t(a.deadline),
+    }
+    if a.params:
+        out["params"] = a.params
+    if a.text:
+        out["text"] = a.text
+    if a.decided_by:
+        out["decided_by"] = a.decided_by
+    if a.reason:
+        out["reason"] = a.reason
+    if a.run is not None:
+        out["run"] = {"ok": a.run.ok, "detail": a.run.detail}
+    return out
+
+
+def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
+    cur = st.escalation
+    return {
+        "incident_id": st.incident_id,
+        "title": st.title,
+        "service": st.service,
+        "status": st.status.value,
+        "severity": st.severity_label,
+        "severity_confirmed_by": st.severity_confirmed_by,
+        "opened_at": _t(st.opened_at),
+        "acknowledged_by": st.acknowledged_by,
+        "resolved_by": st.resolved_by,
+        "resolution": st.resolution,
+        "alerts": st.alert_count,
+        "firing": st.firing,
+        "paged": st.paged,
+        "escalation": {
+            "active": cur.active,
+            "levels_paged": st.top_level,
+            "next_at": _t(cur.next_at) if cur.active else None,
+            "exhausted": cur.exhausted,
+        },
+        "pending_approvals": [approval_json(a) for a in st.pending_approvals],
+        "decided_approvals": [approval_json(a) for a in st.approvals if not a.pending],
+        "suspects": [s.text for s in st.context.suspects] if st.context else None,
+        "refused_requests": st.refused_total,
+        "timeline": [
+            {"at": _t(e.at), "actor": e.actor, "kind": e.kind, "text": e.text}
+            for e in (st.timeline[-timeline:] if timeline else [])
+        ],
+        "timeline_total": len(st.timeline),
+    }
+
+
+def config_boundaries(b: Boundaries, me: Actor) -> dict[str, Any]:
+    """The config's policy for `me` at every severity: per action, the verdict and the rule."""
+    actions = []
+    for action in b.actions():
+        by_severity = {}
+        for sev in Severity:
+            d = b.decide(action, me, sev)
+            by_severity[sev.value] = {"verdict": d.verdict.value, "rule": d.rule}
+        row: dict[str, Any] = {
+            "action": action,
+            "tool": TOOL_FOR_ACTION.get(action, "request_action"),
+            "by_severity": by_severity,
+        }
+        if any(v["verdict"] == Verdict.APPROVAL for v in by_severity.values()):
+            row["approvers"] = b.approvers_for(action)
+        actions.append(row)
+    return {
+        "agent": str(me),
+        "approval_timeout": format_duration(b.approval_timeout),
+        "autonomy": {sev.value: b.autonomy.get(sev, "full") for sev in Severity},
+        "actions": actions,
+    }
+
+
+def refusal_text(e: Refused, action: str) -> str:
+    """A refusal the agent can act on: which rule refused it, and what to do instead."""
+    if e.rule is None and e.verdict is None:
+        return f"refused: {e}"
+    if e.verdict == Verdict.UNDEFINED:
+        return (
+            f"refused: {action} is undefined ({e.rule}). The policy does not name this action; ask a human "
+            "(a team names it under boundaries.custom_actions and gives it a rule under boundaries.agent)."
+        )
+    if e.verdict == Verdict.APPROVAL:
+        instead = "use propose_resolution" if action == "resolve" else "use request_action to ask a human for approval"
+    else:
+        instead = f"an agent may not {action} here; ask a human responder (get_boundaries lists what you may do)"
+    return f"refused by {e.rule} (verdict: {e.verdict}). Instead: {instead}."
+
+
+@contextmanager
+def facade_errors(action: str) -> Iterator[None]:
+    """The façade's three errors as tool errors the agent can read."""
+    try:
+        yield
+    except Refused as e:
+        raise ToolError(refusal_text(e, action)) from None
+    except NotFound as e:
+        raise ToolError(str(e)) from None
+    except Unavailable:
+        raise ToolError("Temporal unavailable, retry in a moment (nothing was recorded)") from None
+
+
+# ---- the tools --------------------------------------------------------------------------------------------------
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+RECORD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+"""Adds to the incident's record only."""
+REACH_PEOPLE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+"""Adds to the record and pages or asks people."""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    annotations: ToolAnnotations
+
+
+TOOLS = (
+    ToolSpec("list_incidents", "List incidents", READ),
+    ToolSpec("get_incident", "Get an incident", READ),
+    ToolSpec(
+        "open_incident",
+        "Open an incident",
+        ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True),
+    ),
+    ToolSpec("acknowledge", "Start coordinating", RECORD),
+    ToolSpec("add_note", "Add a note", RECORD),
+    ToolSpec("who_is_on_call", "Who is on call", READ),
+    ToolSpec("page", "Page someone", REACH_PEOPLE),
+    ToolSpec("escalate", "Escalate now", REACH_PEOPLE),
+    ToolSpec("get_context", "Gathered context", READ),
+    ToolSpec("propose_severity", "Propose a severity", RECORD),
+    ToolSpec(
+        "request_action",
+        "Ask for an action",
+        ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True),
+    ),
+    ToolSpec("propose_resolution", "Propose resolving", REACH_PEOPLE),
+    ToolSpec("draft_postmortem", "Draft the postmortem", READ),
+    ToolSpec("get_boundaries", "What may I do?", READ),
+)
+assert len(TOOLS) <= MAX_TOOLS
+
+
+class AgentTools:
+    """The tools, bound to a config and the façade. `agent` fixes the identity (stdio); without it, each HTTP
+    request's bearer token names one of `agents`."""
+
+    def __init__(
+        self, config: Config, incidents: Incidents, agents: Mapping[str, AgentIdentity], agent: str | None = None
+    ):
+        self.config = config
+        self.incidents = incidents
+        self.agents = dict(agents)
+        self.agent = agent
+
+    def actor(self, ctx: Context) -> Actor:
+        if self.agent is not None:
+            return Actor.agent(self.agent)
+        request = ctx.request_context.request
+        headers = getattr(request, "headers", None)
+        name = agent_for_token(self.agents, bearer(headers.get("authorization") if headers is not None else None))
+        if name is None:
+            raise ToolError("no agent identity: send Authorization: Bearer <an agent's token>")
+        return Actor.agent(name)
+
+    # ---- reading ----------------------------------------------------------------------------------------------
+
+    async def list_incidents(
+        self,
+        status: Annotated[StatusName | None, Field(description="Only incidents with this status")] = None,
+        severity: Annotated[SeverityName | None, Field(description="Only this severity")] = None,
+        service: Annotated[str | None, Field(description="Only this service")] = None,
+        since: Annotated[str | None, Field(description="Only incidents opened this recently: 30m, 24h, 7d")] = None,
+        limit: Annotated[int, Field(ge=1, le=100, description="At most this many, newest first")] = 20,
+    ) -> str:
+        """List incidents, newest first, with their id, status, severity and service. Use it to find the incident
+        you are asked about or to see what is open right now (status=triggered or acknowledged); then call
+        get_incident for one of them."""
+        try:
+            after = datetime.now(UTC) - parse_duration(since) if since else None
+        except ValueError as e:
+            raise ToolError(f"since: {e}") from None
+        with facade_errors("list"):
+            rows = await self.incidents.list(
+                status=Status(status) if status else None,
+                severity=Severity(severity) if severity else None,
+                service=service,
+                since=after,
+                limit=limit,
+            )
+        return compact(
+            {
+                "incidents": [
+                    {
+                        "id": r.incident_id,
+                        "status": r.status,
+                        "severity": r.severity,
+                        "service": r.service,
+                        "opened_at": _t(r.opened_at),
+                        "closed_at": _t(r.closed_at),
+                    }
+                    for r in rows
+                ]
+            }
+        )
+
+    async def get_incident(
+        self,
+        incident_id: IncidentId,
+        timeline: Annotated[int, Field(ge=0, le=200, description="How many recent timeline entries")] = 20,
+    ) -> str:
+        """One incident as it is now: status, severity (with '(proposed)' until a human confirms it), who was
+        paged, the escalation's next step, pending and decided approvals, suspects among recent changes, and the
+        latest timeline entries. Call it before acting and after asking for an approval, to see whether a human
+        has decided."""
+        with facade_errors("read"):
+            st = await self.incidents.state(incident_id)
+        return compact(incident_json(st, timeline))
+
+    async def get_context(self, incident_id: IncidentId) -> str:
+        """What baton gathered for this incident in its first minute: recent changes and the suspects among
+        them (deploys shortly before the alert), metric and log highlights, links, and which providers failed;
+        plus changes recorded for the service since the incident opened. Use it to form a hypothesis before you
+        propose a severity or ask for a rollback. It reads what was gathered; it does not query anything anew."""
+        with facade_errors("gather_context"):
+            found = await self.incidents.find(incident_id)
+            st = await self.incidents.state(found)
+            policy = await self.incidents.policy(found)
+            later = await self.incidents.changes(st.service, st.opened_at)
+        ctx = st.context
+        out: dict[str, Any] = {
+            "incident_id": st.incident_id,
+            "service": st.service,
+            "runbook": policy.service.runbook,
+            "window": format_duration(policy.context.window),
+            "gathered": ctx is not None,
+        }
+        if ctx is None:
+            out["note"] = "context is gathered with the first page; it is not there yet"
+        else:
+            out["suspects"] = [
+                {
+                    "text": s.text,
+                    "version": s.change.version,
+                    "author": s.change.author,
+                    "kind": s.change.kind,
+                    "at": _t(s.change.at),
+                    "link": s.change.link,
+                    "description": s.change.description,
+                }
+                for s in ctx.suspects
+            ]
+            out["metrics"] = [m.model_dump(mode="json", exclude_none=True) for m in ctx.metrics]
+            out["logs"] = ctx.logs.model_dump(mode="json", exclude_none=True) if ctx.logs else None
+            out["links"] = [link.model_dump(mode="json") for link in ctx.links]
+            out["missing"] = ctx.missing
+        out["changes_since_opened"] = [
+            {"version": c.version, "author": c.author, "kind": c.kind, "at": _t(c.at), "description": c.description}
+            for c in later
+        ]
+        return compact(out)
+
+    async def who_is_on_call(
+        self,
+        service: Annotated[str | None, Field(description="A service: who its escalation levels reach now")] = None,
+        schedule: Annotated[str | None, Field(description="One schedule (default: every schedule)")] = None,
+        at: Annotated[str | None, Field(description="ISO 8601 time, or now (default)")] = None,
+    ) -> str:
+        """Who is on call now (or at a given time) on each schedule and the next handoffs; with a service, who
+        each of its escalation levels reaches now and after how long the next level is paged. Use it to decide
+        whom to page, or to tell a human who will be asked for an approval. Reads the config only."""
+        out: dict[str, Any] = {}
+        try:
+            if service is not None:
+                self._service(service)
+                policy = self.config.escalation_policies[self.config.services[service].escalation]
+                levels, wanted = [], set()
+                for i, level in enumerate(policy.levels, 1):
+                    targets = []
+                    for target in level.notify:
+                        kind, _, name = target.partition(":")
+                        if kind == "schedule":
+                            wanted.add(name)
+                            who = views(self.config, name, at, count=0)[0].on_call
+                        else:
+                            who = name
+                        targets.append({"target": target, "person": who})
+                    levels.append({"level": i, "after": format_duration(level.after), "targets": targets})
+                out["service"] = {"name": service, "escalation": self.config.services[service].escalation}
+                out["levels"] = levels
+                found = [v for name in sorted(wanted) for v in views(self.config, name, at)]
+            else:
+                found = views(self.config, schedule, at)
+        except OnCallError as e:
+            raise ToolError(str(e)) from None
+        out["schedules"] = [
+            {
+                "schedule": v.schedule,
+                "timezone": v.timezone,
+                "at": v.at.isoformat(timespec="minutes"),
+                "on_call": v.on_call,
+                "next": [{"start": h.start.isoformat(timespec="minutes"), "person": h.person} for h in v.next],
+            }
+            for v in found
+        ]
+        return compact(out)
+
+    async def draft_postmortem(self, incident_id: IncidentId) -> str:
+        """A postmortem draft in markdown from the incident's record: summary, impact window, alerts, changes
+        before the alert, the timeline, who did what, the decisions taken, and open questions for the
+        responders. It states facts and asks questions; conclusions are the team's to write, not yours."""
+        with facade_errors("read"):
+            return await self.incidents.postmortem(incident_id)
+
+    async def get_boundaries(
+        self,
+        ctx: Context,
+        incident_id: Annotated[
+            str | None, Field(description="An incident: what you may do on it now. Omit for the config's policy")
+        ] = None,
+    ) -> str:
+        """What you may do alone, what needs a human's approval (and who may give it), and what you may never
+        do, with the rule that says so. With an incident id: for that incident at its current severity, from the
+        policy it runs by; without: the config's policy at every severity. Call it before acting instead of
+        guessing, and after a refusal to see what is left to you."""
+        me = self.actor(ctx)
+        if incident_id is None:
+            return compact(config_boundaries(self.config.boundaries, me))
+        with facade_errors("read"):
+            found = await self.incidents.find(incident_id)
+            st = await self.incidents.state(found)
+            policy = await self.incidents.policy(found)
+        b = policy.boundaries
+        rows = []
+        for action in b.actions():
+            d = b.decide(action, me, st.severity)
+            row: dict[str, Any] = {
+                "action": action,
+                "verdict": d.verdict.value,
+                "rule": d.rule,
+                "tool": TOOL_FOR_ACTION.get(action, "request_action"),
+            }
+            if d.verdict is Verdict.APPROVAL:
+                row["approvers"] = b.approvers_for(action)
+                row["may_decide_now"] = b.approver_people(action, st.paged)
+            rows.append(row)
+        return compact(
+            {
+                "agent": str(me),
+                "incident_id": st.incident_id,
+                "severity": st.severity.value,
+                "autonomy": b.autonomy.get(st.severity, "full"),
+                "approval_timeout": format_duration(b.approval_timeout),
+                "actions": rows,
+            }
+        )
+
+    # ---- acting -----------------------------------------------------------------------------------------------
+
+    async def open_incident(
+        self,
+        ctx: Context,
+        service: Annotated[str, Field(min_length=1, description="The service affected, as named in the config")],
+        summary: Annotated[str, Field(min_length=1, max_length=1000, description="What is wrong, in one line")],
+        idempotency_key: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=200,
+                description="The same key returns the same open incident: reuse it when you retry",
+            ),
+        ],
+        severity: Annotated[SeverityName, Field(description="SEV0 (worst) to SEV4")] = "SEV3",
+    ) -> str:
+        """Open an incident for a service when you have found a problem no alert has reported yet: baton then
+        pages the service's on-call people with the context it gathers. Calling it again with the same
+        idempotency_key returns the same open incident instead of opening a second one, so retry freely. Do not
+        use it for an incident that already exists: find it with list_incidents."""
+        me = self.actor(ctx)
+        self._service(service)
+        scope = f"mcp:{me.name}"
+        alert = Alert(
+            source="mcp",
+            scope=scope,
+            dedup_key=idempotency_key,
+            event_id=f"{scope}:{idempotency_key}",
+            summary=summary,
+            service=service,
+            severity=Severity(severity),
+            details={"opened_by": str(me)},
+            received_at=datetime.now(UTC),
+        )
+        with facade_errors("open"):
+            try:
+                joined = (await self.incidents.find(workflow_id_for(scope, idempotency_key))).open
+            except NotFound:
+                joined = False
+            ingested = await self.incidents.ingest(alert, IncidentPolicy.snapshot(self.config, service), scope=scope)
+            found = await self.incidents.find(ingested.workflow_id)
+        opened = not joined
+        message = (
+            f"{found.incident_id} opened; on-call people for {service} are being paged"
+            if opened
+            else f"this idempotency_key already names open incident {found.incident_id}; nothing new was opened"
+        )
+        return compact(
+            {
+                "incident_id": found.incident_id,
+                "workflow_id": ingested.workflow_id,
+                "opened": opened,
+                "message": message,
+            }
+        )
+
+    async def acknowledge(self, ctx: Context, incident_id: IncidentId) -> str:
+        """Say that you have started coordinating this incident. As an agent this is recorded as 'coordination
+        started' and does not stop escalation: paging goes on until a human acknowledges. Use it once, when you
+        begin working an incident."""
+        with facade_errors("acknowledge"):
+            result = await self.incidents.acknowledge(incident_id, self.actor(ctx))
+        return compact(self._result(result))
+
+    async def add_note(
+        self,
+        ctx: Context,
+        incident_id: IncidentId,
+        text: Annotated[str, Field(min_length=1, max_length=4000, description="The note, as the responders read it")],
+    ) -> str:
+        """Write a note on the incident's timeline under your name: what you checked, what you found, what you
+        are doing next. Use it for findings the responders should see; it changes nothing else."""
+        with facade_errors("note"):
+            result = await self.incidents.note(incident_id, self.actor(ctx), text)
+        return compact(self._result(result))
+
+    async def page(
+        self,
+        ctx: Context,
+        incident_id: IncidentId,
+        target: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=200,
+                description="A person (NAME or user:NAME) or schedule:NAME for whoever is on call there",
+            ),
+        ],
+        reason: Reason,
+    ) -> str:
+        """Page one more person (or whoever is on call on a schedule) into this incident now, with the incident's
+        context, through their configured contact methods. Use it when the incident needs someone the escalation
+        has not reached, e.g. a database expert; use escalate to move to the next escalation level instead."""
+        with facade_errors("page"):
+            result = await self.incidents.request(incident_id, self.actor(ctx), "page", reason, {"target": target})
+        return compact(self._result(result))
+
+    async def escalate(self, ctx: Context, incident_id: IncidentId, reason: Reason) -> str:
+        """Page the next escalation level now instead of waiting for its timer (or, once acknowledged, bring in
+        the next level). Use it when the people paged so far cannot fix it or are not answering and waiting
+        would cost more than waking the next level."""
+        with facade_errors("escalate"):
+            result = await self.incidents.request(incident_id, self.actor(ctx), "escalate", reason)
+        return compact(self._result(result))
+
+    async def propose_severity(
+        self,
+        ctx: Context,
+        incident_id: IncidentId,
+        severity: Annotated[SeverityName, Field(description="SEV0 (worst) to SEV4")],
+        reason: Reason,
+    ) -> str:
+        """Propose a severity with your reason, e.g. SEV1 because every EU checkout fails. As an agent you
+        propose; the incident runs at the more severe of what is in force and your proposal, shown as
+        '(proposed)' until a human confirms it. A severity a human set stays; your proposal is recorded."""
+        with facade_errors("triage_severity"):
+            result = await self.incidents.set_severity(incident_id, self.actor(ctx), Severity(severity), reason)
+        return compact(self._result(result))
+
+    async def request_action(
+        self,
+        ctx: Context,
+        incident_id: IncidentId,
+        action: Annotated[
+            str,
+            Field(
+                pattern=NAME.pattern,
+                description="rollback, customer_comms, or a team's custom action (get_boundaries lists them)",
+            ),
+        ],
+        rationale: Reason,
+        params: Annotated[
+            dict[str, str] | None,
+            Field(max_length=20, description="What exactly, e.g. {version: v2.40} for a rollback"),
+        ] = None,
+        text: Annotated[
+            str | None, Field(max_length=4000, description="customer_comms: the message to post, as customers read it")
+        ] = None,
+    ) -> str:
+        """Ask for an action the incident's boundaries decide on: a rollback, customer communication, or a
+        team's custom action. What needs a human's approval becomes a pending approval (the result gives its id,
+        e.g. A1, and who may decide; follow it with get_incident); what the policy lets you do alone runs now;
+        anything else is refused with the rule. Say why in rationale: the approver reads it."""
+        if action in TOOL_FOR_ACTION:
+            raise ToolError(f"{action} has its own tool: use {TOOL_FOR_ACTION[action]}")
+        me = self.actor(ctx)
+        with facade_errors(action):
+            result = await self.incidents.request(incident_id, me, action, rationale, params or {}, text)
+            out = self._result(result)
+            if result.approval_id:
+                out["approval"] = await self._approval(incident_id, result.approval_id)
+        return compact(out)
+
+    async def propose_resolution(
+        self,
+        ctx: Context,
+        incident_id: IncidentId,
+        summary: Annotated[str, Field(min_length=1, max_length=4000, description="What fixed it, and the evidence")],
+    ) -> str:
+        """Propose that the incident is resolved, with what fixed it and the evidence (e.g. error rate back to
+        baseline for 15 minutes). Declaring resolved is a human decision: your proposal becomes a pending
+        approval that the responders are asked to decide; the incident stays open until one of them approves."""
+        with facade_errors("resolve"):
+            result = await self.incidents.resolve(incident_id, self.actor(ctx), summary)
+            out = self._result(result)
+            if result.approval_id:
+                out["approval"] = await self._approval(incident_id, result.approval_id)
+        return compact(out)
+
+    def _service(self, service: str) -> None:
+        if service not in self.config.services:
+            raise ToolError(f"unknown service {service!r} (services: {', '.join(sorted(self.config.services))})")
+
+    def _result(self, result: ActionResult) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": result.ok, "message": result.message, "status": result.status.value}
+        for key in ("verdict", "rule", "approval_id"):
+            if getattr(result, key):
+                out[key] = getattr(result, key)
+        return out
+
+    async def _approval(self, incident_id: str, approval_id: str) -> dict[str, Any] | None:
+        found = await self.incidents.find(incident_id)
+        st = await self.incidents.state(found)
+        approval = st.approval(approval_id)
+        if approval is None:
+            return None
+        policy = await self.incidents.policy(found)
+        out = approval_json(approval)
+        out["may_decide_now"] = policy.boundaries.approver_people(approval.action, st.paged)
+        return out
+
+
+def build_server(tools: AgentTools) -> MCPServer:
+    server: MCPServer = MCPServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
+    for spec in TOOLS:
+        fn = getattr(tools, spec.name)
+        server.add_tool(
+            fn,
+            name=spec.name,
+            title=spec.title,
+            description=inspect.cleandoc(fn.__doc__ or ""),
+            annotations=spec.annotations.model_copy(update={"title": spec.title}),
+            structured_output=False,
+        )
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("baton")
+    except PackageNotFoundError:
+        return "0"
+
+
+# ---- HTTP -------------------------------------------------------------------------------------------------------
+
+
+class BearerAgents:
+    """Every HTTP request needs `Authorization: Bearer <an agent's token>`: 401 with a JSON body before any MCP
+    processing otherwise."""
+
+    def __init__(self, app: ASGIApp, agents: Mapping[str, AgentIdentity]):
+        self.app = app
+        self.agents = dict(agents)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            token = bearer(Headers(scope=scope).get("authorization"))
+            if agent_for_token(self.agents, token) is None:
+                response = JSONResponse(
+                    {
+                        "error": "unauthorized",
+                        "message": "send Authorization: Bearer <token> with the token of an agent in the baton config",
+                    },
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="baton"'},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def transport_security(host: str, port: int) -> TransportSecuritySettings:
+    """Host and Origin must name this server: the bound address or a loopback name, with this port."""
+    names = [host, *[h for h in LOOPBACK if h != host]]
+    hosts = [f"[{h}]:{port}" if ":" in h else f"{h}:{port}" for h in names]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")],
+    )
+
+
+def http_app(tools: AgentTools, host: str, port: int) -> ASGIApp:
+    server = build_server(tools)
+    app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH, transport_security=transport_security(host, port), host=host
+    )
+    return BearerAgents(app, tools.agents)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family)
+
+
+async def _serve_http(
+    config: Config, agents: dict[str, AgentIdentity], host: str, port: int, sock: socket.socket
+) -> None:
+    import uvicorn
+
+    from gateway.temporal import connect
+
+    client = await connect(lazy=True)
+    app = http_app(AgentTools(config, Incidents(client), agents), host, port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    shown = f"[{host}]" if ":" in host else host
+    print(
+        f"baton mcp: Streamable HTTP on http://{shown}:{port}{MCP_PATH} for agent(s) {', '.join(sorted(agents))}",
+        file=sys.stderr,
+        flush=True,
+    )
+    await server.serve(sockets=[sock])
+
+
+async def _serve_stdio(config: Config, agent: str) -> None:
+    from gateway.temporal import connect
+
+    client = await connect(lazy=True)
+    tools = AgentTools(config, Incidents(client), {agent: config.agents[agent]}, agent=agent)
+    await build_server(tools).run_stdio_async()
+
+
+# ---- the command ------------------------------------------------------------------------------------------------
+
+
+def mcp_command(agent: str | None, http: bool, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
+    """Run the MCP server until the client (stdio) or Ctrl-C (HTTP) ends it. Exit codes: 0 done, 1 cannot
+    serve (e.g. the port is taken), 2 bad config or identity. Messages go to stderr: on stdio, stdout is the
+    protocol."""
+    try:
+        config = load_config()
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        if http:
+            agents = http_agents(config, agent)
+        else:
+            name = stdio_identity(config, agent, os.environ)
+    except IdentityError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if http:
+        try:
+            sock = _bind(host, port)
+        except OSError as e:
+            print(f"error: cannot listen on {host}:{port}: {e.strerror or e}", file=sys.stderr)
+            return 1
+        if host not in LOOPBACK:
+            print(
+                f"warning: listening on {host}, beyond this machine; every request still needs an agent's token",
+                file=sys.stderr,
+            )
+    try:
+        asyncio.run(_serve_http(config, agents, host, port, sock) if http else _serve_stdio(config, name))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m gateway.agent_tools`: the same server as `baton mcp`, without the CLI."""
+    parser = argparse.ArgumentParser(prog="baton mcp", description="Serve baton's agent tools over MCP.")
+    parser.add_argument("--agent", help=f"the agent identity (default: ${AGENT_ENV}); its token in ${TOKEN_ENV}")
+    parser.add_argument("--http", action="store_true", help="Streamable HTTP instead of stdio")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP address (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    args = parser.parse_args(argv)
+    code = mcp_command(args.agent, args.http, args.host, args.port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # Temporal's native runtime keeps threads that can crash a finalising interpreter
+
+
+if __name__ == "__main__":
+    main()
