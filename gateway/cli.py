@@ -452,6 +452,29 @@ def drill(
 
 
 @app.command()
+def mcp(
+    agent: Annotated[
+        str | None,
+        typer.Option(help="The agent identity from `agents:` (default $BATON_AGENT); its token in $BATON_AGENT_TOKEN."),
+    ] = None,
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve Streamable HTTP instead of stdio (bearer token).")
+    ] = False,
+    host: Annotated[
+        str, typer.Option(help="HTTP: the address to bind (loopback unless you say otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP: the port.")] = 8401,
+) -> None:
+    """Serve baton's tools to an agent over MCP (stdio by default), acting as one configured agent identity.
+
+    Example: claude mcp add --transport stdio baton --env BATON_AGENT_TOKEN=... -- baton mcp --agent triage
+    """
+    from gateway.agent_tools import mcp_command
+
+    raise typer.Exit(mcp_command(agent, http, host, port))
+
+
+@app.command()
 def worker() -> None:
     """Run a worker (the incident workflows and their activities) against $TEMPORAL_ADDRESS."""
     from worker import run_worker

@@ -148,6 +148,8 @@ async def test_exit_codes_say_what_went_wrong(stack: tuple[Cli, Harness]) -> Non
     assert stranger.code == 2 and "'mallory' is not a person" in stranger.err
     bad_usage = await baton("incidents", "--status", "sleeping")
     assert bad_usage.code == 2
+    no_agent = await baton("mcp", "--agent", "triage")
+    assert no_agent.code == 2 and "triage" in no_agent.err, "the MCP server never starts without a proven identity"
     empty_note = await baton("note", iid, "  ", "--as", "bob")
     assert empty_note.code == 1 and "needs text" in empty_note.err
     st = await h.incidents.state(iid)
