@@ -270,7 +270,7 @@ def refusal_text(e: Refused, action: str) -> str:
     if e.verdict == Verdict.APPROVAL:
         instead = "use propose_resolution" if action == "resolve" else "use request_action to ask a human for approval"
     else:
-        instead = f"an agent may not {action} here; ask a human responder (get_boundaries lists what you may do)"
+        instead = f"this agent may not do `{action}` here; ask a human responder (get_boundaries lists what you may do)"
     return f"refused by {e.rule} (verdict: {e.verdict}). Instead: {instead}."
 
 

@@ -55,12 +55,12 @@ def incidents_table(rows: list[IncidentSummary]) -> Table:
 
 def approvals_table(st: IncidentState) -> Table:
     table = Table(box=None, header_style="bold", title="approvals", title_justify="left")
-    for col in ("ID", "STATUS", "ACTION", "ASKED BY", "WHY", "DECIDED / DEADLINE"):
+    for col in ("ID", "STATUS", "ACTION", "ASKED BY", "WHY", "DECIDED / UNANSWERED"):
         table.add_column(col, overflow="fold")
     for a in st.approvals:
         style = {"pending": "bold yellow", "approved": "green", "denied": "red"}.get(a.status.value, "dim")
         when = (
-            f"by {a.approvers[0] if len(a.approvers) == 1 else ', '.join(a.approvers)} before {a.deadline:%H:%M:%S} UTC"
+            f"{', '.join(a.approvers)} decide; escalates at {a.deadline:%H:%M} UTC"
             if a.pending
             else f"{a.decided_by or 'nobody'}" + (f": {a.reason}" if a.reason else "")
         )
