@@ -227,20 +227,24 @@ def severity(
 def watch(
     incident: IdArg,
     every: Annotated[float, typer.Option(help="Seconds between looks.", min=0.2)] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per timeline entry (JSON lines).")] = False,
 ) -> None:
     """Follow an incident's timeline live until it is resolved (Ctrl-C stops watching, not the incident).
 
-    Example: baton watch INC-7K2Q9M
+    Examples: baton watch INC-7K2Q9M; baton watch INC-7K2Q9M --json | jq .text
     """
 
     async def follow(c: Incidents) -> None:
         shown = 0
         while True:
             st = await c.state(incident)
-            if shown == 0:
+            if shown == 0 and not as_json:
                 out.print(render.headline(st), highlight=False)
             for e in st.timeline[shown:]:
-                out.print(render.timeline_line(e), highlight=False)
+                if as_json:
+                    typer.echo(e.model_dump_json())
+                else:
+                    out.print(render.timeline_line(e), highlight=False)
             shown = len(st.timeline)
             if not st.open:
                 return
@@ -286,12 +290,16 @@ def escalate(
 
 
 @app.command()
-def postmortem(incident: IdArg) -> None:
+def postmortem(incident: IdArg, as_json: JsonOpt = False) -> None:
     """Print a postmortem draft in markdown: timeline, impact window, suspects, who did what, open questions.
 
     Example: baton postmortem INC-7K2Q9M > INC-7K2Q9M.md
     """
-    typer.echo(run(lambda c: c.postmortem(incident)), nl=False)
+    markdown = run(lambda c: c.postmortem(incident))
+    if as_json:
+        emit_json({"incident": incident, "markdown": markdown})
+    else:
+        typer.echo(markdown, nl=False)
 
 
 @app.command()

@@ -211,6 +211,9 @@ async def test_approvals_and_the_boundaries_report_from_the_command_line(stack: 
     assert approved.code == 0 and approved.json["ok"] and "approved A1" in approved.json["message"]
     twice = await baton("approve", iid, "A1", "--as", "alice")
     assert twice.code == 1 and "A1 was already approved by human:alice" in twice.err
+    reloaded = await baton("reload", iid, "--as", "alice", "--json")
+    assert reloaded.code == 0 and reloaded.json["message"] == "policy reloaded (nothing changed)"
+    assert (await baton("reload", iid)).code == 2, "a reload is a human's, and says who"
 
     for action in ("drop_database", "drop_database", "postmortem_conclusions"):
         with pytest.raises(Refused):
@@ -251,6 +254,10 @@ async def test_page_escalate_watch_and_postmortem(stack: tuple[Cli, Harness], si
     assert iid in text and "human:alice pages user:bob: knows the payment provider" in text
     assert "escalates to level 2 now: need the lead" in text and "resolved by human:alice" in text
 
+    lines = await baton("watch", iid, "--json")
+    assert lines.code == 0 and json.loads(lines.out.splitlines()[-1])["kind"] == "resolved"
+    as_json = await baton("postmortem", iid, "--json")
+    assert as_json.json["markdown"].startswith(f"# Postmortem draft: {iid}")
     draft = await baton("postmortem", iid)
     assert draft.code == 0 and draft.out.startswith(f"# Postmortem draft: {iid}")
     assert "provider recovered" in draft.out and "What was the root cause?" in draft.out
