@@ -162,8 +162,11 @@ async def test_agent_resolve_becomes_an_approval_and_the_approver_resolves(hb: H
     pending = await hb.incidents.resolve(wid, TRIAGE, "error rate back to baseline for 15 minutes")
     assert pending.approval_id == "A1"
     assert (await state(hb, wid)).status is Status.TRIGGERED
+    await hb.incidents.request(wid, TRIAGE, "rollback", "just in case", {"version": "v41"})
     await hb.incidents.approve(wid, ALICE, "A1")
     outcome = await hb.client.get_workflow_handle_for(IncidentWorkflow.run, wid).result()
+    left = (await state(hb, wid)).approval("A2")
+    assert left and left.status is ApprovalStatus.EXPIRED and "resolved before anyone decided" in (left.reason or "")
     assert outcome.status is Status.RESOLVED and outcome.resolved_by == "human:alice"
     assert outcome.summary == "error rate back to baseline for 15 minutes"
 

@@ -667,6 +667,9 @@ class IncidentWorkflow:
         st.resolution = summary.strip() or None
         st.escalation = st.escalation.stopped()
         st.ack_deadline = None
+        for approval in st.pending_approvals:  # nothing is left waiting on a closed incident
+            approval.status, approval.decided_at = ApprovalStatus.EXPIRED, st.resolved_at
+            approval.reason = "the incident was resolved before anyone decided"
         self._record(actor, "resolved", f"resolved by {actor}" + (f": {st.resolution}" if st.resolution else ""))
         self._wake = True
 
