@@ -12,8 +12,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from incident.actions import ActionRunner
 from incident.durations import Duration
@@ -21,6 +20,7 @@ from incident.models import NAME
 from incident.policy import Boundaries
 from incident.routing import Route, Routing, route
 from incident.schedule import Schedule, check_timezone
+from incident.yaml_file import FileProblems, Problem, dotted, line_for, read_text, validate_yaml
 
 ContactMethod = Literal["slack", "email", "webhook", "pagerduty", "log"]
 CONTACT_ORDER: tuple[str, ...] = ("slack", "email", "webhook", "pagerduty")
@@ -402,95 +402,21 @@ def _unknown(what: str, name: str, known: dict[str, Any]) -> str:
     return f"unknown {what} {name!r} (known: {names})"
 
 
-class Problem(BaseModel):
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.path or '(top level)'}: {self.message}"
-
-
-class ConfigError(Exception):
+class ConfigError(FileProblems):
     """The config cannot be used. `problems` lists every one found, with path and line."""
-
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
-    """Map every YAML path to its 1-based line, so errors point into the file."""
-    index: dict[tuple[str | int, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
-        index.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                sub = (*path, key.value)
-                index[sub] = key.start_mark.line + 1
-                walk(value, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return index
-    if root is not None:
-        walk(root, ())
-    return index
-
-
-def _line_for(index: dict[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
-    while path:
-        if path in index:
-            return index[path]
-        path = path[:-1]
-    return None
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate YAML text into a Config, or raise ConfigError with every problem."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(
-            source, [Problem(path="", line=mark.line + 1 if mark else None, message=f"not valid YAML: {e}")]
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(source, [Problem(path="", line=1, message="the config must be a YAML mapping")])
-    lines = _line_index(text)
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling)"
-            problems.append(Problem(path=_dotted(loc), line=_line_for(lines, loc), message=msg))
-        raise ConfigError(source, problems) from None
+    config, lines = validate_yaml(text, source, Config, ConfigError, "the config")
     refs = config.references()
     if refs:
-        raise ConfigError(source, [Problem(path=_dotted(p), line=_line_for(lines, p), message=m) for p, m in refs])
+        raise ConfigError(source, [Problem(path=dotted(p), line=line_for(lines, p), message=m) for p, m in refs])
     return config
 
 
 def config_warnings(config: Config) -> list[str]:
-    return [f"{_dotted(p)}: {m}" for p, m in config.warnings()]
+    return [f"{dotted(p)}: {m}" for p, m in config.warnings()]
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -505,8 +431,4 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     p = config_path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ConfigError(str(p), [Problem(path="", line=None, message=f"cannot read: {e.strerror}")]) from None
-    return parse_config(text, str(p))
+    return parse_config(read_text(p, ConfigError), str(p))

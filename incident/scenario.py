@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -22,16 +21,16 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from incident.approvals import ApprovalStatus
-from incident.config import Config, Problem, _dotted, _line_for, _line_index
+from incident.config import Config
 from incident.durations import Duration, format_duration
 from incident.models import NAME, Actor, Severity, Status, TimelineEntry
 from incident.state import IncidentState
+from incident.yaml_file import FileProblems, Problem, line_for, read_text, validate_yaml
 
 DEFAULT_START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 """Where a scenario's clock starts unless it says `start:`. A Tuesday, 02:00 UTC: with baton.example.yaml alice is on
@@ -305,7 +304,7 @@ class Scenario(Strict):
 
     def line(self, where: str) -> int | None:
         """The line of `steps[2]`, `expect[0].paged`… in the file."""
-        return _line_for(self._lines, _parse_path(where))
+        return line_for(self._lines, _parse_path(where))
 
     def problems_with(self, config: Config) -> list[Problem]:
         """What in this scenario the config cannot mean: a service or person it does not have."""
@@ -332,52 +331,34 @@ def _parse_path(where: str) -> tuple[str | int, ...]:
     return tuple(out)
 
 
-class ScenarioError(Exception):
+class ScenarioError(FileProblems):
     """A scenario file cannot be used. `problems` lists every one found, with path and line."""
 
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+def _relocate(loc: tuple[str | int, ...], msg: str) -> tuple[tuple[str | int, ...], str]:
+    """A whole-scenario problem names its own place (`steps[1]: ...`): report it there."""
+    inner = re.match(r"^((?:alerts|steps|expect)\[\d+\](?:\.\w+)?): ", msg) if not loc else None
+    return (_parse_path(inner.group(1)), msg[inner.end() :]) if inner else (loc, msg)
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Validate YAML text into a Scenario, or raise ScenarioError with every problem, path and line."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise ScenarioError(source, [Problem(path="", line=line, message=f"not valid YAML: {e}")]) from None
-    if not isinstance(data, dict):
-        raise ScenarioError(source, [Problem(path="", line=1, message="a scenario must be a YAML mapping")])
-    lines = _line_index(text)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p)))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling)"
-            # A whole-scenario problem names its own place (`steps[1]: ...`): report it there.
-            inner = re.match(r"^((?:alerts|steps|expect)\[\d+\](?:\.\w+)?): ", msg) if not loc else None
-            if inner:
-                loc, msg = _parse_path(inner.group(1)), msg[inner.end() :]
-            problems.append(Problem(path=_dotted(loc), line=_line_for(lines, loc) or 1, message=msg))
-        raise ScenarioError(source, problems) from None
+    scenario, lines = validate_yaml(
+        text,
+        source,
+        Scenario,
+        ScenarioError,
+        "a scenario",
+        skip=lambda part: "[" in part or "-" in part,  # pydantic's union tags, e.g. `function-after[...]`
+        relocate=_relocate,
+    )
     scenario._source, scenario._lines = source, lines
     return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ScenarioError(str(p), [Problem(path="", line=None, message=f"cannot read: {e.strerror}")]) from None
-    return parse_scenario(text, str(p))
+    return parse_scenario(read_text(p, ScenarioError), str(p))
 
 
 def config_for(scenario: Scenario) -> Path | None:

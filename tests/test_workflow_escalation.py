@@ -28,8 +28,12 @@ async def open_incident(h: Harness, key: str | None = None, service: str = "chec
     return wid
 
 
+QUERY_TIMEOUT = timedelta(seconds=3)
+
+
 async def state(h: Harness, wid: str) -> IncidentState:
-    return await h.client.get_workflow_handle(wid).query(IncidentWorkflow.state)
+    # A query that reaches a run as it continues-as-new goes unanswered on the test server: ask again, not wait.
+    return await h.client.get_workflow_handle(wid).query(IncidentWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
 
 
 async def paged_count(h: Harness, wid: str, level: int) -> int:

@@ -189,7 +189,6 @@ class IncidentWorkflow:
             opened_at=st.opened_at,
             resolved_at=st.resolved_at,
             alert_count=st.alert_count,
-            postmortem=draft(st, self._policy.service),
         )
         if any(a.action is AlertAction.TRIGGER for a in self._after_resolve):
             # Alerts that arrived while the resolve was being recorded: a resolved incident never absorbs them,
@@ -204,6 +203,7 @@ class IncidentWorkflow:
                 ),
                 search_attributes=TypedSearchAttributes([SearchAttributePair(sa.INCIDENT_ID, next_id)]),
             )
+        outcome.postmortem = draft(st, self._policy.service)  # `baton postmortem` drafts it for a continued run
         return outcome
 
     def _next_deadline(self) -> tuple[datetime | None, str | None]:
