@@ -1,27 +1,14 @@
-"""`baton mcp`: an incident's tools for an agent in an editor, over the Model Context Protocol.
-
-The server acts as one configured agent identity (`agents:` in the config) and does everything through the client
-façade, so the boundaries each incident runs by decide every change, inside the workflow: the actor of every call
-is `agent:<name>`, and no tool takes an actor or a person to act as. There is no tool to approve or deny: that is a
-human's. At most 16 tools, each one job, none overlapping.
-
-stdio (an editor starts it): `--agent NAME` (or $BATON_AGENT) and that agent's token in $BATON_AGENT_TOKEN.
-Streamable HTTP (`--http`, 127.0.0.1:8401/mcp): every request carries `Authorization: Bearer <token>`, and the token
-names the agent; Host and Origin are checked against the address it is bound to.
-
-Also runnable without the CLI: `python -m gateway.agent_tools [--agent NAME] [--http] [--host H] [--port P]`.
+"""`baton mcp`'s tools: an incident's tools for an agent in an editor, over the Model Context Protocol. Every
+tool acts as one configured agent identity and does everything through the client façade, so the boundaries each
+incident runs by decide every change, inside the workflow: the actor of every call is `agent:<name>`, and no tool
+takes an actor or a person to act as. There is no tool to approve or deny: that is a human's. At most 16 tools,
+each one job, none overlapping; their outputs are compact JSON, and a refusal names its rule.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import hmac
 import inspect
 import json
-import os
-import socket
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,30 +17,21 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
 from pydantic import Field
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.agent_identity import agent_for_token, bearer
 from gateway.client import Incidents, NotFound, Refused, Unavailable
 from gateway.oncall import OnCallError, views
 from incident.approvals import Approval
-from incident.config import AgentIdentity, Config, ConfigError, config_path, load_config
+from incident.config import AgentIdentity, Config
 from incident.durations import format_duration, parse_duration
 from incident.ids import workflow_id_for
 from incident.models import NAME, ActionResult, Actor, Alert, Severity, Status
 from incident.policy import Boundaries, Verdict
 from incident.state import IncidentPolicy, IncidentState
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8401
-MCP_PATH = "/mcp"
 MAX_TOOLS = 16
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-TOKEN_ENV = "BATON_AGENT_TOKEN"
-AGENT_ENV = "BATON_AGENT"
 
 TOOL_FOR_ACTION = {
     "acknowledge": "acknowledge",
@@ -74,86 +52,6 @@ identity; every call is recorded on the incident's timeline under that name. Rol
 declaring resolved and postmortem conclusions are human decisions: ask with request_action or propose_resolution
 and a human approves or denies. Call get_boundaries before acting if unsure what you may do alone. A refusal names
 the rule that refused it; do not retry a refused request, do what the refusal says instead."""
-
-
-class IdentityError(Exception):
-    """The server cannot act as anyone: no such agent, no token, or the wrong one."""
-
-
-# ---- identity ---------------------------------------------------------------------------------------------------
-
-
-def agent_for_token(agents: Mapping[str, AgentIdentity], presented: str | None) -> str | None:
-    """The agent whose configured token is `presented`, compared in constant time against every agent."""
-    found = None
-    given = (presented or "").encode()
-    for name, identity in agents.items():
-        expected = identity.token.reveal()
-        if expected and given and hmac.compare_digest(expected.encode(), given) and found is None:
-            found = name
-    return found
-
-
-def bearer(authorization: str | None) -> str | None:
-    scheme, _, token = (authorization or "").partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
-
-
-def _known(config: Config) -> str:
-    return ", ".join(sorted(config.agents)) or "none"
-
-
-def _require_agents(config: Config) -> None:
-    if not config.agents:
-        raise IdentityError(
-            f"{config_path()} has no `agents:` section: add one, e.g. "
-            "agents: {triage: {token: env:BATON_AGENT_TRIAGE_TOKEN}} (see docs/mcp.md)"
-        )
-
-
-def _expected_token(name: str, identity: AgentIdentity) -> str:
-    token = identity.token.reveal()
-    if not token:
-        raise IdentityError(f"agents.{name}.token: environment variable {identity.token.env_var} is not set")
-    return token
-
-
-def stdio_identity(config: Config, agent: str | None, env: Mapping[str, str]) -> str:
-    """The agent a stdio server acts as: named, configured, and proven by the token in $BATON_AGENT_TOKEN."""
-    _require_agents(config)
-    name = agent or env.get(AGENT_ENV)
-    if not name:
-        raise IdentityError(f"which agent? pass --agent NAME or set {AGENT_ENV} (agents: {_known(config)})")
-    if name not in config.agents:
-        raise IdentityError(f"{name!r} is not an agent in {config_path()} (agents: {_known(config)})")
-    expected = _expected_token(name, config.agents[name])
-    presented = env.get(TOKEN_ENV, "")
-    if not presented:
-        raise IdentityError(f"set {TOKEN_ENV} to agent {name}'s token")
-    if not hmac.compare_digest(expected.encode(), presented.encode()):
-        raise IdentityError(f"{TOKEN_ENV} is not agent {name}'s token")
-    return name
-
-
-def http_agents(config: Config, agent: str | None) -> dict[str, AgentIdentity]:
-    """The agents an HTTP server accepts tokens for: every configured one with a token, or only `agent`."""
-    _require_agents(config)
-    if agent is not None and agent not in config.agents:
-        raise IdentityError(f"{agent!r} is not an agent in {config_path()} (agents: {_known(config)})")
-    wanted = {agent: config.agents[agent]} if agent else dict(config.agents)
-    if agent:
-        _expected_token(agent, wanted[agent])
-    usable = {name: ident for name, ident in wanted.items() if ident.token.reveal()}
-    if not usable:
-        unset = ", ".join(f"{ident.token.env_var}" for ident in wanted.values() if ident.token.env_var)
-        raise IdentityError(f"no agent has a token: set {unset}")
-    tokens: dict[str, str] = {}
-    for name, ident in usable.items():
-        token = ident.token.reveal() or ""
-        if token in tokens:
-            raise IdentityError(f"agents {tokens[token]} and {name} share a token: each agent needs its own")
-        tokens[token] = name
-    return usable
 
 
 # ---- tool inputs ------------------------------------------------------------------------------------------------
@@ -761,138 +659,3 @@ def _version() -> str:
         return version("baton")
     except PackageNotFoundError:
         return "0"
-
-
-# ---- HTTP -------------------------------------------------------------------------------------------------------
-
-
-class BearerAgents:
-    """Every HTTP request needs `Authorization: Bearer <an agent's token>`: 401 with a JSON body before any MCP
-    processing otherwise."""
-
-    def __init__(self, app: ASGIApp, agents: Mapping[str, AgentIdentity]):
-        self.app = app
-        self.agents = dict(agents)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            token = bearer(Headers(scope=scope).get("authorization"))
-            if agent_for_token(self.agents, token) is None:
-                response = JSONResponse(
-                    {
-                        "error": "unauthorized",
-                        "message": "send Authorization: Bearer <token> with the token of an agent in the baton config",
-                    },
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="baton"'},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def transport_security(host: str, port: int) -> TransportSecuritySettings:
-    """Host and Origin must name this server: the bound address or a loopback name, with this port."""
-    names = [host, *[h for h in LOOPBACK if h != host]]
-    hosts = [f"[{h}]:{port}" if ":" in h else f"{h}:{port}" for h in names]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=hosts,
-        allowed_origins=[f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")],
-    )
-
-
-def http_app(tools: AgentTools, host: str, port: int) -> ASGIApp:
-    server = build_server(tools)
-    app = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, transport_security=transport_security(host, port), host=host
-    )
-    return BearerAgents(app, tools.agents)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    return socket.create_server((host, port), family=family)
-
-
-async def _serve_http(
-    config: Config, agents: dict[str, AgentIdentity], host: str, port: int, sock: socket.socket
-) -> None:
-    import uvicorn
-
-    from gateway.temporal import connect
-
-    client = await connect(lazy=True)
-    app = http_app(AgentTools(config, Incidents(client), agents), host, port)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    shown = f"[{host}]" if ":" in host else host
-    print(
-        f"baton mcp: Streamable HTTP on http://{shown}:{port}{MCP_PATH} for agent(s) {', '.join(sorted(agents))}",
-        file=sys.stderr,
-        flush=True,
-    )
-    await server.serve(sockets=[sock])
-
-
-async def _serve_stdio(config: Config, agent: str) -> None:
-    from gateway.temporal import connect
-
-    client = await connect(lazy=True)
-    tools = AgentTools(config, Incidents(client), {agent: config.agents[agent]}, agent=agent)
-    await build_server(tools).run_stdio_async()
-
-
-# ---- the command ------------------------------------------------------------------------------------------------
-
-
-def mcp_command(agent: str | None, http: bool, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
-    """Run the MCP server until the client (stdio) or Ctrl-C (HTTP) ends it. Exit codes: 0 done, 1 cannot
-    serve (e.g. the port is taken), 2 bad config or identity. Messages go to stderr: on stdio, stdout is the
-    protocol."""
-    try:
-        config = load_config()
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        if http:
-            agents = http_agents(config, agent)
-        else:
-            name = stdio_identity(config, agent, os.environ)
-    except IdentityError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if http:
-        try:
-            sock = _bind(host, port)
-        except OSError as e:
-            print(f"error: cannot listen on {host}:{port}: {e.strerror or e}", file=sys.stderr)
-            return 1
-        if host not in LOOPBACK:
-            print(
-                f"warning: listening on {host}, beyond this machine; every request still needs an agent's token",
-                file=sys.stderr,
-            )
-    try:
-        asyncio.run(_serve_http(config, agents, host, port, sock) if http else _serve_stdio(config, name))
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m gateway.agent_tools`: the same server as `baton mcp`, without the CLI."""
-    parser = argparse.ArgumentParser(prog="baton mcp", description="Serve baton's agent tools over MCP.")
-    parser.add_argument("--agent", help=f"the agent identity (default: ${AGENT_ENV}); its token in ${TOKEN_ENV}")
-    parser.add_argument("--http", action="store_true", help="Streamable HTTP instead of stdio")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP address (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
-    args = parser.parse_args(argv)
-    code = mcp_command(args.agent, args.http, args.host, args.port)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # Temporal's native runtime keeps threads that can crash a finalising interpreter
-
-
-if __name__ == "__main__":
-    main()
