@@ -180,6 +180,8 @@ class IncidentWorkflow:
                 )
             self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        for approval_id in self._to_run:  # approved in the same moment the incident was resolved
+            self._record(Actor.system(), "action_skipped", f"{approval_id} was approved but not run: resolved first")
         self._publish()
         outcome = Outcome(
             incident_id=st.incident_id,
