@@ -361,58 +361,11 @@ class SlackApp:
         private = json.dumps(meta, separators=(",", ":"))
         iid = meta["i"]
         if action_id == "baton_resolve":
-            view = {
-                "type": "modal",
-                "callback_id": "baton_resolve",
-                "title": _plain(_cut(f"Resolve {iid}", 24)),
-                "submit": _plain("Resolve"),
-                "close": _plain("Cancel"),
-                "private_metadata": private,
-                "blocks": [
-                    {
-                        "type": "section",
-                        "text": {"type": "mrkdwn", "text": f"Declare *{esc(iid)}* resolved: escalation stops."},
-                    },
-                    {
-                        "type": "input",
-                        "block_id": "summary",
-                        "optional": True,
-                        "label": _plain("What fixed it?"),
-                        "element": {
-                            "type": "plain_text_input",
-                            "action_id": "summary",
-                            "multiline": True,
-                            "max_length": 2000,
-                        },
-                    },
-                ],
-            }
+            intro, field = f"Declare *{esc(iid)}* resolved: escalation stops.", "summary"
+            view = _modal("baton_resolve", f"Resolve {iid}", "Resolve", private, intro, field, "What fixed it?", True)
         else:
-            view = {
-                "type": "modal",
-                "callback_id": "baton_deny",
-                "title": _plain(_cut(f"Deny {meta['a']}", 24)),
-                "submit": _plain("Deny"),
-                "close": _plain("Cancel"),
-                "private_metadata": private,
-                "blocks": [
-                    {
-                        "type": "section",
-                        "text": {"type": "mrkdwn", "text": f"Deny *{esc(meta['a'])}* on *{esc(iid)}*."},
-                    },
-                    {
-                        "type": "input",
-                        "block_id": "reason",
-                        "label": _plain("Why? The requester and the timeline see it."),
-                        "element": {
-                            "type": "plain_text_input",
-                            "action_id": "reason",
-                            "multiline": True,
-                            "max_length": 2000,
-                        },
-                    },
-                ],
-            }
+            intro, label = f"Deny *{esc(meta['a'])}* on *{esc(iid)}*.", "Why? The requester and the timeline see it."
+            view = _modal("baton_deny", f"Deny {meta['a']}", "Deny", private, intro, "reason", label, False)
         try:
             await self.api("views.open", {"trigger_id": trigger_id, "view": view}, timeout=self.deadline)
         except SlackError as e:
@@ -625,6 +578,30 @@ class SlackApp:
                 line += f"; next: {nxt} from {h.start:%a %Y-%m-%d %H:%M} {esc(v.timezone)}"
             lines.append(line)
         return "\n".join(lines)
+
+
+def _modal(
+    callback: str, title: str, submit: str, private: str, intro: str, field: str, label: str, optional: bool
+) -> dict[str, Any]:
+    """A modal asking for one text (the resolve summary, the denial's reason); the submission finds it by `field`."""
+    return {
+        "type": "modal",
+        "callback_id": callback,
+        "title": _plain(_cut(title, 24)),
+        "submit": _plain(submit),
+        "close": _plain("Cancel"),
+        "private_metadata": private,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": intro}},
+            {
+                "type": "input",
+                "block_id": field,
+                "optional": optional,
+                "label": _plain(label),
+                "element": {"type": "plain_text_input", "action_id": field, "multiline": True, "max_length": 2000},
+            },
+        ],
+    }
 
 
 class SlackError(Exception):

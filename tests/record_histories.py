@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,13 +21,14 @@ from gateway.up import installed_binary
 from incident.ids import workflow_id_for
 from incident.models import Actor, AlertAction
 from incident.state import IncidentPolicy
-from tests.conftest import _search_attributes_request, alert, harness, make_config
+from tests.conftest import Harness, _search_attributes_request, alert, harness, make_config
 
 HISTORIES = Path(__file__).parent / "fixtures" / "histories"
 
 
-async def record_full_lifecycle() -> str:
-    """An incident through every path: pages, escalation, a refusal, recovery, ack, ack timeout, resolve."""
+async def record(scenario: Callable[[WorkflowEnvironment, Harness, IncidentPolicy], Awaitable[str]]) -> str:
+    """Run `scenario` (which returns the workflow id it drove to completion) with a worker on a fresh
+    time-skipping server, and return that workflow's history as JSON."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
@@ -35,64 +37,54 @@ async def record_full_lifecycle() -> str:
         async with httpx.AsyncClient() as http:
             h = await harness(env, make_config(), http)
             async with h.worker:
-                policy = IncidentPolicy.snapshot(h.config, "checkout")
-                await h.incidents.ingest(alert("replay"), policy, "replay")
-                wid = workflow_id_for("replay", "replay")
+                wid = await scenario(env, h, IncidentPolicy.snapshot(h.config, "checkout"))
                 handle = env.client.get_workflow_handle(wid)
-                await asyncio.sleep(1)
-                await env.sleep(timedelta(minutes=5, seconds=1))
-                await h.incidents.acknowledge(wid, Actor.agent("triage"))
-                await h.incidents.ingest(alert("replay", summary="again"), policy, "replay")
-                await h.incidents.ingest(alert("replay", action=AlertAction.RESOLVE), policy, "replay")
-                await h.incidents.ingest(alert("replay", summary="and again"), policy, "replay")
-                with contextlib.suppress(Exception):
-                    await h.incidents.resolve(wid, Actor.agent("triage"), "done?")
-                await h.incidents.acknowledge(wid, Actor.human("alice"))
-                await env.sleep(timedelta(minutes=31))
-                await h.incidents.note(wid, Actor.human("bob"), "rolled back")
-                await h.incidents.acknowledge(wid, Actor.human("bob"))
-                await h.incidents.resolve(wid, Actor.human("bob"), "rollback fixed it")
                 await handle.result()
-                history = await handle.fetch_history()
-                return history.to_json()
+                return (await handle.fetch_history()).to_json()
     finally:
         await env.shutdown()
 
 
-async def record_approvals() -> str:
+async def full_lifecycle(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """An incident through every path: pages, escalation, a refusal, recovery, ack, ack timeout, resolve."""
+    await h.incidents.ingest(alert("replay"), policy, "replay")
+    wid = workflow_id_for("replay", "replay")
+    await asyncio.sleep(1)
+    await env.sleep(timedelta(minutes=5, seconds=1))
+    await h.incidents.acknowledge(wid, Actor.agent("triage"))
+    await h.incidents.ingest(alert("replay", summary="again"), policy, "replay")
+    await h.incidents.ingest(alert("replay", action=AlertAction.RESOLVE), policy, "replay")
+    await h.incidents.ingest(alert("replay", summary="and again"), policy, "replay")
+    with contextlib.suppress(Exception):
+        await h.incidents.resolve(wid, Actor.agent("triage"), "done?")
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    await env.sleep(timedelta(minutes=31))
+    await h.incidents.note(wid, Actor.human("bob"), "rolled back")
+    await h.incidents.acknowledge(wid, Actor.human("bob"))
+    await h.incidents.resolve(wid, Actor.human("bob"), "rollback fixed it")
+    return wid
+
+
+async def approvals(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
     """Boundaries at work: an agent's rollback waits, escalates unanswered, is approved and runs; an undefined
     action is refused; the agent's resolve becomes an approval a human gives."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
-    )
-    await env.client.operator_service.add_search_attributes(_search_attributes_request(env.client))
-    try:
-        async with httpx.AsyncClient() as http:
-            h = await harness(env, make_config(), http)
-            async with h.worker:
-                policy = IncidentPolicy.snapshot(h.config, "checkout")
-                await h.incidents.ingest(alert("approvals"), policy, "replay")
-                wid = workflow_id_for("replay", "approvals")
-                handle = env.client.get_workflow_handle(wid)
-                await asyncio.sleep(1)
-                await h.incidents.acknowledge(wid, Actor.human("alice"))
-                triage = Actor.agent("triage")
-                await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"})
-                with contextlib.suppress(Exception):
-                    await h.incidents.request(wid, triage, "drop_database", "it is corrupt")
-                await env.sleep(timedelta(minutes=16))
-                await h.incidents.approve(wid, Actor.human("dave"), "A1")
-                await asyncio.sleep(1)
-                await h.incidents.resolve(wid, triage, "error rate at baseline")
-                await h.incidents.approve(wid, Actor.human("alice"), "A2")
-                await handle.result()
-                history = await handle.fetch_history()
-                return history.to_json()
-    finally:
-        await env.shutdown()
+    await h.incidents.ingest(alert("approvals"), policy, "replay")
+    wid = workflow_id_for("replay", "approvals")
+    await asyncio.sleep(1)
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    triage = Actor.agent("triage")
+    await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"})
+    with contextlib.suppress(Exception):
+        await h.incidents.request(wid, triage, "drop_database", "it is corrupt")
+    await env.sleep(timedelta(minutes=16))
+    await h.incidents.approve(wid, Actor.human("dave"), "A1")
+    await asyncio.sleep(1)
+    await h.incidents.resolve(wid, triage, "error rate at baseline")
+    await h.incidents.approve(wid, Actor.human("alice"), "A2")
+    return wid
 
 
-RECORDINGS = {"incident_full_lifecycle": record_full_lifecycle, "incident_approvals": record_approvals}
+RECORDINGS = {"incident_full_lifecycle": full_lifecycle, "incident_approvals": approvals}
 
 
 def main() -> None:
@@ -100,7 +92,7 @@ def main() -> None:
     HISTORIES.mkdir(parents=True, exist_ok=True)
     for name in sys.argv[1:] or list(RECORDINGS):
         path = HISTORIES / f"{name}.json"
-        path.write_text(asyncio.run(RECORDINGS[name]()))
+        path.write_text(asyncio.run(record(RECORDINGS[name])))
         print(f"wrote {path}")
 
 
