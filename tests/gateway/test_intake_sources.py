@@ -21,10 +21,13 @@ from gateway.temporal import connect
 from gateway.up import dev_server_args, installed_binary, port_open
 from incident.ids import workflow_id_for
 from incident.state import IncidentState
-from tests.conftest import TOKEN, Harness, Sink, free_port, intake_stack, make_config, serving, until
+from tests.helpers.config import TOKEN, make_config
+from tests.helpers.http import Sink, free_port, serving
+from tests.helpers.temporal import Harness, intake_stack
+from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 OTHER = "another-token-for-datadog"
 TOKENS = """
@@ -213,6 +216,7 @@ async def test_a_storm_makes_exactly_one_incident_per_key(intake: tuple[str, Har
     assert len(listed) == 20
 
 
+@pytest.mark.integration
 async def test_503_while_temporal_is_down_then_the_retry_makes_exactly_one_incident(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,4 @@
-"""Record the workflow histories the replay test checks against: `python -m tests.record_histories [NAME...]`.
+"""Record the workflow histories the replay test checks against: `python -m tests.helpers.record_histories [NAME...]`.
 
 Re-record only for a deliberate, compatible change with nothing running on the old code; otherwise keep the
 saved histories and use `workflow.patched` so running incidents replay.
@@ -21,9 +21,10 @@ from gateway.up import installed_binary
 from incident.ids import workflow_id_for
 from incident.models import Actor, AlertAction
 from incident.state import IncidentPolicy
-from tests.conftest import Harness, _search_attributes_request, alert, harness, make_config
+from tests.helpers.config import alert, make_config
+from tests.helpers.temporal import Harness, harness, search_attributes_request
 
-HISTORIES = Path(__file__).parent / "fixtures" / "histories"
+HISTORIES = Path(__file__).parents[1] / "fixtures" / "histories"
 
 
 async def record(scenario: Callable[[WorkflowEnvironment, Harness, IncidentPolicy], Awaitable[str]]) -> str:
@@ -32,7 +33,7 @@ async def record(scenario: Callable[[WorkflowEnvironment, Harness, IncidentPolic
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
-    await env.client.operator_service.add_search_attributes(_search_attributes_request(env.client))
+    await env.client.operator_service.add_search_attributes(search_attributes_request(env.client))
     try:
         async with httpx.AsyncClient() as http:
             h = await harness(env, make_config(), http)

@@ -10,7 +10,7 @@ from gateway.coalescer import AlertTooLarge, Coalescer
 from incident.handoff import Handoff
 from incident.models import Alert
 from incident.state import IncidentPolicy
-from tests.conftest import alert, make_config
+from tests.helpers.config import alert, make_config
 
 POLICY = IncidentPolicy.snapshot(make_config(), "checkout")
 

@@ -19,7 +19,10 @@ from gateway.client import Refused
 from incident.ids import workflow_id_for
 from incident.models import Actor
 from incident.state import IncidentPolicy
-from tests.conftest import BASE_CONFIG, Harness, Sink, alert, dev_address, harness, make_config, until
+from tests.helpers.config import BASE_CONFIG, alert, make_config
+from tests.helpers.http import Sink
+from tests.helpers.temporal import Harness, dev_address, harness
+from tests.helpers.wait import until
 
 BATON = str(Path(sys.executable).parent / "baton")
 
@@ -163,6 +166,7 @@ async def test_temporal_down_is_a_sentence_not_a_traceback(stack: tuple[Cli, Har
     assert run.code == 1 and "cannot reach Temporal at 127.0.0.1:1" in run.err and "Traceback" not in run.err
 
 
+@pytest.mark.integration
 async def test_config_check_names_every_problem_with_path_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(

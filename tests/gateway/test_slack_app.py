@@ -30,18 +30,10 @@ from incident.config import Config
 from incident.ids import workflow_id_for
 from incident.models import Actor, Status
 from incident.state import IncidentPolicy, IncidentState
-from tests.conftest import (
-    BASE_CONFIG,
-    Harness,
-    HttpRequest,
-    Sink,
-    alert,
-    harness,
-    loopback_http,
-    make_config,
-    serving,
-    until,
-)
+from tests.helpers.config import BASE_CONFIG, alert, make_config
+from tests.helpers.http import HttpRequest, Sink, loopback_http, serving
+from tests.helpers.temporal import Harness, harness
+from tests.helpers.wait import until
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-bot-token"

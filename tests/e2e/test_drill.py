@@ -24,7 +24,7 @@ from incident.scenario import (
     parse_scenario,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DRILLS = sorted((ROOT / "drills").glob("*.yaml"))
 EXAMPLE = ROOT / "baton.example.yaml"
 BATON = str(Path(sys.executable).parent / "baton")

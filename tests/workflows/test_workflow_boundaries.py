@@ -14,8 +14,11 @@ from gateway.client import Refused
 from incident.approvals import ApprovalStatus
 from incident.models import Actor, Severity, Status
 from incident.state import IncidentPolicy, IncidentState
-from tests.conftest import BASE_CONFIG, Harness, Sink, harness, make_config, until
-from tests.test_workflow_escalation import entries, open_incident, state
+from tests.helpers.config import BASE_CONFIG, make_config
+from tests.helpers.http import Sink
+from tests.helpers.incidents import entries, open_incident, state
+from tests.helpers.temporal import Harness, harness
+from tests.helpers.wait import until
 from workflows import search_attributes as sa
 from workflows.incident import IncidentWorkflow
 

@@ -19,7 +19,10 @@ from gateway.client import Incidents
 from incident.config import parse_config
 from incident.ids import workflow_id_for
 from incident.state import IncidentPolicy, IncidentState
-from tests.conftest import BASE_CONFIG, Sink, alert, dev_address, until
+from tests.helpers.config import BASE_CONFIG, alert
+from tests.helpers.http import Sink
+from tests.helpers.temporal import dev_address
+from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
 
 AFTER = 4  # seconds level 1 has before level 2 is paged
@@ -39,7 +42,7 @@ def start_worker(dev_env: WorkflowEnvironment, config: Path, queue: str) -> subp
         "BATON_CONFIG": str(config),
         "BATON_TASK_QUEUE": queue,
     }
-    return subprocess.Popen([sys.executable, "-m", "worker"], env=env, cwd=Path(__file__).parent.parent)
+    return subprocess.Popen([sys.executable, "-m", "worker"], env=env, cwd=Path(__file__).parents[2])
 
 
 async def test_sigkilled_worker_loses_no_page_and_duplicates_none(

@@ -15,7 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from incident.ids import workflow_id_for
 from incident.state import IncidentState
-from tests.conftest import TOKEN, Harness, Sink, free_port, intake_stack, make_config, until
+from tests.helpers.config import TOKEN, make_config
+from tests.helpers.http import Sink, free_port
+from tests.helpers.temporal import Harness, intake_stack
+from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"

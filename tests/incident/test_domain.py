@@ -162,7 +162,7 @@ def test_a_pagerduty_event_keeps_everything_the_source_sent() -> None:
         "client": "Prometheus",
         "client_url": "https://prom/graph",
     }
-    config = parse_config((Path(__file__).parent.parent / "baton.example.yaml").read_text())
+    config = parse_config((Path(__file__).parents[2] / "baton.example.yaml").read_text())
     a = event_to_alert(Event.model_validate(raw), config, T0)
     assert a.service == "checkout" and a.scope == "events:checkout" and a.dedup_key == "db-1"
     assert a.severity is Severity.SEV2 and a.origin == "db-1.prod" and a.alert_class == "availability"
@@ -171,7 +171,7 @@ def test_a_pagerduty_event_keeps_everything_the_source_sent() -> None:
 
 
 def test_the_example_config_loads_and_routes_unknown_keys_to_the_default() -> None:
-    config = parse_config((Path(__file__).parent.parent / "baton.example.yaml").read_text())
+    config = parse_config((Path(__file__).parents[2] / "baton.example.yaml").read_text())
     assert len(config.services) == 3
     assert config.route({"service": "checkout"}).service == "checkout"
     assert config.route({"service": "no-such-service"}).service == "api-gateway"

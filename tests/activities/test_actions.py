@@ -22,7 +22,7 @@ from activities.actions import DETAIL_LIMIT, ActionActivities, RunActionRequest
 from incident.actions import ActionRunner, Renderer, TemplateError
 from incident.approvals import ActionRun
 from incident.config import Config, ConfigError, parse_config
-from tests.conftest import HttpRequest, free_port, loopback_http
+from tests.helpers.http import HttpRequest, free_port, loopback_http
 
 GITHUB_TOKEN = "ghp-test-0123456789"
 STATUSPAGE_KEY = "sp-test-key"
@@ -277,6 +277,7 @@ async def test_an_unreachable_webhook_raises_a_retryable_error() -> None:
     assert not e.value.non_retryable and "ConnectError" in str(e.value)
 
 
+@pytest.mark.integration
 async def test_a_webhook_that_does_not_answer_in_time_raises_a_retryable_error() -> None:
     release = threading.Event()
 
@@ -466,6 +467,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+@pytest.mark.integration
 async def test_a_command_past_its_timeout_is_killed_with_everything_it_started(tmp_path: Path) -> None:
     prog = script(
         tmp_path,

@@ -7,16 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -47,96 +44,9 @@ from incident.config import (
     PrometheusIntegration,
 )
 from incident.context import ContextPart
-from tests.conftest import BASE_CONFIG, HttpRequest, free_port, loopback_http, make_config
-
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (httpx.HTTPError, KeyError, IndexError, ValueError) as e:
-            last = e
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not within {timeout}s (last: {last!r})")
-
-
-# ---- a real Prometheus ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Prom:
-    url: str
-    backfill_alert_at: datetime
-    """The alert time the backfilled `baton_test_errors` series is built around (see `backfill`)."""
-
-
-def backfill(path: Path, now: datetime) -> datetime:
-    """Write blocks for `baton_test_errors{instance=a|b|c}`: 1 each until two minutes before an alert ten minutes
-    ago, 10 each after, sampled every 15 s from 45 minutes ago until 30 s ago. Returns the alert time."""
-    alert_at = now - timedelta(minutes=10)
-    jump = alert_at - timedelta(minutes=2)
-    lines = ["# TYPE baton_test_errors gauge"]
-    for instance in "abc":
-        at = now - timedelta(minutes=45)
-        while at <= now - timedelta(seconds=30):
-            lines.append(f'baton_test_errors{{instance="{instance}"}} {1 if at < jump else 10} {at.timestamp():.3f}')
-            at += timedelta(seconds=15)
-    source = path / "backfill.om"
-    source.write_text("\n".join([*lines, "# EOF", ""]))
-    command = [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(path / "data")]
-    subprocess.run(command, check=True, capture_output=True)
-    return alert_at
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
-    assert Path(PROMETHEUS).exists(), "needs Debian's prometheus (.ci/run installs it)"
-    tmp = tmp_path_factory.mktemp("prometheus")
-    alert_at = backfill(tmp, datetime.now(UTC))
-    port = free_port()
-    config = tmp / "prometheus.yml"
-    config.write_text(
-        f"""
-global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-scrape_configs:
-  - job_name: prometheus
-    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]
-"""
-    )
-    proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=error",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def samples_of_up() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"prometheus exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        r = httpx.get(f"{url}/api/v1/query", params={"query": "count_over_time(up[1m])"}, timeout=2)
-        result = r.json()["data"]["result"]
-        return bool(result) and float(result[0]["value"][1]) >= 3
-
-    try:
-        wait_for(samples_of_up, "three samples of `up`")
-        yield Prom(url=url, backfill_alert_at=alert_at)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+from tests.helpers.config import BASE_CONFIG, make_config
+from tests.helpers.http import HttpRequest, free_port, loopback_http
+from tests.helpers.prometheus import Prom
 
 
 async def test_metrics_from_a_live_prometheus(prometheus: Prom) -> None:
@@ -513,6 +423,7 @@ def silent() -> Iterator[str]:
     listener.close()
 
 
+@pytest.mark.integration
 async def test_a_provider_that_hangs_gives_up_at_its_deadline(silent: str) -> None:
     timeout = 1.0
 
@@ -555,6 +466,7 @@ def context_config(prom: str, loki: str, github: str) -> Config:
     return make_config(base=BASE_CONFIG.replace("services:\n", services).replace("integrations:\n", integrations))
 
 
+@pytest.mark.integration
 async def test_activities_read_the_service_context(api: FakeAPI, silent: str) -> None:
     deployed = datetime.now(UTC) - timedelta(minutes=10)
 

@@ -13,7 +13,10 @@ from gateway.client import Incidents
 from gateway.http import create_app
 from gateway.temporal import connect
 from incident.models import Status
-from tests.conftest import TOKEN, Harness, Sink, intake_stack, make_config, serving, until
+from tests.helpers.config import TOKEN, make_config
+from tests.helpers.http import Sink, serving
+from tests.helpers.temporal import Harness, intake_stack
+from tests.helpers.wait import until
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -142,6 +145,7 @@ async def test_a_body_over_one_megabyte_is_413(intake: tuple[str, Harness]) -> N
     assert await _with_key(h.incidents, key) == []
 
 
+@pytest.mark.integration
 async def test_when_temporal_is_unreachable_the_answer_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_INTAKE_TOKEN", TOKEN)
     client = await connect("127.0.0.1:1", lazy=True)  # nothing listens on port 1
@@ -161,6 +165,7 @@ async def test_health_and_openapi(intake: tuple[str, Harness]) -> None:
     assert "/v1/events" in spec["paths"]
 
 
+@pytest.mark.integration
 async def test_an_unexpected_failure_is_a_503_the_source_retries_never_a_500(monkeypatch: pytest.MonkeyPatch) -> None:
     """A broken Temporal client (not a down one) stands in for any bug behind the intake."""
     monkeypatch.setenv("TEST_INTAKE_TOKEN", TOKEN)

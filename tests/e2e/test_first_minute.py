@@ -14,7 +14,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from incident.config import Logs, MetricQuery, ServiceContext
 from incident.ids import workflow_id_for
-from tests.conftest import TOKEN, Harness, HttpRequest, Sink, intake_stack, loopback_http, make_config, until
+from tests.helpers.config import TOKEN, make_config
+from tests.helpers.http import HttpRequest, Sink, loopback_http
+from tests.helpers.temporal import Harness, intake_stack
+from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -92,7 +95,7 @@ async def test_a_change_for_an_unknown_service_is_refused(intake: tuple[str, Har
 
 # ---- with real Prometheus, and a slow log store ------------------------------------------------------------------
 
-from tests.test_context import Prom, prometheus  # noqa: E402, F401  (the real-Prometheus fixture)
+from tests.helpers.prometheus import Prom  # noqa: E402
 
 LOKI_ANSWER_AFTER_S = 4.0
 
@@ -118,7 +121,7 @@ def slow_loki() -> Iterator[str]:
 async def test_the_page_carries_the_suspect_and_real_metrics_and_late_logs_follow_it(
     dev_env: WorkflowEnvironment,
     sink: Sink,
-    prometheus: Prom,  # noqa: F811  (the fixture imported above)
+    prometheus: Prom,
     slow_loki: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -11,11 +11,11 @@ from temporalio.worker import Replayer
 
 from workflows.incident import IncidentWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "fixtures" / "histories").glob("*.json"))
+HISTORIES = sorted((Path(__file__).parents[1] / "fixtures" / "histories").glob("*.json"))
 
 
 def test_there_are_histories_to_replay() -> None:
-    assert HISTORIES, "no saved histories: run `python -m tests.record_histories`"
+    assert HISTORIES, "no saved histories: run `python -m tests.helpers.record_histories`"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -12,7 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 from incident.ids import normalise_incident_id, workflow_id_for
 from incident.models import Actor, Status
 from incident.state import TIMELINE_ALERT_ENTRIES, IncidentInput, IncidentPolicy, IncidentState
-from tests.conftest import Harness, Sink, alert, harness, make_config, until
+from tests.helpers.config import alert, make_config
+from tests.helpers.http import Sink
+from tests.helpers.temporal import Harness, harness
+from tests.helpers.wait import until
 from workflows import search_attributes as sa
 from workflows.incident import IncidentWorkflow
 

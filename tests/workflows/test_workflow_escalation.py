@@ -11,41 +11,13 @@ from temporalio.testing import WorkflowEnvironment
 from gateway.client import Refused
 from incident.ids import workflow_id_for
 from incident.models import Actor, AlertAction, Status
-from incident.state import IncidentPolicy, IncidentState
-from tests.conftest import Harness, Sink, alert, harness, make_config, until
+from incident.state import IncidentPolicy
+from tests.helpers.config import alert, make_config
+from tests.helpers.http import Sink
+from tests.helpers.incidents import SCOPE, entries, open_incident, paged_count, state
+from tests.helpers.temporal import Harness, harness
+from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
-
-SCOPE = "test"
-
-
-async def open_incident(h: Harness, key: str | None = None, service: str = "checkout") -> str:
-    """Open an incident on a key of its own (the test server is shared) and wait for the level-1 page."""
-    key = key or f"{h.task_queue}-checkout-5xx"
-    h.key = key
-    await h.incidents.ingest(alert(key, service=service), IncidentPolicy.snapshot(h.config, service), SCOPE)
-    wid = workflow_id_for(SCOPE, key)
-    await until(lambda: paged_count(h, wid, level=1))
-    return wid
-
-
-QUERY_TIMEOUT = timedelta(seconds=3)
-
-
-async def state(h: Harness, wid: str) -> IncidentState:
-    # A query that reaches a run as it continues-as-new goes unanswered on the test server: ask again, not wait.
-    return await h.client.get_workflow_handle(wid).query(IncidentWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-
-
-async def paged_count(h: Harness, wid: str, level: int) -> int:
-    try:
-        st = await state(h, wid)
-    except Exception:
-        return 0
-    return sum(1 for e in st.timeline if e.kind == "paged" and (e.data or {}).get("level") == level)
-
-
-def entries(st: IncidentState, kind: str) -> list:
-    return [e for e in st.timeline if e.kind == kind]
 
 
 async def test_level_two_is_paged_exactly_after_the_level_one_window(h: Harness, sink: Sink) -> None:

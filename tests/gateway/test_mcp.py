@@ -25,9 +25,12 @@ from mcp.client.streamable_http import streamable_http_client
 from temporalio.testing import WorkflowEnvironment
 
 from incident.models import Actor, Severity
-from tests.conftest import BASE_CONFIG, Harness, Sink, dev_address, free_port, harness, make_config, until
+from tests.helpers.config import BASE_CONFIG, make_config
+from tests.helpers.http import Sink, free_port
+from tests.helpers.temporal import Harness, dev_address, harness
+from tests.helpers.wait import until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AGENTS = "agents:\n  triage: {token: env:BATON_AGENT_TRIAGE_TOKEN, description: first-minute triage}\n"
 TRIAGE_TOKEN = "triage-token-0123456789"
 TOOLS = {

@@ -14,9 +14,9 @@ from incident.models import AlertAction, Severity
 from incident.sources.alertmanager import AmWebhook, webhook_to_alerts
 from incident.sources.datadog import DatadogEvent, event_to_alert
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 NOW = datetime(2026, 11, 26, 13, 9, tzinfo=UTC)
-EXAMPLE = parse_config((Path(__file__).parent.parent / "baton.example.yaml").read_text())
+EXAMPLE = parse_config((Path(__file__).parents[2] / "baton.example.yaml").read_text())
 
 
 def load(name: str) -> dict:
@@ -71,7 +71,7 @@ def test_grafana_keeps_its_links_values_and_org() -> None:
 
 def test_per_alert_incidents_when_a_rule_says_so() -> None:
     config = parse_config(
-        (Path(__file__).parent.parent / "baton.example.yaml")
+        (Path(__file__).parents[2] / "baton.example.yaml")
         .read_text()
         .replace(
             "routing:\n",
@@ -104,7 +104,7 @@ def test_datadog_test_notification_with_unexpanded_variables_is_refused() -> Non
 
 def test_routing_rules_first_match_wins_regex_and_severity() -> None:
     config = parse_config(
-        (Path(__file__).parent.parent / "baton.example.yaml")
+        (Path(__file__).parents[2] / "baton.example.yaml")
         .read_text()
         .replace(
             "routing:\n",
@@ -122,7 +122,7 @@ def test_routing_rules_first_match_wins_regex_and_severity() -> None:
 
 
 def test_a_severity_map_adds_to_the_defaults_case_insensitively() -> None:
-    text = (Path(__file__).parent.parent / "baton.example.yaml").read_text()
+    text = (Path(__file__).parents[2] / "baton.example.yaml").read_text()
     config = parse_config(text.replace("routing:\n", "routing:\n  severity_map: {Disaster: SEV0}\n"))
     assert config.route({"severity": "disaster"}).severity is Severity.SEV0
     assert config.route({"severity": "CRITICAL"}).severity is Severity.SEV1
@@ -131,6 +131,6 @@ def test_a_severity_map_adds_to_the_defaults_case_insensitively() -> None:
 def test_a_rule_naming_an_unknown_service_is_a_config_error() -> None:
     from incident.config import ConfigError
 
-    text = (Path(__file__).parent.parent / "baton.example.yaml").read_text()
+    text = (Path(__file__).parents[2] / "baton.example.yaml").read_text()
     with pytest.raises(ConfigError, match=r"routing.rules\[0\].service: unknown service 'chekout'"):
         parse_config(text.replace("routing:\n", "routing:\n  rules:\n    - {match: {a: b}, service: chekout}\n"))

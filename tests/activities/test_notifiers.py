@@ -34,7 +34,10 @@ from incident.ids import workflow_id_for
 from incident.links import Link
 from incident.models import Page, Recipient, Severity, Status
 from incident.state import IncidentPolicy, IncidentState
-from tests.conftest import HttpRequest, Sink, alert, free_port, harness, loopback_http, make_config, until
+from tests.helpers.config import alert, make_config
+from tests.helpers.http import HttpRequest, Sink, free_port, loopback_http
+from tests.helpers.temporal import harness
+from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
 
 CONFIG = """

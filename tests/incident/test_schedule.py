@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from incident.config import ConfigError, parse_config
 from incident.schedule import WEEKDAYS, Layer, Schedule, Shift, localize
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "baton.example.yaml"
 BATON = str(Path(sys.executable).parent / "baton")
 
@@ -268,6 +268,7 @@ def test_a_schedule_renders_one_timeline(case: tuple[Schedule, datetime, datetim
         assert schedule.on_call(t) == piece.person == oracle_on_call(schedule, t)
 
 
+@pytest.mark.integration
 @settings(max_examples=30, deadline=None)
 @given(case=schedule_cases())
 def test_next_handoffs_are_the_changes_after_the_instant(case: tuple[Schedule, datetime, datetime]) -> None:
@@ -553,6 +554,7 @@ def baton(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([BATON, "oncall", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.integration
 def test_oncall_text_shows_every_schedule_with_local_and_utc_times() -> None:
     run = baton("--at", "2026-03-06T12:00-05:00")
     assert run.returncode == 0, run.stderr
@@ -561,6 +563,7 @@ def test_oncall_text_shows_every_schedule_with_local_and_utc_times() -> None:
     assert "Mon 2026-03-09 09:00 EDT  2026-03-09 13:00 UTC  bob" in run.stdout  # after spring forward
 
 
+@pytest.mark.integration
 def test_oncall_json_shape_and_an_instant_in_the_past() -> None:
     run = baton("--json", "--at", "2026-01-06T16:00")  # naive: each schedule's own zone
     assert run.returncode == 0, run.stderr
@@ -586,6 +589,7 @@ def test_oncall_json_shape_and_an_instant_in_the_past() -> None:
     }
 
 
+@pytest.mark.integration
 def test_oncall_shows_the_override() -> None:
     run = baton("payments-primary", "--json", "--at", "2026-12-25T12:00")
     assert run.returncode == 0, run.stderr
@@ -593,6 +597,7 @@ def test_oncall_shows_the_override() -> None:
     assert v["on_call"] == "dave" and v["next"][0]["start"] == "2026-12-27T09:00:00-05:00"
 
 
+@pytest.mark.integration
 def test_oncall_refuses_an_unknown_schedule_and_an_unreadable_time() -> None:
     run = baton("no-such-schedule")
     assert run.returncode == 2 and "unknown schedule 'no-such-schedule'" in run.stderr and not run.stdout
@@ -602,6 +607,7 @@ def test_oncall_refuses_an_unknown_schedule_and_an_unreadable_time() -> None:
     assert run.returncode == 2 and "needs a SCHEDULE" in run.stderr
 
 
+@pytest.mark.integration
 def test_oncall_ical_is_a_contiguous_feed_with_stable_uids() -> None:
     first = baton("--ical", "platform-primary", "--days", "14", "--at", "2026-03-25T10:00Z")
     later = baton("--ical", "platform-primary", "--days", "14", "--at", "2026-03-25T11:00Z")

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from incident.config import ConfigError, parse_config
 from incident.models import Actor, Severity
 from incident.policy import JUDGMENT, KNOWN_ACTIONS, MACHINE_WORK, READ_ONLY, STRICTNESS, Boundaries, Verdict
-from tests.conftest import BASE_CONFIG
+from tests.helpers.config import BASE_CONFIG
 
 AUTONOMY = st.sampled_from(["full", "approval", "read_only"])
 ACTORS = [Actor.human("alice"), Actor.agent("triage"), Actor.system("events")]
@@ -107,6 +107,7 @@ def test_bad_boundaries_are_config_errors(boundaries_yaml: str, problem: str) ->
         parse_config(BASE_CONFIG.replace("SINK", "http://x") + f"boundaries: {boundaries_yaml}\n")
 
 
+@pytest.mark.integration
 def test_boundaries_show_explains_the_example_policy() -> None:
     import json
     import os
@@ -115,7 +116,7 @@ def test_boundaries_show_explains_the_example_policy() -> None:
     from pathlib import Path
 
     baton = str(Path(sys.executable).parent / "baton")
-    env = os.environ | {"BATON_CONFIG": str(Path(__file__).parent.parent / "baton.example.yaml"), "COLUMNS": "160"}
+    env = os.environ | {"BATON_CONFIG": str(Path(__file__).parents[2] / "baton.example.yaml"), "COLUMNS": "160"}
     matrix = subprocess.run([baton, "boundaries", "show"], env=env, capture_output=True, text=True, timeout=60)
     assert matrix.returncode == 0 and "SEV0 (read_only)" in matrix.stdout and "postmortem_conclusions" in matrix.stdout
     rows = json.loads(

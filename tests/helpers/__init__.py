@@ -1,0 +1,1 @@
+"""Shared test helpers: configs, waiting on conditions, loopback HTTP, Temporal harnesses."""

@@ -1,0 +1,113 @@
+"""Real HTTP servers on loopback: a recording webhook sink, a server answering with a function, uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import uvicorn
+
+from tests.helpers.wait import until
+
+
+@dataclass
+class Sink:
+    """A webhook receiver on loopback that records every POST. Paths can be set to fail."""
+
+    url: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    fail_paths: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def for_path(self, path: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.received if r["path"] == path]
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Respond = Callable[[HttpRequest], tuple[int, dict[str, str], bytes]]
+
+
+@contextmanager
+def loopback_http(respond: Respond) -> Iterator[str]:
+    """A real HTTP server on a free loopback port answering every GET and POST with `respond`; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0) or 0))
+            status, headers, raw = respond(HttpRequest(self.command, self.path, dict(self.headers), body))
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        do_GET = do_POST = _handle
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def recording_sink() -> Iterator[Sink]:
+    """A Sink on loopback: records every request's JSON, answers 503 on `fail_paths`."""
+    state = Sink()
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        if req.path in state.fail_paths:
+            return 503, {}, b""
+        with state.lock:
+            state.received.append({"path": req.path, "headers": req.headers, "json": json.loads(req.body or b"null")})
+        return 200, {}, b""
+
+    with loopback_http(respond) as url:
+        state.url = url
+        yield state
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Run an ASGI app with uvicorn on a free loopback port; yield its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    await until(lambda: _started(server), timeout=10)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _started(server: uvicorn.Server) -> bool:
+    return server.started
