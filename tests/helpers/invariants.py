@@ -281,7 +281,7 @@ class Check:
                     self.problems.append(
                         f"{s.incident_id} level {level} (pass {cycle + 1}): {person} paged {len(distinct)} times"
                     )
-                first = min(p.answered for p in pages)
+                first = min(p.arrived for p in pages)  # when the page reached the receiver
                 allowed = self.outages.push(opened + offset) + self.slack
                 late = first - self.outages.push(opened + offset)
                 self.figures.worst_lateness_s = max(self.figures.worst_lateness_s, late)
