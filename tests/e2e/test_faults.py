@@ -77,7 +77,7 @@ async def test_worker_killed_right_after_the_2xx(tmp_path: Path, restart_after: 
         outages.begin()
         s.worker.kill()
         await until(at(time.time() + restart_after), timeout=restart_after + 5)
-        s.worker.start()
+        await s.restart_worker()
         outages.end()
         check = Check(s.client, s.incidents, s.receiver, s.escalation, sender.outcomes, outages)
         await assert_invariants(s, check, {key}, f"worker SIGKILL after 2xx, restart {restart_after:.0f}s", 40)
@@ -111,7 +111,7 @@ async def test_worker_killed_during_a_slow_page(tmp_path: Path, restart_after: f
         outages.begin()
         s.worker.kill()
         await until(at(time.time() + restart_after), timeout=restart_after + 5)
-        s.worker.start()
+        await s.restart_worker()
         outages.end()
         check = Check(s.client, s.incidents, s.receiver, s.escalation, sender.outcomes, outages)
         await assert_invariants(s, check, {key}, f"worker SIGKILL during a slow page, restart {restart_after:.0f}s", 50)
@@ -137,7 +137,7 @@ async def test_worker_killed_just_before_an_escalation_deadline(tmp_path: Path, 
         s.worker.kill()
         back = time.time() if restart == "at once" else deadline + 2
         await until(at(back), timeout=10)
-        s.worker.start()
+        await s.restart_worker()
         outages.end()
         check = Check(s.client, s.incidents, s.receiver, s.escalation, sender.outcomes, outages)
         await assert_invariants(s, check, {key}, f"worker SIGKILL before a deadline, restart {restart}", 40)
@@ -172,7 +172,10 @@ async def test_dev_server_restarted_during_a_storm(tmp_path: Path, stop: str) ->
         storm = asyncio.create_task(sender.storm("/v1/events", bodies, concurrency=16))
         await until(await accepted_at_least(sender, len(bodies) // 3), timeout=60)
         outages.begin()
-        s.server.terminate() if stop == "SIGTERM" else s.server.kill()
+        if stop == "SIGTERM":
+            s.server.terminate()
+        else:
+            s.server.kill()
         s.server.start()
         outages.end()
         outcomes = await asyncio.wait_for(storm, timeout=90)

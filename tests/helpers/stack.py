@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -83,10 +86,36 @@ class Stack:
                 parts.append(f"==== {child.name}\n{child.output()[-4000:]}")
         return "\n".join(parts)
 
+    async def restart_worker(self) -> None:
+        """Start the worker again and wait until it polls: from then on, pages are its to send."""
+        self.worker.start()
+        await worker_polling(self.client, self.queue, self.worker)
+
     async def reconnect(self) -> None:
         """A fresh client after the dev server restarted."""
         self.client = await connect(self.server.address)
         self.incidents = Incidents(self.client, task_queue=self.queue)
+
+
+async def worker_polling(client: Client, queue: str, child: Child, timeout: float = 30.0) -> None:
+    """Wait until this worker process polls the task queue for workflow tasks (Temporal lists its pollers by
+    identity, which the SDK makes `pid@host`)."""
+    assert child.proc is not None
+    pid = f"{child.proc.pid}@"
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+
+    async def polling() -> bool:
+        try:
+            resp = await client.workflow_service.describe_task_queue(request)
+        except Exception:
+            return False
+        return any(p.identity.startswith(pid) for p in resp.pollers)
+
+    await until(polling, timeout=timeout)
 
 
 async def connect(address: str) -> Client:
@@ -108,6 +137,7 @@ async def stack(tmp: Path, after1: int = 3, after2: int = 3, start_intake: bool 
         try:
             client = await until(lambda: _connected(server.address), timeout=30)
             w.start()
+            await worker_polling(client, queue, w)
             if start_intake:
                 i.start()
             escalation = Escalation([Level("alice", after1), Level("dave", after2)])
