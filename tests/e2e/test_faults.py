@@ -161,6 +161,10 @@ async def accepted_at_least(sender: RetryingSender, n: int) -> Callable[[], Any]
     return enough
 
 
+SERVER_DOWN_FOR = 6.0
+"""Longer than the intake's own retries of a Temporal call (5 s), so senders do get 503s and retry."""
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
 async def test_dev_server_restarted_during_a_storm(tmp_path: Path, stop: str) -> None:
     """Temporal restarts (on its SQLite file) while 200 alerts arrive from a sender that retries on 503, as
@@ -172,15 +176,10 @@ async def test_dev_server_restarted_during_a_storm(tmp_path: Path, stop: str) ->
         storm = asyncio.create_task(sender.storm("/v1/events", bodies, concurrency=16))
         await until(await accepted_at_least(sender, len(bodies) // 3), timeout=60)
         outages.begin()
-        if stop == "SIGTERM":
-            s.server.terminate()
-        else:
-            s.server.kill()
-        s.server.start()
+        await s.restart_server(stop, SERVER_DOWN_FOR)
         outages.end()
         outcomes = await asyncio.wait_for(storm, timeout=90)
         assert all(o.status == 202 for o in outcomes), {str(o.answers) for o in outcomes if o.status != 202}
-        await s.reconnect()
         check = Check(s.client, s.incidents, s.receiver, s.escalation, sender.outcomes, outages, slack=10)
         await assert_invariants(s, check, keys, f"dev server {stop} mid-storm", 60)
 

@@ -102,13 +102,17 @@ class Figures:
     alerts_lost: int = 0
     duplicate_incidents: int = 0
     stuck: int = 0
+    retried_sends: int = 0
+    """sends that needed more than one attempt (proof the fault hit the traffic)"""
+    outage_s: float = 0.0
 
     def line(self, name: str) -> str:
         return (
             f"FIGURES {name}: incidents={self.incidents} pages={self.pages} duplicate_pages={self.duplicate_pages} "
             f"missing_pages={self.missing_pages} late_pages={self.late_pages} "
             f"worst_lateness={self.worst_lateness_s:.1f}s alerts_accepted={self.alerts_accepted} "
-            f"alerts_lost={self.alerts_lost} duplicate_incidents={self.duplicate_incidents} stuck={self.stuck}"
+            f"alerts_lost={self.alerts_lost} duplicate_incidents={self.duplicate_incidents} stuck={self.stuck} "
+            f"retried_sends={self.retried_sends} outage={self.outage_s:.1f}s"
         )
 
 
@@ -217,6 +221,8 @@ class Check:
         return sts
 
     async def run(self, keys: set[str], timeout: float) -> list[str]:
+        self.figures.retried_sends = sum(1 for o in self.outcomes if o.attempts > 1)
+        self.figures.outage_s = sum(end - start for start, end in self.outages.windows)
         await self.settle(keys, timeout)
         sts, unanswered = await states(self.client, self.incidents)
         self.problems += unanswered

@@ -4,6 +4,8 @@ the dev server does not skip time)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -91,9 +93,16 @@ class Stack:
         self.worker.start()
         await worker_polling(self.client, self.queue, self.worker)
 
-    async def reconnect(self) -> None:
-        """A fresh client after the dev server restarted."""
-        self.client = await connect(self.server.address)
+    async def restart_server(self, signal_name: str, down_for: float) -> None:
+        """Stop the dev server (SIGTERM or SIGKILL), keep it down `down_for` seconds, start it again on the same
+        SQLite file, and wait until it answers."""
+        if signal_name == "SIGTERM":
+            self.server.terminate()
+        else:
+            self.server.kill()
+        await until(lambda: _clock_past(time.time() + down_for), timeout=down_for + 5)
+        self.server.start()
+        self.client = await until(lambda: _connected(self.server.address), timeout=30)
         self.incidents = Incidents(self.client, task_queue=self.queue)
 
 
@@ -146,6 +155,12 @@ async def stack(tmp: Path, after1: int = 3, after2: int = 3, start_intake: bool 
             for child in (i.child, w, server.child):
                 if child is not None:
                     child.terminate()
+
+
+async def _clock_past(moment: float) -> bool:
+    while time.time() < moment:
+        await asyncio.sleep(0.05)
+    return True
 
 
 async def _connected(address: str) -> Client | None:
