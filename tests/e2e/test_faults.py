@@ -40,8 +40,10 @@ def at(moment: float) -> Callable[[], Any]:
 async def assert_invariants(s: Stack, check: Check, keys: set[str], name: str, timeout: float) -> None:
     problems = await check.run(keys, timeout)
     print(check.figures.line(name))
-    assert not problems, f"{name}: {len(problems)} invariant(s) broken:\n  " + "\n  ".join(problems[:40]) + (
-        f"\n{check.figures.line(name)}\n{s.logs()[-6000:]}"
+    assert not problems, (
+        f"{name}: {len(problems)} invariant(s) broken:\n  "
+        + "\n  ".join(problems[:40])
+        + (f"\n{check.figures.line(name)}\n{s.logs()[-6000:]}")
     )
 
 

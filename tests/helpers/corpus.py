@@ -25,7 +25,8 @@ class Mutation:
     body: bytes
     expect: Expect
     identity: tuple[str, ...] | None = None
-    """(source, scope..., key) of the incident an accepted trigger opens; None when it opens none"""
+    """(source, scope..., key) of the incident it opens if accepted (even one that should be refused): None when
+    it cannot open one"""
     headers: dict[str, str] = field(default_factory=dict)
     auth: bool = True
 
@@ -114,9 +115,27 @@ def corpus() -> list[Mutation]:
             ("dd", "48:0312", run),
         ),
         # control characters and NUL in ids are refused
-        Mutation("NUL in a dedup key", "/v1/events", dumps(_event(k("nul") + "\x00x")), "4xx"),
-        Mutation("control characters in a dedup key", "/v1/events", dumps(_event(k("ctl") + "\x1b[2J\x07")), "4xx"),
-        Mutation("NUL in a routing key", "/v1/events", dumps(_event(k("nulrk"), routing_key="check\x00out")), "4xx"),
+        Mutation(
+            "NUL in a dedup key",
+            "/v1/events",
+            dumps(_event(k("nul") + "\x00x")),
+            "4xx",
+            ("events", "checkout", k("nul") + "\x00x"),
+        ),
+        Mutation(
+            "control characters in a dedup key",
+            "/v1/events",
+            dumps(_event(k("ctl") + "\x1b[2J\x07")),
+            "4xx",
+            ("events", "checkout", k("ctl") + "\x1b[2J\x07"),
+        ),
+        Mutation(
+            "NUL in a routing key",
+            "/v1/events",
+            dumps(_event(k("nulrk"), routing_key="check\x00out")),
+            "4xx",
+            ("events", "check\x00out", k("nulrk")),
+        ),
         # too long, too big, too deep
         Mutation(
             "grafana orgId of 1,000 digits",
@@ -173,13 +192,43 @@ def corpus() -> list[Mutation]:
             ("events", "checkout", k("surr2")),
         ),
         # wrong types are refused, not read as something else
-        Mutation("grafana orgId false", "/v1/alerts/grafana", dumps(_grafana(k("gffalse"), orgId=False)), "4xx"),
-        Mutation("grafana orgId as a string", "/v1/alerts/grafana", dumps(_grafana(k("gfstr"), orgId="1")), "any", ("grafana", "1", k("gfstr"))),
+        Mutation(
+            "grafana orgId false",
+            "/v1/alerts/grafana",
+            dumps(_grafana(k("gffalse"), orgId=False)),
+            "4xx",
+            ("grafana", "false", k("gffalse")),
+        ),
+        Mutation(
+            "grafana orgId as a string",
+            "/v1/alerts/grafana",
+            dumps(_grafana(k("gfstr"), orgId="1")),
+            "any",
+            ("grafana", "1", k("gfstr")),
+        ),
         Mutation("alerts not a list", "/v1/alerts/alertmanager", dumps(_am(k("amtype"), alerts={"a": 1})), "4xx"),
-        Mutation("severity a number", "/v1/events", dumps(_event(k("sevnum"), severity=3)), "4xx"),
+        Mutation(
+            "severity a number",
+            "/v1/events",
+            dumps(_event(k("sevnum"), severity=3)),
+            "4xx",
+            ("events", "checkout", k("sevnum")),
+        ),
         Mutation("summary null", "/v1/events", dumps(_event(k("sumnull"), summary=None)), "4xx"),
-        Mutation("datadog date nan", "/v1/alerts/datadog", dumps(_datadog(k("ddnan"), date="nan")), "4xx"),
-        Mutation("datadog date inf", "/v1/alerts/datadog", dumps(_datadog(k("ddinf"), date="1e400")), "4xx"),
+        Mutation(
+            "datadog date nan",
+            "/v1/alerts/datadog",
+            dumps(_datadog(k("ddnan"), date="nan")),
+            "4xx",
+            ("dd", "480312", k("ddnan")),
+        ),
+        Mutation(
+            "datadog date inf",
+            "/v1/alerts/datadog",
+            dumps(_datadog(k("ddinf"), date="1e400")),
+            "4xx",
+            ("dd", "480312", k("ddinf")),
+        ),
         # changes
         Mutation(
             "change at a time without a zone",

@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from gateway.client import Incidents
 from incident.state import IncidentState
-from tests.helpers.receiver import Receiver, Received
+from tests.helpers.receiver import Received, Receiver
 from tests.helpers.retrying_client import Outcome
 from tests.helpers.wait import until
 
@@ -261,7 +261,9 @@ class Check:
                 self.figures.alerts_lost += len(accepted) - counted
                 self.problems.append(f"{key!r}: {len(accepted)} alerts got a 2xx, the incident counts {counted}")
             elif counted > len(accepted) + len(gave_up):
-                self.problems.append(f"{key!r}: {len(accepted)} distinct alerts sent, {counted} counted (a retry twice)")
+                self.problems.append(
+                    f"{key!r}: {len(accepted)} distinct alerts sent, {counted} counted (a retry twice)"
+                )
             if seen < answers_2xx:
                 self.problems.append(f"{key!r}: {answers_2xx} 2xx answers, only {seen} deliveries recorded")
 
