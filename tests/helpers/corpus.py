@@ -185,6 +185,13 @@ def corpus() -> list[Mutation]:
             ("am", am_group("surrogate")),
         ),
         Mutation(
+            "lone surrogate in a label value",
+            "/v1/alerts/alertmanager",
+            dumps(_am(k("surrval"), labels={"team": "PLACEHOLDER"})).replace(b"PLACEHOLDER", b"\\udc80"),
+            "any",
+            ("am", am_group("surrval")),
+        ),
+        Mutation(
             "lone surrogate in a summary",
             "/v1/events",
             dumps(_event(k("surr2"))).replace(b"fuzz ", b"fuzz \\udfff "),
@@ -235,6 +242,13 @@ def corpus() -> list[Mutation]:
             "/v1/changes",
             dumps({"service": "checkout", "version": run, "time": "2026-11-26T14:40:00"}),
             "any",
+        ),
+        Mutation(
+            "an alert after the change without a zone",
+            "/v1/events",
+            dumps(_event(k("afterchange"))),
+            "2xx",
+            ("events", "checkout", k("afterchange")),
         ),
         Mutation("change of an unknown service", "/v1/changes", dumps({"service": "nope-" + run}), "4xx"),
         # auth before the body
