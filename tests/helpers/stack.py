@@ -95,7 +95,7 @@ class Stack:
 
     async def restart_server(self, signal_name: str, down_for: float) -> None:
         """Stop the dev server (SIGTERM or SIGKILL), keep it down `down_for` seconds, start it again on the same
-        SQLite file, and wait until it answers."""
+        SQLite file, and wait until it answers and the worker polls it again."""
         if signal_name == "SIGTERM":
             self.server.terminate()
         else:
@@ -104,6 +104,8 @@ class Stack:
         self.server.start()
         self.client = await until(lambda: _connected(self.server.address), timeout=30)
         self.incidents = Incidents(self.client, task_queue=self.queue)
+        # Temporal is back for baton once its worker polls again (the SDK reconnects with a backoff of its own)
+        await worker_polling(self.client, self.queue, self.worker, timeout=60)
 
 
 async def worker_polling(client: Client, queue: str, child: Child, timeout: float = 30.0) -> None:
