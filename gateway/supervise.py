@@ -165,15 +165,15 @@ class Supervisor:
                 code, pid, up = child.proc.returncode, child.proc.pid, now - child.started_at
                 child.proc = None
                 delay = child.record.crashed(child.started_at, now)
-                what = f"{name} (pid {pid}) {describe_exit(code)} after {up:.0f}s up"
-                policy = child.record.policy
+                what = f"{name} DIED (pid {pid} {describe_exit(code)} after {up:.0f}s up)"
+                policy, n = child.record.policy, len(child.record.recent)
                 if delay is None:
                     raise CrashLoop(
-                        f"{what}: more than {policy.max_crashes} crashes within {policy.window:.0f}s, a crash loop;"
+                        f"{what}: {n} crashes within {policy.window:.0f}s is a crash loop, not a hiccup;"
                         " stopping everything (its own log above says why)"
                     )
                 self.say(
-                    f"{what}; restarting it in {delay:.0f}s ({len(child.record.recent)} crashes in the last"
+                    f"{what}; restarting it in {delay:.0f}s ({n} {'crash' if n == 1 else 'crashes'} within"
                     f" {policy.window:.0f}s; more than {policy.max_crashes} stop everything)"
                 )
                 child.restart_at = now + delay
