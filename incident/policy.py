@@ -12,9 +12,10 @@ from collections.abc import Collection
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from incident.durations import Duration
+from incident.fields import Strict
 from incident.models import NAME, Actor, ActorKind, Severity
 
 MACHINE_WORK = (
@@ -52,9 +53,7 @@ class Decision(BaseModel):
         return self.verdict is Verdict.AUTO
 
 
-class AgentRules(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AgentRules(Strict):
     auto: list[str] = Field(default_factory=lambda: list(MACHINE_WORK))
     approval: list[str] = Field(default_factory=lambda: ["rollback", "customer_comms", "resolve"])
     never: list[str] = Field(default_factory=lambda: ["postmortem_conclusions"])
@@ -80,26 +79,23 @@ class AgentRules(BaseModel):
 
 
 Autonomy = Literal["full", "approval", "read_only"]
+DEFAULT_AUTONOMY: dict[Severity, Autonomy] = {
+    Severity.SEV4: "full",
+    Severity.SEV3: "full",
+    Severity.SEV2: "full",
+    Severity.SEV1: "approval",
+    Severity.SEV0: "read_only",
+}
 
 
-class Boundaries(BaseModel):
+class Boundaries(Strict):
     """`boundaries:` in the config."""
-
-    model_config = ConfigDict(extra="forbid")
 
     agent: AgentRules = Field(default_factory=AgentRules)
     custom_actions: list[str] = Field(
         default_factory=list, description="actions a team adds (e.g. restart_pods); they need a bucket in `agent`"
     )
-    autonomy: dict[Severity, Autonomy] = Field(
-        default_factory=lambda: {
-            Severity.SEV4: "full",
-            Severity.SEV3: "full",
-            Severity.SEV2: "full",
-            Severity.SEV1: "approval",
-            Severity.SEV0: "read_only",
-        }
-    )
+    autonomy: dict[Severity, Autonomy] = Field(default_factory=lambda: dict(DEFAULT_AUTONOMY))
     approvers: dict[str, list[str]] = Field(
         default_factory=lambda: {"default": ["oncall"]},
         description="per action (or `default`): who may approve: `oncall`, `user:NAME`, `role:NAME`",

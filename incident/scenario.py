@@ -16,9 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     field_validator,
@@ -28,6 +26,7 @@ from pydantic import (
 from incident.approvals import ApprovalStatus
 from incident.config import Config
 from incident.durations import Duration, format_duration
+from incident.fields import Strict, unknown
 from incident.models import NAME, Actor, Severity, Status, TimelineEntry
 from incident.state import IncidentState
 from incident.yaml_file import FileProblems, Problem, line_for, read_text, validate_yaml
@@ -56,10 +55,6 @@ def _scalar_str(v: Any) -> Any:
 
 
 Params = Annotated[dict[str, str], BeforeValidator(_scalar_str)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AlertEvent(Strict):
@@ -311,17 +306,15 @@ class Scenario(Strict):
         found: list[tuple[str, str]] = []
         for i, a in enumerate(self.alerts):
             if a.service is not None and a.service not in config.services:
-                found.append((f"alerts[{i}].service", _unknown("service", a.service, config.services)))
+                found.append((f"alerts[{i}].service", unknown("service", a.service, config.services, "in the config")))
         for i, e in enumerate(self.expect):
             for name in ("paged", "not_paged", "asked"):
                 check = getattr(e, name)
                 if check is not None and check.person is not None and check.person not in config.people:
-                    found.append((f"expect[{i}].{name}.person", _unknown("person", check.person, config.people)))
+                    found.append(
+                        (f"expect[{i}].{name}.person", unknown("person", check.person, config.people, "in the config"))
+                    )
         return [Problem(path=p, line=self.line(p), message=m) for p, m in found]
-
-
-def _unknown(what: str, name: str, known: dict[str, Any]) -> str:
-    return f"unknown {what} {name!r} in the config (known: {', '.join(sorted(known)) or 'none'})"
 
 
 def _parse_path(where: str) -> tuple[str | int, ...]:
