@@ -8,7 +8,8 @@ layers only ever tighten: `boundaries.agent` puts each action in `auto`, `approv
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
@@ -51,6 +52,16 @@ class Decision(BaseModel):
     @property
     def allowed(self) -> bool:
         return self.verdict is Verdict.AUTO
+
+
+@dataclass(frozen=True)
+class BoundaryRow:
+    """One action of the boundary table: its decision at each severity asked about, and, where any of them needs
+    approval, who may give it (`oncall`, `user:NAME`, `role:NAME`); else `approvers` is empty."""
+
+    action: str
+    by_severity: dict[Severity, Decision]
+    approvers: list[str]
 
 
 class AgentRules(Strict):
@@ -163,6 +174,17 @@ class Boundaries(Strict):
         if verdict is Verdict.AUTO and autonomy == "approval" and action not in MACHINE_WORK:
             return Decision(verdict=Verdict.APPROVAL, rule=f"boundaries.autonomy.{severity.value}: approval")
         return Decision(verdict=verdict, rule=rule)
+
+    def table(self, actor: Actor, severities: Iterable[Severity] = tuple(Severity)) -> list[BoundaryRow]:
+        """What `actor` may do: one row per action (built-in, then custom), with a decision per severity. Every
+        surface that shows the boundaries (the CLI's table and JSON, the agents' get_boundaries) reads this."""
+        sevs = list(severities)
+        rows = []
+        for action in self.actions():
+            by_severity = {sev: self.decide(action, actor, sev) for sev in sevs}
+            asks = any(d.verdict is Verdict.APPROVAL for d in by_severity.values())
+            rows.append(BoundaryRow(action, by_severity, self.approvers_for(action) if asks else []))
+        return rows
 
     def approver_people(self, action: str, oncall: Collection[str]) -> list[str]:
         """Everyone who may approve `action` now, in the order the config names them."""
