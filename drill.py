@@ -3,11 +3,15 @@
 Each scenario runs on Temporal's time-skipping test server with a worker of its own, built like a real one except
 that pages are captured instead of sent and actions are described instead of run. Alerts go in through the same
 façade the intake uses, steps through the one the CLI and agents use; between them the test server skips time, so
-a 30-minute escalation takes milliseconds. What the incident did is then judged by `incident.scenario`.
+a 30-minute escalation takes milliseconds. What the incident did is then judged by `incident.judge`.
 
 The test server's clock starts at the machine's time and only moves forward, while a scenario starts at an instant
 of its own (`start:`, often in the past). The drill keeps the offset between the two and reads on-call schedules at
 scenario time, which is the only place the config looks at the calendar; everything shown is scenario time.
+
+One concept, the `baton drill` command, in one module of about 500 lines: loading the files, playing them on the
+server and showing the result only make sense together. What a scenario says lives in `incident.scenario`, how it
+is judged in `incident.judge`.
 """
 
 from __future__ import annotations
@@ -41,23 +45,9 @@ from gateway.client import Incidents, NotFound, Refused
 from gateway.up import installed_binary
 from incident.config import Config, ConfigError, load_config
 from incident.config import config_path as default_config_path
+from incident.judge import Check, Seen, SentPage, StepResult, ago, check, check_step
 from incident.models import Alert, AlertAction, Severity
-from incident.scenario import (
-    AlertEvent,
-    Check,
-    Expectation,
-    Scenario,
-    ScenarioError,
-    Seen,
-    SentPage,
-    Step,
-    StepResult,
-    ago,
-    check,
-    check_step,
-    config_for,
-    load_scenario,
-)
+from incident.scenario import AlertEvent, Expectation, Outcome, Scenario, ScenarioError, Step, config_for, load_scenario
 from incident.schedule import Schedule
 from incident.state import IncidentPolicy, IncidentState
 from worker import build_worker
@@ -311,7 +301,7 @@ class _Play:
                 decided = await self._approval(step, inc.workflow_id)
             result = await self._do(step, inc.workflow_id, decided)
         except Refused as e:
-            outcome = "undefined" if e.verdict == "undefined" else "refused" if e.rule else "error"
+            outcome: Outcome = "undefined" if e.verdict == "undefined" else "refused" if e.rule else "error"
             return StepResult(outcome, str(e), e.rule, decided=decided)
         except (NotFound, ValidationError, _NoApproval) as e:
             return StepResult("error", str(e).splitlines()[0], decided=decided)

@@ -135,18 +135,16 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
 def config_boundaries(b: Boundaries, me: Actor) -> dict[str, Any]:
     """The config's policy for `me` at every severity: per action, the verdict and the rule."""
     actions = []
-    for action in b.actions():
-        by_severity = {}
-        for sev in Severity:
-            d = b.decide(action, me, sev)
-            by_severity[sev.value] = {"verdict": d.verdict.value, "rule": d.rule}
+    for r in b.table(me):
+        action = r.action
+        by_severity = {sev.value: {"verdict": d.verdict.value, "rule": d.rule} for sev, d in r.by_severity.items()}
         row: dict[str, Any] = {
             "action": action,
             "tool": TOOL_FOR_ACTION.get(action, "request_action"),
             "by_severity": by_severity,
         }
-        if any(v["verdict"] == Verdict.APPROVAL for v in by_severity.values()):
-            row["approvers"] = b.approvers_for(action)
+        if r.approvers:
+            row["approvers"] = r.approvers
         actions.append(row)
     return {
         "agent": str(me),
@@ -421,16 +419,16 @@ class AgentTools:
             policy = await self.incidents.policy(found)
         b = policy.boundaries
         rows = []
-        for action in b.actions():
-            d = b.decide(action, me, st.severity)
+        for r in b.table(me, [st.severity]):
+            action, d = r.action, r.by_severity[st.severity]
             row: dict[str, Any] = {
                 "action": action,
                 "verdict": d.verdict.value,
                 "rule": d.rule,
                 "tool": TOOL_FOR_ACTION.get(action, "request_action"),
             }
-            if d.verdict is Verdict.APPROVAL:
-                row["approvers"] = b.approvers_for(action)
+            if r.approvers:
+                row["approvers"] = r.approvers
                 row["may_decide_now"] = b.approver_people(action, st.paged)
             rows.append(row)
         return compact(

@@ -20,6 +20,7 @@ from gateway.coalescer import AlertTooLarge, Backlogged, Coalescer
 from gateway.slack_app import slack_router
 from incident.config import Config
 from incident.context import Change
+from incident.fields import unknown
 from incident.ids import workflow_id_for
 from incident.models import Alert
 from incident.sources.alertmanager import AmWebhook, webhook_to_alerts
@@ -239,8 +240,7 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
     async def post_change(body: ChangeIn, _: None = Depends(credential("changes"))) -> ChangeAccepted:
         """A deploy or other change to a service. Changes shortly before an alert become its suspects."""
         if body.service not in config.services:
-            known = ", ".join(sorted(config.services))
-            raise ApiError(422, "invalid_change", f"service: unknown service {body.service!r} (known: {known})")
+            raise ApiError(422, "invalid_change", f"service: {unknown('service', body.service, config.services)}")
         change = Change(**body.model_dump(exclude={"time"}), at=body.time or datetime.now(UTC))
         try:
             await incidents.record_change(change)

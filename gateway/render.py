@@ -146,12 +146,18 @@ def boundary_rows(b: Boundaries, severities: list[Severity]) -> list[dict[str, A
     """Every action x severity x actor kind with its verdict and rule (what `--json` prints)."""
     actors = {"human": Actor.human("someone"), "agent": Actor.agent("agent"), "system": Actor.system()}
     rows = []
-    for action in b.actions():
+    for per_kind in zip(*(b.table(actor, severities) for actor in actors.values()), strict=True):
         for sev in severities:
-            for kind, actor in actors.items():
-                d = b.decide(action, actor, sev)
+            for kind, row in zip(actors, per_kind, strict=True):
+                d = row.by_severity[sev]
                 rows.append(
-                    {"action": action, "severity": sev.value, "actor": kind, "verdict": d.verdict.value, "rule": d.rule}
+                    {
+                        "action": row.action,
+                        "severity": sev.value,
+                        "actor": kind,
+                        "verdict": d.verdict.value,
+                        "rule": d.rule,
+                    }
                 )
     return rows
 
@@ -163,14 +169,9 @@ def boundaries_matrix(b: Boundaries) -> Table:
     for sev in Severity:
         table.add_column(f"{sev.value} ({b.autonomy.get(sev, 'full')})")
     table.add_column("APPROVED BY")
-    agent = Actor.agent("agent")
-    for action in b.actions():
-        cells = []
-        for sev in Severity:
-            v = b.decide(action, agent, sev).verdict.value
-            cells.append(f"[{VERDICT_STYLE[v]}]{v}[/]")
-        needs_approval = any(c.endswith("approval[/]") for c in cells)
-        table.add_row(action, *cells, ", ".join(b.approvers_for(action)) if needs_approval else "-")
+    for row in b.table(Actor.agent("agent")):
+        cells = [f"[{VERDICT_STYLE[d.verdict.value]}]{d.verdict.value}[/]" for d in row.by_severity.values()]
+        table.add_row(row.action, *cells, ", ".join(row.approvers) or "-")
     return table
 
 

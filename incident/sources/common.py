@@ -32,7 +32,7 @@ def place(
     r = config.route(labels)
     service = r.service
     if r.rule is None and service_hint in config.services:
-        service = service_hint  # type: ignore[assignment]
+        service = service_hint
     rule_severity = config.routing.rules[r.rule].severity if r.rule is not None else None
     severity = rule_severity or map_severity(config.routing, source_severity) or r.severity or fallback
     return Placement(service=service, severity=severity, incident_per=r.incident_per)
