@@ -16,9 +16,6 @@ from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttri
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.actions import RunActionRequest
-    from activities.changes import ChangeActivities, ChangesRequest
-    from activities.paging import PageRequest, PagingActivities, TargetsRequest, TargetsResult
     from incident.approvals import MAX_REFUSAL_KINDS, ActionRun, Approval, ApprovalStatus, Refusal, refusal_memo
     from incident.context import ContextPart, ContextRequest, assemble, describe_context
     from incident.durations import format_duration
@@ -52,14 +49,19 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.details import render_details
-    from workflows.requests import (
+    from workflows.messages import (
         ActionRequest,
         ActorRequest,
+        ChangesRequest,
         DecisionRequest,
         NoteRequest,
+        PageRequest,
         ReloadRequest,
         ResolveRequest,
+        RunActionRequest,
         SeverityRequest,
+        TargetsRequest,
+        TargetsResult,
     )
 
 LOOKUP_TIMEOUT = timedelta(seconds=30)
@@ -243,10 +245,11 @@ class IncidentWorkflow:
             return
         level = pol.levels[cur.level]
         n = cur.level + 1
-        lookup = workflow.execute_local_activity_method(
-            PagingActivities.lookup_targets,
+        lookup = workflow.execute_local_activity(
+            "lookup_targets",
             TargetsRequest(targets=level.notify, at=now),
             start_to_close_timeout=LOOKUP_TIMEOUT,
+            result_type=TargetsResult,
             retry_policy=LOOKUP_RETRY,
             summary=f"who is level {n}: {', '.join(level.notify)}",
         )
@@ -297,9 +300,10 @@ class IncidentWorkflow:
         timeout = max(ctx.deadline.total_seconds() * LATE_FACTOR, LATE_MIN_S)
         try:
             if provider == "changes":
-                return await workflow.execute_local_activity_method(
-                    ChangeActivities.recent_changes,
+                return await workflow.execute_local_activity(
+                    "recent_changes",
                     ChangesRequest(service=st.service, since=st.opened_at - ctx.window, timeout_s=timeout),
+                    result_type=ContextPart,
                     start_to_close_timeout=CONTEXT_TIMEOUT,
                     retry_policy=ONCE,
                     summary="recent changes",
@@ -332,10 +336,11 @@ class IncidentWorkflow:
         self._record(Actor.agent(AGENT), "context", "late context: " + describe_context(st.context))
         if not st.threads:
             return
-        found: TargetsResult = await workflow.execute_local_activity_method(
-            PagingActivities.lookup_targets,
+        found: TargetsResult = await workflow.execute_local_activity(
+            "lookup_targets",
             TargetsRequest(targets=[f"user:{p}" for p in st.threads], at=workflow.now()),
             start_to_close_timeout=LOOKUP_TIMEOUT,
+            result_type=TargetsResult,
             retry_policy=LOOKUP_RETRY,
             summary="who gets the late context",
         )
@@ -352,9 +357,10 @@ class IncidentWorkflow:
         st = self._require()
         for i, method in enumerate(recipient.methods):
             try:
-                delivery: Delivery = await workflow.execute_activity_method(
-                    PagingActivities.send_page,
+                delivery: Delivery = await workflow.execute_activity(
+                    "send_page",
                     PageRequest(recipient=recipient, method=method, page=page),
+                    result_type=Delivery,
                     start_to_close_timeout=PAGE_TIMEOUT,
                     retry_policy=PAGE_RETRY,
                     summary=SENT[page.kind][0].format(
@@ -407,10 +413,11 @@ class IncidentWorkflow:
         for targets, notice in notices:
             if not targets:
                 continue
-            found: TargetsResult = await workflow.execute_local_activity_method(
-                PagingActivities.lookup_targets,
+            found: TargetsResult = await workflow.execute_local_activity(
+                "lookup_targets",
                 TargetsRequest(targets=targets, at=workflow.now()),
                 start_to_close_timeout=LOOKUP_TIMEOUT,
+                result_type=TargetsResult,
                 retry_policy=LOOKUP_RETRY,
                 summary="who to tell: " + ", ".join(t.removeprefix("user:") for t in targets),
             )
