@@ -16,10 +16,10 @@ from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttri
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from incident import lifecycle
     from incident.approvals import MAX_REFUSAL_KINDS, ActionRun, Approval, ApprovalStatus, Refusal, refusal_memo
     from incident.context import ContextPart, ContextRequest, assemble, describe_context
     from incident.durations import format_duration
-    from incident.escalation import EscalationCursor
     from incident.ids import incident_id_from_int
     from incident.models import (
         ActionResult,
@@ -27,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
         ActorKind,
         Alert,
         AlertAction,
-        AlertRecord,
         Delivery,
         Outcome,
         Page,
@@ -35,14 +34,10 @@ with workflow.unsafe.imports_passed_through():
         Severity,
         Status,
         TimelineEntry,
-        bounded,
     )
     from incident.policy import Decision, Verdict
     from incident.postmortem import draft
     from incident.state import (
-        MAX_ALERT_RECORDS,
-        RECENT_EVENTS,
-        TIMELINE_ALERT_ENTRIES,
         IncidentInput,
         IncidentPolicy,
         IncidentState,
@@ -456,17 +451,7 @@ class IncidentWorkflow:
         )
 
     def _ack_timed_out(self, now: datetime) -> None:
-        st = self._require()
-        timeout = self._policy.escalation.ack_timeout
-        self._record(
-            Actor.system(),
-            "ack_timeout",
-            f"acknowledged by {st.acknowledged_by} but not resolved within {format_duration(timeout)}; "
-            "back to triggered, escalation restarts",
-        )
-        st.status = Status.TRIGGERED
-        st.acknowledged_at = st.acknowledged_by = st.ack_deadline = None
-        st.escalation = EscalationCursor.start(now)
+        self._apply(lifecycle.ack_timed_out(self._require(), self._policy, now))
 
     # ---- alerts from sources ---------------------------------------------------------------------------------
 
@@ -486,128 +471,14 @@ class IncidentWorkflow:
         if self._state is None:
             if alert.action is not AlertAction.TRIGGER:
                 return  # an acknowledge/resolve for an incident that never opened: nothing to do
-            self._state = IncidentState(
-                incident_id=self._next_id,
-                workflow_id=workflow.info().workflow_id,
-                title=alert.summary,
-                service=alert.service,
-                severity=alert.severity,
-                opened_at=now,
-            )
-            self._state.alert_received_at = alert.received_at
-            self._state.severity_needs_confirmation = self._needs_confirmation(alert.severity)
-            self._record(
-                Actor.system(alert.source),
-                "opened",
-                f"incident opened for {alert.service} at {alert.severity.value}",
-            )
-            self._state.escalation = EscalationCursor.start(now)
-            agent = Actor.agent(AGENT)
-            if self._policy.boundaries.decide("acknowledge", agent, alert.severity).allowed:
-                self._record(
-                    agent,
-                    "coordination",
-                    "coordination started: looking up on-call, gathering context, paging; "
-                    "escalation to a human continues until a human acknowledges",
-                )
+            wid = workflow.info().workflow_id
+            self._state, opened = lifecycle.open_incident(alert, self._next_id, wid, self._policy, now)
+            self._apply(opened)
         st = self._state
         if not st.open:
             self._after_resolve.append(alert)
             return
-        if alert.event_id:
-            if alert.event_id in self._recent:
-                st.duplicates += 1
-                return
-            self._remember(alert.event_id)
-        source = Actor.system(alert.source)
-        rec = st.alerts.get(alert.key)
-        if alert.action is AlertAction.TRIGGER:
-            st.alert_count += 1
-            if rec is None and len(st.alerts) >= MAX_ALERT_RECORDS:
-                st.alerts_untracked += 1
-            elif rec is None:
-                st.alerts[alert.key] = AlertRecord(
-                    key=alert.key,
-                    summary=alert.summary,
-                    count=1,
-                    first_at=now,
-                    last_at=now,
-                    changed_at=alert.received_at,
-                    labels=alert.labels,
-                    links=alert.links,
-                    details=bounded(alert.details),
-                )
-            else:
-                rec.count += 1
-                rec.last_at = now
-                refired = not rec.firing and rec.newer(alert)
-                if rec.newer(alert):
-                    rec.firing, rec.changed_at, rec.summary = True, alert.received_at, alert.summary
-                if refired:
-                    self._record(source, "alert_refired", f"alert fired again after recovering: {alert.summary}")
-                    self._resume_escalation(now)
-            self._record_alert(source, alert)
-        elif alert.action is AlertAction.ACKNOWLEDGE:
-            self._acknowledge(source, via_source=True)
-        elif alert.action is AlertAction.RESOLVE:
-            if rec is not None and not rec.newer(alert):
-                self._record(source, "alert_late", f"a recovery older than the alert's last change: {alert.summary}")
-                self._wake = True
-                return
-            if rec is not None:
-                rec.firing, rec.changed_at, rec.last_at = False, alert.received_at, now
-            self._record(source, "alert_recovered", f"the source reports recovery: {alert.summary}")
-            if not st.firing:
-                self._all_recovered(source)
-        self._wake = True
-
-    def _remember(self, event_id: str) -> None:
-        st = self._require()
-        self._recent.add(event_id)
-        st.recent_events.append(event_id)
-        if len(st.recent_events) > RECENT_EVENTS:
-            self._recent.discard(st.recent_events.pop(0))
-
-    def _all_recovered(self, source: Actor) -> None:
-        """Every alert recovered. Declaring it resolved stays a human decision unless the service says otherwise."""
-        st = self._require()
-        rule = f"services.{self._policy.service.name}.on_recovery: {self._policy.service.on_recovery}"
-        match self._policy.service.on_recovery:
-            case "ignore":
-                self._record(Actor.system(), "recovered", f"every alert has recovered; nothing changes ({rule})")
-            case "resolve":
-                self._close(source, f"every alert recovered ({rule})")
-            case _:
-                if st.status is Status.TRIGGERED and st.escalation.active:
-                    st.escalation = st.escalation.model_copy(update={"active": False})
-                self._record(
-                    Actor.system(),
-                    "recovered",
-                    f"every alert has recovered; escalation paused. A responder confirms with `baton resolve` ({rule})",
-                )
-                if st.paged:
-                    self._notices.append(
-                        (self._responders(), self._page(0, 0).model_copy(update={"kind": "recovered"}))
-                    )
-
-    def _record_alert(self, source: Actor, alert: Alert) -> None:
-        """Alert events on the timeline stay bounded: the first few one by one, then one running summary."""
-        st = self._require()
-        st.alert_entries += 1
-        if st.alert_entries <= TIMELINE_ALERT_ENTRIES:
-            self._record(source, "alert", f"{alert.summary} ({alert.severity.value}, key {alert.key})")
-            return
-        more = st.alert_entries - TIMELINE_ALERT_ENTRIES
-        # One running entry, kept last among alert events: the previous one moves up to now.
-        st.timeline = [e for e in st.timeline if e.kind != "alerts_more"]
-        self._record(source, "alerts_more", f"{more} more alert event(s); latest: {alert.summary}")
-
-    def _resume_escalation(self, now: datetime) -> None:
-        st = self._require()
-        cur = st.escalation
-        if st.status is Status.TRIGGERED and not cur.active and not cur.exhausted and cur.next_at is not None:
-            next_at = max(now, cur.next_at)
-            st.escalation = cur.model_copy(update={"active": True, "next_at": next_at})
+        self._apply(lifecycle.record_alert(st, self._policy, alert, now, self._recent))
 
     # ---- human and agent requests ----------------------------------------------------------------------------
 
@@ -646,19 +517,7 @@ class IncidentWorkflow:
         self._validate_open()
 
     def _acknowledge(self, actor: Actor, via_source: bool) -> None:
-        st = self._require()
-        if st.status is not Status.TRIGGERED:
-            return
-        now = workflow.now()
-        st.status = Status.ACKNOWLEDGED
-        st.acknowledged_at, st.acknowledged_by = now, str(actor)
-        timeout = self._policy.escalation.ack_timeout
-        st.ack_deadline = now + timeout if timeout else None
-        st.escalation = st.escalation.stopped()
-        what = "the source acknowledged" if via_source else f"acknowledged by {actor}"
-        until = f"; back to triggered unless resolved within {format_duration(timeout)}" if timeout else ""
-        self._record(actor, "acknowledged", f"{what}; escalation stopped{until}")
-        self._wake = True
+        self._apply(lifecycle.acknowledge(self._require(), self._policy, actor, workflow.now(), via_source))
 
     @workflow.update
     def resolve(self, req: ResolveRequest) -> ActionResult:
@@ -670,28 +529,11 @@ class IncidentWorkflow:
         return ActionResult(ok=True, message=f"{st.incident_id} resolved by {req.actor}", status=st.status)
 
     def _close(self, actor: Actor, summary: str) -> None:
-        st = self._require()
-        st.status = Status.RESOLVED
-        st.resolved_at, st.resolved_by = workflow.now(), str(actor)
-        st.resolution = summary.strip() or None
-        st.escalation = st.escalation.stopped()
-        st.ack_deadline = None
-        for approval in st.pending_approvals:  # nothing is left waiting on a closed incident
-            approval.status, approval.decided_at = ApprovalStatus.EXPIRED, st.resolved_at
-            approval.reason = "the incident was resolved before anyone decided"
-        self._record(actor, "resolved", f"resolved by {actor}" + (f": {st.resolution}" if st.resolution else ""))
-        self._wake = True
+        self._apply(lifecycle.close(self._require(), actor, summary, workflow.now()))
 
     @resolve.validator
     def _validate_resolve(self, req: ResolveRequest) -> None:
         self._validate_open()
-
-    def _needs_confirmation(self, severity: Severity) -> bool:
-        rule = self._policy.boundaries.confirm_severity
-        return rule == "always" or (
-            rule == "customer_facing"
-            and (self._policy.service.customer_facing or severity in (Severity.SEV0, Severity.SEV1))
-        )
 
     @workflow.update
     def severity(self, req: SeverityRequest) -> ActionResult:
@@ -699,12 +541,8 @@ class IncidentWorkflow:
         where the policy asks for it, the incident runs at the more severe of what is in force and the proposal."""
         st = self._require()
         if req.actor.kind is ActorKind.HUMAN:
-            before = st.severity_label
-            st.severity, st.severity_confirmed_by = req.severity, str(req.actor)
-            why = f": {req.reason.strip()}" if req.reason.strip() else ""
-            self._record(req.actor, "severity", f"severity set to {req.severity.value} (was {before}){why}")
-            self._wake = True
-            return ActionResult(ok=True, message=f"{st.incident_id} is {req.severity.value}", status=st.status)
+            t = lifecycle.set_severity(st, req.actor, req.severity, req.reason, workflow.now())
+            return ActionResult(ok=True, message=self._apply(t), status=st.status)
         ask = ActionRequest(
             actor=req.actor, action="triage_severity", params={"severity": req.severity.value}, rationale=req.reason
         )
@@ -712,23 +550,8 @@ class IncidentWorkflow:
 
     def _propose_severity(self, req: SeverityRequest) -> ActionResult:
         st = self._require()
-        if st.severity_confirmed_by:
-            self._record(
-                req.actor,
-                "severity_proposed",
-                f"proposes {req.severity.value}: {req.reason.strip()} "
-                f"({st.severity.value} was set by {st.severity_confirmed_by}; it stays)",
-            )
-            return ActionResult(ok=True, message="proposal recorded; a human set the severity", status=st.status)
-        st.severity = min(st.severity, req.severity, key=lambda s: list(Severity).index(s))
-        st.severity_needs_confirmation = st.severity_needs_confirmation or self._needs_confirmation(req.severity)
-        self._record(
-            req.actor,
-            "severity_proposed",
-            f"proposes {req.severity.value}: {req.reason.strip()}; in force: {st.severity_label}",
-        )
-        self._wake = True
-        return ActionResult(ok=True, message=f"in force: {st.severity_label}", status=st.status)
+        t = lifecycle.propose_severity(st, self._policy, req.actor, req.severity, req.reason, workflow.now())
+        return ActionResult(ok=True, message=self._apply(t), status=st.status)
 
     @severity.validator
     def _validate_severity(self, req: SeverityRequest) -> None:
@@ -839,7 +662,12 @@ class IncidentWorkflow:
             f"{format_duration(bounds.approval_timeout)}",
             {"approval": approval.id, "action": req.action},
         )
-        self._tell(self._approver_targets(approval), "approval", self._approval_text(approval), approval.id)
+        self._tell(
+            self._approver_targets(approval),
+            "approval",
+            lifecycle.approval_text(self._require(), approval),
+            approval.id,
+        )
         return ActionResult(
             ok=True,
             message=f"{approval.id}: {approval.describe()} waits for approval by {', '.join(approval.approvers)}",
@@ -858,48 +686,8 @@ class IncidentWorkflow:
             targets += self._policy.escalation.levels[0].notify
         return targets
 
-    def _approval_text(self, approval: Approval) -> str:
-        st = self._require()
-        lines = [
-            f"{approval.requested_by} asks to {approval.describe()}.",
-            f"Why: {approval.rationale}" if approval.rationale else "",
-            f"Text to post: {approval.text}" if approval.text else "",
-            f"Approve: baton approve {st.incident_id} {approval.id}",
-            f"Deny:    baton deny {st.incident_id} {approval.id} --reason '...'",
-        ]
-        return "\n".join(line for line in lines if line)
-
     def _approval_timed_out(self, approval: Approval, now: datetime) -> None:
-        """An approval nobody answered escalates like an unacknowledged page: the next level not yet paged is
-        asked; when no level is left, it expires (the requester may ask again)."""
-        st = self._require()
-        levels = self._policy.escalation.levels
-        timeout = self._policy.boundaries.approval_timeout
-        if st.top_level < len(levels):
-            level = levels[st.top_level]
-            st.top_level += 1
-            approval.escalations += 1
-            approval.deadline = now + timeout
-            self._record(
-                Actor.system(),
-                "approval_escalated",
-                f"approval {approval.id} ({approval.describe()}) unanswered for {format_duration(timeout)}; "
-                f"asking level {st.top_level}: {', '.join(level.notify)}",
-                {"approval": approval.id, "level": st.top_level},
-            )
-            self._tell(level.notify, "approval", self._approval_text(approval), approval.id)
-            return
-        approval.status, approval.decided_at = ApprovalStatus.EXPIRED, now
-        approval.reason = (
-            f"nobody with the right answered within {format_duration(timeout)} after every escalation level was asked"
-        )
-        self._record(
-            Actor.system(),
-            "approval_expired",
-            f"approval {approval.id} ({approval.describe()}) expired: {approval.reason}",
-            {"approval": approval.id},
-        )
-        self._tell(self._responders(), "notice", f"Approval {approval.id} ({approval.describe()}) expired unanswered.")
+        self._apply(lifecycle.approval_timed_out(self._require(), self._policy, approval, now))
 
     @workflow.update
     def decide(self, req: DecisionRequest) -> ActionResult:
@@ -1079,21 +867,9 @@ class IncidentWorkflow:
             return self._refuse(
                 req.actor, "reload", "only humans change a running incident's policy", "ask a responder to reload"
             )
-        before, after = self._policy, req.policy
-        changed = [
-            name
-            for name in ("boundaries", "escalation", "service", "context")
-            if getattr(before, name) != getattr(after, name)
-        ]
-        self._policy = after
-        levels = len(after.escalation.levels)
-        if st.escalation.level >= levels:
-            st.escalation = st.escalation.model_copy(update={"level": max(levels - 1, 0)})
-        st.top_level = min(st.top_level, levels)
-        what = ", ".join(changed) if changed else "nothing changed"
-        self._record(req.actor, "policy_reloaded", f"{req.actor} reloaded the policy from the config: {what}")
-        self._wake = True
-        return ActionResult(ok=True, message=f"policy reloaded ({what})", status=st.status)
+        t = lifecycle.reload(st, self._policy, req.policy, req.actor, workflow.now())
+        self._policy = req.policy
+        return ActionResult(ok=True, message=self._apply(t), status=st.status)
 
     @reload.validator
     def _validate_reload(self, req: ReloadRequest) -> None:
@@ -1127,6 +903,17 @@ class IncidentWorkflow:
         self._require().timeline.append(
             TimelineEntry(at=workflow.now(), actor=str(actor), kind=kind, text=text, data=data)
         )
+
+    def _apply(self, t: lifecycle.Transition) -> str:
+        """Record what a transition wrote, queue its notices, and wake the main loop if it asks; its message."""
+        self._require().timeline.extend(t.entries)
+        for n in t.notices:
+            if n.kind == "recovered":
+                self._notices.append((n.targets, self._page(0, 0).model_copy(update={"kind": "recovered"})))
+            else:
+                self._tell(n.targets, n.kind, n.text or "", n.approval_id)
+        self._wake = self._wake or t.wake
+        return t.message
 
     def _publish(self) -> None:
         """Keep search attributes and the UI's current details in step with the state."""
