@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus
-from incident.durations import format_duration
 from incident.escalation import EscalationCursor
 from incident.models import Actor, Alert, AlertAction, AlertRecord, Severity, Status, TimelineEntry, bounded
 from incident.state import MAX_ALERT_RECORDS, RECENT_EVENTS, TIMELINE_ALERT_ENTRIES, IncidentPolicy, IncidentState
+from incident.timeline import Kind, entry
 
 AGENT = "baton"
 """The built-in agent that does the first minute's machine work."""
@@ -44,8 +45,8 @@ class Transition:
     wake: bool = False
     message: str = ""
 
-    def add(self, actor: Actor, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
-        self.entries.append(TimelineEntry(at=self.at, actor=str(actor), kind=kind, text=text, data=data))
+    def add(self, actor: Actor, kind: Kind, text: str, data: dict[str, Any] | None = None) -> None:
+        self.entries.append(entry(self.at, actor, kind, text, data))
 
     def tell(
         self, targets: list[str], kind: NoticeKind, text: str | None = None, approval_id: str | None = None
@@ -93,16 +94,11 @@ def open_incident(
     st.alert_received_at = alert.received_at
     st.severity_needs_confirmation = needs_confirmation(policy, alert.severity)
     t = Transition(now)
-    t.add(Actor.system(alert.source), "opened", f"incident opened for {alert.service} at {alert.severity.value}")
+    t.add(Actor.system(alert.source), Kind.OPENED, say.opened(alert.service, alert.severity))
     st.escalation = EscalationCursor.start(now)
     agent = Actor.agent(AGENT)
     if policy.boundaries.decide("acknowledge", agent, alert.severity).allowed:
-        t.add(
-            agent,
-            "coordination",
-            "coordination started: looking up on-call, gathering context, paging; "
-            "escalation to a human continues until a human acknowledges",
-        )
+        t.add(agent, Kind.COORDINATION, say.COORDINATION_STARTED)
     return st, t
 
 
@@ -142,18 +138,18 @@ def record_alert(
             if rec.newer(alert):
                 rec.firing, rec.changed_at, rec.summary = True, alert.received_at, alert.summary
             if refired:
-                t.add(source, "alert_refired", f"alert fired again after recovering: {alert.summary}")
+                t.add(source, Kind.ALERT_REFIRED, say.alert_refired(alert.summary))
                 _resume_escalation(st, now)
         _alert_entry(st, t, source, alert)
     elif alert.action is AlertAction.ACKNOWLEDGE:
         t.then(acknowledge(st, policy, source, now, via_source=True))
     elif alert.action is AlertAction.RESOLVE:
         if rec is not None and not rec.newer(alert):
-            t.add(source, "alert_late", f"a recovery older than the alert's last change: {alert.summary}")
+            t.add(source, Kind.ALERT_LATE, say.alert_late(alert.summary))
             return t
         if rec is not None:
             rec.firing, rec.changed_at, rec.last_at = False, alert.received_at, now
-        t.add(source, "alert_recovered", f"the source reports recovery: {alert.summary}")
+        t.add(source, Kind.ALERT_RECOVERED, say.alert_recovered(alert.summary))
         if not st.firing:
             t.then(_all_recovered(st, policy, source, now))
     return t
@@ -170,13 +166,13 @@ def _alert_entry(st: IncidentState, t: Transition, source: Actor, alert: Alert) 
     """Alert events on the timeline stay bounded: the first few one by one, then one running summary."""
     st.alert_entries += 1
     if st.alert_entries <= TIMELINE_ALERT_ENTRIES:
-        t.add(source, "alert", f"{alert.summary} ({alert.severity.value}, key {alert.key})")
+        t.add(source, Kind.ALERT, say.alert(alert.summary, alert.severity, alert.key))
         return
     more = st.alert_entries - TIMELINE_ALERT_ENTRIES
     # One running entry, kept last among alert events: the previous one moves up to now.
-    st.timeline[:] = [e for e in st.timeline if e.kind != "alerts_more"]
-    t.entries = [e for e in t.entries if e.kind != "alerts_more"]
-    t.add(source, "alerts_more", f"{more} more alert event(s); latest: {alert.summary}")
+    st.timeline[:] = [e for e in st.timeline if e.kind != Kind.ALERTS_MORE]
+    t.entries = [e for e in t.entries if e.kind != Kind.ALERTS_MORE]
+    t.add(source, Kind.ALERTS_MORE, say.alerts_more(more, alert.summary))
 
 
 def _resume_escalation(st: IncidentState, now: datetime) -> None:
@@ -191,17 +187,13 @@ def _all_recovered(st: IncidentState, policy: IncidentPolicy, source: Actor, now
     rule = f"services.{policy.service.name}.on_recovery: {policy.service.on_recovery}"
     match policy.service.on_recovery:
         case "ignore":
-            t.add(Actor.system(), "recovered", f"every alert has recovered; nothing changes ({rule})")
+            t.add(Actor.system(), Kind.RECOVERED, say.recovered_ignored(rule))
         case "resolve":
-            t.then(close(st, source, f"every alert recovered ({rule})", now))
+            t.then(close(st, source, say.recovered_resolve(rule), now))
         case _:
             if st.status is Status.TRIGGERED and st.escalation.active:
                 st.escalation = st.escalation.model_copy(update={"active": False})
-            t.add(
-                Actor.system(),
-                "recovered",
-                f"every alert has recovered; escalation paused. A responder confirms with `baton resolve` ({rule})",
-            )
+            t.add(Actor.system(), Kind.RECOVERED, say.recovered_ask(rule))
             if st.paged:
                 t.notices.append(Notice(responders(st), "recovered"))
     return t
@@ -220,9 +212,7 @@ def acknowledge(st: IncidentState, policy: IncidentPolicy, actor: Actor, now: da
     timeout = policy.escalation.ack_timeout
     st.ack_deadline = now + timeout if timeout else None
     st.escalation = st.escalation.stopped()
-    what = "the source acknowledged" if via_source else f"acknowledged by {actor}"
-    until = f"; back to triggered unless resolved within {format_duration(timeout)}" if timeout else ""
-    t.add(actor, "acknowledged", f"{what}; escalation stopped{until}")
+    t.add(actor, Kind.ACKNOWLEDGED, say.acknowledged(actor, via_source, timeout))
     t.wake = True
     return t
 
@@ -231,12 +221,7 @@ def ack_timed_out(st: IncidentState, policy: IncidentPolicy, now: datetime) -> T
     """Acknowledged but not resolved in time: back to triggered, and escalation starts over."""
     t = Transition(now)
     timeout = policy.escalation.ack_timeout or timedelta()
-    t.add(
-        Actor.system(),
-        "ack_timeout",
-        f"acknowledged by {st.acknowledged_by} but not resolved within {format_duration(timeout)}; "
-        "back to triggered, escalation restarts",
-    )
+    t.add(Actor.system(), Kind.ACK_TIMEOUT, say.ack_timeout(st.acknowledged_by, timeout))
     st.status = Status.TRIGGERED
     st.acknowledged_at = st.acknowledged_by = st.ack_deadline = None
     st.escalation = EscalationCursor.start(now)
@@ -252,9 +237,9 @@ def close(st: IncidentState, actor: Actor, summary: str, now: datetime) -> Trans
     st.ack_deadline = None
     for approval in st.pending_approvals:
         approval.status, approval.decided_at = ApprovalStatus.EXPIRED, now
-        approval.reason = "the incident was resolved before anyone decided"
+        approval.reason = say.APPROVAL_RESOLVED_FIRST
     t = Transition(now, wake=True, message=f"{st.incident_id} resolved by {actor}")
-    t.add(actor, "resolved", f"resolved by {actor}" + (f": {st.resolution}" if st.resolution else ""))
+    t.add(actor, Kind.RESOLVED, say.resolved(actor, st.resolution))
     return t
 
 
@@ -265,9 +250,8 @@ def set_severity(st: IncidentState, actor: Actor, severity: Severity, reason: st
     """A human sets the severity: confirming it or changing it."""
     before = st.severity_label
     st.severity, st.severity_confirmed_by = severity, str(actor)
-    why = f": {reason.strip()}" if reason.strip() else ""
     t = Transition(now, wake=True, message=f"{st.incident_id} is {severity.value}")
-    t.add(actor, "severity", f"severity set to {severity.value} (was {before}){why}")
+    t.add(actor, Kind.SEVERITY, say.severity_set(severity, before, reason), {"severity": severity.value})
     return t
 
 
@@ -278,35 +262,20 @@ def propose_severity(
     of what is in force and the proposal. A human's severity stays."""
     t = Transition(now)
     if st.severity_confirmed_by:
-        t.add(
-            actor,
-            "severity_proposed",
-            f"proposes {severity.value}: {reason.strip()} "
-            f"({st.severity.value} was set by {st.severity_confirmed_by}; it stays)",
-        )
+        text = say.severity_proposed_kept(severity, reason, st.severity, st.severity_confirmed_by)
+        t.add(actor, Kind.SEVERITY_PROPOSED, text, {"severity": severity.value})
         t.message = "proposal recorded; a human set the severity"
         return t
     st.severity = min(st.severity, severity, key=lambda s: list(Severity).index(s))
     st.severity_needs_confirmation = st.severity_needs_confirmation or needs_confirmation(policy, severity)
-    t.add(actor, "severity_proposed", f"proposes {severity.value}: {reason.strip()}; in force: {st.severity_label}")
+    text = say.severity_proposed(severity, reason, st.severity_label)
+    t.add(actor, Kind.SEVERITY_PROPOSED, text, {"severity": severity.value})
     t.wake = True
     t.message = f"in force: {st.severity_label}"
     return t
 
 
 # ---- approvals and policy ------------------------------------------------------------------------------------------
-
-
-def approval_text(st: IncidentState, approval: Approval) -> str:
-    """What an approver is asked, with the commands to answer."""
-    lines = [
-        f"{approval.requested_by} asks to {approval.describe()}.",
-        f"Why: {approval.rationale}" if approval.rationale else "",
-        f"Text to post: {approval.text}" if approval.text else "",
-        f"Approve: baton approve {st.incident_id} {approval.id}",
-        f"Deny:    baton deny {st.incident_id} {approval.id} --reason '...'",
-    ]
-    return "\n".join(line for line in lines if line)
 
 
 def approval_timed_out(st: IncidentState, policy: IncidentPolicy, approval: Approval, now: datetime) -> Transition:
@@ -322,24 +291,16 @@ def approval_timed_out(st: IncidentState, policy: IncidentPolicy, approval: Appr
         approval.deadline = now + timeout
         t.add(
             Actor.system(),
-            "approval_escalated",
-            f"approval {approval.id} ({approval.describe()}) unanswered for {format_duration(timeout)}; "
-            f"asking level {st.top_level}: {', '.join(level.notify)}",
+            Kind.APPROVAL_ESCALATED,
+            say.approval_escalated(approval, timeout, st.top_level, level.notify),
             {"approval": approval.id, "level": st.top_level},
         )
-        t.tell(level.notify, "approval", approval_text(st, approval), approval.id)
+        t.tell(level.notify, "approval", say.approval_question(st.incident_id, approval), approval.id)
         return t
     approval.status, approval.decided_at = ApprovalStatus.EXPIRED, now
-    approval.reason = (
-        f"nobody with the right answered within {format_duration(timeout)} after every escalation level was asked"
-    )
-    t.add(
-        Actor.system(),
-        "approval_expired",
-        f"approval {approval.id} ({approval.describe()}) expired: {approval.reason}",
-        {"approval": approval.id},
-    )
-    t.tell(responders(st), "notice", f"Approval {approval.id} ({approval.describe()}) expired unanswered.")
+    approval.reason = say.approval_expiry_reason(timeout)
+    t.add(Actor.system(), Kind.APPROVAL_EXPIRED, say.approval_expired(approval), {"approval": approval.id})
+    t.tell(responders(st), "notice", say.approval_expired_notice(approval))
     return t
 
 
@@ -356,5 +317,5 @@ def reload(st: IncidentState, before: IncidentPolicy, after: IncidentPolicy, act
     st.top_level = min(st.top_level, levels)
     what = ", ".join(changed) if changed else "nothing changed"
     t = Transition(now, wake=True, message=f"policy reloaded ({what})")
-    t.add(actor, "policy_reloaded", f"{actor} reloaded the policy from the config: {what}")
+    t.add(actor, Kind.POLICY_RELOADED, say.policy_reloaded(actor, changed))
     return t

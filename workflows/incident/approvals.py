@@ -8,10 +8,11 @@ from datetime import datetime
 from temporalio import workflow
 
 from incident import lifecycle
+from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus
-from incident.durations import format_duration
 from incident.models import ActionResult, ActorKind
 from incident.policy import Decision, Verdict
+from incident.timeline import Kind
 from workflows.incident.refusals import Refusals
 from workflows.incident.run import IncidentRun, Refused
 from workflows.messages import ActionRequest, DecisionRequest
@@ -40,16 +41,13 @@ class Approvals:
             deadline=now + bounds.approval_timeout,
         )
         st.approvals.append(approval)
-        why = f": {approval.rationale}" if approval.rationale else ""
         run.record(
             req.actor,
-            "approval_requested",
-            f"{req.actor} asks to {approval.describe()}{why} — approval {approval.id} needed ({decision.rule}); "
-            f"{', '.join(approval.approvers)} may decide; unanswered, it escalates in "
-            f"{format_duration(bounds.approval_timeout)}",
+            Kind.APPROVAL_REQUESTED,
+            say.approval_requested(req.actor, approval, bounds.approval_timeout),
             {"approval": approval.id, "action": req.action},
         )
-        run.tell(self._targets(approval), "approval", lifecycle.approval_text(st, approval), approval.id)
+        run.tell(self._targets(approval), "approval", say.approval_question(st.incident_id, approval), approval.id)
         return ActionResult(
             ok=True,
             message=f"{approval.id}: {approval.describe()} waits for approval by {', '.join(approval.approvers)}",
@@ -98,16 +96,15 @@ class Approvals:
         approval.decided_by, approval.decided_at = str(req.actor), now
         if not req.approve:
             approval.status, approval.reason = ApprovalStatus.DENIED, req.reason.strip()
-            text = f"{req.actor} denied {approval.id} ({approval.describe()}): {approval.reason}"
-            run.record(req.actor, "approval_denied", text, {"approval": approval.id})
+            text = say.approval_denied(req.actor, approval)
+            run.record(req.actor, Kind.APPROVAL_DENIED, text, {"approval": approval.id})
             run.tell(run.responders(), "notice", text)
             return ActionResult(ok=True, message=text, status=st.status)
         approval.status = ApprovalStatus.APPROVED
         if req.text and req.text.strip():
             approval.text = req.text.strip()
-        edited = " (text edited)" if req.text and req.text.strip() else ""
-        text = f"{req.actor} approved {approval.id} ({approval.describe()}){edited}"
-        run.record(req.actor, "approval_approved", text, {"approval": approval.id})
+        text = say.approval_approved(req.actor, approval, edited=bool(req.text and req.text.strip()))
+        run.record(req.actor, Kind.APPROVAL_APPROVED, text, {"approval": approval.id})
         self.approved.append(approval.id)
         run.wake = True
         return ActionResult(ok=True, message=text, status=st.status)

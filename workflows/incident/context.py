@@ -13,9 +13,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from incident import sentences as say
 from incident.context import ContextPart, ContextRequest, assemble, describe_context
 from incident.lifecycle import AGENT
 from incident.models import Actor
+from incident.timeline import Kind
 from workflows.incident.paging import Paging
 from workflows.incident.run import IncidentRun
 from workflows.messages import ChangesRequest
@@ -48,7 +50,7 @@ class ContextGathering:
             t.add_done_callback(self._late_part)
         self.late_pending = len(pending)
         st.context = assemble(self.parts, st.opened_at, ctx.window, run.policy.providers)
-        run.record(Actor.agent(AGENT), "context", "context gathered: " + describe_context(st.context))
+        run.record(Actor.agent(AGENT), Kind.CONTEXT, say.context_gathered(describe_context(st.context)))
 
     async def _part(self, provider: str) -> ContextPart:
         ctx, st = self.run.policy.context, self.run.require()
@@ -88,7 +90,7 @@ class ContextGathering:
         st.context = assemble(self.parts, st.opened_at, run.policy.context.window, run.policy.providers)
         if self.late_pending:
             return  # wait for the rest, then send one update
-        run.record(Actor.agent(AGENT), "context", "late context: " + describe_context(st.context))
+        run.record(Actor.agent(AGENT), Kind.CONTEXT, say.late_context(describe_context(st.context)))
         if not st.threads:
             return
         found = await self.paging.lookup([f"user:{p}" for p in st.threads], workflow.now(), "who gets the late context")

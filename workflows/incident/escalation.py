@@ -7,7 +7,9 @@ import asyncio
 
 from temporalio import workflow
 
+from incident import sentences as say
 from incident.models import Actor
+from incident.timeline import Kind
 from workflows.incident.context import ContextGathering
 from workflows.incident.paging import Paging
 from workflows.incident.run import IncidentRun
@@ -25,13 +27,9 @@ class Escalation:
         cur = st.escalation
         now = workflow.now()
         if cur.pending_exhaustion(pol):
-            passes = pol.repeat + 1
-            run.record(
-                Actor.system(),
-                "escalation_exhausted",
-                f"escalation exhausted: nobody acknowledged after {passes} pass{'es' if passes > 1 else ''} "
-                f"through {len(pol.levels)} level(s)",
-            )
+            passes, levels = pol.repeat + 1, len(pol.levels)
+            text = say.escalation_exhausted(passes, levels)
+            run.record(Actor.system(), Kind.ESCALATION_EXHAUSTED, text, {"levels": levels, "passes": passes})
             st.escalation = cur.exhaust()
             return
         level = pol.levels[cur.level]
@@ -47,16 +45,14 @@ class Escalation:
         if st.escalation is not cur:
             return  # acknowledged or resolved while looking up
         if not found.recipients:
-            run.record(
-                Actor.system(),
-                "escalation_skipped",
-                f"level {n} ({', '.join(level.notify)}) resolves to nobody; skipped",
-            )
+            text = say.escalation_skipped(n, level.notify)
+            run.record(Actor.system(), Kind.ESCALATION_SKIPPED, text, {"level": n})
             st.escalation = cur.advance(pol, now, skipped=True)
             return
-        names = ", ".join(r.person for r in found.recipients)
-        pass_note = f", pass {cur.cycle + 1}" if pol.repeat else ""
-        run.record(Actor.system(), "escalation", f"paging level {n} of {len(pol.levels)}{pass_note}: {names}")
+        people = [r.person for r in found.recipients]
+        text = say.escalation(n, len(pol.levels), cur.cycle + 1 if pol.repeat else None, people)
+        data = {"level": n, "levels": len(pol.levels), "pass": cur.cycle + 1, "people": people}
+        run.record(Actor.system(), Kind.ESCALATION, text, data)
         page = run.page(n, cur.cycle)
         await asyncio.gather(*(self.paging.page_person(r, page) for r in found.recipients))
         st.top_level = max(st.top_level, n)

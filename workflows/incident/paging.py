@@ -12,7 +12,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from incident import sentences as say
 from incident.models import Actor, Delivery, Page, Recipient
+from incident.timeline import Kind
 from workflows.incident.run import IncidentRun
 from workflows.messages import PageRequest, TargetsRequest, TargetsResult
 
@@ -26,18 +28,21 @@ PAGE_RETRY = RetryPolicy(
     maximum_attempts=3,
 )
 NOT_FORWARDED = "not forwarded"
-SENT = {
-    "page": ("page {p} via {m} (level {level})", "paged", ""),
-    "recovered": (
-        "ask {p} via {m} to confirm the resolve",
-        "asked_to_resolve",
-        "asked {p} via {m} to confirm the resolve",
-    ),
-    "update": ("send {p} the late context via {m}", "page_updated", "updated {p} via {m}"),
-    "approval": ("ask {p} via {m} to decide {a}", "asked_to_decide", "asked {p} via {m} to approve or deny {a}"),
-    "notice": ("tell {p} via {m}", "told", "told {p} via {m}"),
+SUMMARIES = {
+    "page": "page {p} via {m} (level {level})",
+    "recovered": "ask {p} via {m} to confirm the resolve",
+    "update": "send {p} the late context via {m}",
+    "approval": "ask {p} via {m} to decide {a}",
+    "notice": "tell {p} via {m}",
 }
-"""Per page kind: the activity summary, and the timeline kind and text once delivered."""
+"""Per page kind: the activity's summary, as the Temporal UI shows it."""
+DELIVERED = {
+    "recovered": Kind.ASKED_TO_RESOLVE,
+    "update": Kind.PAGE_UPDATED,
+    "approval": Kind.ASKED_TO_DECIDE,
+    "notice": Kind.TOLD,
+}
+"""Per follow-up kind: the timeline entry once delivered (a page itself is `paged`)."""
 
 
 class Paging:
@@ -57,7 +62,7 @@ class Paging:
 
     def report_problems(self, found: TargetsResult) -> None:
         for problem in found.problems:
-            self.run.record(Actor.system(), "page_problem", problem)
+            self.run.record(Actor.system(), Kind.PAGE_PROBLEM, problem)
 
     async def send_notices(self) -> None:
         """Send what the incident has to tell or ask people (confirm a resolve, decide an approval, a refusal),
@@ -82,31 +87,28 @@ class Paging:
                     result_type=Delivery,
                     start_to_close_timeout=PAGE_TIMEOUT,
                     retry_policy=PAGE_RETRY,
-                    summary=SENT[page.kind][0].format(
+                    summary=SUMMARIES[page.kind].format(
                         p=recipient.person, m=method, level=page.level, a=page.approval_id
                     ),
                 )
             except ActivityError as e:
                 reason = str(e.cause) if e.cause else str(e)
                 rest = recipient.methods[i + 1 :]
-                then = f"; trying {rest[0]}" if rest else "; no method left"
                 self.run.record(
                     Actor.system(),
-                    "page_failed",
-                    f"could not reach {recipient.person} via {method}: {reason}{then}",
+                    Kind.PAGE_FAILED,
+                    say.page_failed(recipient.person, method, reason, rest[0] if rest else None),
                     {"person": recipient.person, "method": method, "level": page.level},
                 )
                 continue
             if page.kind != "page" and delivery.detail == NOT_FORWARDED:
                 continue  # a method that only carries pages (PagerDuty): the follow-up goes by the next one
             if page.kind != "page":
-                kind, what = SENT[page.kind][1:]
                 data: dict[str, Any] = {"person": recipient.person, "method": method}
                 if page.approval_id:
                     data["approval"] = page.approval_id
-                self.run.record(
-                    Actor.system(), kind, what.format(p=recipient.person, m=method, a=page.approval_id), data
-                )
+                text = say.followed_up(page.kind, recipient.person, method, page.approval_id)
+                self.run.record(Actor.system(), DELIVERED[page.kind], text, data)
                 if page.kind == "approval":
                     st.threads.setdefault(recipient.person, {}).setdefault(method, delivery.thread or "")
                     if recipient.person not in st.paged:
@@ -121,8 +123,8 @@ class Paging:
                     st.seconds_to_first_page = round((st.first_page_at - st.alert_received_at).total_seconds(), 3)
             self.run.record(
                 Actor.system(),
-                "paged",
-                f"paged {recipient.person} via {method} (level {page.level}, {recipient.via})",
+                Kind.PAGED,
+                say.paged(recipient.person, method, page.level, recipient.via),
                 {"person": recipient.person, "method": method, "level": page.level, "detail": delivery.detail},
             )
             return

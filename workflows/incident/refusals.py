@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from temporalio import workflow
 
+from incident import sentences as say
 from incident.approvals import MAX_REFUSAL_KINDS, Refusal, refusal_memo
 from incident.models import ActionResult, Actor
 from incident.policy import Verdict
+from incident.timeline import Kind
 from workflows import search_attributes as sa
 from workflows.incident.run import IncidentRun
 
@@ -22,9 +24,9 @@ class Refusals:
 
     def refuse(self, actor: Actor, action: str, rule: str, hint: str, verdict: str = "never") -> ActionResult:
         run, st, now = self.run, self.run.require(), workflow.now()
-        what = "is not an action the policy names" if verdict == Verdict.UNDEFINED else f"refused by {rule}"
-        text = f"{actor} asked to {action}: {what}; {hint}"
-        run.record(actor, "refused" if verdict != Verdict.UNDEFINED else "undefined", text, {"action": action})
+        undefined = verdict == Verdict.UNDEFINED
+        text = say.refused(actor, action, rule, hint, undefined)
+        run.record(actor, Kind.UNDEFINED if undefined else Kind.REFUSED, text, {"action": action})
         if not workflow.patched(APPROVALS):  # incidents started before refusals were counted and told
             return ActionResult(ok=False, message=f"refused by {rule}: {hint}", rule=rule, status=st.status)
         st.refused_total += 1
@@ -32,13 +34,11 @@ class Refusals:
         if found is None and len(st.refusals) < MAX_REFUSAL_KINDS:
             found = Refusal(actor=str(actor), action=action, verdict=verdict, rule=rule, first_at=now, last_at=now)
             st.refusals.append(found)
-            run.tell(run.responders(), "notice", f"Refused: {text}")
+            run.tell(run.responders(), "notice", say.refused_notice(text))
         if found is not None:
             found.count += 1
             found.last_at = now
         workflow.upsert_search_attributes([sa.BOUNDARY_REFUSALS.value_set(st.refused_total)])
         workflow.upsert_memo(refusal_memo(st.refusals))
-        message = (
-            f"{action} is undefined: {rule}; {hint}" if verdict == Verdict.UNDEFINED else f"refused by {rule}: {hint}"
-        )
+        message = f"{action} is undefined: {rule}; {hint}" if undefined else f"refused by {rule}: {hint}"
         return ActionResult(ok=False, message=message, rule=rule, status=st.status, verdict=verdict)

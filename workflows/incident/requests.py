@@ -10,9 +10,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from incident import lifecycle
+from incident import sentences as say
 from incident.approvals import ActionRun, Approval
 from incident.models import ActionResult, Actor, ActorKind, Severity, Status
 from incident.policy import Verdict
+from incident.timeline import Kind
 from workflows.incident.approvals import Approvals
 from workflows.incident.refusals import APPROVALS, Refusals
 from workflows.incident.run import IncidentRun, Refused
@@ -58,11 +60,7 @@ class Requests:
     def ack_by(self, actor: Actor) -> ActionResult:
         st = self.run.require()
         if actor.kind is ActorKind.AGENT:
-            self.run.record(
-                actor,
-                "coordination",
-                f"{actor} started coordinating; escalation to a human continues until a human acknowledges",
-            )
+            self.run.record(actor, Kind.COORDINATION, say.agent_coordinates(actor))
             return ActionResult(ok=True, message="coordination started; a human still acknowledges", status=st.status)
         if st.status is Status.ACKNOWLEDGED:
             return ActionResult(ok=True, message=f"already acknowledged by {st.acknowledged_by}", status=st.status)
@@ -105,7 +103,7 @@ class Requests:
         return self.gate(req.actor, "note", ask) or self.note_by(req.actor, req.text)
 
     def note_by(self, actor: Actor, text: str) -> ActionResult:
-        self.run.record(actor, "note", text.strip())
+        self.run.record(actor, Kind.NOTE, text.strip())
         return ActionResult(ok=True, message="note added", status=self.run.require().status)
 
     def validate_note(self, req: NoteRequest) -> None:
@@ -175,8 +173,7 @@ class Requests:
             case "page":
                 return self.page_target(by, req.params["target"], req.rationale)
             case "lookup_oncall" | "gather_context":
-                text = f"{by}: {req.action}" + (f" — {req.rationale}" if req.rationale else "")
-                self.run.record(by, req.action, text)
+                self.run.record(by, Kind(req.action), say.allowed_action(by, req.action, req.rationale))
                 return ActionResult(ok=True, message=f"{req.action}: allowed", status=st.status)
         return await self.run_action(req, by, approval)
 
@@ -208,15 +205,9 @@ class Requests:
         if approval is not None:
             approval.run = run
         what = req.action + (f" ({approval.id})" if approval else "")
-        if not run.ran:
-            text = f"{what} {'approved' if approval else 'allowed'}; {run.detail}"
-        elif run.dry_run:
-            text = f"{what} would run (drill): {run.detail}"
-        elif run.ok:
-            text = f"{what} ran: {run.runner}: {run.detail}"
-        else:
-            text = f"{what} FAILED: {run.runner + ': ' if run.runner else ''}{run.detail}"
-        self.run.record(by, "action_ran" if run.ok else "action_failed", text, {"action": req.action, "ref": ref})
+        text = say.action_outcome(what, approval is not None, run.ran, run.dry_run, run.ok, run.runner, run.detail)
+        kind = Kind.ACTION_RAN if run.ok else Kind.ACTION_FAILED
+        self.run.record(by, kind, text, {"action": req.action, "ref": ref})
         self.run.tell(self.run.responders(), "notice", text)
         return ActionResult(ok=run.ok, message=text, status=st.status)
 
@@ -225,16 +216,15 @@ class Requests:
         run, st, now = self.run, self.run.require(), workflow.now()
         levels = run.policy.escalation.levels
         cur = st.escalation
-        why = f": {why}" if why else ""
         if cur.active and not cur.pending_exhaustion(run.policy.escalation):
             st.escalation = cur.model_copy(update={"next_at": now})
-            run.record(by, "escalate", f"{by} escalates to level {cur.level + 1} now{why}")
+            run.record(by, Kind.ESCALATE, say.escalate_now(by, cur.level + 1, why), {"level": cur.level + 1})
             run.wake = True
             return ActionResult(ok=True, message=f"paging level {cur.level + 1} now", status=st.status)
         if st.top_level >= len(levels):
             return ActionResult(ok=False, message="every escalation level has already been paged", status=st.status)
         st.top_level += 1
-        run.record(by, "escalate", f"{by} brings in level {st.top_level}{why}")
+        run.record(by, Kind.ESCALATE, say.bring_in(by, st.top_level, why), {"level": st.top_level})
         run.notices.append((levels[st.top_level - 1].notify, run.page(st.top_level, 0)))
         run.wake = True
         return ActionResult(ok=True, message=f"paging level {st.top_level} now", status=st.status)
@@ -243,7 +233,7 @@ class Requests:
         """Page one more person (or whoever is on call on a schedule) into this incident."""
         st = self.run.require()
         target = target if ":" in target else f"user:{target}"
-        self.run.record(by, "page_requested", f"{by} pages {target}" + (f": {why}" if why else ""))
+        self.run.record(by, Kind.PAGE_REQUESTED, say.page_requested(by, target, why), {"target": target})
         self.run.notices.append(([target], self.run.page(max(st.top_level, 1), 0)))
         self.run.wake = True
         return ActionResult(ok=True, message=f"paging {target}", status=st.status)

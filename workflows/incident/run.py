@@ -12,8 +12,9 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from incident import lifecycle
-from incident.models import Actor, Page, TimelineEntry
+from incident.models import Actor, Page
 from incident.state import IncidentPolicy, IncidentState
+from incident.timeline import Kind, entry
 
 
 class Refused(ApplicationError):
@@ -43,10 +44,8 @@ class IncidentRun:
         if not self.state.open:
             raise Refused(f"{self.state.incident_id} is already resolved")
 
-    def record(self, actor: Actor, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
-        self.require().timeline.append(
-            TimelineEntry(at=workflow.now(), actor=str(actor), kind=kind, text=text, data=data)
-        )
+    def record(self, actor: Actor, kind: Kind, text: str, data: dict[str, Any] | None = None) -> None:
+        self.require().timeline.append(entry(workflow.now(), actor, kind, text, data))
 
     def apply(self, t: lifecycle.Transition) -> str:
         """Record what a transition wrote, queue its notices, and wake the main loop if it asks; its message."""

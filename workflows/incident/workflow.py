@@ -19,10 +19,12 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
     from incident import lifecycle
+    from incident import sentences as say
     from incident.ids import incident_id_from_int
     from incident.models import ActionResult, Actor, ActorKind, Alert, AlertAction, Outcome, Status, TimelineEntry
     from incident.postmortem import draft
     from incident.state import IncidentInput, IncidentPolicy, IncidentState
+    from incident.timeline import Kind
     from workflows import search_attributes as sa
     from workflows.details import render_details
     from workflows.incident.approvals import Approvals
@@ -56,10 +58,9 @@ class IncidentWorkflow:
         self._paging = Paging(run)
         self._context = ContextGathering(run, self._paging)
         self._escalation = Escalation(run, self._paging, self._context)
-        refusals = Refusals(run)
-        self._approvals = Approvals(run, refusals)
-        self._requests = Requests(run, refusals, self._approvals)
-        self._refusals = refusals
+        self._refusals = Refusals(run)
+        self._approvals = Approvals(run, self._refusals)
+        self._requests = Requests(run, self._refusals, self._approvals)
         for alert in inp.carry_alerts:
             self._on_alert(alert)
 
@@ -118,7 +119,7 @@ class IncidentWorkflow:
             self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         for approval_id in self._approvals.approved:  # approved in the same moment the incident was resolved
-            run.record(Actor.system(), "action_skipped", f"{approval_id} was approved but not run: resolved first")
+            run.record(Actor.system(), Kind.ACTION_SKIPPED, say.action_skipped(approval_id))
         self._publish()
         outcome = Outcome(
             incident_id=st.incident_id,
