@@ -29,7 +29,6 @@ from typing import Any
 
 import httpx
 import structlog
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -47,6 +46,7 @@ from incident.actions import (
 from incident.approvals import ActionRun
 from incident.config import Config, Secret
 from incident.durations import format_duration
+from workflows.messages import RunActionRequest
 
 log = structlog.get_logger("baton.actions")
 
@@ -57,18 +57,6 @@ HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0
 """After SIGTERM to a timed-out command's process group, how long before SIGKILL."""
 _KEEP_OUTPUT = 64 * 1024
-
-
-class RunActionRequest(BaseModel):
-    incident_id: str
-    workflow_id: str
-    approval_id: str
-    service: str
-    action: str
-    params: dict[str, str] = {}
-    text: str | None = None
-    requested_by: str
-    approved_by: str | None = None
 
 
 class _Failed(Exception):

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from incident.context import ContextPart
-from workflows.changelog import ChangeLogWorkflow, changelog_id
+from incident.context import Change, ContextPart
+from workflows.messages import ChangesRequest, changelog_id
 
 RUNNING = WorkflowExecutionStatus.RUNNING
-
-
-class ChangesRequest(BaseModel):
-    service: str
-    since: datetime
-    timeout_s: float = 2.0
 
 
 class ChangeActivities:
@@ -34,8 +27,8 @@ class ChangeActivities:
             if (await handle.describe(rpc_timeout=timedelta(seconds=req.timeout_s))).status != RUNNING:
                 return ContextPart(provider="changes")
             changes = await handle.query(
-                ChangeLogWorkflow.since, req.since, rpc_timeout=timedelta(seconds=req.timeout_s)
-            )
+                "since", req.since, result_type=list[Change], rpc_timeout=timedelta(seconds=req.timeout_s)
+            )  # ChangeLogWorkflow.since, by its name: activities never import a workflow
         except RPCError as e:
             if e.status is RPCStatusCode.NOT_FOUND:
                 return ContextPart(provider="changes")  # nothing was ever posted for this service

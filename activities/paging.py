@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from urllib.parse import quote
 
 import httpx
 import structlog
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notifiers import NOTIFIERS, Delivered, NotifierError, NotifyEnv
 from incident.config import Config
-from incident.models import Delivery, Page, Recipient
+from incident.models import Delivery, Recipient
+from workflows.messages import PageRequest, TargetsRequest, TargetsResult
 
 log = structlog.get_logger("baton.paging")
-
-
-class TargetsRequest(BaseModel):
-    targets: list[str]
-    at: datetime
-
-
-class TargetsResult(BaseModel):
-    recipients: list[Recipient]
-    problems: list[str] = []
-
-
-class PageRequest(BaseModel):
-    recipient: Recipient
-    method: str
-    page: Page
 
 
 class PagingActivities:

@@ -33,7 +33,7 @@ from workflows import search_attributes as sa
 from workflows.changelog import ChangeLogWorkflow, changelog_id
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import BUFFER_ID_PREFIX, IntakeBufferWorkflow
-from workflows.requests import (
+from workflows.messages import (
     ActionRequest,
     ActorRequest,
     DecisionRequest,

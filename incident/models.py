@@ -122,11 +122,14 @@ class Alert(BaseModel):
 
 
 class TimelineEntry(BaseModel):
+    """One line of the incident's record. Built by `incident.timeline.entry`; what each kind's `data` holds is
+    listed there."""
+
     at: datetime
     actor: str
-    kind: str
-    text: str
-    data: dict[str, Any] | None = None
+    kind: str = Field(description="an `incident.timeline.Kind` value (a string, so entries of any version load)")
+    text: str = Field(description="the sentence, from `incident.sentences`")
+    data: dict[str, Any] | None = Field(None, description="what other code reads, so it never parses `text`")
 
 
 DETAILS_KEPT = 16_000

@@ -17,9 +17,9 @@ from incident.policy import Boundaries
 TIMELINE_ALERT_ENTRIES = 20
 """Alert events written to the timeline one by one; past this the count goes on and one entry sums them up."""
 MAX_ALERT_RECORDS = 200
+"""Distinct alerts an incident tracks individually; further ones are counted only."""
 RECENT_EVENTS = 1_000
 """Delivery ids remembered to recognise a source's retry; older ones are forgotten first."""
-"""Distinct alerts an incident tracks individually; further ones are counted only."""
 
 
 class ServiceInfo(BaseModel):

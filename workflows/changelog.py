@@ -12,8 +12,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from incident.context import Change
+    from workflows.messages import CHANGELOG_ID_PREFIX, changelog_id
 
-CHANGELOG_ID_PREFIX = "changes:"
+__all__ = ["CHANGELOG_ID_PREFIX", "ChangeLogWorkflow", "changelog_id"]
 MAX_CHANGES = 500
 HISTORY_EVENTS = 2_000
 
@@ -39,8 +40,3 @@ class ChangeLogWorkflow:
         await workflow.wait_condition(lambda: workflow.info().get_current_history_length() > HISTORY_EVENTS)
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self._changes)
-
-
-def changelog_id(task_queue: str, service: str) -> str:
-    """Per task queue too: two baton deployments sharing a namespace keep their change logs apart."""
-    return f"{CHANGELOG_ID_PREFIX}{task_queue}:{service}"

@@ -20,7 +20,6 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.delivery import DeliveryActivities
     from incident.handoff import Handoff, merge
 
 BUFFER_ID_PREFIX = "intake-buffer-"
@@ -71,15 +70,17 @@ class IntakeBufferWorkflow:
                 await workflow.wait_condition(
                     lambda: self.backlog() >= FORWARD_BYTES, timeout=GATHER, timeout_summary="gather"
                 )
-            batch, size = [], 0
+            batch: list[Handoff] = []
+            size = 0
             while self._pending and (not batch or size + self._pending[0].size <= FORWARD_BYTES):
                 h = self._pending.pop(0)
                 batch.append(h)
                 size += h.size
             batch = merge(batch)
-            await workflow.execute_activity_method(
-                DeliveryActivities.forward,
+            await workflow.execute_activity(
+                "forward_alerts",  # DeliveryActivities.forward, by its registered name
                 batch,
+                result_type=int,
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=FORWARD_RETRY,
                 summary=f"forward {sum(len(h.alerts) for h in batch)} alerts to {len(batch)} incident(s)",

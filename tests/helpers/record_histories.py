@@ -8,26 +8,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.up import installed_binary
+from incident.config import Config, Logs, ServiceContext
 from incident.ids import workflow_id_for
 from incident.models import Actor, AlertAction
-from incident.state import IncidentPolicy
+from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import alert, make_config
+from tests.helpers.http import HttpRequest, loopback_http
 from tests.helpers.temporal import Harness, harness, search_attributes_request
+from tests.helpers.wait import until
+from workflows.incident import IncidentWorkflow
 
 HISTORIES = Path(__file__).parents[1] / "fixtures" / "histories"
+Scenario = Callable[[WorkflowEnvironment, Harness, IncidentPolicy], Awaitable[str]]
 
 
-async def record(scenario: Callable[[WorkflowEnvironment, Harness, IncidentPolicy], Awaitable[str]]) -> str:
+async def record(scenario: Scenario, config: Config | None = None) -> str:
     """Run `scenario` (which returns the workflow id it drove to completion) with a worker on a fresh
     time-skipping server, and return that workflow's history as JSON."""
     env = await WorkflowEnvironment.start_time_skipping(
@@ -36,7 +46,7 @@ async def record(scenario: Callable[[WorkflowEnvironment, Harness, IncidentPolic
     await env.client.operator_service.add_search_attributes(search_attributes_request(env.client))
     try:
         async with httpx.AsyncClient() as http:
-            h = await harness(env, make_config(), http)
+            h = await harness(env, config or make_config(), http)
             async with h.worker:
                 wid = await scenario(env, h, IncidentPolicy.snapshot(h.config, "checkout"))
                 handle = env.client.get_workflow_handle(wid)
@@ -85,7 +95,75 @@ async def approvals(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy
     return wid
 
 
-RECORDINGS = {"incident_full_lifecycle": full_lifecycle, "incident_approvals": approvals}
+async def _state(h: Harness, wid: str) -> IncidentState:
+    st: IncidentState = await h.client.get_workflow_handle(wid).query(IncidentWorkflow.state)
+    return st
+
+
+def _has(kind: str, prefix: str = "") -> Callable[[IncidentState], bool]:
+    return lambda st: any(e.kind == kind and e.text.startswith(prefix) for e in st.timeline)
+
+
+async def storm_late_reload(
+    env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy, loki_answers: threading.Event
+) -> str:
+    """Late context, an alert storm and a reload: the page goes out without the logs (Loki answers only after
+    the context deadline) and the logs follow it; a storm arrives in batches and single signals, past the
+    timeline's one-by-one alert entries; an agent's reload is refused and a human's applies a changed policy."""
+    key = "storm"
+    await h.incidents.ingest(alert(key), policy, "replay")
+    wid = workflow_id_for("replay", key)
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    assert not _has("context", "late context")(await _state(h, wid))
+    loki_answers.set()
+    await until(lambda: _state(h, wid), _has("page_updated"), timeout=30)
+
+    handle = h.client.get_workflow_handle(wid)
+    storm = [alert(key, summary=f"checkout 5xx burst {i}", alert_key=f"pod-{i % 3}") for i in range(12)]
+    await h.incidents.send_batch(wid, storm[:6], policy)
+    for a in storm[6:9]:
+        await handle.signal(IncidentWorkflow.alert, a)
+    await h.incidents.send_batch(wid, storm[9:], policy)
+    more = [alert(key, summary=f"checkout 5xx burst {i}", alert_key=f"pod-{i % 3}") for i in range(12, 24)]
+    await handle.signal(IncidentWorkflow.alerts, more)
+    await handle.signal(IncidentWorkflow.alert, alert(key, action=AlertAction.RESOLVE, alert_key="pod-0"))
+    await until(lambda: _state(h, wid), lambda st: st.alert_count == 25 and _has("alert_recovered")(st))
+
+    with contextlib.suppress(Exception):
+        await h.incidents.reload(wid, Actor.agent("triage"), policy)
+    escalation = policy.escalation.model_copy(update={"ack_timeout": timedelta(minutes=20)})
+    await h.incidents.reload(wid, Actor.human("alice"), policy.model_copy(update={"escalation": escalation}))
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    await h.incidents.resolve(wid, Actor.human("alice"), "storm over")
+    return wid
+
+
+async def record_storm_late_reload() -> str:
+    """`storm_late_reload` against a Loki on loopback that holds its answer until the scenario lets it go."""
+    loki_answers = threading.Event()
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        loki_answers.wait(timeout=30)
+        values = [[str(time.time_ns() - i * 1_000_000), f"ERROR payment timeout order={i}"] for i in range(3)]
+        body = {"status": "success", "data": {"resultType": "streams", "result": [{"stream": {}, "values": values}]}}
+        return 200, {"content-type": "application/json"}, json.dumps(body).encode()
+
+    with loopback_http(respond) as url:
+        config = make_config(extra=f'  loki: {{url: "{url}"}}\n')
+        config.services["checkout"].context = ServiceContext(
+            logs=Logs(query='{service="checkout"} |= "ERROR"'), deadline=timedelta(seconds=1)
+        )
+        try:
+            return await record(partial(storm_late_reload, loki_answers=loki_answers), config)
+        finally:
+            loki_answers.set()
+
+
+RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
+    "incident_full_lifecycle": partial(record, full_lifecycle),
+    "incident_approvals": partial(record, approvals),
+    "incident_storm_late_reload": record_storm_late_reload,
+}
 
 
 def main() -> None:
@@ -93,7 +171,7 @@ def main() -> None:
     HISTORIES.mkdir(parents=True, exist_ok=True)
     for name in sys.argv[1:] or list(RECORDINGS):
         path = HISTORIES / f"{name}.json"
-        path.write_text(asyncio.run(record(RECORDINGS[name])))
+        path.write_text(asyncio.run(RECORDINGS[name]()))
         print(f"wrote {path}")
 
 

@@ -1,0 +1,193 @@
+"""The incident's pure transitions: what each does to the state and what it writes on the timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from incident import lifecycle
+from incident.approvals import Approval, ApprovalStatus
+from incident.models import Actor, Alert, AlertAction, Severity, Status
+from incident.state import IncidentPolicy, IncidentState
+from tests.helpers.config import make_config
+
+T0 = datetime(2026, 3, 10, 2, 14, tzinfo=UTC)
+ALICE = Actor.human("alice")
+
+
+@pytest.fixture
+def policy() -> IncidentPolicy:
+    return IncidentPolicy.snapshot(make_config(), "checkout")
+
+
+def event(
+    action: AlertAction = AlertAction.TRIGGER,
+    key: str = "",
+    summary: str = "5xx",
+    at: datetime = T0,
+    event_id: str = "",
+) -> Alert:
+    return Alert(
+        source="events",
+        dedup_key="checkout-5xx",
+        alert_key=key,
+        action=action,
+        summary=summary,
+        service="checkout",
+        severity=Severity.SEV2,
+        received_at=at,
+        event_id=event_id,
+    )
+
+
+def opened(policy: IncidentPolicy) -> IncidentState:
+    st, t = lifecycle.open_incident(event(), "INC-1", "incident:test:checkout-5xx", policy, T0)
+    st.timeline += t.entries
+    st.timeline += lifecycle.record_alert(st, policy, event(), T0, set()).entries
+    return st
+
+
+def kinds(t: lifecycle.Transition) -> list[str]:
+    return [e.kind for e in t.entries]
+
+
+def test_opening_starts_escalation_and_the_agent_coordinates(policy: IncidentPolicy) -> None:
+    st, t = lifecycle.open_incident(event(), "INC-1", "wid", policy, T0)
+    assert st.status is Status.TRIGGERED and st.opened_at == T0
+    assert st.escalation.due(T0), "level 1 is paged at once"
+    assert st.severity_needs_confirmation, "checkout is customer facing"
+    assert kinds(t) == ["opened", "coordination"]
+    assert t.entries[0].text == "incident opened for checkout at SEV2" and t.entries[0].actor == "system:events"
+    assert t.entries[1].actor == "agent:baton"
+
+
+def test_alerts_are_counted_and_the_timeline_sums_up_past_twenty(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    for i in range(24):
+        st.timeline += lifecycle.record_alert(
+            st, policy, event(key=f"pod-{i % 3}", summary=f"burst {i}"), T0, set()
+        ).entries
+    assert st.alert_count == 25 and set(st.alerts) == {"checkout-5xx", "pod-0", "pod-1", "pod-2"}
+    assert [e.kind for e in st.timeline].count("alert") == 20
+    more = [e for e in st.timeline if e.kind == "alerts_more"]
+    assert len(more) == 1 and more[0].text == "5 more alert event(s); latest: burst 23"
+    assert st.timeline[-1] is more[0], "the running entry stays last among alert events"
+
+
+def test_a_repeated_delivery_counts_once_and_does_not_wake(policy: IncidentPolicy) -> None:
+    st, recent = opened(policy), set[str]()
+    first = lifecycle.record_alert(st, policy, event(event_id="d1"), T0, recent)
+    again = lifecycle.record_alert(st, policy, event(event_id="d1"), T0, recent)
+    assert first.wake and not again.wake and not again.entries
+    assert st.alert_count == 2 and st.duplicates == 1 and st.recent_events == ["d1"]
+
+
+def test_every_alert_recovered_pauses_escalation_and_asks_the_responders(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    st.paged = ["alice"]
+    t = lifecycle.record_alert(st, policy, event(AlertAction.RESOLVE, at=T0 + timedelta(seconds=1)), T0, set())
+    assert kinds(t) == ["alert_recovered", "recovered"]
+    assert not st.escalation.active and st.status is Status.TRIGGERED
+    assert [(n.targets, n.kind) for n in t.notices] == [(["user:alice"], "recovered")]
+    refire = lifecycle.record_alert(st, policy, event(at=T0 + timedelta(seconds=2)), T0 + timedelta(minutes=1), set())
+    assert kinds(refire) == ["alert_refired", "alert"] and st.escalation.active
+
+
+def test_a_recovery_older_than_the_last_change_is_noted_not_applied(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    t = lifecycle.record_alert(st, policy, event(AlertAction.RESOLVE, at=T0 - timedelta(seconds=1)), T0, set())
+    assert kinds(t) == ["alert_late"] and st.firing and t.wake
+
+
+def test_on_recovery_resolve_closes_the_incident(policy: IncidentPolicy) -> None:
+    policy.service.on_recovery = "resolve"
+    st = opened(policy)
+    t = lifecycle.record_alert(st, policy, event(AlertAction.RESOLVE, at=T0 + timedelta(seconds=1)), T0, set())
+    assert kinds(t) == ["alert_recovered", "resolved"] and st.status is Status.RESOLVED
+    assert st.resolved_by == "system:events"
+
+
+def test_acknowledge_stops_escalation_and_the_ack_timeout_restarts_it(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    t = lifecycle.acknowledge(st, policy, ALICE, T0, via_source=False)
+    assert st.status is Status.ACKNOWLEDGED and not st.escalation.active and t.wake
+    assert (
+        t.entries[0].text
+        == "acknowledged by human:alice; escalation stopped; back to triggered unless resolved within 30m"
+    )
+    assert st.ack_deadline == T0 + timedelta(minutes=30)
+    assert not lifecycle.acknowledge(st, policy, ALICE, T0, via_source=False).entries, "once is enough"
+    later = T0 + timedelta(minutes=30)
+    t = lifecycle.ack_timed_out(st, policy, later)
+    assert kinds(t) == ["ack_timeout"] and st.status is Status.TRIGGERED and st.escalation.due(later)
+    assert st.acknowledged_by is None and st.ack_deadline is None
+
+
+def test_close_leaves_no_approval_waiting(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    st.approvals.append(pending_approval())
+    t = lifecycle.close(st, ALICE, "  rollback fixed it ", T0)
+    assert st.status is Status.RESOLVED and st.resolution == "rollback fixed it"
+    assert (
+        t.entries[0].text == "resolved by human:alice: rollback fixed it"
+        and t.message == "INC-1 resolved by human:alice"
+    )
+    assert st.approvals[0].status is ApprovalStatus.EXPIRED
+    assert st.approvals[0].reason == "the incident was resolved before anyone decided"
+
+
+def test_an_agent_proposes_the_more_severe_and_a_human_decides(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    triage = Actor.agent("triage")
+    t = lifecycle.propose_severity(st, policy, triage, Severity.SEV1, "checkout down", T0)
+    assert st.severity is Severity.SEV1 and t.message == "in force: SEV1 (proposed)"
+    lifecycle.propose_severity(st, policy, triage, Severity.SEV3, "maybe not", T0)
+    assert st.severity is Severity.SEV1, "the more severe stays in force"
+    t = lifecycle.set_severity(st, ALICE, Severity.SEV2, "", T0)
+    assert t.entries[0].text == "severity set to SEV2 (was SEV1 (proposed))" and st.severity_label == "SEV2"
+    t = lifecycle.propose_severity(st, policy, triage, Severity.SEV0, "worse", T0)
+    assert st.severity is Severity.SEV2 and not t.wake
+    assert t.entries[0].text == "proposes SEV0: worse (SEV2 was set by human:alice; it stays)"
+
+
+def pending_approval() -> Approval:
+    return Approval(
+        id="A1",
+        action="rollback",
+        params={"version": "v41"},
+        rationale="v42 is the only change",
+        requested_by="agent:triage",
+        requested_at=T0,
+        rule="boundaries.agent.approval",
+        deadline=T0 + timedelta(minutes=15),
+    )
+
+
+def test_an_unanswered_approval_asks_the_next_level_then_expires(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    st.paged, st.top_level = ["alice"], 1
+    approval = pending_approval()
+    st.approvals.append(approval)
+    t = lifecycle.approval_timed_out(st, policy, approval, approval.deadline)
+    assert kinds(t) == ["approval_escalated"] and t.entries[0].data == {"approval": "A1", "level": 2}
+    assert [(n.targets, n.kind, n.approval_id) for n in t.notices] == [(["user:dave"], "approval", "A1")]
+    assert approval.pending and approval.deadline == T0 + timedelta(minutes=30) and st.top_level == 2
+    t = lifecycle.approval_timed_out(st, policy, approval, approval.deadline)
+    assert kinds(t) == ["approval_expired"] and approval.status is ApprovalStatus.EXPIRED
+    assert (
+        t.notices[0].targets == ["user:alice"]
+        and t.notices[0].text == "Approval A1 (rollback (version=v41)) expired unanswered."
+    )
+
+
+def test_reload_keeps_escalation_within_the_new_levels(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    st.escalation = st.escalation.model_copy(update={"level": 1})
+    st.top_level = 2
+    fewer = policy.escalation.model_copy(update={"levels": policy.escalation.levels[:1]})
+    t = lifecycle.reload(st, policy, policy.model_copy(update={"escalation": fewer}), ALICE, T0)
+    assert st.escalation.level == 0 and st.top_level == 1
+    assert t.message == "policy reloaded (escalation)"
+    assert t.entries[0].text == "human:alice reloaded the policy from the config: escalation"
+    assert lifecycle.reload(st, policy, policy, ALICE, T0).message == "policy reloaded (nothing changed)"

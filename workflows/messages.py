@@ -1,0 +1,119 @@
+"""The contracts between the workflows and the rest: what people and agents send an incident (its updates), and
+what the workflows send their activities and get back.
+
+Pure data, so the workflows can build them without importing the activities (which carry httpx, smtplib and
+subprocess), and the activities can take them without importing a workflow. Field names are wire names: a running
+incident's history carries them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from incident.models import NAME, Actor, Page, Recipient, Severity
+from incident.state import IncidentPolicy
+
+MAX_TEXT = 4_000
+MAX_PARAMS = 20
+
+
+# ---- updates: what people and agents send an incident (validated at the edge and by the workflow's validators) ----
+
+
+class ActorRequest(BaseModel):
+    actor: Actor
+
+
+class NoteRequest(ActorRequest):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ResolveRequest(ActorRequest):
+    summary: str = Field("", max_length=MAX_TEXT)
+
+
+class SeverityRequest(ActorRequest):
+    """A human sets (confirms or changes) the severity; an agent proposes one, with a reason."""
+
+    severity: Severity
+    reason: str = Field("", max_length=MAX_TEXT)
+
+
+class ActionRequest(ActorRequest):
+    """Ask to do an action the boundaries decide on: it runs (auto), waits for a human (approval) or is refused."""
+
+    action: str = Field(pattern=NAME.pattern, description="rollback, customer_comms, resolve, or a custom action")
+    params: dict[str, str] = Field(default_factory=dict, max_length=MAX_PARAMS, description="e.g. {version: v41}")
+    text: str | None = Field(None, max_length=MAX_TEXT, description="customer comms: the message to post")
+    rationale: str = Field("", max_length=MAX_TEXT, description="why; an agent's request must say")
+
+
+class DecisionRequest(ActorRequest):
+    """A human approves or denies a pending approval. Approving customer comms may replace the text."""
+
+    approval_id: str = Field(min_length=1, max_length=20)
+    approve: bool
+    reason: str = Field("", max_length=MAX_TEXT)
+    text: str | None = Field(None, max_length=MAX_TEXT, description="the approver's edit of the message to post")
+
+
+class ReloadRequest(ActorRequest):
+    """Apply the current config's policy to a running incident: only a human may, and it is on the timeline."""
+
+    policy: IncidentPolicy
+
+
+# ---- activities: what the workflows ask of them ------------------------------------------------------------------
+
+
+class TargetsRequest(BaseModel):
+    """`lookup_targets`: who the escalation targets (`user:NAME`, `schedule:NAME`) are at `at`."""
+
+    targets: list[str]
+    at: datetime
+
+
+class TargetsResult(BaseModel):
+    recipients: list[Recipient]
+    problems: list[str] = []
+
+
+class PageRequest(BaseModel):
+    """`send_page`: deliver one page to one person by one contact method."""
+
+    recipient: Recipient
+    method: str
+    page: Page
+
+
+class ChangesRequest(BaseModel):
+    """`recent_changes`: a service's changes since `since`, from its change log."""
+
+    service: str
+    since: datetime
+    timeout_s: float = 2.0
+
+
+class RunActionRequest(BaseModel):
+    """`run_action`: carry out an allowed or approved action with the runner the config names for it."""
+
+    incident_id: str
+    workflow_id: str
+    approval_id: str
+    service: str
+    action: str
+    params: dict[str, str] = {}
+    text: str | None = None
+    requested_by: str
+    approved_by: str | None = None
+
+
+CHANGELOG_ID_PREFIX = "changes:"
+
+
+def changelog_id(task_queue: str, service: str) -> str:
+    """The change log workflow's id. Per task queue too: two baton deployments sharing a namespace keep their change
+    logs apart."""
+    return f"{CHANGELOG_ID_PREFIX}{task_queue}:{service}"
