@@ -477,7 +477,7 @@ def mcp(
 
     Example: claude mcp add --transport stdio baton --env BATON_AGENT_TOKEN=... -- baton mcp --agent triage
     """
-    from gateway.agent_server import mcp_command
+    from gateway.mcp.serving import mcp_command
 
     raise typer.Exit(mcp_command(agent, http, host, port))
 

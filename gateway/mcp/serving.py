@@ -1,7 +1,7 @@
 """Serving the agent tools: `baton mcp` over stdio (an editor starts it and the client ends it) or Streamable HTTP
 (`--http`, 127.0.0.1:8401/mcp), where every request carries `Authorization: Bearer <token>` and Host and Origin are
 checked against the address it is bound to. Also runnable without the CLI:
-`python -m gateway.agent_server [--agent NAME] [--http] [--host H] [--port P]`.
+`python -m gateway.mcp.serving [--agent NAME] [--http] [--host H] [--port P]`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.agent_identity import (
+from gateway.client import Incidents
+from gateway.mcp.identity import (
     AGENT_ENV,
     TOKEN_ENV,
     IdentityError,
@@ -27,8 +28,7 @@ from gateway.agent_identity import (
     http_agents,
     stdio_identity,
 )
-from gateway.agent_tools import AgentTools, build_server
-from gateway.client import Incidents
+from gateway.mcp.tools import AgentTools, build_server
 from incident.config import AgentIdentity, Config, ConfigError, load_config
 
 DEFAULT_HOST = "127.0.0.1"
@@ -155,7 +155,7 @@ def mcp_command(agent: str | None, http: bool, host: str = DEFAULT_HOST, port: i
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m gateway.agent_server`: the same server as `baton mcp`, without the CLI."""
+    """`python -m gateway.mcp.serving`: the same server as `baton mcp`, without the CLI."""
     parser = argparse.ArgumentParser(prog="baton mcp", description="Serve baton's agent tools over MCP.")
     parser.add_argument("--agent", help=f"the agent identity (default: ${AGENT_ENV}); its token in ${TOKEN_ENV}")
     parser.add_argument("--http", action="store_true", help="Streamable HTTP instead of stdio")

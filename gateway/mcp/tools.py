@@ -20,8 +20,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from gateway.agent_identity import agent_for_token, bearer
 from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.mcp.identity import agent_for_token, bearer
 from gateway.oncall import OnCallError, views
 from incident.approvals import Approval
 from incident.config import AgentIdentity, Config
