@@ -23,8 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 from gateway.client import Incidents
 from gateway.http import create_app
 from gateway.oncall import views
-from gateway.slack_app import slack_router
-from gateway.slack_signing import ReplayCache, Unverified, signature, verify
+from gateway.slack.app import slack_router
+from gateway.slack.signing import ReplayCache, Unverified, signature, verify
 from gateway.temporal import connect
 from incident.config import Config
 from incident.ids import workflow_id_for

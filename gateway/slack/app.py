@@ -1,7 +1,7 @@
 """The Slack app: the page's buttons and modals (`POST /v1/slack/interactions`) and the `/baton` slash command
 (`POST /v1/slack/commands`).
 
-Every request is verified first (`gateway.slack_signing`: Slack's signature, five-minute window, no replays).
+Every request is verified first (`gateway.slack.signing`: Slack's signature, five-minute window, no replays).
 Slack users act as the person whose `slack:` member id they are; anyone
 else may read (`status`, `oncall`) but not decide.
 
@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from gateway.client import Incidents, NotFound, Refused, Unavailable
 from gateway.oncall import OnCallError, views
 from gateway.render import ago
-from gateway.slack_signing import ReplayCache, Unverified, verify
+from gateway.slack.signing import ReplayCache, Unverified, verify
 from incident.config import Config, SlackIntegration
 from incident.ids import normalise_incident_id
 from incident.models import ActionResult, Actor, Status
