@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client import Incidents, Unavailable
 from gateway.coalescer import AlertTooLarge, Backlogged, Coalescer
-from gateway.slack.app import slack_router
+from gateway.slack.routes import slack_router
 from incident.config import Config
 from incident.context import Change
 from incident.ids import workflow_id_for

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from gateway.client import Incidents
 from gateway.http import create_app
 from gateway.oncall import views
-from gateway.slack.app import slack_router
+from gateway.slack.routes import slack_router
 from gateway.slack.signing import ReplayCache, Unverified, signature, verify
 from gateway.temporal import connect
 from incident.config import Config
