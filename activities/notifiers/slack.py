@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from activities.http_rules import retry_after, retryable_exception, retryable_status
 from activities.notifiers import render
 from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
 from incident import slack_contract
@@ -187,11 +188,12 @@ async def send_slack(
             timeout=10.0,
         )
     except httpx.HTTPError as e:
-        raise NotifierError(f"slack unreachable: {type(e).__name__}") from None
+        raise NotifierError(f"slack unreachable: {type(e).__name__}", retryable_exception(e)) from None
     if resp.status_code == 429:
-        raise NotifierError(f"slack rate limited (Retry-After: {resp.headers.get('retry-after', '?')} s)")
+        wait = retry_after(resp.headers)
+        raise NotifierError(f"slack rate limited (Retry-After: {'?' if wait is None else f'{wait:g}'} s)")
     if resp.status_code >= 400:
-        raise NotifierError(f"slack answered HTTP {resp.status_code}", retryable=resp.status_code >= 500)
+        raise NotifierError(f"slack answered HTTP {resp.status_code}", retryable=retryable_status(resp.status_code))
     try:
         answer = resp.json()
     except ValueError:

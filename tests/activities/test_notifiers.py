@@ -462,7 +462,9 @@ async def test_pagerduty_forwards_only_pages(fake: Fake, http: httpx.AsyncClient
     assert fake.requests == []
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(400, False), (403, False), (429, True), (500, True), (503, True)])
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(400, False), (403, False), (408, True), (429, True), (500, True), (503, True)]
+)
 async def test_pagerduty_errors(fake: Fake, http: httpx.AsyncClient, status: int, retryable: bool) -> None:
     fake.reply = lambda req: (status, {}, {"status": "error", "message": "nope"})
     cfg = config(f"  pagerduty: {{url: '{fake.url}/v2/enqueue'}}\n")
