@@ -21,6 +21,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE
 from incident.approvals import RefusalRow, aggregate_refusals
 from incident.context import Change
@@ -42,7 +43,6 @@ from workflows.requests import (
     ResolveRequest,
     SeverityRequest,
 )
-from workflows.signals import send_alerts
 
 RPC_TIMEOUT = timedelta(seconds=5)
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -123,7 +123,7 @@ class Incidents:
         return Ingested(alert.dedup_key, wid, recorded, message)
 
     async def send_batch(self, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy) -> bool:
-        """Events for one incident in one signal (see `workflows.signals.send_alerts`)."""
+        """Events for one incident in one signal (see `gateway.ingest.send_alerts`)."""
         with temporal_errors():
             return await send_alerts(self.client, self.task_queue, workflow_id, alerts, policy)
 
