@@ -17,12 +17,13 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
 from incident.ids import workflow_id_for
 from incident.models import Actor, AlertAction
 from incident.state import IncidentPolicy
 from tests.helpers.config import alert, make_config
-from tests.helpers.temporal import Harness, harness, search_attributes_request
+from tests.helpers.temporal import Harness, harness
 
 HISTORIES = Path(__file__).parents[1] / "fixtures" / "histories"
 
@@ -33,7 +34,7 @@ async def record(scenario: Callable[[WorkflowEnvironment, Harness, IncidentPolic
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
-    await env.client.operator_service.add_search_attributes(search_attributes_request(env.client))
+    await register_search_attributes(env.client)
     try:
         async with httpx.AsyncClient() as http:
             h = await harness(env, make_config(), http)

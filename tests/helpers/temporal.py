@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -17,17 +16,6 @@ from gateway.client import Incidents
 from incident.config import Config
 from tests.helpers.http import serving
 from worker import build_worker
-from workflows import search_attributes as sa
-
-
-def search_attributes_request(client: Client) -> Any:
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-
-    return AddSearchAttributesRequest(
-        namespace=client.namespace,
-        search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type.value) for k in sa.ALL},
-    )
 
 
 def dev_address(env: WorkflowEnvironment) -> str:
