@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Incidents
-from gateway.http import create_app
+from gateway.intake import create_app
 from gateway.temporal import connect
 from incident.models import Status
 from tests.helpers.config import TOKEN, make_config

@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Incidents
-from gateway.http import create_app
+from gateway.intake import create_app
 from gateway.temporal import connect
 from gateway.up import dev_server_args, installed_binary, port_open
 from incident.ids import workflow_id_for

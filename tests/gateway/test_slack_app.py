@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Incidents
-from gateway.http import create_app
+from gateway.intake import create_app
 from gateway.oncall import views
 from gateway.slack.routes import slack_router
 from gateway.slack.signing import ReplayCache, Unverified, signature, verify

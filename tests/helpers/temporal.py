@@ -50,7 +50,7 @@ async def harness(env: WorkflowEnvironment, config: Config, http: httpx.AsyncCli
 @asynccontextmanager
 async def intake_stack(env: WorkflowEnvironment, config: Config) -> AsyncIterator[tuple[str, Harness]]:
     """A worker and the HTTP intake on a real loopback port, against `env`: yields (base URL, harness)."""
-    from gateway.http import create_app
+    from gateway.intake import create_app
 
     async with httpx.AsyncClient() as http:
         h = await harness(env, config, http)
