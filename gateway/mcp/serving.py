@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import socket
 import sys
 from collections.abc import Mapping
 
+from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.client import Incidents
+from gateway.mcp.catalog import INSTRUCTIONS, TOOLS
 from gateway.mcp.identity import (
     AGENT_ENV,
     TOKEN_ENV,
@@ -28,7 +31,7 @@ from gateway.mcp.identity import (
     http_agents,
     stdio_identity,
 )
-from gateway.mcp.tools import AgentTools, build_server
+from gateway.mcp.tools import AgentTools
 from incident.config import AgentIdentity, Config, ConfigError, load_config
 
 DEFAULT_HOST = "127.0.0.1"
@@ -38,6 +41,30 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 # ---- HTTP -------------------------------------------------------------------------------------------------------
+
+
+def build_server(tools: AgentTools) -> MCPServer:
+    server: MCPServer = MCPServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
+    for spec in TOOLS:
+        fn = getattr(tools, spec.name)
+        server.add_tool(
+            fn,
+            name=spec.name,
+            title=spec.title,
+            description=inspect.cleandoc(fn.__doc__ or ""),
+            annotations=spec.annotations.model_copy(update={"title": spec.title}),
+            structured_output=False,
+        )
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("baton")
+    except PackageNotFoundError:
+        return "0"
 
 
 class BearerAgents:
