@@ -108,7 +108,7 @@ def incidents(
     Examples: baton incidents --status triggered; baton incidents --service checkout --since 7d --json
     """
     after = datetime.now(UTC) - duration_opt("--since", since) if since else None
-    rows = run(lambda c: c.list(status=status, severity=severity, service=service, since=after, limit=limit))
+    rows = run(lambda c: c.search(status=status, severity=severity, service=service, since=after, limit=limit))
     if as_json:
         emit_json([render.summary_json(r) for r in rows])
     else:

@@ -211,7 +211,7 @@ class Incidents:
         with temporal_errors():
             return [wf async for wf in self.client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT)]
 
-    async def list(
+    async def search(
         self,
         status: Status | None = None,
         severity: Severity | None = None,

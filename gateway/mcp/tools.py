@@ -101,7 +101,7 @@ class AgentTools:
         except ValueError as e:
             raise ToolError(f"since: {e}") from None
         with facade_errors("list"):
-            rows = await self.incidents.list(
+            rows = await self.incidents.search(
                 status=Status(status) if status else None,
                 severity=Severity(severity) if severity else None,
                 service=service,

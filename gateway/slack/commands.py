@@ -88,8 +88,8 @@ class Commands:
         if ref:
             return self.incident_text(await self.incidents.state(ref))
         triggered, acknowledged = await asyncio.gather(
-            self.incidents.list(status=Status.TRIGGERED, limit=20),
-            self.incidents.list(status=Status.ACKNOWLEDGED, limit=20),
+            self.incidents.search(status=Status.TRIGGERED, limit=20),
+            self.incidents.search(status=Status.ACKNOWLEDGED, limit=20),
         )
         rows = sorted([*triggered, *acknowledged], key=lambda r: r.opened_at, reverse=True)
         if not rows:

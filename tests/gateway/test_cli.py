@@ -81,7 +81,7 @@ async def open_incident(h: Harness) -> str:
 
 
 async def _listed(h: Harness, wid: str) -> list:
-    return [r for r in await h.incidents.list() if r.workflow_id == wid]
+    return [r for r in await h.incidents.search() if r.workflow_id == wid]
 
 
 async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]) -> None:
@@ -135,7 +135,7 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
 
 
 async def _status(h: Harness, iid: str, status: str) -> bool:
-    return any(r.incident_id == iid and r.status == status for r in await h.incidents.list())
+    return any(r.incident_id == iid and r.status == status for r in await h.incidents.search())
 
 
 async def test_exit_codes_say_what_went_wrong(stack: tuple[Cli, Harness]) -> None:

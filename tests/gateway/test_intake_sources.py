@@ -212,7 +212,7 @@ async def test_a_storm_makes_exactly_one_incident_per_key(intake: tuple[str, Har
         counts.append(st.alert_count)
         assert sum(1 for e in st.timeline if e.kind == "opened") == 1
     assert counts == [100] * 20
-    listed = [r for r in await h.incidents.list(limit=500) if f"storm-{run}-" in r.workflow_id]
+    listed = [r for r in await h.incidents.search(limit=500) if f"storm-{run}-" in r.workflow_id]
     assert len(listed) == 20
 
 

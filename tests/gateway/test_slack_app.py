@@ -264,7 +264,7 @@ async def open_incident(h: Harness) -> tuple[str, str]:
 
 
 async def _listed(h: Harness, wid: str) -> list:
-    return [r for r in await h.incidents.list() if r.workflow_id == wid]
+    return [r for r in await h.incidents.search() if r.workflow_id == wid]
 
 
 async def state(h: Harness, wid: str) -> IncidentState:
