@@ -128,7 +128,7 @@ STARTED: dict[str, float] = {}
 
 @activity.defn
 async def first() -> None:
-    STARTED.setdefault(activity.info().workflow_id, time.time())
+    STARTED.setdefault(activity.info().workflow_id or "", time.time())
 
 
 async def bare_round_trip(address: str, n: int) -> list[float]:

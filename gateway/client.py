@@ -20,6 +20,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE
@@ -256,7 +257,7 @@ class Incidents:
             iid = wf.typed_search_attributes.get(sa.INCIDENT_ID) or wf.id
             total = wf.typed_search_attributes.get(sa.BOUNDARY_REFUSALS) or 0
             if total > best.get(iid, (-1, {}))[0]:  # runs of one incident carry the counts forward: take the last
-                best[iid] = (total, await wf.memo())
+                best[iid] = (total, dict(await wf.memo()))
         return aggregate_refusals({iid: memo for iid, (_, memo) in best.items()})
 
     # ---- reading and acting ----------------------------------------------------------------------------------
@@ -319,7 +320,9 @@ class Incidents:
         """Apply a new policy snapshot to a running incident (a human's decision, recorded on its timeline)."""
         return await self._act(ref, IncidentWorkflow.reload, ReloadRequest(actor=actor, policy=policy))
 
-    async def _act(self, ref: str, update: object, request: ActorRequest) -> ActionResult:
+    async def _act(
+        self, ref: str, update: UpdateMethodMultiParam[[IncidentWorkflow, Any], ActionResult], request: ActorRequest
+    ) -> ActionResult:
         """Send an update to the incident's current run. If it continued-as-new meanwhile, find it again once."""
         for attempt in range(2):
             found = await self.find(ref)
@@ -328,7 +331,7 @@ class Incidents:
             try:
                 with temporal_errors(not_found=f"{ref} is closed"):
                     result: ActionResult = await self._handle(found).execute_update(
-                        update,  # type: ignore[arg-type]
+                        update,
                         request,
                         rpc_timeout=timedelta(seconds=30),
                     )

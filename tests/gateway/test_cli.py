@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +35,7 @@ class Run:
     err: str
 
     @property
-    def json(self):  # type: ignore[no-untyped-def]
+    def json(self) -> Any:
         return json.loads(self.out)
 
 

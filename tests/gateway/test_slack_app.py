@@ -162,6 +162,7 @@ def command_body(text: str, user: str, response_url: str) -> bytes:
 def page_blocks(iid: str, wid: str, approval_id: str | None = None) -> list[dict[str, Any]]:
     """The blocks of a page (or an approval message) as Slack hands them back in an interaction payload."""
     value: dict[str, str] = {"incident_id": iid, "workflow_id": wid}
+    actions: dict[str, Any]
     if approval_id:
         value["approval_id"] = approval_id
         actions = {
