@@ -47,7 +47,10 @@ IntakeDep = Annotated[Intake, Depends(intake)]
 
 
 def _same(given: str, expected: str | None) -> bool:
-    return expected is not None and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    """Constant-time; an unset token matches nothing."""
+    if not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def credential(integration: str, query_token: bool = False) -> Callable[[Request, Intake], Awaitable[None]]:
