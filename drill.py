@@ -33,15 +33,15 @@ from pydantic import PrivateAttr, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from temporalio import activity
-from temporalio.api.enums.v1 import EventType, IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.paging import PageRequest
 from gateway.client import Incidents, NotFound, Refused
+from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
 from incident.config import Config, ConfigError, load_config
 from incident.config import config_path as default_config_path
@@ -51,7 +51,6 @@ from incident.scenario import AlertEvent, Expectation, Outcome, Scenario, Scenar
 from incident.schedule import Schedule
 from incident.state import IncidentPolicy, IncidentState
 from worker import build_worker
-from workflows import search_attributes as sa
 
 SETTLE_TIMEOUT = 30.0
 """Seconds of real time an incident may take to finish what fell due before the drill looks at it."""
@@ -184,16 +183,6 @@ async def run_drills(paths: Sequence[Path], config_path: str | None = None) -> l
             return [await _run(env, drill, http) for drill in drills]
     finally:
         await env.shutdown()
-
-
-async def register_search_attributes(client: Client) -> None:
-    """Every search attribute the incident workflow sets, each with its own type."""
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type.value) for k in sa.ALL},
-        )
-    )
 
 
 class _ShiftedSchedule(Schedule):

@@ -16,6 +16,7 @@ from activities.changes import ChangeActivities
 from activities.context import ContextActivities
 from activities.delivery import DeliveryActivities
 from activities.paging import PageRequest, PagingActivities
+from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
 from workflows.changelog import ChangeLogWorkflow
@@ -43,7 +44,7 @@ def build_worker(
     """`capture` makes a drill's worker: pages are appended to it instead of sent, and actions are described
     instead of run."""
     paging = PagingActivities(config, http, capture=capture)
-    delivery = DeliveryActivities(client, task_queue)
+    delivery = DeliveryActivities(client, task_queue, send_alerts)
     changes = ChangeActivities(client, task_queue)
     context = ContextActivities(config, http)
     actions = ActionActivities(config, http, dry_run=capture is not None)

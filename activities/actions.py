@@ -32,6 +32,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.http_rules import excerpt, retryable_status, unusable_url
 from incident.actions import (
     ActionRunner,
     CommandRunner,
@@ -162,16 +163,16 @@ class ActionActivities:
         shown = f"{method} {url}"
         try:
             resp = await self.http.request(method, url, headers=headers, json=body, timeout=timeout_s)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
-            raise _Failed(f"{shown}: not a usable URL ({e})") from None
-        except httpx.TimeoutException:
-            raise _retryable(f"{shown} timed out after {_seconds(timeout_s)}") from None
-        except httpx.HTTPError as e:
+        except (httpx.InvalidURL, httpx.HTTPError) as e:
+            if unusable_url(e):
+                raise _Failed(f"{shown}: not a usable URL ({e})") from None
+            if isinstance(e, httpx.TimeoutException):
+                raise _retryable(f"{shown} timed out after {_seconds(timeout_s)}") from None
             raise _retryable(f"{shown} failed: {type(e).__name__}") from None
         if 200 <= resp.status_code < 300:
             return resp
         answer = f"{shown} answered {resp.status_code}{_excerpt(resp.text)}"
-        if resp.status_code >= 500 or resp.status_code in (408, 429):
+        if retryable_status(resp.status_code):
             raise _retryable(answer)
         raise _Failed(answer)
 
@@ -284,12 +285,10 @@ def _compact(value: Any, limit: int = 1000) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _excerpt(text: str, limit: int = 300) -> str:
+def _excerpt(text: str) -> str:
     """`: <the answer on one line>`, bounded, or nothing for an empty answer."""
-    flat = " ".join(text.split())
-    if not flat:
-        return ""
-    return ": " + (flat if len(flat) <= limit else flat[: limit - 1] + "…")
+    flat = excerpt(text)
+    return f": {flat}" if flat else ""
 
 
 def _seconds(seconds: float) -> str:

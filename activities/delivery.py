@@ -1,22 +1,36 @@
-"""Forwarding buffered alerts to their incidents: per incident, one signal-with-start carrying its batch."""
+"""Forwarding buffered alerts to their incidents: per incident, one signal-with-start carrying its batch.
+
+The signal-with-start itself is client code (`gateway.ingest.send_alerts`); the worker hands it in, so this
+module imports neither gateway/ nor a workflow."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 from temporalio import activity
 from temporalio.client import Client
 
 from incident.handoff import Handoff
-from workflows.signals import send_alerts
+from incident.models import Alert
+from incident.state import IncidentPolicy
 
 PARALLEL = 32
 
 
+class SendAlerts(Protocol):
+    """`gateway.ingest.send_alerts`: one incident's alerts in one signal(-with-start)."""
+
+    async def __call__(
+        self, client: Client, task_queue: str, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy
+    ) -> bool: ...
+
+
 class DeliveryActivities:
-    def __init__(self, client: Client, task_queue: str):
+    def __init__(self, client: Client, task_queue: str, send_alerts: SendAlerts):
         self.client = client
         self.task_queue = task_queue
+        self.send_alerts = send_alerts
 
     @activity.defn(name="forward_alerts")
     async def forward(self, handoffs: list[Handoff]) -> int:
@@ -25,7 +39,7 @@ class DeliveryActivities:
 
         async def one(h: Handoff) -> None:
             async with gate:
-                await send_alerts(self.client, self.task_queue, h.workflow_id, h.alerts, h.policy)
+                await self.send_alerts(self.client, self.task_queue, h.workflow_id, h.alerts, h.policy)
 
         results = await asyncio.gather(*(one(h) for h in handoffs), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]

@@ -83,7 +83,7 @@ class PagingActivities:
         if self.capture is not None:
             self.capture.append(req)
             return Delivery(person=req.recipient.person, method=req.method, ok=True, detail="captured (drill)")
-        wid = quote(info.workflow_id, safe="")
+        wid = quote(info.workflow_id or "", safe="")
         link = f"{self.ui_url}/namespaces/{info.workflow_namespace}/workflows/{wid}/{info.workflow_run_id}"
         try:
             result: Delivered = await notifier(self.env, person, req.recipient, req.page, key, link)

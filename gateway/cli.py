@@ -108,7 +108,7 @@ def incidents(
     Examples: baton incidents --status triggered; baton incidents --service checkout --since 7d --json
     """
     after = datetime.now(UTC) - duration_opt("--since", since) if since else None
-    rows = run(lambda c: c.list(status=status, severity=severity, service=service, since=after, limit=limit))
+    rows = run(lambda c: c.search(status=status, severity=severity, service=service, since=after, limit=limit))
     if as_json:
         emit_json([render.summary_json(r) for r in rows])
     else:
@@ -477,7 +477,7 @@ def mcp(
 
     Example: claude mcp add --transport stdio baton --env BATON_AGENT_TOKEN=... -- baton mcp --agent triage
     """
-    from gateway.agent_server import mcp_command
+    from gateway.mcp.serving import mcp_command
 
     raise typer.Exit(mcp_command(agent, http, host, port))
 

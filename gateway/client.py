@@ -20,7 +20,9 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
+from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE
 from incident.approvals import RefusalRow, aggregate_refusals
 from incident.context import Change
@@ -42,7 +44,6 @@ from workflows.messages import (
     ResolveRequest,
     SeverityRequest,
 )
-from workflows.signals import send_alerts
 
 RPC_TIMEOUT = timedelta(seconds=5)
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -123,7 +124,7 @@ class Incidents:
         return Ingested(alert.dedup_key, wid, recorded, message)
 
     async def send_batch(self, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy) -> bool:
-        """Events for one incident in one signal (see `workflows.signals.send_alerts`)."""
+        """Events for one incident in one signal (see `gateway.ingest.send_alerts`)."""
         with temporal_errors():
             return await send_alerts(self.client, self.task_queue, workflow_id, alerts, policy)
 
@@ -211,7 +212,7 @@ class Incidents:
         with temporal_errors():
             return [wf async for wf in self.client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT)]
 
-    async def list(
+    async def search(
         self,
         status: Status | None = None,
         severity: Severity | None = None,
@@ -256,7 +257,7 @@ class Incidents:
             iid = wf.typed_search_attributes.get(sa.INCIDENT_ID) or wf.id
             total = wf.typed_search_attributes.get(sa.BOUNDARY_REFUSALS) or 0
             if total > best.get(iid, (-1, {}))[0]:  # runs of one incident carry the counts forward: take the last
-                best[iid] = (total, await wf.memo())
+                best[iid] = (total, dict(await wf.memo()))
         return aggregate_refusals({iid: memo for iid, (_, memo) in best.items()})
 
     # ---- reading and acting ----------------------------------------------------------------------------------
@@ -319,7 +320,9 @@ class Incidents:
         """Apply a new policy snapshot to a running incident (a human's decision, recorded on its timeline)."""
         return await self._act(ref, IncidentWorkflow.reload, ReloadRequest(actor=actor, policy=policy))
 
-    async def _act(self, ref: str, update: object, request: ActorRequest) -> ActionResult:
+    async def _act(
+        self, ref: str, update: UpdateMethodMultiParam[[IncidentWorkflow, Any], ActionResult], request: ActorRequest
+    ) -> ActionResult:
         """Send an update to the incident's current run. If it continued-as-new meanwhile, find it again once."""
         for attempt in range(2):
             found = await self.find(ref)
@@ -328,7 +331,7 @@ class Incidents:
             try:
                 with temporal_errors(not_found=f"{ref} is closed"):
                     result: ActionResult = await self._handle(found).execute_update(
-                        update,  # type: ignore[arg-type]
+                        update,
                         request,
                         rpc_timeout=timedelta(seconds=30),
                     )

@@ -131,7 +131,8 @@ class Coalescer:
     async def _drain(self, shard: int) -> None:
         try:
             while self._pending:
-                batch, size = [], 0
+                batch: list[_Waiting] = []
+                size = 0
                 while self._pending and (not batch or size + self._pending[0].handoff.size <= self._max_bytes):
                     w = self._pending.pop(0)
                     batch.append(w)

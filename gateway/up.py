@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from gateway.supervise import ChildSpec, StopRequest, Supervisor, describe_exit
-from workflows import search_attributes as sa
+from gateway.temporal import search_attribute_flags
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 """Measured on a 2-core machine: default SQLite settings saturate near 26 new incidents/s; WAL with
@@ -44,9 +44,7 @@ def dev_server_args(db: Path, port: int, ui_port: int | None) -> list[str]:
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     for pragma in SQLITE_PRAGMAS:
         args += ["--sqlite-pragma", pragma]
-    for key in sa.ALL:
-        args += ["--search-attribute", f"{key.name}={sa.type_name(key)}"]
-    return [*args, "--log-level", "warn"]
+    return [*args, *search_attribute_flags(), "--log-level", "warn"]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

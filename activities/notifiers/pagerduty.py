@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from activities.http_rules import excerpt, retryable_exception, retryable_status
 from activities.notifiers import render
 from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
 from incident.config import PagerDutyIntegration, Person
@@ -71,11 +72,10 @@ async def send_pagerduty(
             url, json=event(page, routing_key, link), headers={"User-Agent": "baton"}, timeout=10.0
         )
     except httpx.HTTPError as e:
-        raise NotifierError(f"pagerduty unreachable: {type(e).__name__}") from None
+        raise NotifierError(f"pagerduty unreachable: {type(e).__name__}", retryable_exception(e)) from None
     if resp.status_code >= 300:
         reason = _reason(resp)
-        retryable = resp.status_code == 429 or resp.status_code >= 500
-        raise NotifierError(f"pagerduty answered {resp.status_code}{reason}", retryable=retryable)
+        raise NotifierError(f"pagerduty answered {resp.status_code}{reason}", retryable_status(resp.status_code))
     return Delivered(detail=f"pagerduty accepted (dedup_key {page.workflow_id})")
 
 
@@ -89,4 +89,4 @@ def _reason(resp: httpx.Response) -> str:
         return ""
     parts = [str(body.get("message") or "")] + [str(e) for e in body.get("errors") or []]
     text = "; ".join(p for p in parts if p)
-    return f": {text[:300]}" if text else ""
+    return f": {excerpt(text)}" if text else ""

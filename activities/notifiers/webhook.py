@@ -14,6 +14,7 @@ import time
 
 import httpx
 
+from activities.http_rules import retryable_exception, retryable_status
 from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
 from incident.config import Person
 from incident.models import Page, Recipient
@@ -87,8 +88,7 @@ async def send_webhook(
     try:
         resp = await env.http.post(person.webhook, content=body, headers=headers, timeout=10.0)
     except httpx.HTTPError as e:
-        raise NotifierError(f"webhook unreachable: {type(e).__name__}") from None
+        raise NotifierError(f"webhook unreachable: {type(e).__name__}", retryable_exception(e)) from None
     if resp.status_code >= 400:
-        retryable = resp.status_code >= 500 or resp.status_code in (408, 429)
-        raise NotifierError(f"webhook answered {resp.status_code}", retryable=retryable)
+        raise NotifierError(f"webhook answered {resp.status_code}", retryable=retryable_status(resp.status_code))
     return Delivered(detail=f"webhook answered {resp.status_code}")

@@ -261,7 +261,7 @@ async def test_a_4xx_answer_is_a_failure_that_is_not_retried() -> None:
     assert "answered 422" in result.detail and "Unexpected inputs provided" in result.detail
 
 
-@pytest.mark.parametrize("status", [500, 503, 429])
+@pytest.mark.parametrize("status", [500, 503, 429, 408])
 async def test_a_5xx_or_rate_limit_answer_raises_a_retryable_error(status: int) -> None:
     with server(status) as (url, _), pytest.raises(ApplicationError) as e:
         await run(config(checkout=dispatch_runner(url)), request())

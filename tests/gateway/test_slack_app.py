@@ -21,10 +21,10 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Incidents
-from gateway.http import create_app
+from gateway.intake import create_app
 from gateway.oncall import views
-from gateway.slack_app import slack_router
-from gateway.slack_signing import ReplayCache, Unverified, signature, verify
+from gateway.slack.routes import slack_router
+from gateway.slack.signing import ReplayCache, Unverified, signature, verify
 from gateway.temporal import connect
 from incident.config import Config
 from incident.ids import workflow_id_for
@@ -162,6 +162,7 @@ def command_body(text: str, user: str, response_url: str) -> bytes:
 def page_blocks(iid: str, wid: str, approval_id: str | None = None) -> list[dict[str, Any]]:
     """The blocks of a page (or an approval message) as Slack hands them back in an interaction payload."""
     value: dict[str, str] = {"incident_id": iid, "workflow_id": wid}
+    actions: dict[str, Any]
     if approval_id:
         value["approval_id"] = approval_id
         actions = {
@@ -264,7 +265,7 @@ async def open_incident(h: Harness) -> tuple[str, str]:
 
 
 async def _listed(h: Harness, wid: str) -> list:
-    return [r for r in await h.incidents.list() if r.workflow_id == wid]
+    return [r for r in await h.incidents.search() if r.workflow_id == wid]
 
 
 async def state(h: Harness, wid: str) -> IncidentState:

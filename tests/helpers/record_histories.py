@@ -22,6 +22,7 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
 from incident.config import Config, Logs, ServiceContext
 from incident.ids import workflow_id_for
@@ -29,7 +30,7 @@ from incident.models import Actor, AlertAction
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import alert, make_config
 from tests.helpers.http import HttpRequest, loopback_http
-from tests.helpers.temporal import Harness, harness, search_attributes_request
+from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
 
@@ -43,7 +44,7 @@ async def record(scenario: Scenario, config: Config | None = None) -> str:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
-    await env.client.operator_service.add_search_attributes(search_attributes_request(env.client))
+    await register_search_attributes(env.client)
     try:
         async with httpx.AsyncClient() as http:
             h = await harness(env, config or make_config(), http)

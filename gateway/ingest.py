@@ -1,4 +1,7 @@
-"""How alerts reach an incident from outside: the one signal-with-start both the intake and the buffer use."""
+"""How alerts reach an incident from outside: the one signal-with-start both the intake and the buffer use.
+
+Client code, so it lives with the client plumbing, not in the deterministic workflows package. The buffer's
+`forward_alerts` activity gets it from the worker (activities do not import gateway/)."""
 
 from __future__ import annotations
 

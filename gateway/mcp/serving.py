@@ -1,24 +1,28 @@
 """Serving the agent tools: `baton mcp` over stdio (an editor starts it and the client ends it) or Streamable HTTP
 (`--http`, 127.0.0.1:8401/mcp), where every request carries `Authorization: Bearer <token>` and Host and Origin are
 checked against the address it is bound to. Also runnable without the CLI:
-`python -m gateway.agent_server [--agent NAME] [--http] [--host H] [--port P]`.
+`python -m gateway.mcp.serving [--agent NAME] [--http] [--host H] [--port P]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import socket
 import sys
 from collections.abc import Mapping
 
+from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.agent_identity import (
+from gateway.client import Incidents
+from gateway.mcp.catalog import INSTRUCTIONS, TOOLS
+from gateway.mcp.identity import (
     AGENT_ENV,
     TOKEN_ENV,
     IdentityError,
@@ -27,8 +31,7 @@ from gateway.agent_identity import (
     http_agents,
     stdio_identity,
 )
-from gateway.agent_tools import AgentTools, build_server
-from gateway.client import Incidents
+from gateway.mcp.tools import AgentTools
 from incident.config import AgentIdentity, Config, ConfigError, load_config
 
 DEFAULT_HOST = "127.0.0.1"
@@ -38,6 +41,30 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 # ---- HTTP -------------------------------------------------------------------------------------------------------
+
+
+def build_server(tools: AgentTools) -> MCPServer:
+    server: MCPServer = MCPServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
+    for spec in TOOLS:
+        fn = getattr(tools, spec.name)
+        server.add_tool(
+            fn,
+            name=spec.name,
+            title=spec.title,
+            description=inspect.cleandoc(fn.__doc__ or ""),
+            annotations=spec.annotations.model_copy(update={"title": spec.title}),
+            structured_output=False,
+        )
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("baton")
+    except PackageNotFoundError:
+        return "0"
 
 
 class BearerAgents:
@@ -155,7 +182,7 @@ def mcp_command(agent: str | None, http: bool, host: str = DEFAULT_HOST, port: i
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m gateway.agent_server`: the same server as `baton mcp`, without the CLI."""
+    """`python -m gateway.mcp.serving`: the same server as `baton mcp`, without the CLI."""
     parser = argparse.ArgumentParser(prog="baton mcp", description="Serve baton's agent tools over MCP.")
     parser.add_argument("--agent", help=f"the agent identity (default: ${AGENT_ENV}); its token in ${TOKEN_ENV}")
     parser.add_argument("--http", action="store_true", help="Streamable HTTP instead of stdio")

@@ -7,129 +7,34 @@ each one job, none overlapping; their outputs are compact JSON, and a refusal na
 
 from __future__ import annotations
 
-import inspect
-import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from gateway.agent_identity import agent_for_token, bearer
-from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.client import Incidents, NotFound
+from gateway.mcp.answers import (
+    approval_json,
+    compact,
+    context_json,
+    facade_errors,
+    incident_json,
+    incident_rows,
+    result_json,
+    schedules_json,
+)
+from gateway.mcp.catalog import TOOL_FOR_ACTION, IncidentId, Reason, SeverityName, StatusName
+from gateway.mcp.identity import agent_for_token, bearer
 from gateway.oncall import OnCallError, views
-from incident.approvals import Approval
 from incident.config import AgentIdentity, Config
 from incident.durations import format_duration, parse_duration
 from incident.ids import workflow_id_for
-from incident.models import NAME, ActionResult, Actor, Alert, Severity, Status
-from incident.policy import Boundaries, Verdict
-from incident.state import IncidentPolicy, IncidentState
-
-MAX_TOOLS = 16
-
-TOOL_FOR_ACTION = {
-    "acknowledge": "acknowledge",
-    "lookup_oncall": "who_is_on_call",
-    "gather_context": "get_context",
-    "page": "page",
-    "note": "add_note",
-    "escalate": "escalate",
-    "triage_severity": "propose_severity",
-    "resolve": "propose_resolution",
-}
-"""Boundary actions that have a tool of their own; every other action (rollback, customer_comms, postmortem
-conclusions, a team's custom actions) is asked for with `request_action`."""
-
-INSTRUCTIONS = """\
-baton runs incident response: you do the coordination work, humans keep the judgment. You act as an agent
-identity; every call is recorded on the incident's timeline under that name. Rollback, customer communication,
-declaring resolved and postmortem conclusions are human decisions: ask with request_action or propose_resolution
-and a human approves or denies. Call get_boundaries before acting if unsure what you may do alone. A refusal names
-the rule that refused it; do not retry a refused request, do what the refusal says instead."""
-
-
-# ---- tool inputs ------------------------------------------------------------------------------------------------
-
-IncidentId = Annotated[
-    str,
-    Field(min_length=1, max_length=300, description="The incident id, e.g. INC-7K2Q9M (any case), or its workflow id"),
-]
-SeverityName = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]
-StatusName = Literal["triggered", "acknowledged", "resolved"]
-Reason = Annotated[str, Field(min_length=1, max_length=4000, description="Why, in a sentence the responders read")]
-
-
-# ---- output -----------------------------------------------------------------------------------------------------
-
-
-def compact(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _t(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if when else None
-
-
-def approval_json(a: Approval) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": a.id,
-        "action": a.action,
-        "status": a.status.value,
-        "requested_by": a.requested_by,
-        "approvers": a.approvers,
-        "deadline": _t(a.deadline),
-    }
-    if a.params:
-        out["params"] = a.params
-    if a.text:
-        out["text"] = a.text
-    if a.decided_by:
-        out["decided_by"] = a.decided_by
-    if a.reason:
-        out["reason"] = a.reason
-    if a.run is not None:
-        out["run"] = {"ok": a.run.ok, "detail": a.run.detail}
-    return out
-
-
-def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
-    cur = st.escalation
-    return {
-        "incident_id": st.incident_id,
-        "title": st.title,
-        "service": st.service,
-        "status": st.status.value,
-        "severity": st.severity_label,
-        "severity_confirmed_by": st.severity_confirmed_by,
-        "opened_at": _t(st.opened_at),
-        "acknowledged_by": st.acknowledged_by,
-        "resolved_by": st.resolved_by,
-        "resolution": st.resolution,
-        "alerts": st.alert_count,
-        "firing": st.firing,
-        "paged": st.paged,
-        "escalation": {
-            "active": cur.active,
-            "levels_paged": st.top_level,
-            "next_at": _t(cur.next_at) if cur.active else None,
-            "exhausted": cur.exhausted,
-        },
-        "pending_approvals": [approval_json(a) for a in st.pending_approvals],
-        "decided_approvals": [approval_json(a) for a in st.approvals if not a.pending],
-        "suspects": [s.text for s in st.context.suspects] if st.context else None,
-        "refused_requests": st.refused_total,
-        "timeline": [
-            {"at": _t(e.at), "actor": e.actor, "kind": e.kind, "text": e.text}
-            for e in (st.timeline[-timeline:] if timeline else [])
-        ],
-        "timeline_total": len(st.timeline),
-    }
+from incident.models import NAME, Actor, Alert, Severity, Status
+from incident.policy import Boundaries
+from incident.state import IncidentPolicy
 
 
 def config_boundaries(b: Boundaries, me: Actor) -> dict[str, Any]:
@@ -152,80 +57,6 @@ def config_boundaries(b: Boundaries, me: Actor) -> dict[str, Any]:
         "autonomy": {sev.value: b.autonomy.get(sev, "full") for sev in Severity},
         "actions": actions,
     }
-
-
-def refusal_text(e: Refused, action: str) -> str:
-    """A refusal the agent can act on: which rule refused it, and what to do instead."""
-    if e.rule is None and e.verdict is None:
-        return f"refused: {e}"
-    if e.verdict == Verdict.UNDEFINED:
-        return (
-            f"refused: {action} is undefined ({e.rule}). The policy does not name this action; ask a human "
-            "(a team names it under boundaries.custom_actions and gives it a rule under boundaries.agent)."
-        )
-    if e.verdict == Verdict.APPROVAL:
-        instead = "use propose_resolution" if action == "resolve" else "use request_action to ask a human for approval"
-    else:
-        instead = f"this agent may not do `{action}` here; ask a human responder (get_boundaries lists what you may do)"
-    return f"refused by {e.rule} (verdict: {e.verdict}). Instead: {instead}."
-
-
-@contextmanager
-def facade_errors(action: str) -> Iterator[None]:
-    """The façade's three errors as tool errors the agent can read."""
-    try:
-        yield
-    except Refused as e:
-        raise ToolError(refusal_text(e, action)) from None
-    except NotFound as e:
-        raise ToolError(str(e)) from None
-    except Unavailable:
-        raise ToolError("Temporal unavailable, retry in a moment (nothing was recorded)") from None
-
-
-# ---- the tools --------------------------------------------------------------------------------------------------
-
-READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-RECORD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
-"""Adds to the incident's record only."""
-REACH_PEOPLE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
-"""Adds to the record and pages or asks people."""
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    title: str
-    annotations: ToolAnnotations
-
-
-TOOLS = (
-    ToolSpec("list_incidents", "List incidents", READ),
-    ToolSpec("get_incident", "Get an incident", READ),
-    ToolSpec(
-        "open_incident",
-        "Open an incident",
-        ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True),
-    ),
-    ToolSpec("acknowledge", "Start coordinating", RECORD),
-    ToolSpec("add_note", "Add a note", RECORD),
-    ToolSpec("who_is_on_call", "Who is on call", READ),
-    ToolSpec("page", "Page someone", REACH_PEOPLE),
-    ToolSpec("escalate", "Escalate now", REACH_PEOPLE),
-    ToolSpec("get_context", "Gathered context", READ),
-    ToolSpec("propose_severity", "Propose a severity", RECORD),
-    ToolSpec(
-        "request_action",
-        "Ask for an action",
-        ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True),
-    ),
-    ToolSpec("propose_resolution", "Propose resolving", REACH_PEOPLE),
-    ToolSpec("draft_postmortem", "Draft the postmortem", READ),
-    ToolSpec("get_boundaries", "What may I do?", READ),
-)
-assert len(TOOLS) <= MAX_TOOLS
 
 
 class AgentTools:
@@ -268,28 +99,14 @@ class AgentTools:
         except ValueError as e:
             raise ToolError(f"since: {e}") from None
         with facade_errors("list"):
-            rows = await self.incidents.list(
+            rows = await self.incidents.search(
                 status=Status(status) if status else None,
                 severity=Severity(severity) if severity else None,
                 service=service,
                 since=after,
                 limit=limit,
             )
-        return compact(
-            {
-                "incidents": [
-                    {
-                        "id": r.incident_id,
-                        "status": r.status,
-                        "severity": r.severity,
-                        "service": r.service,
-                        "opened_at": _t(r.opened_at),
-                        "closed_at": _t(r.closed_at),
-                    }
-                    for r in rows
-                ]
-            }
-        )
+        return compact(incident_rows(rows))
 
     async def get_incident(
         self,
@@ -314,38 +131,7 @@ class AgentTools:
             st = await self.incidents.state(found)
             policy = await self.incidents.policy(found)
             later = await self.incidents.changes(st.service, st.opened_at)
-        ctx = st.context
-        out: dict[str, Any] = {
-            "incident_id": st.incident_id,
-            "service": st.service,
-            "runbook": policy.service.runbook,
-            "window": format_duration(policy.context.window),
-            "gathered": ctx is not None,
-        }
-        if ctx is None:
-            out["note"] = "context is gathered with the first page; it is not there yet"
-        else:
-            out["suspects"] = [
-                {
-                    "text": s.text,
-                    "version": s.change.version,
-                    "author": s.change.author,
-                    "kind": s.change.kind,
-                    "at": _t(s.change.at),
-                    "link": s.change.link,
-                    "description": s.change.description,
-                }
-                for s in ctx.suspects
-            ]
-            out["metrics"] = [m.model_dump(mode="json", exclude_none=True) for m in ctx.metrics]
-            out["logs"] = ctx.logs.model_dump(mode="json", exclude_none=True) if ctx.logs else None
-            out["links"] = [link.model_dump(mode="json") for link in ctx.links]
-            out["missing"] = ctx.missing
-        out["changes_since_opened"] = [
-            {"version": c.version, "author": c.author, "kind": c.kind, "at": _t(c.at), "description": c.description}
-            for c in later
-        ]
-        return compact(out)
+        return compact(context_json(st, policy, later))
 
     async def who_is_on_call(
         self,
@@ -380,16 +166,7 @@ class AgentTools:
                 found = views(self.config, schedule, at)
         except OnCallError as e:
             raise ToolError(str(e)) from None
-        out["schedules"] = [
-            {
-                "schedule": v.schedule,
-                "timezone": v.timezone,
-                "at": v.at.isoformat(timespec="minutes"),
-                "on_call": v.on_call,
-                "next": [{"start": h.start.isoformat(timespec="minutes"), "person": h.person} for h in v.next],
-            }
-            for v in found
-        ]
+        out["schedules"] = schedules_json(found)
         return compact(out)
 
     async def draft_postmortem(self, incident_id: IncidentId) -> str:
@@ -505,7 +282,7 @@ class AgentTools:
         begin working an incident."""
         with facade_errors("acknowledge"):
             result = await self.incidents.acknowledge(incident_id, self.actor(ctx))
-        return compact(self._result(result))
+        return compact(result_json(result))
 
     async def add_note(
         self,
@@ -517,7 +294,7 @@ class AgentTools:
         are doing next. Use it for findings the responders should see; it changes nothing else."""
         with facade_errors("note"):
             result = await self.incidents.note(incident_id, self.actor(ctx), text)
-        return compact(self._result(result))
+        return compact(result_json(result))
 
     async def page(
         self,
@@ -538,7 +315,7 @@ class AgentTools:
         has not reached, e.g. a database expert; use escalate to move to the next escalation level instead."""
         with facade_errors("page"):
             result = await self.incidents.request(incident_id, self.actor(ctx), "page", reason, {"target": target})
-        return compact(self._result(result))
+        return compact(result_json(result))
 
     async def escalate(self, ctx: Context, incident_id: IncidentId, reason: Reason) -> str:
         """Page the next escalation level now instead of waiting for its timer (or, once acknowledged, bring in
@@ -546,7 +323,7 @@ class AgentTools:
         would cost more than waking the next level."""
         with facade_errors("escalate"):
             result = await self.incidents.request(incident_id, self.actor(ctx), "escalate", reason)
-        return compact(self._result(result))
+        return compact(result_json(result))
 
     async def propose_severity(
         self,
@@ -560,7 +337,7 @@ class AgentTools:
         '(proposed)' until a human confirms it. A severity a human set stays; your proposal is recorded."""
         with facade_errors("triage_severity"):
             result = await self.incidents.set_severity(incident_id, self.actor(ctx), Severity(severity), reason)
-        return compact(self._result(result))
+        return compact(result_json(result))
 
     async def request_action(
         self,
@@ -591,7 +368,7 @@ class AgentTools:
         me = self.actor(ctx)
         with facade_errors(action):
             result = await self.incidents.request(incident_id, me, action, rationale, params or {}, text)
-            out = self._result(result)
+            out = result_json(result)
             if result.approval_id:
                 out["approval"] = await self._approval(incident_id, result.approval_id)
         return compact(out)
@@ -607,7 +384,7 @@ class AgentTools:
         approval that the responders are asked to decide; the incident stays open until one of them approves."""
         with facade_errors("resolve"):
             result = await self.incidents.resolve(incident_id, self.actor(ctx), summary)
-            out = self._result(result)
+            out = result_json(result)
             if result.approval_id:
                 out["approval"] = await self._approval(incident_id, result.approval_id)
         return compact(out)
@@ -615,13 +392,6 @@ class AgentTools:
     def _service(self, service: str) -> None:
         if service not in self.config.services:
             raise ToolError(f"unknown service {service!r} (services: {', '.join(sorted(self.config.services))})")
-
-    def _result(self, result: ActionResult) -> dict[str, Any]:
-        out: dict[str, Any] = {"ok": result.ok, "message": result.message, "status": result.status.value}
-        for key in ("verdict", "rule", "approval_id"):
-            if getattr(result, key):
-                out[key] = getattr(result, key)
-        return out
 
     async def _approval(self, incident_id: str, approval_id: str) -> dict[str, Any] | None:
         found = await self.incidents.find(incident_id)
@@ -633,27 +403,3 @@ class AgentTools:
         out = approval_json(approval)
         out["may_decide_now"] = policy.boundaries.approver_people(approval.action, st.paged)
         return out
-
-
-def build_server(tools: AgentTools) -> MCPServer:
-    server: MCPServer = MCPServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
-    for spec in TOOLS:
-        fn = getattr(tools, spec.name)
-        server.add_tool(
-            fn,
-            name=spec.name,
-            title=spec.title,
-            description=inspect.cleandoc(fn.__doc__ or ""),
-            annotations=spec.annotations.model_copy(update={"title": spec.title}),
-            structured_output=False,
-        )
-    return server
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("baton")
-    except PackageNotFoundError:
-        return "0"
