@@ -47,7 +47,16 @@ from incident.config import Config, ConfigError, load_config
 from incident.config import config_path as default_config_path
 from incident.judge import Check, Seen, SentPage, StepResult, ago, check, check_step
 from incident.models import Alert, AlertAction, Severity
-from incident.scenario import AlertEvent, Expectation, Outcome, Scenario, ScenarioError, Step, config_for, load_scenario
+from incident.scenario import (
+    AlertEvent,
+    Expectation,
+    Scenario,
+    ScenarioError,
+    Step,
+    StepOutcome,
+    config_for,
+    load_scenario,
+)
 from incident.schedule import Schedule
 from incident.state import IncidentPolicy, IncidentState
 from worker import build_worker
@@ -290,7 +299,7 @@ class _Play:
                 decided = await self._approval(step, inc.workflow_id)
             result = await self._do(step, inc.workflow_id, decided)
         except Refused as e:
-            outcome: Outcome = "undefined" if e.verdict == "undefined" else "refused" if e.rule else "error"
+            outcome: StepOutcome = "undefined" if e.verdict == "undefined" else "refused" if e.rule else "error"
             return StepResult(outcome, str(e), e.rule, decided=decided)
         except (NotFound, ValidationError, _NoApproval) as e:
             return StepResult("error", str(e).splitlines()[0], decided=decided)

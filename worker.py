@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from activities.actions import ActionActivities
 from activities.changes import ChangeActivities
 from activities.context import ContextActivities
-from activities.delivery import DeliveryActivities
+from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
 from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE, connect
@@ -44,7 +44,7 @@ def build_worker(
     """`capture` makes a drill's worker: pages are appended to it instead of sent, and actions are described
     instead of run."""
     paging = PagingActivities(config, http, capture=capture)
-    delivery = DeliveryActivities(client, task_queue, send_alerts)
+    delivery = ForwardingActivities(client, task_queue, send_alerts)
     changes = ChangeActivities(client, task_queue)
     context = ContextActivities(config, http)
     actions = ActionActivities(config, http, dry_run=capture is not None)

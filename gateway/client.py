@@ -25,10 +25,10 @@ from temporalio.workflow import UpdateMethodMultiParam
 from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE
 from incident.approvals import RefusalRow, aggregate_refusals
+from incident.batch import AlertBatch
 from incident.context import Change
-from incident.handoff import Handoff
 from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
-from incident.models import ActionResult, Actor, Alert, Severity, Status
+from incident.models import Actor, Alert, Severity, Status, UpdateReply
 from incident.postmortem import draft
 from incident.state import IncidentPolicy, IncidentState
 from workflows import search_attributes as sa
@@ -141,8 +141,8 @@ class Incidents:
             return 0
         return desc.raw_description.workflow_execution_info.history_size_bytes
 
-    async def hand_off(self, shard: int, handoffs: list[Handoff]) -> None:
-        """Park hand-offs for many incidents in one durable signal to a buffer shard (storm path)."""
+    async def buffer_alerts(self, shard: int, batches: list[AlertBatch]) -> None:
+        """Park batches for many incidents in one durable signal to a buffer shard (storm path)."""
         with temporal_errors():
             await self.client.start_workflow(
                 IntakeBufferWorkflow.run,
@@ -150,7 +150,7 @@ class Incidents:
                 id=f"{BUFFER_ID_PREFIX}{self.task_queue}-{shard}",
                 task_queue=self.task_queue,
                 start_signal="take",
-                start_signal_args=[handoffs],
+                start_signal_args=[batches],
                 static_summary="alert storm buffer: forwards alerts to their incidents",
                 rpc_timeout=RPC_TIMEOUT,
             )
@@ -281,18 +281,18 @@ class Incidents:
         found = await self.find(ref)
         return draft(await self.state(found), (await self.policy(found)).service)
 
-    async def acknowledge(self, ref: str, actor: Actor) -> ActionResult:
+    async def acknowledge(self, ref: str, actor: Actor) -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.acknowledge, ActorRequest(actor=actor))
 
-    async def resolve(self, ref: str, actor: Actor, summary: str = "") -> ActionResult:
+    async def resolve(self, ref: str, actor: Actor, summary: str = "") -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.resolve, ResolveRequest(actor=actor, summary=summary))
 
-    async def set_severity(self, ref: str, actor: Actor, severity: Severity, reason: str = "") -> ActionResult:
+    async def set_severity(self, ref: str, actor: Actor, severity: Severity, reason: str = "") -> UpdateReply:
         return await self._act(
             ref, IncidentWorkflow.severity, SeverityRequest(actor=actor, severity=severity, reason=reason)
         )
 
-    async def note(self, ref: str, actor: Actor, text: str) -> ActionResult:
+    async def note(self, ref: str, actor: Actor, text: str) -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.note, NoteRequest(actor=actor, text=text))
 
     async def request(
@@ -303,26 +303,26 @@ class Incidents:
         rationale: str = "",
         params: dict[str, str] | None = None,
         text: str | None = None,
-    ) -> ActionResult:
+    ) -> UpdateReply:
         """Ask for an action the boundaries decide on. `result.approval_id` is set when it waits for a human."""
         req = ActionRequest(actor=actor, action=action, rationale=rationale, params=params or {}, text=text)
         return await self._act(ref, IncidentWorkflow.request, req)
 
-    async def approve(self, ref: str, actor: Actor, approval_id: str, text: str | None = None) -> ActionResult:
+    async def approve(self, ref: str, actor: Actor, approval_id: str, text: str | None = None) -> UpdateReply:
         req = DecisionRequest(actor=actor, approval_id=approval_id, approve=True, text=text)
         return await self._act(ref, IncidentWorkflow.decide, req)
 
-    async def deny(self, ref: str, actor: Actor, approval_id: str, reason: str) -> ActionResult:
+    async def deny(self, ref: str, actor: Actor, approval_id: str, reason: str) -> UpdateReply:
         req = DecisionRequest(actor=actor, approval_id=approval_id, approve=False, reason=reason)
         return await self._act(ref, IncidentWorkflow.decide, req)
 
-    async def reload(self, ref: str, actor: Actor, policy: IncidentPolicy) -> ActionResult:
+    async def reload(self, ref: str, actor: Actor, policy: IncidentPolicy) -> UpdateReply:
         """Apply a new policy snapshot to a running incident (a human's decision, recorded on its timeline)."""
         return await self._act(ref, IncidentWorkflow.reload, ReloadRequest(actor=actor, policy=policy))
 
     async def _act(
-        self, ref: str, update: UpdateMethodMultiParam[[IncidentWorkflow, Any], ActionResult], request: ActorRequest
-    ) -> ActionResult:
+        self, ref: str, update: UpdateMethodMultiParam[[IncidentWorkflow, Any], UpdateReply], request: ActorRequest
+    ) -> UpdateReply:
         """Send an update to the incident's current run. If it continued-as-new meanwhile, find it again once."""
         for attempt in range(2):
             found = await self.find(ref)
@@ -330,7 +330,7 @@ class Incidents:
                 raise Refused(f"{found.incident_id or ref} is already resolved")
             try:
                 with temporal_errors(not_found=f"{ref} is closed"):
-                    result: ActionResult = await self._handle(found).execute_update(
+                    result: UpdateReply = await self._handle(found).execute_update(
                         update,
                         request,
                         rpc_timeout=timedelta(seconds=30),

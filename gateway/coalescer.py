@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
-from incident.handoff import Handoff, merge
+from incident.batch import AlertBatch, merge
 from incident.models import Alert
 from incident.state import IncidentPolicy
 
@@ -36,7 +36,7 @@ behind; Temporal's own limit is 50 MB, and nothing accepted is ever at risk."""
 BACKLOG_REFRESH = 0.5
 
 SendDirect = Callable[[str, list[Alert], IncidentPolicy], Awaitable[bool]]
-SendBuffered = Callable[[int, list[Handoff]], Awaitable[None]]
+SendBuffered = Callable[[int, list[AlertBatch]], Awaitable[None]]
 ReadBacklog = Callable[[int], Awaitable[int]]
 
 
@@ -50,7 +50,7 @@ class Backlogged(RuntimeError):
 
 @dataclass
 class _Waiting:
-    handoff: Handoff
+    batch: AlertBatch
     done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -133,12 +133,12 @@ class Coalescer:
             while self._pending:
                 batch: list[_Waiting] = []
                 size = 0
-                while self._pending and (not batch or size + self._pending[0].handoff.size <= self._max_bytes):
+                while self._pending and (not batch or size + self._pending[0].batch.size <= self._max_bytes):
                     w = self._pending.pop(0)
                     batch.append(w)
-                    size += w.handoff.size
+                    size += w.batch.size
                 try:
-                    await self._buffered(shard, merge([w.handoff for w in batch]))
+                    await self._buffered(shard, merge([w.batch for w in batch]))
                 except Exception as e:
                     for w in batch:
                         w.done.set_exception(e)
@@ -152,14 +152,14 @@ class Coalescer:
 
 def _chunks(
     workflow_id: str, policy: IncidentPolicy, alerts: list[Alert], sizes: list[int], limit: int
-) -> Iterator[Handoff]:
+) -> Iterator[AlertBatch]:
     batch: list[Alert] = []
     size = 0
     for alert, n in zip(alerts, sizes, strict=True):
         if batch and size + n > limit:
-            yield Handoff(workflow_id=workflow_id, policy=policy, alerts=batch, size=size)
+            yield AlertBatch(workflow_id=workflow_id, policy=policy, alerts=batch, size=size)
             batch, size = [], 0
         batch.append(alert)
         size += n
     if batch:
-        yield Handoff(workflow_id=workflow_id, policy=policy, alerts=batch, size=size)
+        yield AlertBatch(workflow_id=workflow_id, policy=policy, alerts=batch, size=size)

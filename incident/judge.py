@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from incident.durations import format_duration
 from incident.models import Status, TimelineEntry
-from incident.scenario import ApprovalCheck, AskedCheck, Expectation, Outcome, PagedCheck, Step
+from incident.scenario import ApprovalCheck, AskedCheck, Expectation, PagedCheck, Step, StepOutcome
 from incident.state import IncidentState
 
 
@@ -32,7 +32,7 @@ class SentPage:
 class StepResult:
     """How the incident answered a step."""
 
-    outcome: Outcome
+    outcome: StepOutcome
     message: str
     rule: str | None = None
     approval_id: str | None = None

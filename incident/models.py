@@ -166,7 +166,7 @@ class AlertRecord(BaseModel):
         return self.changed_at is None or alert.received_at >= self.changed_at
 
 
-class Delivery(BaseModel):
+class PageReceipt(BaseModel):
     """One attempt to reach one person by one contact method."""
 
     person: str
@@ -211,7 +211,7 @@ class Page(BaseModel):
     approval_id: str | None = Field(None, description="for `approval`: the id to approve or deny")
 
 
-class ActionResult(BaseModel):
+class UpdateReply(BaseModel):
     """The answer to a request made of an incident: done, or refused with the reason and the rule."""
 
     ok: bool
@@ -222,7 +222,7 @@ class ActionResult(BaseModel):
     approval_id: str | None = Field(None, description="the pending approval a request became")
 
 
-class Outcome(BaseModel):
+class IncidentResult(BaseModel):
     """What a workflow run returns when its incident closes."""
 
     incident_id: str

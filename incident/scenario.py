@@ -38,7 +38,7 @@ CHECK_DELAY = timedelta(milliseconds=500)
 few milliseconds after its deadline) and nothing due a second later has."""
 DEFAULT_KEY = "alert"
 
-Outcome = Literal["done", "pending", "refused", "undefined", "error"]
+StepOutcome = Literal["done", "pending", "refused", "undefined", "error"]
 OWN_UPDATES = ("acknowledge", "note", "resolve", "severity")
 """`do:` values that go to the incident's own update; `approve`/`deny` decide an approval; anything else is an
 action request the boundaries decide on."""
@@ -87,7 +87,7 @@ class Step(Strict):
     summary: str = Field("", description="resolve: the summary")
     severity: Severity | None = Field(None, description="severity: the level to set or propose")
     approval: str = Field("last", description="approve/deny: an id such as A1, or `last`")
-    expect: Outcome | None = None
+    expect: StepOutcome | None = None
     rule: str | None = Field(None, description="a substring of the rule that asked for approval or refused")
 
     @field_validator("actor")

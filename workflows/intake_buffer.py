@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from incident.handoff import Handoff, merge
+    from incident.batch import AlertBatch, merge
 
 BUFFER_ID_PREFIX = "intake-buffer-"
 IDLE = timedelta(minutes=10)
@@ -36,12 +36,12 @@ FORWARD_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximu
 @workflow.defn
 class IntakeBufferWorkflow:
     @workflow.init
-    def __init__(self, pending: list[Handoff] | None = None) -> None:
-        self._pending: list[Handoff] = list(pending or [])
+    def __init__(self, pending: list[AlertBatch] | None = None) -> None:
+        self._pending: list[AlertBatch] = list(pending or [])
 
     @workflow.signal
-    def take(self, handoffs: list[Handoff]) -> None:
-        self._pending.extend(handoffs)
+    def take(self, batches: list[AlertBatch]) -> None:
+        self._pending.extend(batches)
 
     @workflow.query
     def backlog(self) -> int:
@@ -49,7 +49,7 @@ class IntakeBufferWorkflow:
         return sum(h.size for h in self._pending)
 
     @workflow.run
-    async def run(self, pending: list[Handoff] | None = None) -> int:
+    async def run(self, pending: list[AlertBatch] | None = None) -> int:
         forwarded = 0
         while True:
             info = workflow.info()
@@ -70,7 +70,7 @@ class IntakeBufferWorkflow:
                 await workflow.wait_condition(
                     lambda: self.backlog() >= FORWARD_BYTES, timeout=GATHER, timeout_summary="gather"
                 )
-            batch: list[Handoff] = []
+            batch: list[AlertBatch] = []
             size = 0
             while self._pending and (not batch or size + self._pending[0].size <= FORWARD_BYTES):
                 h = self._pending.pop(0)
@@ -78,7 +78,7 @@ class IntakeBufferWorkflow:
                 size += h.size
             batch = merge(batch)
             await workflow.execute_activity(
-                "forward_alerts",  # DeliveryActivities.forward, by its registered name
+                "forward_alerts",  # ForwardingActivities.forward, by its registered name
                 batch,
                 result_type=int,
                 start_to_close_timeout=timedelta(minutes=2),

@@ -12,7 +12,7 @@ import httpx
 
 from activities.http_rules import excerpt, retryable_exception, retryable_status
 from activities.notifiers import render
-from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
+from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv, headline
 from incident.config import PagerDutyIntegration, Person
 from incident.models import Page, Recipient, Severity
 
@@ -60,9 +60,9 @@ def event(page: Page, routing_key: str, link: str) -> dict[str, Any]:
 
 async def send_pagerduty(
     env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
-) -> Delivered:
+) -> NotifierReceipt:
     if page.kind != "page":
-        return Delivered(detail="not forwarded")  # PagerDuty keeps its own incident; only pages ring phones
+        return NotifierReceipt(detail="not forwarded")  # PagerDuty keeps its own incident; only pages ring phones
     routing_key = person.pagerduty.reveal() if person.pagerduty else None
     if not routing_key:
         raise NotifierError(f"no PagerDuty routing key for this person ({person.pagerduty!r})", retryable=False)
@@ -76,7 +76,7 @@ async def send_pagerduty(
     if resp.status_code >= 300:
         reason = _reason(resp)
         raise NotifierError(f"pagerduty answered {resp.status_code}{reason}", retryable_status(resp.status_code))
-    return Delivered(detail=f"pagerduty accepted (dedup_key {page.workflow_id})")
+    return NotifierReceipt(detail=f"pagerduty accepted (dedup_key {page.workflow_id})")
 
 
 def _reason(resp: httpx.Response) -> str:

@@ -12,7 +12,7 @@ import httpx
 
 from activities.http_rules import retry_after, retryable_exception, retryable_status
 from activities.notifiers import render
-from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
+from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv, headline
 from incident import slack_contract
 from incident.config import Person
 from incident.models import Page, Recipient
@@ -168,7 +168,7 @@ def message(page: Page, channel: str, link: str, tz: str = "UTC") -> dict[str, A
 
 async def send_slack(
     env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
-) -> Delivered:
+) -> NotifierReceipt:
     slack = env.config.integrations.slack
     if slack is None or not person.slack:
         raise NotifierError("slack is not configured for this person (integrations.slack and slack: member id)", False)
@@ -203,4 +203,4 @@ async def send_slack(
         raise NotifierError(f"slack refused the message: {error}", retryable=error not in PERMANENT)
     channel, ts = str(answer.get("channel") or body["channel"]), str(answer.get("ts") or "")
     root = body.get("thread_ts") or ts
-    return Delivered(detail=f"slack ts {ts} in {channel}", thread=f"{channel}:{root}")
+    return NotifierReceipt(detail=f"slack ts {ts} in {channel}", thread=f"{channel}:{root}")

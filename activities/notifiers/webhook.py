@@ -15,7 +15,7 @@ import time
 import httpx
 
 from activities.http_rules import retryable_exception, retryable_status
-from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
+from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv, headline
 from incident.config import Person
 from incident.models import Page, Recipient
 
@@ -73,7 +73,7 @@ def verify_signature(
 
 async def send_webhook(
     env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
-) -> Delivered:
+) -> NotifierReceipt:
     if person.webhook is None:
         raise NotifierError("no webhook is set for this person", retryable=False)
     body = json.dumps(payload(page, recipient, key, link), separators=(",", ":")).encode()
@@ -91,4 +91,4 @@ async def send_webhook(
         raise NotifierError(f"webhook unreachable: {type(e).__name__}", retryable_exception(e)) from None
     if resp.status_code >= 400:
         raise NotifierError(f"webhook answered {resp.status_code}", retryable=retryable_status(resp.status_code))
-    return Delivered(detail=f"webhook answered {resp.status_code}")
+    return NotifierReceipt(detail=f"webhook answered {resp.status_code}")

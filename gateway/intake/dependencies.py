@@ -34,7 +34,7 @@ class Intake:
             incidents=incidents,
             tokens={name: integ.token.reveal() for name, integ in config.integrations.intake().items()},
             policies={name: IncidentPolicy.snapshot(config, name) for name in config.services},
-            coalescer=Coalescer(incidents.send_batch, incidents.hand_off, incidents.buffer_history),
+            coalescer=Coalescer(incidents.send_batch, incidents.buffer_alerts, incidents.buffer_history),
         )
 
 

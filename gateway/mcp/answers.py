@@ -15,7 +15,7 @@ from gateway.oncall import OnCallView
 from incident.approvals import Approval
 from incident.context import Change
 from incident.durations import format_duration
-from incident.models import ActionResult
+from incident.models import UpdateReply
 from incident.policy import Verdict
 from incident.state import IncidentPolicy, IncidentState
 
@@ -178,7 +178,7 @@ def schedules_json(found: Sequence[OnCallView]) -> list[dict[str, Any]]:
     ]
 
 
-def result_json(result: ActionResult) -> dict[str, Any]:
+def result_json(result: UpdateReply) -> dict[str, Any]:
     out: dict[str, Any] = {"ok": result.ok, "message": result.message, "status": result.status.value}
     for key in ("verdict", "rule", "approval_id"):
         if getattr(result, key):

@@ -18,7 +18,7 @@ from gateway.slack.messages import Origin, ephemeral, modal
 from gateway.slack.people import NotAPerson, People
 from gateway.slack.web import SlackError, SlackWeb
 from incident import slack_contract as wire
-from incident.models import ActionResult, Actor
+from incident.models import Actor, UpdateReply
 from incident.slack_contract import BadButton, decode_button, esc
 
 log = structlog.get_logger("baton.slack")
@@ -95,7 +95,7 @@ class Interactions:
         else:
             await self.web.update_message(origin, reply.text)
 
-    async def reply(self, call: Awaitable[ActionResult], done: Callable[[ActionResult], str]) -> DecisionReply:
+    async def reply(self, call: Awaitable[UpdateReply], done: Callable[[UpdateReply], str]) -> DecisionReply:
         try:
             result = await call
         except (NotFound, Refused) as e:
@@ -115,7 +115,7 @@ class Interactions:
         return self.people.display(str(actor))
 
     async def acknowledge(self, ref: str, actor: Actor) -> DecisionReply:
-        def done(result: ActionResult) -> str:
+        def done(result: UpdateReply) -> str:
             already = "already acknowledged by "
             if result.message.startswith(already):
                 return f"Already acknowledged by {self.people.display(result.message.removeprefix(already))}"
@@ -136,7 +136,7 @@ class Interactions:
         )
 
     async def resolve(self, ref: str, actor: Actor, summary: str) -> DecisionReply:
-        def done(result: ActionResult) -> str:
+        def done(result: UpdateReply) -> str:
             if result.approval_id:  # two-person rule: it became an approval for someone else
                 return f":hourglass: {esc(result.message)}"
             return f":white_check_mark: Resolved by {self._by(actor)} at {self._at()}" + (

@@ -14,7 +14,7 @@ from gateway.slack.messages import Origin, without_buttons
 from gateway.slack.people import People
 from gateway.slack.web import SlackWeb
 from incident import slack_contract as wire
-from incident.models import ActionResult, Actor, Page, Severity, Status
+from incident.models import Actor, Page, Severity, Status, UpdateReply
 from tests.helpers.config import make_config
 
 WID = "incident:events:checkout:k"
@@ -44,13 +44,13 @@ class Decisions:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
-    async def acknowledge(self, ref: str, actor: Actor) -> ActionResult:
+    async def acknowledge(self, ref: str, actor: Actor) -> UpdateReply:
         self.calls.append(("acknowledge", ref, str(actor)))
-        return ActionResult(ok=True, message="acknowledged", status=Status.ACKNOWLEDGED)
+        return UpdateReply(ok=True, message="acknowledged", status=Status.ACKNOWLEDGED)
 
-    async def approve(self, ref: str, actor: Actor, approval_id: str) -> ActionResult:
+    async def approve(self, ref: str, actor: Actor, approval_id: str) -> UpdateReply:
         self.calls.append(("approve", ref, str(actor), approval_id))
-        return ActionResult(ok=True, message="approved", status=Status.TRIGGERED)
+        return UpdateReply(ok=True, message="approved", status=Status.TRIGGERED)
 
 
 class Shown(SlackWeb):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from incident.ids import workflow_id_for
-from incident.models import Outcome
+from incident.models import IncidentResult
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import alert
 from tests.helpers.temporal import Harness
@@ -45,7 +45,7 @@ def entries(st: IncidentState, kind: str) -> list[Any]:
     return [e for e in st.timeline if e.kind == kind]
 
 
-async def outcome(h: Harness, wid: str) -> Outcome:
+async def outcome(h: Harness, wid: str) -> IncidentResult:
     """What the incident's run returned once it closed (the test server skips time while waiting)."""
-    result: Outcome = await h.client.get_workflow_handle(wid, result_type=Outcome).result()
+    result: IncidentResult = await h.client.get_workflow_handle(wid, result_type=IncidentResult).result()
     return result

@@ -6,7 +6,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 import workflows.incident
-from workflows.incident import IncidentWorkflow, Refused
+from workflows.incident import IncidentWorkflow, Rejected
 
 SIGNALS = {"alert", "alerts"}
 UPDATES = {"acknowledge", "resolve", "severity", "note", "request", "decide", "reload"}
@@ -14,8 +14,8 @@ QUERIES = {"state", "policy", "timeline"}
 
 
 def test_the_package_exports_the_workflow_and_the_validators_refusal() -> None:
-    assert set(workflows.incident.__all__) == {"IncidentWorkflow", "Refused"}
-    assert Refused("x").type == "Refused" and Refused("x").non_retryable
+    assert set(workflows.incident.__all__) == {"IncidentWorkflow", "Rejected"}
+    assert Rejected("x").type == "Refused" and Rejected("x").non_retryable  # the type is on the wire
 
 
 def test_workflow_and_handler_names_are_the_ones_running_incidents_use() -> None:

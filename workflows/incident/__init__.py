@@ -2,7 +2,7 @@
 it are the helpers it composes (paging, context, escalation, refusals, approvals, requests) around one shared
 `IncidentRun`. What other modules import is re-exported here."""
 
-from workflows.incident.run import Refused
+from workflows.incident.run import Rejected
 from workflows.incident.workflow import IncidentWorkflow
 
-__all__ = ["IncidentWorkflow", "Refused"]
+__all__ = ["IncidentWorkflow", "Rejected"]

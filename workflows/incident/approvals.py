@@ -10,11 +10,11 @@ from temporalio import workflow
 from incident import lifecycle
 from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus
-from incident.models import ActionResult, ActorKind
+from incident.models import ActorKind, UpdateReply
 from incident.policy import Decision, Verdict
 from incident.timeline import Kind
 from workflows.incident.refusals import Refusals
-from workflows.incident.run import IncidentRun, Refused
+from workflows.incident.run import IncidentRun, Rejected
 from workflows.messages import ActionRequest, DecisionRequest
 
 
@@ -25,7 +25,7 @@ class Approvals:
         self.approved: list[str] = []
         """Approved approvals whose action the main loop runs."""
 
-    def ask(self, req: ActionRequest, decision: Decision) -> ActionResult:
+    def ask(self, req: ActionRequest, decision: Decision) -> UpdateReply:
         run, st, now = self.run, self.run.require(), workflow.now()
         bounds = run.policy.boundaries
         approval = Approval(
@@ -48,7 +48,7 @@ class Approvals:
             {"approval": approval.id, "action": req.action},
         )
         run.tell(self._targets(approval), "approval", say.approval_question(st.incident_id, approval), approval.id)
-        return ActionResult(
+        return UpdateReply(
             ok=True,
             message=f"{approval.id}: {approval.describe()} waits for approval by {', '.join(approval.approvers)}",
             rule=decision.rule,
@@ -69,7 +69,7 @@ class Approvals:
     def timed_out(self, approval: Approval, now: datetime) -> None:
         self.run.apply(lifecycle.approval_timed_out(self.run.require(), self.run.policy, approval, now))
 
-    def decide(self, req: DecisionRequest) -> ActionResult:
+    def decide(self, req: DecisionRequest) -> UpdateReply:
         """A human approves or denies a pending approval."""
         run, st, now = self.run, self.run.require(), workflow.now()
         approval = st.approval(req.approval_id)
@@ -99,7 +99,7 @@ class Approvals:
             text = say.approval_denied(req.actor, approval)
             run.record(req.actor, Kind.APPROVAL_DENIED, text, {"approval": approval.id})
             run.tell(run.responders(), "notice", text)
-            return ActionResult(ok=True, message=text, status=st.status)
+            return UpdateReply(ok=True, message=text, status=st.status)
         approval.status = ApprovalStatus.APPROVED
         if req.text and req.text.strip():
             approval.text = req.text.strip()
@@ -107,7 +107,7 @@ class Approvals:
         run.record(req.actor, Kind.APPROVAL_APPROVED, text, {"approval": approval.id})
         self.approved.append(approval.id)
         run.wake = True
-        return ActionResult(ok=True, message=text, status=st.status)
+        return UpdateReply(ok=True, message=text, status=st.status)
 
     def validate_decide(self, req: DecisionRequest) -> None:
         self.run.validate_open()
@@ -115,16 +115,16 @@ class Approvals:
         approval = st.approval(req.approval_id)
         if approval is None:
             pending = ", ".join(a.id for a in st.pending_approvals) or "none"
-            raise Refused(f"{st.incident_id} has no approval {req.approval_id}; pending: {pending}")
+            raise Rejected(f"{st.incident_id} has no approval {req.approval_id}; pending: {pending}")
         if approval.status is ApprovalStatus.EXPIRED:
-            raise Refused(
+            raise Rejected(
                 f"{approval.id} expired at {approval.decided_at:%H:%M:%S} UTC; it can no longer be decided "
                 "(the requester may ask again)"
             )
         if not approval.pending:
-            raise Refused(
+            raise Rejected(
                 f"{approval.id} was already {approval.status.value} by {approval.decided_by} "
                 f"at {approval.decided_at:%H:%M:%S} UTC"
             )
         if not req.approve and not req.reason.strip():
-            raise Refused("a denial needs a reason (--reason)")
+            raise Rejected("a denial needs a reason (--reason)")

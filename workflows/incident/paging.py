@@ -13,7 +13,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from incident import sentences as say
-from incident.models import Actor, Delivery, Page, Recipient
+from incident.models import Actor, Page, PageReceipt, Recipient
 from incident.timeline import Kind
 from workflows.incident.run import IncidentRun
 from workflows.messages import PageRequest, TargetsRequest, TargetsResult
@@ -81,10 +81,10 @@ class Paging:
         st = self.run.require()
         for i, method in enumerate(recipient.methods):
             try:
-                delivery: Delivery = await workflow.execute_activity(
+                delivery: PageReceipt = await workflow.execute_activity(
                     "send_page",
                     PageRequest(recipient=recipient, method=method, page=page),
-                    result_type=Delivery,
+                    result_type=PageReceipt,
                     start_to_close_timeout=PAGE_TIMEOUT,
                     retry_policy=PAGE_RETRY,
                     summary=SUMMARIES[page.kind].format(

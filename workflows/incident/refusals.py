@@ -7,7 +7,7 @@ from temporalio import workflow
 
 from incident import sentences as say
 from incident.approvals import MAX_REFUSAL_KINDS, Refusal, refusal_memo
-from incident.models import ActionResult, Actor
+from incident.models import Actor, UpdateReply
 from incident.policy import Verdict
 from incident.timeline import Kind
 from workflows import search_attributes as sa
@@ -22,13 +22,13 @@ class Refusals:
     def __init__(self, run: IncidentRun) -> None:
         self.run = run
 
-    def refuse(self, actor: Actor, action: str, rule: str, hint: str, verdict: str = "never") -> ActionResult:
+    def refuse(self, actor: Actor, action: str, rule: str, hint: str, verdict: str = "never") -> UpdateReply:
         run, st, now = self.run, self.run.require(), workflow.now()
         undefined = verdict == Verdict.UNDEFINED
         text = say.refused(actor, action, rule, hint, undefined)
         run.record(actor, Kind.UNDEFINED if undefined else Kind.REFUSED, text, {"action": action})
         if not workflow.patched(APPROVALS):  # incidents started before refusals were counted and told
-            return ActionResult(ok=False, message=f"refused by {rule}: {hint}", rule=rule, status=st.status)
+            return UpdateReply(ok=False, message=f"refused by {rule}: {hint}", rule=rule, status=st.status)
         st.refused_total += 1
         found = next((r for r in st.refusals if r.key == (str(actor), action, rule)), None)
         if found is None and len(st.refusals) < MAX_REFUSAL_KINDS:
@@ -41,4 +41,4 @@ class Refusals:
         workflow.upsert_search_attributes([sa.BOUNDARY_REFUSALS.value_set(st.refused_total)])
         workflow.upsert_memo(refusal_memo(st.refusals))
         message = f"{action} is undefined: {rule}; {hint}" if undefined else f"refused by {rule}: {hint}"
-        return ActionResult(ok=False, message=message, rule=rule, status=st.status, verdict=verdict)
+        return UpdateReply(ok=False, message=message, rule=rule, status=st.status, verdict=verdict)

@@ -12,12 +12,12 @@ from temporalio.exceptions import ActivityError
 from incident import lifecycle
 from incident import sentences as say
 from incident.approvals import ActionRun, Approval
-from incident.models import ActionResult, Actor, ActorKind, Severity, Status
+from incident.models import Actor, ActorKind, Severity, Status, UpdateReply
 from incident.policy import Verdict
 from incident.timeline import Kind
 from workflows.incident.approvals import Approvals
 from workflows.incident.refusals import APPROVALS, Refusals
-from workflows.incident.run import IncidentRun, Refused
+from workflows.incident.run import IncidentRun, Rejected
 from workflows.messages import (
     ActionRequest,
     ActorRequest,
@@ -39,7 +39,7 @@ class Requests:
         self.refusals = refusals
         self.approvals = approvals
 
-    def gate(self, actor: Actor, action: str, ask: ActionRequest) -> ActionResult | None:
+    def gate(self, actor: Actor, action: str, ask: ActionRequest) -> UpdateReply | None:
         """The boundaries' answer to `actor` doing `action` through its own update: None when allowed, else the
         pending approval it became or the refusal."""
         decision = self.run.policy.boundaries.decide(action, actor, self.run.require().severity)
@@ -53,67 +53,67 @@ class Requests:
 
     # ---- the updates that are requests of their own ------------------------------------------------------------
 
-    def acknowledge(self, req: ActorRequest) -> ActionResult:
+    def acknowledge(self, req: ActorRequest) -> UpdateReply:
         ask = ActionRequest(actor=req.actor, action="acknowledge", rationale="acknowledge")
         return self.gate(req.actor, "acknowledge", ask) or self.ack_by(req.actor)
 
-    def ack_by(self, actor: Actor) -> ActionResult:
+    def ack_by(self, actor: Actor) -> UpdateReply:
         st = self.run.require()
         if actor.kind is ActorKind.AGENT:
             self.run.record(actor, Kind.COORDINATION, say.agent_coordinates(actor))
-            return ActionResult(ok=True, message="coordination started; a human still acknowledges", status=st.status)
+            return UpdateReply(ok=True, message="coordination started; a human still acknowledges", status=st.status)
         if st.status is Status.ACKNOWLEDGED:
-            return ActionResult(ok=True, message=f"already acknowledged by {st.acknowledged_by}", status=st.status)
+            return UpdateReply(ok=True, message=f"already acknowledged by {st.acknowledged_by}", status=st.status)
         self.run.apply(lifecycle.acknowledge(st, self.run.policy, actor, workflow.now(), via_source=False))
-        return ActionResult(ok=True, message=f"{st.incident_id} acknowledged by {actor}", status=st.status)
+        return UpdateReply(ok=True, message=f"{st.incident_id} acknowledged by {actor}", status=st.status)
 
-    def resolve(self, req: ResolveRequest) -> ActionResult:
+    def resolve(self, req: ResolveRequest) -> UpdateReply:
         ask = ActionRequest(actor=req.actor, action="resolve", rationale=req.summary, params={"summary": req.summary})
         return self.gate(req.actor, "resolve", ask) or self.close(req.actor, req.summary)
 
-    def close(self, actor: Actor, summary: str) -> ActionResult:
+    def close(self, actor: Actor, summary: str) -> UpdateReply:
         st = self.run.require()
         message = self.run.apply(lifecycle.close(st, actor, summary, workflow.now()))
-        return ActionResult(ok=True, message=message, status=st.status)
+        return UpdateReply(ok=True, message=message, status=st.status)
 
-    def severity(self, req: SeverityRequest) -> ActionResult:
+    def severity(self, req: SeverityRequest) -> UpdateReply:
         """A human sets the severity (confirming or changing it); an agent proposes, and until a human confirms
         where the policy asks for it, the incident runs at the more severe of what is in force and the proposal."""
         st = self.run.require()
         if req.actor.kind is ActorKind.HUMAN:
             t = lifecycle.set_severity(st, req.actor, req.severity, req.reason, workflow.now())
-            return ActionResult(ok=True, message=self.run.apply(t), status=st.status)
+            return UpdateReply(ok=True, message=self.run.apply(t), status=st.status)
         ask = ActionRequest(
             actor=req.actor, action="triage_severity", params={"severity": req.severity.value}, rationale=req.reason
         )
         return self.gate(req.actor, "triage_severity", ask) or self.propose_severity(req)
 
-    def propose_severity(self, req: SeverityRequest) -> ActionResult:
+    def propose_severity(self, req: SeverityRequest) -> UpdateReply:
         st = self.run.require()
         t = lifecycle.propose_severity(st, self.run.policy, req.actor, req.severity, req.reason, workflow.now())
-        return ActionResult(ok=True, message=self.run.apply(t), status=st.status)
+        return UpdateReply(ok=True, message=self.run.apply(t), status=st.status)
 
     def validate_severity(self, req: SeverityRequest) -> None:
         self.run.validate_open()
         if req.actor.kind is not ActorKind.HUMAN and not req.reason.strip():
-            raise Refused("a severity proposal needs a reason")
+            raise Rejected("a severity proposal needs a reason")
 
-    def note(self, req: NoteRequest) -> ActionResult:
+    def note(self, req: NoteRequest) -> UpdateReply:
         ask = ActionRequest(actor=req.actor, action="note", text=req.text, rationale=req.text)
         return self.gate(req.actor, "note", ask) or self.note_by(req.actor, req.text)
 
-    def note_by(self, actor: Actor, text: str) -> ActionResult:
+    def note_by(self, actor: Actor, text: str) -> UpdateReply:
         self.run.record(actor, Kind.NOTE, text.strip())
-        return ActionResult(ok=True, message="note added", status=self.run.require().status)
+        return UpdateReply(ok=True, message="note added", status=self.run.require().status)
 
     def validate_note(self, req: NoteRequest) -> None:
         self.run.require()
         if not req.text.strip():
-            raise Refused("a note needs text")
+            raise Rejected("a note needs text")
 
     # ---- requests the boundaries decide ------------------------------------------------------------------------
 
-    async def request(self, req: ActionRequest) -> ActionResult:
+    async def request(self, req: ActionRequest) -> UpdateReply:
         """Ask to do an action: it runs now (auto), becomes a pending approval (approval), or is refused."""
         st = self.run.require()
         decision = self.run.policy.boundaries.decide(req.action, req.actor, st.severity)
@@ -132,13 +132,13 @@ class Requests:
     def validate_request(self, req: ActionRequest) -> None:
         self.run.validate_open()
         if req.actor.kind is not ActorKind.HUMAN and not req.rationale.strip():
-            raise Refused(f"a request to {req.action} needs a rationale: say why")
+            raise Rejected(f"a request to {req.action} needs a rationale: say why")
         if req.action == "customer_comms" and not (req.text or "").strip():
-            raise Refused("customer_comms needs the text to post")
+            raise Rejected("customer_comms needs the text to post")
         if req.action == "page" and not req.params.get("target", "").strip():
-            raise Refused("page needs params {target: NAME | user:NAME | schedule:NAME}")
+            raise Rejected("page needs params {target: NAME | user:NAME | schedule:NAME}")
         if req.action == "triage_severity" and req.params.get("severity") not in list(Severity):
-            raise Refused("triage_severity needs params {severity: SEV0..SEV4}")
+            raise Rejected("triage_severity needs params {severity: SEV0..SEV4}")
 
     async def run_approved(self, approval_id: str) -> None:
         st = self.run.require()
@@ -155,7 +155,7 @@ class Requests:
         )
         await self.do(req, approver, approval)
 
-    async def do(self, req: ActionRequest, by: Actor, approval: Approval | None) -> ActionResult:
+    async def do(self, req: ActionRequest, by: Actor, approval: Approval | None) -> UpdateReply:
         """Carry out an allowed or approved action. `by` is who answers for it: the approver, or the requester."""
         st = self.run.require()
         match req.action:
@@ -174,10 +174,10 @@ class Requests:
                 return self.page_target(by, req.params["target"], req.rationale)
             case "lookup_oncall" | "gather_context":
                 self.run.record(by, Kind(req.action), say.allowed_action(by, req.action, req.rationale))
-                return ActionResult(ok=True, message=f"{req.action}: allowed", status=st.status)
+                return UpdateReply(ok=True, message=f"{req.action}: allowed", status=st.status)
         return await self.run_action(req, by, approval)
 
-    async def run_action(self, req: ActionRequest, by: Actor, approval: Approval | None) -> ActionResult:
+    async def run_action(self, req: ActionRequest, by: Actor, approval: Approval | None) -> UpdateReply:
         """Rollback, customer comms, a custom action: run by the configured runner, as an activity."""
         st = self.run.require()
         ref = approval.id if approval else f"R{len(st.timeline)}"
@@ -209,9 +209,9 @@ class Requests:
         kind = Kind.ACTION_RAN if run.ok else Kind.ACTION_FAILED
         self.run.record(by, kind, text, {"action": req.action, "ref": ref})
         self.run.tell(self.run.responders(), "notice", text)
-        return ActionResult(ok=run.ok, message=text, status=st.status)
+        return UpdateReply(ok=run.ok, message=text, status=st.status)
 
-    def escalate_now(self, by: Actor, why: str) -> ActionResult:
+    def escalate_now(self, by: Actor, why: str) -> UpdateReply:
         """Page the next level now instead of waiting for its timer (or, acknowledged, bring in the next level)."""
         run, st, now = self.run, self.run.require(), workflow.now()
         levels = run.policy.escalation.levels
@@ -220,20 +220,20 @@ class Requests:
             st.escalation = cur.model_copy(update={"next_at": now})
             run.record(by, Kind.ESCALATE, say.escalate_now(by, cur.level + 1, why), {"level": cur.level + 1})
             run.wake = True
-            return ActionResult(ok=True, message=f"paging level {cur.level + 1} now", status=st.status)
+            return UpdateReply(ok=True, message=f"paging level {cur.level + 1} now", status=st.status)
         if st.top_level >= len(levels):
-            return ActionResult(ok=False, message="every escalation level has already been paged", status=st.status)
+            return UpdateReply(ok=False, message="every escalation level has already been paged", status=st.status)
         st.top_level += 1
         run.record(by, Kind.ESCALATE, say.bring_in(by, st.top_level, why), {"level": st.top_level})
         run.notices.append((levels[st.top_level - 1].notify, run.page(st.top_level, 0)))
         run.wake = True
-        return ActionResult(ok=True, message=f"paging level {st.top_level} now", status=st.status)
+        return UpdateReply(ok=True, message=f"paging level {st.top_level} now", status=st.status)
 
-    def page_target(self, by: Actor, target: str, why: str) -> ActionResult:
+    def page_target(self, by: Actor, target: str, why: str) -> UpdateReply:
         """Page one more person (or whoever is on call on a schedule) into this incident."""
         st = self.run.require()
         target = target if ":" in target else f"user:{target}"
         self.run.record(by, Kind.PAGE_REQUESTED, say.page_requested(by, target, why), {"target": target})
         self.run.notices.append(([target], self.run.page(max(st.top_level, 1), 0)))
         self.run.wake = True
-        return ActionResult(ok=True, message=f"paging {target}", status=st.status)
+        return UpdateReply(ok=True, message=f"paging {target}", status=st.status)

@@ -17,11 +17,11 @@ from incident.state import IncidentPolicy, IncidentState
 from incident.timeline import Kind, entry
 
 
-class Refused(ApplicationError):
+class Rejected(ApplicationError):
     """A request the validator turns away: nothing is written."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, type="Refused", non_retryable=True)
+        super().__init__(message, type="Refused", non_retryable=True)  # the type name is on the wire: clients read it
 
 
 class IncidentRun:
@@ -35,14 +35,14 @@ class IncidentRun:
 
     def require(self) -> IncidentState:
         if self.state is None:
-            raise Refused("the incident has not opened yet")
+            raise Rejected("the incident has not opened yet")
         return self.state
 
     def validate_open(self) -> None:
         if self.state is None:
-            raise Refused("the incident has not opened yet")
+            raise Rejected("the incident has not opened yet")
         if not self.state.open:
-            raise Refused(f"{self.state.incident_id} is already resolved")
+            raise Rejected(f"{self.state.incident_id} is already resolved")
 
     def record(self, actor: Actor, kind: Kind, text: str, data: dict[str, Any] | None = None) -> None:
         self.require().timeline.append(entry(workflow.now(), actor, kind, text, data))

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from incident import lifecycle
     from incident import sentences as say
     from incident.ids import incident_id_from_int
-    from incident.models import ActionResult, Actor, ActorKind, Alert, AlertAction, Outcome, Status, TimelineEntry
+    from incident.models import Actor, ActorKind, Alert, AlertAction, IncidentResult, Status, TimelineEntry, UpdateReply
     from incident.postmortem import draft
     from incident.state import IncidentInput, IncidentPolicy, IncidentState
     from incident.timeline import Kind
@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.incident.paging import Paging
     from workflows.incident.refusals import Refusals
     from workflows.incident.requests import Requests
-    from workflows.incident.run import IncidentRun, Refused
+    from workflows.incident.run import IncidentRun, Rejected
     from workflows.messages import (
         ActionRequest,
         ActorRequest,
@@ -67,7 +67,7 @@ class IncidentWorkflow:
     # ---- the main loop ---------------------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, inp: IncidentInput) -> Outcome:
+    async def run(self, inp: IncidentInput) -> IncidentResult:
         run = self._run
         await workflow.wait_condition(lambda: run.state is not None)
         st = run.require()
@@ -121,7 +121,7 @@ class IncidentWorkflow:
         for approval_id in self._approvals.approved:  # approved in the same moment the incident was resolved
             run.record(Actor.system(), Kind.ACTION_SKIPPED, say.action_skipped(approval_id))
         self._publish()
-        outcome = Outcome(
+        outcome = IncidentResult(
             incident_id=st.incident_id,
             status=st.status,
             resolved_by=st.resolved_by,
@@ -192,7 +192,7 @@ class IncidentWorkflow:
     # ---- human and agent requests ----------------------------------------------------------------------------
 
     @workflow.update
-    def acknowledge(self, req: ActorRequest) -> ActionResult:
+    def acknowledge(self, req: ActorRequest) -> UpdateReply:
         return self._requests.acknowledge(req)
 
     @acknowledge.validator
@@ -200,7 +200,7 @@ class IncidentWorkflow:
         self._run.validate_open()
 
     @workflow.update
-    def resolve(self, req: ResolveRequest) -> ActionResult:
+    def resolve(self, req: ResolveRequest) -> UpdateReply:
         return self._requests.resolve(req)
 
     @resolve.validator
@@ -208,7 +208,7 @@ class IncidentWorkflow:
         self._run.validate_open()
 
     @workflow.update
-    def severity(self, req: SeverityRequest) -> ActionResult:
+    def severity(self, req: SeverityRequest) -> UpdateReply:
         """A human sets the severity (confirming or changing it); an agent proposes one, with a reason."""
         return self._requests.severity(req)
 
@@ -217,7 +217,7 @@ class IncidentWorkflow:
         self._requests.validate_severity(req)
 
     @workflow.update
-    def note(self, req: NoteRequest) -> ActionResult:
+    def note(self, req: NoteRequest) -> UpdateReply:
         return self._requests.note(req)
 
     @note.validator
@@ -225,7 +225,7 @@ class IncidentWorkflow:
         self._requests.validate_note(req)
 
     @workflow.update
-    async def request(self, req: ActionRequest) -> ActionResult:
+    async def request(self, req: ActionRequest) -> UpdateReply:
         """Ask to do an action: it runs now (auto), becomes a pending approval (approval), or is refused."""
         return await self._requests.request(req)
 
@@ -234,7 +234,7 @@ class IncidentWorkflow:
         self._requests.validate_request(req)
 
     @workflow.update
-    def decide(self, req: DecisionRequest) -> ActionResult:
+    def decide(self, req: DecisionRequest) -> UpdateReply:
         """A human approves or denies a pending approval."""
         return self._approvals.decide(req)
 
@@ -243,7 +243,7 @@ class IncidentWorkflow:
         self._approvals.validate_decide(req)
 
     @workflow.update
-    def reload(self, req: ReloadRequest) -> ActionResult:
+    def reload(self, req: ReloadRequest) -> UpdateReply:
         """A human applies the current config's policy to this running incident."""
         run, st = self._run, self._run.require()
         if req.actor.kind is not ActorKind.HUMAN:
@@ -252,14 +252,14 @@ class IncidentWorkflow:
             )
         t = lifecycle.reload(st, run.policy, req.policy, req.actor, workflow.now())
         run.policy = req.policy
-        return ActionResult(ok=True, message=run.apply(t), status=st.status)
+        return UpdateReply(ok=True, message=run.apply(t), status=st.status)
 
     @reload.validator
     def _validate_reload(self, req: ReloadRequest) -> None:
         self._run.validate_open()
         service = self._run.require().service
         if req.policy.service.name != service:
-            raise Refused(f"the policy is for {req.policy.service.name}, this incident is {service}")
+            raise Rejected(f"the policy is for {req.policy.service.name}, this incident is {service}")
 
     # ---- reading ---------------------------------------------------------------------------------------------
 

@@ -8,17 +8,17 @@ from incident.models import Alert
 from incident.state import IncidentPolicy
 
 
-class Handoff(BaseModel):
+class AlertBatch(BaseModel):
     workflow_id: str
     policy: IncidentPolicy
     alerts: list[Alert]
     size: int = Field(0, description="approximate bytes, so batches stay inside Temporal's payload limits")
 
 
-def merge(handoffs: list[Handoff]) -> list[Handoff]:
-    """One hand-off per incident, alerts in arrival order: fewer, larger signals downstream."""
-    by_id: dict[str, Handoff] = {}
-    for h in handoffs:
+def merge(batches: list[AlertBatch]) -> list[AlertBatch]:
+    """One batch per incident, alerts in arrival order: fewer, larger signals downstream."""
+    by_id: dict[str, AlertBatch] = {}
+    for h in batches:
         if h.workflow_id in by_id:
             m = by_id[h.workflow_id]
             m.alerts.extend(h.alerts)

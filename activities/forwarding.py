@@ -11,7 +11,7 @@ from typing import Protocol
 from temporalio import activity
 from temporalio.client import Client
 
-from incident.handoff import Handoff
+from incident.batch import AlertBatch
 from incident.models import Alert
 from incident.state import IncidentPolicy
 
@@ -26,23 +26,23 @@ class SendAlerts(Protocol):
     ) -> bool: ...
 
 
-class DeliveryActivities:
+class ForwardingActivities:
     def __init__(self, client: Client, task_queue: str, send_alerts: SendAlerts):
         self.client = client
         self.task_queue = task_queue
         self.send_alerts = send_alerts
 
     @activity.defn(name="forward_alerts")
-    async def forward(self, handoffs: list[Handoff]) -> int:
-        """Deliver every hand-off; raise if any failed, so Temporal retries (incidents drop the repeats)."""
+    async def forward(self, batches: list[AlertBatch]) -> int:
+        """Deliver every batch; raise if any failed, so Temporal retries (incidents drop the repeats)."""
         gate = asyncio.Semaphore(PARALLEL)
 
-        async def one(h: Handoff) -> None:
+        async def one(h: AlertBatch) -> None:
             async with gate:
                 await self.send_alerts(self.client, self.task_queue, h.workflow_id, h.alerts, h.policy)
 
-        results = await asyncio.gather(*(one(h) for h in handoffs), return_exceptions=True)
+        results = await asyncio.gather(*(one(h) for h in batches), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
-            raise RuntimeError(f"{len(failed)} of {len(handoffs)} incidents not reached: {failed[0]!r}")
-        return sum(len(h.alerts) for h in handoffs)
+            raise RuntimeError(f"{len(failed)} of {len(batches)} incidents not reached: {failed[0]!r}")
+        return sum(len(h.alerts) for h in batches)
