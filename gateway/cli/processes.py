@@ -24,7 +24,7 @@ def drill(
     Exit 0 when every expectation holds, 1 when one does not, 2 for a bad scenario or config.
     Example: baton drill drills/*.yaml --config baton.yaml
     """
-    from drill import drill_command
+    from gateway.drill import drill_command
 
     raise typer.Exit(drill_command(files, config, as_json))
 

@@ -39,7 +39,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.paging import PageRequest
 from gateway.client import Incidents, NotFound, Refused
 from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
@@ -60,6 +59,7 @@ from incident.scenario import (
 from incident.schedule import Schedule
 from incident.state import IncidentPolicy, IncidentState
 from worker import build_worker
+from workflows.messages import PageRequest
 
 SETTLE_TIMEOUT = 30.0
 """Seconds of real time an incident may take to finish what fell due before the drill looks at it."""
