@@ -1,6 +1,6 @@
 """The judge: a scenario's expectations checked against what a drill saw the incident do.
 
-The runner (`drill.py`) hands over each step's answer and, at each expectation's moment, the incident's state and
+The runner (`gateway/drill/`) hands over each step's answer and, at each expectation's moment, the incident's state and
 the pages it sent (`Seen`); this module says whether that is what the scenario expected and, when it is not, what
 happened instead. Levels come from what was recorded (a page's `level`), never from reading a sentence. Pure: no
 Temporal, no clock, no I/O.

@@ -1,7 +1,7 @@
 """Drill scenarios, the file format: alerts, steps and expectations on one virtual clock.
 
 A scenario file says what happens (alerts from a source, people and agents acting) and what must be true at given
-moments (who was paged, the severity, an approval's fate). The runner (`drill.py`) plays it against a worker on
+moments (who was paged, the severity, an approval's fate). The runner (`gateway/drill/`) plays it against a worker on
 Temporal's time-skipping test server and `incident.judge` checks what it saw; this module only reads and validates
 files, so it is pure: no Temporal, no clock, no I/O except reading the file in `load_scenario`.
 """
