@@ -97,7 +97,9 @@ class IncidentWorkflow:
                 continue
             now = workflow.now()
             if st.escalation.due(now):
+                run.escalating = st.escalation  # an `escalate` meanwhile means the level after this one
                 await self._escalation.step()
+                run.escalating = None
                 self._publish()
                 continue
             if st.status is Status.ACKNOWLEDGED and st.ack_deadline and st.ack_deadline <= now:
