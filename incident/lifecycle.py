@@ -278,22 +278,32 @@ def propose_severity(
 # ---- approvals and policy ------------------------------------------------------------------------------------------
 
 
-def approval_timed_out(st: IncidentState, policy: IncidentPolicy, approval: Approval, now: datetime) -> Transition:
-    """An approval nobody answered escalates like an unacknowledged page: the next level not yet paged is asked;
-    when no level is left, it expires (the requester may ask again)."""
+def approval_timed_out(
+    st: IncidentState, policy: IncidentPolicy, approval: Approval, now: datetime, own_level: bool = True
+) -> Transition:
+    """An approval nobody answered escalates like an unacknowledged page: the next level neither paged nor asked
+    about it yet is asked; when no level is left, it expires (the requester may ask again).
+
+    The approval keeps its own level: asking a level about one approval is not paging it into the incident, so
+    `st.top_level` (what `escalate` brings in next) stays. `own_level=False` is how incidents that began before
+    did it (they raised `st.top_level`), kept for their replay."""
     t = Transition(now)
     levels = policy.escalation.levels
     timeout = policy.boundaries.approval_timeout
-    if st.top_level < len(levels):
-        level = levels[st.top_level]
-        st.top_level += 1
+    asked = max(st.top_level, approval.level) if own_level else st.top_level
+    if asked < len(levels):
+        level = levels[asked]
+        if own_level:
+            approval.level = asked + 1
+        else:
+            st.top_level = asked + 1
         approval.escalations += 1
         approval.deadline = now + timeout
         t.add(
             Actor.system(),
             Kind.APPROVAL_ESCALATED,
-            say.approval_escalated(approval, timeout, st.top_level, level.notify),
-            {"approval": approval.id, "level": st.top_level},
+            say.approval_escalated(approval, timeout, asked + 1, level.notify),
+            {"approval": approval.id, "level": asked + 1},
         )
         t.tell(level.notify, "approval", say.approval_question(st.incident_id, approval), approval.id)
         return t

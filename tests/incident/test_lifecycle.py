@@ -172,13 +172,34 @@ def test_an_unanswered_approval_asks_the_next_level_then_expires(policy: Inciden
     t = lifecycle.approval_timed_out(st, policy, approval, approval.deadline)
     assert kinds(t) == ["approval_escalated"] and t.entries[0].data == {"approval": "A1", "level": 2}
     assert [(n.targets, n.kind, n.approval_id) for n in t.notices] == [(["user:dave"], "approval", "A1")]
-    assert approval.pending and approval.deadline == T0 + timedelta(minutes=30) and st.top_level == 2
+    assert approval.pending and approval.deadline == T0 + timedelta(minutes=30) and approval.level == 2
+    assert st.top_level == 1, "asking level 2 about an approval is not paging level 2 into the incident"
     t = lifecycle.approval_timed_out(st, policy, approval, approval.deadline)
     assert kinds(t) == ["approval_expired"] and approval.status is ApprovalStatus.EXPIRED
     assert (
         t.notices[0].targets == ["user:alice"]
         and t.notices[0].text == "Approval A1 (rollback (version=v41)) expired unanswered."
     )
+
+
+def test_each_approval_escalates_on_its_own_level(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    st.paged, st.top_level = ["alice"], 1
+    first, second = pending_approval(), pending_approval().model_copy(update={"id": "A2"})
+    st.approvals += [first, second]
+    for approval in (first, second):
+        t = lifecycle.approval_timed_out(st, policy, approval, approval.deadline)
+        assert t.entries[0].data == {"approval": approval.id, "level": 2}
+    assert st.top_level == 1
+
+
+def test_before_the_patch_an_approvals_escalation_raised_the_incidents_level(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    st.paged, st.top_level = ["alice"], 1
+    approval = pending_approval()
+    st.approvals.append(approval)
+    lifecycle.approval_timed_out(st, policy, approval, approval.deadline, own_level=False)
+    assert st.top_level == 2 and approval.level == 0
 
 
 def test_reload_keeps_escalation_within_the_new_levels(policy: IncidentPolicy) -> None:

@@ -17,9 +17,9 @@ from incident.ids import workflow_id_for
 from incident.models import Actor
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import alert, make_config
-from tests.helpers.http import HttpRequest, loopback_http
-from tests.helpers.incidents import SCOPE, entries, state
-from tests.helpers.temporal import harness
+from tests.helpers.http import HttpRequest, Sink, loopback_http
+from tests.helpers.incidents import SCOPE, entries, open_incident, state
+from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 
 ALICE, TRIAGE = Actor.human("alice"), Actor.agent("triage")
@@ -91,3 +91,23 @@ async def _arrived(sink: HeldSink) -> bool:
 
 def _levels(st: IncidentState, kind: str) -> list[int]:
     return [e.data["level"] for e in entries(st, kind)]
+
+
+async def test_an_escalated_approval_leaves_the_incidents_levels_to_escalate(h: Harness, sink: Sink) -> None:
+    """An unanswered approval asks the next level about itself; that is not paging the level into the incident,
+    so a later `escalate` still brings that level in."""
+    wid = await open_incident(h)
+    await h.incidents.acknowledge(wid, ALICE)
+    await h.incidents.request(wid, TRIAGE, "rollback", "bad deploy", {"version": "v41"})
+    await h.env.sleep(h.config.boundaries.approval_timeout + timedelta(seconds=5))
+    st = await until(lambda: state(h, wid), lambda s: entries(s, "approval_escalated"))
+    assert entries(st, "approval_escalated")[0].data == {"approval": "A1", "level": 2}
+    assert [r["json"]["kind"] for r in sink.for_path("/dave")] == ["approval"]
+
+    reply = await h.incidents.request(wid, ALICE, "escalate", "need dave's hands on the database")
+    assert reply.message == "paging level 2 now"
+    await until(lambda: _kinds(sink, "/dave"), lambda kinds: kinds == ["approval", "page"])
+
+
+async def _kinds(sink: Sink, path: str) -> list[str]:
+    return [r["json"]["kind"] for r in sink.for_path(path)]
