@@ -100,7 +100,7 @@ async def test_an_escalated_approval_leaves_the_incidents_levels_to_escalate(h: 
     await h.incidents.acknowledge(wid, ALICE)
     await h.incidents.request(wid, TRIAGE, "rollback", "bad deploy", {"version": "v41"})
     await h.env.sleep(h.config.boundaries.approval_timeout + timedelta(seconds=5))
-    st = await until(lambda: state(h, wid), lambda s: entries(s, "approval_escalated"))
+    st = await until(lambda: state(h, wid), lambda s: bool(entries(s, "approval_escalated")))
     assert entries(st, "approval_escalated")[0].data == {"approval": "A1", "level": 2}
     assert [r["json"]["kind"] for r in sink.for_path("/dave")] == ["approval"]
 
