@@ -164,6 +164,35 @@ def pending_approval() -> Approval:
     )
 
 
+def test_a_more_severe_trigger_proposes_its_severity_a_milder_or_late_one_changes_nothing(
+    policy: IncidentPolicy,
+) -> None:
+    st = opened(policy)
+    worse = event(summary="down everywhere").model_copy(update={"severity": Severity.SEV1})
+    t = lifecycle.record_alert(st, policy, worse, T0, set())
+    assert kinds(t) == ["alert", "severity_proposed"] and t.entries[1].actor == "system:events"
+    assert t.entries[1].text == "proposes SEV1: a more severe alert joined: down everywhere; in force: SEV1 (proposed)"
+    assert st.severity is Severity.SEV1 and t.wake
+    milder = event().model_copy(update={"severity": Severity.SEV4})
+    assert kinds(lifecycle.record_alert(st, policy, milder, T0, set())) == ["alert"]
+    assert st.severity is Severity.SEV1
+    recovery = event(AlertAction.RESOLVE).model_copy(update={"severity": Severity.SEV0})
+    lifecycle.record_alert(st, policy, recovery, T0, set())
+    assert st.severity is Severity.SEV1, "only a trigger proposes"
+
+
+def test_a_trigger_leaves_a_human_set_severity_and_old_incidents_alone(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    lifecycle.set_severity(st, ALICE, Severity.SEV3, "one pod", T0)
+    worst = event().model_copy(update={"severity": Severity.SEV0})
+    assert not lifecycle.raises_severity(st, worst)
+    lifecycle.record_alert(st, policy, worst, T0, set())
+    assert st.severity is Severity.SEV3
+    before = opened(policy)
+    lifecycle.record_alert(before, policy, worst, T0, set(), severity_proposals=False)
+    assert before.severity is Severity.SEV2
+
+
 def test_an_unanswered_approval_asks_the_next_level_then_expires(policy: IncidentPolicy) -> None:
     st = opened(policy)
     st.paged, st.top_level = ["alice"], 1

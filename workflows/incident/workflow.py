@@ -45,6 +45,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+ALERT_SEVERITY_PROPOSAL = "alert-severity-proposal"
+"""A more severe trigger joining an open incident raises its severity (before: the first alert's stayed)."""
+
+
 @workflow.defn(sandboxed=False)
 class IncidentWorkflow:
     @workflow.init
@@ -189,7 +193,8 @@ class IncidentWorkflow:
         if not st.open:
             self._after_resolve.append(alert)
             return
-        run.apply(lifecycle.record_alert(st, run.policy, alert, now, self._recent))
+        proposes = lifecycle.raises_severity(st, alert) and workflow.patched(ALERT_SEVERITY_PROPOSAL)
+        run.apply(lifecycle.record_alert(st, run.policy, alert, now, self._recent, severity_proposals=proposes))
 
     # ---- human and agent requests ----------------------------------------------------------------------------
 
