@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError
 
 from incident import lifecycle
 from incident import sentences as say
+from incident.actions import ACTION_ATTEMPT_TIMEOUT
 from incident.approvals import ActionRun, Approval
 from incident.models import Actor, ActorKind, Severity, Status, UpdateReply
 from incident.policy import Verdict
@@ -29,7 +30,7 @@ from workflows.messages import (
 
 ESCALATE_NEXT_LEVEL = "escalate-next-level"
 """`escalate` while a level is being paged brings in the level after it (before: that level was paged again)."""
-ACTION_TIMEOUT = timedelta(minutes=10)
+ACTION_TIMEOUT = ACTION_ATTEMPT_TIMEOUT  # runners' timeouts are checked against it at config load
 ACTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=3
 )
