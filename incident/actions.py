@@ -194,9 +194,7 @@ class CommandRunner(Strict):
     """A local program, run without a shell: every argv item is filled in on its own and stays one argument."""
 
     argv: list[str] = Field(min_length=1, description='e.g. ["./scripts/rollback.sh", "{service}", "{version}"]')
-    timeout: ActionTimeout = Field(
-        default="5m", validate_default=True, description="then its process group is killed"
-    )
+    timeout: ActionTimeout = Field(default="5m", validate_default=True, description="then its process group is killed")
     cwd: str | None = Field(None, description="working directory; default: the worker's")
 
     @field_validator("argv")
