@@ -241,3 +241,15 @@ def test_reload_keeps_escalation_within_the_new_levels(policy: IncidentPolicy) -
     assert t.message == "policy reloaded (escalation)"
     assert t.entries[0].text == "human:alice reloaded the policy from the config: escalation"
     assert lifecycle.reload(st, policy, policy, ALICE, T0).message == "policy reloaded (nothing changed)"
+
+
+def test_a_hurried_level_makes_the_next_one_due_the_moment_it_is_paged(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    cur = st.escalation
+    cur.hurry()
+    after = cur.advance(policy.escalation, T0, skipped=False)
+    assert after.level == 1 and after.next_at == T0 and not after.next_now
+    waits = after.advance(policy.escalation, T0, skipped=False)
+    assert waits.next_at == T0 + policy.escalation.levels[1].after, "only the level asked about is hurried"
+    lifecycle.acknowledge(st, policy, ALICE, T0, via_source=False)
+    assert not st.escalation.next_now, "an acknowledgement drops the hurry with the escalation"
