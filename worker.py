@@ -16,6 +16,7 @@ from activities.changes import ChangeActivities
 from activities.context import ContextActivities
 from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
+from activities.policy import PolicyActivities
 from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
@@ -48,6 +49,7 @@ def build_worker(
     changes = ChangeActivities(client, task_queue)
     context = ContextActivities(config, http)
     actions = ActionActivities(config, http, dry_run=capture is not None)
+    policies = PolicyActivities(config)
     return Worker(
         client,
         task_queue=task_queue,
@@ -61,6 +63,7 @@ def build_worker(
             context.gather_logs,
             context.gather_deployments,
             actions.run_action,
+            policies.policy_snapshot,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )

@@ -75,6 +75,25 @@ class IncidentRef:
 
 
 @dataclass(frozen=True)
+class Pinned:
+    """One incident as a message names it (a Slack button, a form): the workflow it runs in and its incident id.
+
+    The workflow id comes from the alert key and is reused once the incident is resolved, so the incident id
+    decides: a request goes to the run that is this incident (a continue-as-new keeps the incident id, so a
+    changed run id does not matter), and when the workflow now runs another incident, this one is closed."""
+
+    workflow_id: str
+    incident_id: str
+
+    def __str__(self) -> str:
+        return self.incident_id
+
+
+Ref = str | Pinned
+"""What people and messages name an incident by: an id they type, or a pinned incident."""
+
+
+@dataclass(frozen=True)
 class IncidentSummary:
     incident_id: str
     status: str
@@ -180,8 +199,14 @@ class Incidents:
 
     # ---- finding incidents -----------------------------------------------------------------------------------
 
-    async def find(self, ref: str) -> IncidentRef:
-        """`INC-7K2Q9M` (any case, O for 0 tolerated) or a workflow id `incident:...`."""
+    async def find(self, ref: Ref) -> IncidentRef:
+        """`INC-7K2Q9M` (any case, O for 0 tolerated), a workflow id `incident:...` (its current run), or a
+        pinned incident: the workflow's current run if it is that incident, else the incident is closed."""
+        if isinstance(ref, Pinned):
+            current = await self.find(ref.workflow_id)
+            if current.incident_id != ref.incident_id:
+                return IncidentRef(workflow_id=ref.workflow_id, run_id=None, incident_id=ref.incident_id, open=False)
+            return current
         if ref.startswith(WORKFLOW_ID_PREFIX):
             with temporal_errors(not_found=f"no incident with workflow id {ref}"):
                 desc = await self.client.get_workflow_handle(ref).describe(rpc_timeout=RPC_TIMEOUT)
@@ -265,12 +290,12 @@ class Incidents:
     def _handle(self, ref: IncidentRef) -> WorkflowHandle[IncidentWorkflow, object]:
         return self.client.get_workflow_handle_for(IncidentWorkflow.run, ref.workflow_id, run_id=ref.run_id)
 
-    async def state(self, ref: str | IncidentRef) -> IncidentState:
+    async def state(self, ref: Ref | IncidentRef) -> IncidentState:
         found = ref if isinstance(ref, IncidentRef) else await self.find(ref)
         with temporal_errors(not_found=f"no incident {found.incident_id or found.workflow_id}"):
             return await self._handle(found).query(IncidentWorkflow.state, rpc_timeout=RPC_TIMEOUT)
 
-    async def policy(self, ref: str | IncidentRef) -> IncidentPolicy:
+    async def policy(self, ref: Ref | IncidentRef) -> IncidentPolicy:
         """The boundaries and escalation this incident runs by (its snapshot, or what a human reloaded)."""
         found = ref if isinstance(ref, IncidentRef) else await self.find(ref)
         with temporal_errors(not_found=f"no incident {found.incident_id or found.workflow_id}"):
@@ -281,23 +306,23 @@ class Incidents:
         found = await self.find(ref)
         return draft(await self.state(found), (await self.policy(found)).service)
 
-    async def acknowledge(self, ref: str, actor: Actor) -> UpdateReply:
+    async def acknowledge(self, ref: Ref, actor: Actor) -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.acknowledge, ActorRequest(actor=actor))
 
-    async def resolve(self, ref: str, actor: Actor, summary: str = "") -> UpdateReply:
+    async def resolve(self, ref: Ref, actor: Actor, summary: str = "") -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.resolve, ResolveRequest(actor=actor, summary=summary))
 
-    async def set_severity(self, ref: str, actor: Actor, severity: Severity, reason: str = "") -> UpdateReply:
+    async def set_severity(self, ref: Ref, actor: Actor, severity: Severity, reason: str = "") -> UpdateReply:
         return await self._act(
             ref, IncidentWorkflow.severity, SeverityRequest(actor=actor, severity=severity, reason=reason)
         )
 
-    async def note(self, ref: str, actor: Actor, text: str) -> UpdateReply:
+    async def note(self, ref: Ref, actor: Actor, text: str) -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.note, NoteRequest(actor=actor, text=text))
 
     async def request(
         self,
-        ref: str,
+        ref: Ref,
         actor: Actor,
         action: str,
         rationale: str = "",
@@ -308,22 +333,24 @@ class Incidents:
         req = ActionRequest(actor=actor, action=action, rationale=rationale, params=params or {}, text=text)
         return await self._act(ref, IncidentWorkflow.request, req)
 
-    async def approve(self, ref: str, actor: Actor, approval_id: str, text: str | None = None) -> UpdateReply:
+    async def approve(self, ref: Ref, actor: Actor, approval_id: str, text: str | None = None) -> UpdateReply:
         req = DecisionRequest(actor=actor, approval_id=approval_id, approve=True, text=text)
         return await self._act(ref, IncidentWorkflow.decide, req)
 
-    async def deny(self, ref: str, actor: Actor, approval_id: str, reason: str) -> UpdateReply:
+    async def deny(self, ref: Ref, actor: Actor, approval_id: str, reason: str) -> UpdateReply:
         req = DecisionRequest(actor=actor, approval_id=approval_id, approve=False, reason=reason)
         return await self._act(ref, IncidentWorkflow.decide, req)
 
-    async def reload(self, ref: str, actor: Actor, policy: IncidentPolicy) -> UpdateReply:
+    async def reload(self, ref: Ref, actor: Actor, policy: IncidentPolicy) -> UpdateReply:
         """Apply a new policy snapshot to a running incident (a human's decision, recorded on its timeline)."""
         return await self._act(ref, IncidentWorkflow.reload, ReloadRequest(actor=actor, policy=policy))
 
     async def _act(
-        self, ref: str, update: UpdateMethodMultiParam[[IncidentWorkflow, Any], UpdateReply], request: ActorRequest
+        self, ref: Ref, update: UpdateMethodMultiParam[[IncidentWorkflow, Any], UpdateReply], request: ActorRequest
     ) -> UpdateReply:
-        """Send an update to the incident's current run. If it continued-as-new meanwhile, find it again once."""
+        """Send an update to the incident's current run, by its run id: a run that ended meanwhile (continued as
+        new, or resolved and followed by the next incident on the key) is found again once, and a pinned
+        incident is checked again then."""
         for attempt in range(2):
             found = await self.find(ref)
             if not found.open:

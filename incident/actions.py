@@ -12,12 +12,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from incident.durations import format_duration
 from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict
+
+ACTION_ATTEMPT_TIMEOUT = timedelta(minutes=10)
+"""How long the workflow lets one attempt at running an action take (the activity's start-to-close timeout); an
+attempt cut off there is retried, so it would start the action again."""
+RUNNER_TIMEOUT_MAX = timedelta(minutes=9)
+"""The longest `timeout` a runner may have: its own timeout, the kill and the answer fit in one attempt."""
+
+
+def _fits_one_attempt(v: timedelta) -> timedelta:
+    if v > RUNNER_TIMEOUT_MAX:
+        raise ValueError(
+            f"timeout {format_duration(v)} is too long: at most {format_duration(RUNNER_TIMEOUT_MAX)} (one attempt at "
+            f"an action is stopped after {format_duration(ACTION_ATTEMPT_TIMEOUT)} and retried, which would start "
+            "it again)"
+        )
+    return v
+
+
+ActionTimeout = Annotated[PositiveDuration, AfterValidator(_fits_one_attempt)]
+"""A runner's `timeout`: positive, and short enough for one attempt."""
+
 
 PLACEHOLDERS = (
     "incident_id",
@@ -147,7 +170,7 @@ class WebhookRunner(Strict):
         default_factory=dict, description="plain values as written; secrets as `{secret: env:VAR, prefix: ...}`"
     )
     body: Any = Field(None, description="JSON sent as the body; placeholders in its strings are filled")
-    timeout: PositiveDuration = Field(default="30s", validate_default=True)
+    timeout: ActionTimeout = Field(default="30s", validate_default=True)
 
     @field_validator("headers")
     @classmethod
@@ -171,9 +194,7 @@ class CommandRunner(Strict):
     """A local program, run without a shell: every argv item is filled in on its own and stays one argument."""
 
     argv: list[str] = Field(min_length=1, description='e.g. ["./scripts/rollback.sh", "{service}", "{version}"]')
-    timeout: PositiveDuration = Field(
-        default="5m", validate_default=True, description="then its process group is killed"
-    )
+    timeout: ActionTimeout = Field(default="5m", validate_default=True, description="then its process group is killed")
     cwd: str | None = Field(None, description="working directory; default: the worker's")
 
     @field_validator("argv")
@@ -195,7 +216,7 @@ class StatuspageRunner(Strict):
     url: HttpUrl = "https://api.statuspage.io/v1"
     status: StatuspageStatus = "investigating"
     component_ids: list[str] = Field(default_factory=list, description="components the incident is about")
-    timeout: PositiveDuration = Field(default="30s", validate_default=True)
+    timeout: ActionTimeout = Field(default="30s", validate_default=True)
 
     def incidents_url(self) -> str:
         return f"{self.url.rstrip('/')}/pages/{quote(self.page_id, safe='')}/incidents"

@@ -1,10 +1,10 @@
 """An incident's state transitions that need nothing but the state, the policy and `now`.
 
-Open, record an alert (and what it implies: a refire, a recovery, an acknowledgement from the source), acknowledge,
-ack timeout, close, set or propose the severity, an unanswered approval, reload. Each changes the state it is given
-and returns a `Transition`: the timeline entries it wrote, in order, the notices to send, and whether the workflow's
-main loop must look again. The workflow records what comes back; nothing here reads a clock or does I/O, so these
-are tested as plain functions.
+Open, record an alert (and what it implies: a refire, a recovery, an acknowledgement from the source, a more severe
+incident), acknowledge, ack timeout, close, set or propose the severity, an unanswered approval, reload. Each
+changes the state it is given and returns a `Transition`: the timeline entries it wrote, in order, the notices to
+send, and whether the workflow's main loop must look again. The workflow records what comes back; nothing here
+reads a clock or does I/O, so these are tested as plain functions.
 """
 
 from __future__ import annotations
@@ -102,10 +102,25 @@ def open_incident(
     return st, t
 
 
+def raises_severity(st: IncidentState, alert: Alert) -> bool:
+    """Whether this event proposes a more severe incident than the one in force: a trigger, more severe, and no
+    human has set the severity (a human's severity stays until a human changes it)."""
+    more_severe = list(Severity).index(alert.severity) < list(Severity).index(st.severity)
+    return alert.action is AlertAction.TRIGGER and more_severe and not st.severity_confirmed_by
+
+
 def record_alert(
-    st: IncidentState, policy: IncidentPolicy, alert: Alert, now: datetime, recent: set[str]
+    st: IncidentState,
+    policy: IncidentPolicy,
+    alert: Alert,
+    now: datetime,
+    recent: set[str],
+    severity_proposals: bool = True,
 ) -> Transition:
-    """An event for an open incident. `recent` mirrors `st.recent_events`, to spot a source's retry quickly."""
+    """An event for an open incident. `recent` mirrors `st.recent_events`, to spot a source's retry quickly.
+
+    A trigger's severity is a proposal (`severity_proposals`; incidents that began before did not read it): the
+    incident runs at the most severe one, and needs a human's confirmation where `confirm_severity` says so."""
     t = Transition(now)
     if alert.event_id:
         if alert.event_id in recent:
@@ -141,6 +156,9 @@ def record_alert(
                 t.add(source, Kind.ALERT_REFIRED, say.alert_refired(alert.summary))
                 _resume_escalation(st, now)
         _alert_entry(st, t, source, alert)
+        if severity_proposals and raises_severity(st, alert):
+            reason = say.alert_proposes_severity(alert.summary)
+            t.then(propose_severity(st, policy, source, alert.severity, reason, now))
     elif alert.action is AlertAction.ACKNOWLEDGE:
         t.then(acknowledge(st, policy, source, now, via_source=True))
     elif alert.action is AlertAction.RESOLVE:
@@ -278,22 +296,32 @@ def propose_severity(
 # ---- approvals and policy ------------------------------------------------------------------------------------------
 
 
-def approval_timed_out(st: IncidentState, policy: IncidentPolicy, approval: Approval, now: datetime) -> Transition:
-    """An approval nobody answered escalates like an unacknowledged page: the next level not yet paged is asked;
-    when no level is left, it expires (the requester may ask again)."""
+def approval_timed_out(
+    st: IncidentState, policy: IncidentPolicy, approval: Approval, now: datetime, own_level: bool = True
+) -> Transition:
+    """An approval nobody answered escalates like an unacknowledged page: the next level neither paged nor asked
+    about it yet is asked; when no level is left, it expires (the requester may ask again).
+
+    The approval keeps its own level: asking a level about one approval is not paging it into the incident, so
+    `st.top_level` (what `escalate` brings in next) stays. `own_level=False` is how incidents that began before
+    did it (they raised `st.top_level`), kept for their replay."""
     t = Transition(now)
     levels = policy.escalation.levels
     timeout = policy.boundaries.approval_timeout
-    if st.top_level < len(levels):
-        level = levels[st.top_level]
-        st.top_level += 1
+    asked = max(st.top_level, approval.level) if own_level else st.top_level
+    if asked < len(levels):
+        level = levels[asked]
+        if own_level:
+            approval.level = asked + 1
+        else:
+            st.top_level = asked + 1
         approval.escalations += 1
         approval.deadline = now + timeout
         t.add(
             Actor.system(),
             Kind.APPROVAL_ESCALATED,
-            say.approval_escalated(approval, timeout, st.top_level, level.notify),
-            {"approval": approval.id, "level": st.top_level},
+            say.approval_escalated(approval, timeout, asked + 1, level.notify),
+            {"approval": approval.id, "level": asked + 1},
         )
         t.tell(level.notify, "approval", say.approval_question(st.incident_id, approval), approval.id)
         return t

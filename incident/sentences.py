@@ -155,6 +155,11 @@ def severity_proposed_kept(severity: Severity, reason: str, in_force: Severity, 
     return f"proposes {severity.value}: {reason.strip()} ({in_force.value} was set by {set_by}; it stays)"
 
 
+def alert_proposes_severity(summary: str) -> str:
+    """The reason a more severe alert gives for its severity."""
+    return f"a more severe alert joined: {summary}"
+
+
 def severity_proposed(severity: Severity, reason: str, in_force: str) -> str:
     return f"proposes {severity.value}: {reason.strip()}; in force: {in_force}"
 

@@ -34,7 +34,10 @@ DENY_MODAL = DENY
 
 @dataclass(frozen=True)
 class ButtonValue:
-    """What a button carries so the app can find the incident: its id, the workflow behind it, the approval."""
+    """What a button carries so the app can find the incident: its id, the workflow behind it, the approval.
+
+    The incident id is the pin: the workflow id is the alert key's and is reused once the incident is resolved,
+    so a button acts on `incident_id` only. Every button baton has sent carries both."""
 
     incident_id: str
     workflow_id: str
@@ -42,7 +45,7 @@ class ButtonValue:
 
 
 class BadButton(ValueError):
-    """A button value that names no incident (not ours, or cut short)."""
+    """A button value that names no incident (not ours, or cut short), or a workflow without its incident."""
 
 
 def encode_button(value: ButtonValue) -> str:
@@ -54,16 +57,18 @@ def encode_button(value: ButtonValue) -> str:
 
 
 def decode_button(raw: str | None) -> ButtonValue:
-    """The value back; the incident id defaults to the workflow id. Raises BadButton without a workflow id."""
+    """The value back. Raises BadButton without a workflow id, and without an incident id: such a button could
+    only be acted on as "whatever incident the workflow runs now", which may be a later one on the same key."""
     try:
         body = json.loads(raw or "")
         workflow_id = str(body["workflow_id"])
     except (ValueError, KeyError, TypeError):
-        raise BadButton("this button carries no incident") from None
+        raise BadButton("this button carries no incident; open it in baton") from None
+    incident_id = str(body.get("incident_id") or "")
+    if not incident_id:
+        raise BadButton("this button does not say which incident it is for; use `/baton ack INC-…` or baton instead")
     approval_id = str(body.get("approval_id") or "") or None
-    return ButtonValue(
-        incident_id=str(body.get("incident_id") or workflow_id), workflow_id=workflow_id, approval_id=approval_id
-    )
+    return ButtonValue(incident_id=incident_id, workflow_id=workflow_id, approval_id=approval_id)
 
 
 def esc(s: str) -> str:

@@ -1,8 +1,13 @@
 """The page's buttons and the modals they open: Acknowledge and Approve decide at once; Resolve asks for a
-summary and Deny for a reason first. The outcome replaces the buttons on the message it came from."""
+summary and Deny for a reason first. The outcome replaces the buttons on the message it came from.
+
+Every button and form acts on the incident it was sent for (`Pinned`: its workflow id and incident id), never on
+whatever incident that workflow id runs now: the id is the alert key's and is reused once an incident is resolved.
+A button for a closed incident says so on its message and does nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -12,7 +17,7 @@ from typing import Any, Literal
 
 import structlog
 
-from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.client import Incidents, NotFound, Pinned, Refused, Unavailable
 from gateway.slack.deadline import Deadline
 from gateway.slack.messages import Origin, ephemeral, modal
 from gateway.slack.people import NotAPerson, People
@@ -29,6 +34,9 @@ METADATA_MAX = 3000
 UNAVAILABLE = "baton cannot reach Temporal right now; nothing was recorded. Try again in a moment."
 _FIELD = {wire.RESOLVE_MODAL: "summary", wire.DENY_MODAL: "reason"}
 """The one text each modal asks for."""
+OPEN_CHECK_S = 1.0
+"""At most this long to see whether the incident is still open before a form opens (the trigger id lives 3 s);
+when the answer is slow the form opens, and its submission is checked like any decision."""
 
 
 @dataclass
@@ -65,8 +73,8 @@ class Interactions:
         )
         try:
             value = decode_button(action.get("value"))
-        except BadButton:
-            await self.web.respond(origin.response_url, ephemeral("this button carries no incident; open it in baton"))
+        except BadButton as e:
+            await self.web.respond(origin.response_url, ephemeral(str(e)))
             return
         user_id = (payload.get("user") or {}).get("id", "")
         try:
@@ -75,21 +83,42 @@ class Interactions:
             await self.web.respond(origin.response_url, ephemeral(str(e)))
             return
         actor = Actor.human(person)
-        workflow_id, approval_id = value.workflow_id, value.approval_id or ""
+        pinned, approval_id = Pinned(value.workflow_id, value.incident_id), value.approval_id or ""
         if action_id in (wire.APPROVE, wire.DENY) and not approval_id:
             await self.web.respond(origin.response_url, ephemeral("this button names no approval"))
             return
         if action_id == wire.ACK:
-            await self.deadline.within(self.decide(origin, self.acknowledge(workflow_id, actor)), None)
+            await self.deadline.within(self.decide(origin, self.acknowledge(pinned, actor)), None)
         elif action_id == wire.APPROVE:
-            await self.deadline.within(self.decide(origin, self.approve(workflow_id, actor, approval_id)), None)
+            await self.deadline.within(self.decide(origin, self.approve(pinned, actor, approval_id)), None)
+        elif closed := await self.closed(pinned):
+            await self.show(origin, closed)  # no form for a closed incident: its message says so
         else:
-            meta = {"w": workflow_id, "i": value.incident_id, "a": approval_id, "c": origin.channel, "t": origin.ts}
+            meta = {"w": pinned.workflow_id, "i": pinned.incident_id, "a": approval_id}
+            meta |= {"c": origin.channel, "t": origin.ts}
             await self.open_modal(action_id, payload.get("trigger_id", ""), meta, origin)
+
+    async def closed(self, pinned: Pinned) -> DecisionReply | None:
+        """The reply for a closed incident, or None when it is open (or the answer is slow: the form opens)."""
+        try:
+            wait = min(OPEN_CHECK_S, self.deadline.seconds)
+            found = await asyncio.wait_for(self.incidents.find(pinned), timeout=wait)
+        except NotFound as e:
+            return DecisionReply("refused", f":warning: {esc(str(e))}")
+        except (Unavailable, TimeoutError):
+            return None
+        except Exception:
+            log.exception("slack open check failed")
+            return None
+        if found.open:
+            return None
+        return DecisionReply("refused", f":warning: {esc(pinned.incident_id)} is already resolved")
 
     async def decide(self, origin: Origin, attempt: Awaitable[DecisionReply]) -> None:
         """Run a decision and show its outcome on the message it came from (or tell the user why not)."""
-        reply = await attempt
+        await self.show(origin, await attempt)
+
+    async def show(self, origin: Origin, reply: DecisionReply) -> None:
         if reply.kind == "error":
             await self.web.respond(origin.response_url, ephemeral(reply.text))
         else:
@@ -114,7 +143,7 @@ class Interactions:
     def _by(self, actor: Actor) -> str:
         return self.people.display(str(actor))
 
-    async def acknowledge(self, ref: str, actor: Actor) -> DecisionReply:
+    async def acknowledge(self, ref: Pinned, actor: Actor) -> DecisionReply:
         def done(result: UpdateReply) -> str:
             already = "already acknowledged by "
             if result.message.startswith(already):
@@ -123,19 +152,19 @@ class Interactions:
 
         return await self.reply(self.incidents.acknowledge(ref, actor), done)
 
-    async def approve(self, ref: str, actor: Actor, approval_id: str) -> DecisionReply:
+    async def approve(self, ref: Pinned, actor: Actor, approval_id: str) -> DecisionReply:
         return await self.reply(
             self.incidents.approve(ref, actor, approval_id),
             lambda _: f":white_check_mark: Approved by {self._by(actor)} at {self._at()}",
         )
 
-    async def deny(self, ref: str, actor: Actor, approval_id: str, reason: str) -> DecisionReply:
+    async def deny(self, ref: Pinned, actor: Actor, approval_id: str, reason: str) -> DecisionReply:
         return await self.reply(
             self.incidents.deny(ref, actor, approval_id, reason),
             lambda _: f":no_entry: Denied by {self._by(actor)} at {self._at()}: {esc(reason)}",
         )
 
-    async def resolve(self, ref: str, actor: Actor, summary: str) -> DecisionReply:
+    async def resolve(self, ref: Pinned, actor: Actor, summary: str) -> DecisionReply:
         def done(result: UpdateReply) -> str:
             if result.approval_id:  # two-person rule: it became an approval for someone else
                 return f":hourglass: {esc(result.message)}"
@@ -183,7 +212,7 @@ class Interactions:
         text = str(((values.get(field_id) or {}).get(field_id) or {}).get("value") or "").strip()
         try:
             meta = json.loads(view.get("private_metadata") or "")
-            workflow_id = str(meta["w"])
+            pinned = Pinned(str(meta["w"]), str(meta["i"]))
         except (ValueError, KeyError, TypeError):
             return {"response_action": "errors", "errors": {field_id: "this form lost its incident; start again"}}
         try:
@@ -199,9 +228,9 @@ class Interactions:
         origin = self._originals.pop(f"{channel}:{ts}", None) or Origin(channel=channel, ts=ts)
         origin.response_url = str(meta.get("r") or origin.response_url)
         attempt = (
-            self.resolve(workflow_id, actor, text)
+            self.resolve(pinned, actor, text)
             if callback == wire.RESOLVE_MODAL
-            else self.deny(workflow_id, actor, str(meta.get("a") or ""), text)
+            else self.deny(pinned, actor, str(meta.get("a") or ""), text)
         )
         await self.deadline.within(self.decide(origin, attempt), None)
         return None  # an empty 200 closes the modal; the outcome shows on the message

@@ -160,6 +160,9 @@ def test_a_custom_action_may_have_a_runner() -> None:
         ({"webhook": {"url": "https://x.example", "headers": {"Authorization": "Bearer env:TOKEN"}}}, "secret:"),
         ({"command": {"argv": []}}, "at least 1"),
         ({"command": {"argv": ["x"], "timeout": "0s"}}, "longer than 0s"),
+        ({"command": {"argv": ["x"], "timeout": "15m"}}, "at most 9m"),
+        ({"webhook": {"url": "https://x.example", "timeout": "1h"}}, "at most 9m"),
+        ({"statuspage": {"page_id": "abc", "api_key": "env:K", "timeout": "10m"}}, "at most 9m"),
         ({"statuspage": {"page_id": "abc", "api_key": "env:K", "status": "fine"}}, "investigating"),
     ],
 )

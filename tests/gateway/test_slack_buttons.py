@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pytest
 
 from activities.notifiers.slack import blocks
+from gateway.client import IncidentRef, Pinned
 from gateway.slack.deadline import Deadline
 from gateway.slack.interactions import Interactions
 from gateway.slack.messages import Origin, without_buttons
@@ -18,6 +20,7 @@ from incident.models import Actor, Page, Severity, Status, UpdateReply
 from tests.helpers.config import make_config
 
 WID = "incident:events:checkout:k"
+PINNED = Pinned(WID, "INC-7K2Q9M")
 
 
 def a_page(kind: Literal["page", "approval"], approval_id: str | None = None) -> Page:
@@ -41,8 +44,14 @@ def a_page(kind: Literal["page", "approval"], approval_id: str | None = None) ->
 class Decisions:
     """The façade's decisions, recorded: what the app asked for after a button press."""
 
-    def __init__(self) -> None:
+    def __init__(self, running: str = "INC-7K2Q9M") -> None:
         self.calls: list[tuple[Any, ...]] = []
+        self.running = running
+        """The incident the workflow runs now."""
+
+    async def find(self, ref: Pinned) -> IncidentRef:
+        self.calls.append(("find", ref))
+        return IncidentRef(ref.workflow_id, "run", ref.incident_id, open=ref.incident_id == self.running)
 
     async def acknowledge(self, ref: str, actor: Actor) -> UpdateReply:
         self.calls.append(("acknowledge", ref, str(actor)))
@@ -94,14 +103,14 @@ def app() -> tuple[Interactions, Decisions, Shown]:
 async def test_a_pages_acknowledge_button_acknowledges_its_incident(app: tuple[Interactions, Decisions, Shown]) -> None:
     interactions, decisions, shown = app
     await interactions.block_actions(press(blocks(a_page("page"), "http://ui.example/INC-7K2Q9M"), wire.ACK))
-    assert decisions.calls == [("acknowledge", WID, "human:alice")]
+    assert decisions.calls == [("acknowledge", PINNED, "human:alice")]
     assert shown.lines and "Acknowledged by Alice" in shown.lines[0] and not shown.answers
 
 
 async def test_an_approvals_approve_button_names_its_approval(app: tuple[Interactions, Decisions, Shown]) -> None:
     interactions, decisions, _ = app
     await interactions.block_actions(press(blocks(a_page("approval", "A1"), "http://ui.example/x"), wire.APPROVE))
-    assert decisions.calls == [("approve", WID, "human:alice", "A1")]
+    assert decisions.calls == [("approve", PINNED, "human:alice", "A1")]
 
 
 def test_the_outcome_replaces_the_pages_buttons_and_keeps_the_link() -> None:
@@ -115,8 +124,28 @@ def test_the_outcome_replaces_the_pages_buttons_and_keeps_the_link() -> None:
 def test_a_button_value_round_trips_and_a_foreign_one_is_refused() -> None:
     value = wire.ButtonValue("INC-7K2Q9M", WID, "A1")
     assert wire.decode_button(wire.encode_button(value)) == value
-    assert wire.decode_button('{"workflow_id": "w"}') == wire.ButtonValue("w", "w")
-    for raw in (None, "", "not json", "[]", '{"incident_id": "INC-1"}'):
+    for raw in (None, "", "not json", "[]", '{"incident_id": "INC-1"}', '{"workflow_id": "w"}'):
         with pytest.raises(wire.BadButton):
             wire.decode_button(raw)
     assert wire.esc("a < b & c > d") == "a &lt; b &amp; c &gt; d"
+
+
+async def test_a_button_without_its_incident_id_is_refused_not_sent_to_the_workflows_current_incident(
+    app: tuple[Interactions, Decisions, Shown],
+) -> None:
+    interactions, decisions, shown = app
+    pressed = press(blocks(a_page("page"), "http://ui.example/x"), wire.ACK)
+    pressed["actions"][0]["value"] = json.dumps({"workflow_id": WID})
+    await interactions.block_actions(pressed)
+    assert decisions.calls == [] and not shown.lines
+    assert "does not say which incident" in shown.answers[0]["text"]
+
+
+async def test_resolve_on_a_closed_incident_opens_no_form_and_says_so(
+    app: tuple[Interactions, Decisions, Shown],
+) -> None:
+    interactions, decisions, shown = app
+    decisions.running = "INC-NEXT00"  # the key opened the next incident since
+    await interactions.block_actions(press(blocks(a_page("page"), "http://ui.example/x"), wire.RESOLVE))
+    assert decisions.calls == [("find", PINNED)]
+    assert shown.lines == [":warning: INC-7K2Q9M is already resolved"]

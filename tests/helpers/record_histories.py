@@ -26,7 +26,7 @@ from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
 from incident.config import Config, Logs, ServiceContext
 from incident.ids import workflow_id_for
-from incident.models import Actor, AlertAction
+from incident.models import Actor, AlertAction, Severity
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import alert, make_config
 from tests.helpers.http import HttpRequest, loopback_http
@@ -160,10 +160,100 @@ async def record_storm_late_reload() -> str:
             loki_answers.set()
 
 
+async def escalate_severity(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy, held: threading.Event) -> str:
+    """`escalate` while level 1 is being paged (its webhook holds the page), a more severe alert joining, an
+    approval that escalates on its own level (to level 3), then `escalate` bringing level 3 in, and resolve."""
+    key = "escalate-severity"
+    await h.incidents.ingest(alert(key), policy, "replay")
+    wid = workflow_id_for("replay", key)
+    await until(lambda: _arrived(held), timeout=30)
+    await h.incidents.request(wid, Actor.human("alice"), "escalate", "alice is in a meeting")
+    held.set()
+    await until(lambda: _state(h, wid), lambda st: st.top_level == 2, timeout=30)
+    worse = alert(key, summary="down everywhere").model_copy(update={"severity": Severity.SEV1})
+    await h.incidents.ingest(worse, policy, "replay")
+    await until(lambda: _state(h, wid), _has("severity_proposed"), timeout=30)
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    await h.incidents.request(wid, Actor.agent("triage"), "rollback", "v42 is the only change", {"version": "v41"})
+    await env.sleep(timedelta(minutes=16))
+    await until(lambda: _state(h, wid), _has("approval_escalated"), timeout=30)
+    await h.incidents.request(wid, Actor.human("alice"), "escalate", "bring in bob")
+    await until(lambda: _state(h, wid), lambda st: st.top_level == 3, timeout=30)
+    await h.incidents.resolve(wid, Actor.human("alice"), "rolled back by hand")
+    return wid
+
+
+async def _arrived(event: threading.Event) -> bool:
+    return event.is_set()
+
+
+async def record_escalate_severity() -> str:
+    """`escalate_severity` with alice's first page held by a webhook on loopback until the scenario lets it go."""
+    arrived, held = threading.Event(), threading.Event()
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        if req.path == "/alice" and not arrived.is_set():
+            arrived.set()
+            held.wait(timeout=30)
+        return 200, {}, b""
+
+    with loopback_http(respond) as url:
+        config = make_config(url)
+        levels = config.escalation_policies["two-levels"].levels
+        levels.append(levels[1].model_copy(update={"notify": ["user:bob"]}))  # a third level, for the approval
+        try:
+            return await record(partial(escalate_severity, held=arrived), config)
+        finally:
+            held.set()
+
+
+async def _maybe_state(h: Harness, wid: str) -> IncidentState | None:
+    """The state, or None while there is none to be had: a query that reaches a run as it continues-as-new goes
+    unanswered on the test server, so ask again rather than wait."""
+    try:
+        st: IncidentState = await h.client.get_workflow_handle(wid).query(
+            IncidentWorkflow.state, rpc_timeout=timedelta(seconds=3)
+        )
+        return st
+    except Exception:
+        return None
+
+
+async def record_reopen() -> str:
+    """A recovery that resolves and a trigger in one batch: the resolved incident's run opens the next incident
+    with the policy the worker's config has now (its history is the one saved: it ends continuing as new)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    await register_search_attributes(env.client)
+    try:
+        config = make_config()
+        config.services["checkout"].on_recovery = "resolve"
+        async with httpx.AsyncClient() as http:
+            h = await harness(env, config, http)
+            async with h.worker:
+                policy = IncidentPolicy.snapshot(config, "checkout")
+                wid = workflow_id_for("replay", "reopen")
+                await h.incidents.send_batch(wid, [alert("reopen")], policy)
+                first = await until(lambda: _maybe_state(h, wid), lambda st: st is not None, timeout=30)
+                run_id = (await env.client.get_workflow_handle(wid).describe()).run_id
+                config.services["checkout"].runbook = "https://runbooks.example/checkout-v2"
+                batch = [alert("reopen", action=AlertAction.RESOLVE), alert("reopen", summary="flapped again")]
+                await h.incidents.send_batch(wid, batch, policy)
+                await until(
+                    lambda: _maybe_state(h, wid), lambda st: st and st.incident_id != first.incident_id, timeout=30
+                )
+                return (await env.client.get_workflow_handle(wid, run_id=run_id).fetch_history()).to_json()
+    finally:
+        await env.shutdown()
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_full_lifecycle": partial(record, full_lifecycle),
     "incident_approvals": partial(record, approvals),
     "incident_storm_late_reload": record_storm_late_reload,
+    "incident_escalate_severity": record_escalate_severity,
+    "incident_reopen_fresh_policy": record_reopen,
 }
 
 

@@ -164,6 +164,35 @@ def pending_approval() -> Approval:
     )
 
 
+def test_a_more_severe_trigger_proposes_its_severity_a_milder_or_late_one_changes_nothing(
+    policy: IncidentPolicy,
+) -> None:
+    st = opened(policy)
+    worse = event(summary="down everywhere").model_copy(update={"severity": Severity.SEV1})
+    t = lifecycle.record_alert(st, policy, worse, T0, set())
+    assert kinds(t) == ["alert", "severity_proposed"] and t.entries[1].actor == "system:events"
+    assert t.entries[1].text == "proposes SEV1: a more severe alert joined: down everywhere; in force: SEV1 (proposed)"
+    assert st.severity is Severity.SEV1 and t.wake
+    milder = event().model_copy(update={"severity": Severity.SEV4})
+    assert kinds(lifecycle.record_alert(st, policy, milder, T0, set())) == ["alert"]
+    assert st.severity is Severity.SEV1
+    recovery = event(AlertAction.RESOLVE).model_copy(update={"severity": Severity.SEV0})
+    lifecycle.record_alert(st, policy, recovery, T0, set())
+    assert st.severity is Severity.SEV1, "only a trigger proposes"
+
+
+def test_a_trigger_leaves_a_human_set_severity_and_old_incidents_alone(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    lifecycle.set_severity(st, ALICE, Severity.SEV3, "one pod", T0)
+    worst = event().model_copy(update={"severity": Severity.SEV0})
+    assert not lifecycle.raises_severity(st, worst)
+    lifecycle.record_alert(st, policy, worst, T0, set())
+    assert st.severity is Severity.SEV3
+    before = opened(policy)
+    lifecycle.record_alert(before, policy, worst, T0, set(), severity_proposals=False)
+    assert before.severity is Severity.SEV2
+
+
 def test_an_unanswered_approval_asks_the_next_level_then_expires(policy: IncidentPolicy) -> None:
     st = opened(policy)
     st.paged, st.top_level = ["alice"], 1
@@ -172,13 +201,34 @@ def test_an_unanswered_approval_asks_the_next_level_then_expires(policy: Inciden
     t = lifecycle.approval_timed_out(st, policy, approval, approval.deadline)
     assert kinds(t) == ["approval_escalated"] and t.entries[0].data == {"approval": "A1", "level": 2}
     assert [(n.targets, n.kind, n.approval_id) for n in t.notices] == [(["user:dave"], "approval", "A1")]
-    assert approval.pending and approval.deadline == T0 + timedelta(minutes=30) and st.top_level == 2
+    assert approval.pending and approval.deadline == T0 + timedelta(minutes=30) and approval.level == 2
+    assert st.top_level == 1, "asking level 2 about an approval is not paging level 2 into the incident"
     t = lifecycle.approval_timed_out(st, policy, approval, approval.deadline)
     assert kinds(t) == ["approval_expired"] and approval.status is ApprovalStatus.EXPIRED
     assert (
         t.notices[0].targets == ["user:alice"]
         and t.notices[0].text == "Approval A1 (rollback (version=v41)) expired unanswered."
     )
+
+
+def test_each_approval_escalates_on_its_own_level(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    st.paged, st.top_level = ["alice"], 1
+    first, second = pending_approval(), pending_approval().model_copy(update={"id": "A2"})
+    st.approvals += [first, second]
+    for approval in (first, second):
+        t = lifecycle.approval_timed_out(st, policy, approval, approval.deadline)
+        assert t.entries[0].data == {"approval": approval.id, "level": 2}
+    assert st.top_level == 1
+
+
+def test_before_the_patch_an_approvals_escalation_raised_the_incidents_level(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    st.paged, st.top_level = ["alice"], 1
+    approval = pending_approval()
+    st.approvals.append(approval)
+    lifecycle.approval_timed_out(st, policy, approval, approval.deadline, own_level=False)
+    assert st.top_level == 2 and approval.level == 0
 
 
 def test_reload_keeps_escalation_within_the_new_levels(policy: IncidentPolicy) -> None:
@@ -191,3 +241,15 @@ def test_reload_keeps_escalation_within_the_new_levels(policy: IncidentPolicy) -
     assert t.message == "policy reloaded (escalation)"
     assert t.entries[0].text == "human:alice reloaded the policy from the config: escalation"
     assert lifecycle.reload(st, policy, policy, ALICE, T0).message == "policy reloaded (nothing changed)"
+
+
+def test_a_hurried_level_makes_the_next_one_due_the_moment_it_is_paged(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    cur = st.escalation
+    cur.hurry()
+    after = cur.advance(policy.escalation, T0, skipped=False)
+    assert after.level == 1 and after.next_at == T0 and not after.next_now
+    waits = after.advance(policy.escalation, T0, skipped=False)
+    assert waits.next_at == T0 + policy.escalation.levels[1].after, "only the level asked about is hurried"
+    lifecycle.acknowledge(st, policy, ALICE, T0, via_source=False)
+    assert not st.escalation.next_now, "an acknowledgement drops the hurry with the escalation"

@@ -17,6 +17,9 @@ from workflows.incident.refusals import Refusals
 from workflows.incident.run import IncidentRun, Rejected
 from workflows.messages import ActionRequest, DecisionRequest
 
+APPROVAL_OWN_LEVEL = "approval-own-level"
+"""An unanswered approval escalates on its own level and leaves the incident's (`top_level`) to `escalate`."""
+
 
 class Approvals:
     def __init__(self, run: IncidentRun, refusals: Refusals) -> None:
@@ -67,7 +70,8 @@ class Approvals:
         return targets
 
     def timed_out(self, approval: Approval, now: datetime) -> None:
-        self.run.apply(lifecycle.approval_timed_out(self.run.require(), self.run.policy, approval, now))
+        own_level = workflow.patched(APPROVAL_OWN_LEVEL)
+        self.run.apply(lifecycle.approval_timed_out(self.run.require(), self.run.policy, approval, now, own_level))
 
     def decide(self, req: DecisionRequest) -> UpdateReply:
         """A human approves or denies a pending approval."""

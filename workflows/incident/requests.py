@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError
 
 from incident import lifecycle
 from incident import sentences as say
+from incident.actions import ACTION_ATTEMPT_TIMEOUT
 from incident.approvals import ActionRun, Approval
 from incident.models import Actor, ActorKind, Severity, Status, UpdateReply
 from incident.policy import Verdict
@@ -27,7 +28,9 @@ from workflows.messages import (
     SeverityRequest,
 )
 
-ACTION_TIMEOUT = timedelta(minutes=10)
+ESCALATE_NEXT_LEVEL = "escalate-next-level"
+"""`escalate` while a level is being paged brings in the level after it (before: that level was paged again)."""
+ACTION_TIMEOUT = ACTION_ATTEMPT_TIMEOUT  # runners' timeouts are checked against it at config load
 ACTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=3
 )
@@ -217,6 +220,8 @@ class Requests:
         levels = run.policy.escalation.levels
         cur = st.escalation
         if cur.active and not cur.pending_exhaustion(run.policy.escalation):
+            if run.escalating is cur and workflow.patched(ESCALATE_NEXT_LEVEL):
+                return self.escalate_after_paging(by, why)
             st.escalation = cur.model_copy(update={"next_at": now})
             run.record(by, Kind.ESCALATE, say.escalate_now(by, cur.level + 1, why), {"level": cur.level + 1})
             run.wake = True
@@ -228,6 +233,20 @@ class Requests:
         run.notices.append((levels[st.top_level - 1].notify, run.page(st.top_level, 0)))
         run.wake = True
         return UpdateReply(ok=True, message=f"paging level {st.top_level} now", status=st.status)
+
+    def escalate_after_paging(self, by: Actor, why: str) -> UpdateReply:
+        """Level n is being paged right now: the level after it is due the moment that page is out."""
+        run, st, now = self.run, self.run.require(), workflow.now()
+        pol, cur = run.policy.escalation, st.escalation
+        n, after = cur.level + 1, cur.advance(pol, now, skipped=True)
+        if after.pending_exhaustion(pol):
+            message = f"level {n}, the last, is being paged now: no level is left to bring in"
+            return UpdateReply(ok=False, message=message, status=st.status)
+        cur.hurry()
+        run.record(by, Kind.ESCALATE, say.escalate_now(by, after.level + 1, why), {"level": after.level + 1})
+        return UpdateReply(
+            ok=True, message=f"paging level {after.level + 1} as soon as level {n} is paged", status=st.status
+        )
 
     def page_target(self, by: Actor, target: str, why: str) -> UpdateReply:
         """Page one more person (or whoever is on call on a schedule) into this incident."""

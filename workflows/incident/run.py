@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from incident import lifecycle
+from incident.escalation import EscalationCursor
 from incident.models import Actor, Page
 from incident.state import IncidentPolicy, IncidentState
 from incident.timeline import Kind, entry
@@ -32,6 +33,8 @@ class IncidentRun:
         """Set when something changed that the main loop must look at."""
         self.notices: list[tuple[list[str], Page]] = []
         """Messages to send from the main loop: (escalation targets, page)."""
+        self.escalating: EscalationCursor | None = None
+        """The cursor whose level the main loop is paging right now (None between steps)."""
 
     def require(self) -> IncidentState:
         if self.state is None:

@@ -12,10 +12,11 @@ carry out requests, each holding the `IncidentRun` they share.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from incident import lifecycle
@@ -43,6 +44,14 @@ with workflow.unsafe.imports_passed_through():
         ResolveRequest,
         SeverityRequest,
     )
+
+
+FRESH_POLICY_ON_REOPEN = "fresh-policy-on-reopen"
+"""The next incident opened from alerts that came after a resolve takes the config's policy now (before: the
+resolved incident's snapshot)."""
+POLICY_TIMEOUT = timedelta(seconds=10)
+ALERT_SEVERITY_PROPOSAL = "alert-severity-proposal"
+"""A more severe trigger joining an open incident raises its severity (before: the first alert's stayed)."""
 
 
 @workflow.defn(sandboxed=False)
@@ -97,7 +106,9 @@ class IncidentWorkflow:
                 continue
             now = workflow.now()
             if st.escalation.due(now):
+                run.escalating = st.escalation  # an `escalate` meanwhile means the level after this one
                 await self._escalation.step()
+                run.escalating = None
                 self._publish()
                 continue
             if st.status is Status.ACKNOWLEDGED and st.ack_deadline and st.ack_deadline <= now:
@@ -132,11 +143,12 @@ class IncidentWorkflow:
         )
         if any(a.action is AlertAction.TRIGGER for a in self._after_resolve):
             # Alerts that arrived while the resolve was being recorded: a resolved incident never absorbs them,
-            # so they open the next incident on this key, in a fresh run.
+            # so they open the next incident on this key, in a fresh run, by the policy in the config now.
+            policy = await self._next_policy() if workflow.patched(FRESH_POLICY_ON_REOPEN) else run.policy
             next_id = incident_id_from_int(workflow.random().getrandbits(30))
             workflow.continue_as_new(
                 IncidentInput(
-                    policy=run.policy,
+                    policy=policy,
                     incident_id=next_id,
                     carry_alerts=self._after_resolve,
                     history_limit=self._history_limit,
@@ -145,6 +157,23 @@ class IncidentWorkflow:
             )
         outcome.postmortem = draft(st, run.policy.service)  # `baton postmortem` drafts it for a continued run
         return outcome
+
+    async def _next_policy(self) -> IncidentPolicy:
+        """The policy for the next incident on this key: what the worker's config says now for the service of
+        the first trigger that opens it (as the intake would snapshot it); this one's when that cannot be had."""
+        first = next(a for a in self._after_resolve if a.action is AlertAction.TRIGGER)
+        try:
+            fresh: IncidentPolicy | None = await workflow.execute_local_activity(
+                "policy_snapshot",
+                first.service,
+                result_type=IncidentPolicy | None,  # type: ignore[arg-type]
+                start_to_close_timeout=POLICY_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary=f"policy for {first.service}",
+            )
+        except ActivityError:
+            fresh = None
+        return fresh or self._run.policy
 
     def _next_deadline(self) -> tuple[datetime | None, str | None]:
         st, policy = self._run.require(), self._run.policy
@@ -187,7 +216,8 @@ class IncidentWorkflow:
         if not st.open:
             self._after_resolve.append(alert)
             return
-        run.apply(lifecycle.record_alert(st, run.policy, alert, now, self._recent))
+        proposes = lifecycle.raises_severity(st, alert) and workflow.patched(ALERT_SEVERITY_PROPOSAL)
+        run.apply(lifecycle.record_alert(st, run.policy, alert, now, self._recent, severity_proposals=proposes))
 
     # ---- human and agent requests ----------------------------------------------------------------------------
 
