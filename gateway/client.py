@@ -303,9 +303,13 @@ class Incidents:
         rationale: str = "",
         params: dict[str, str] | None = None,
         text: str | None = None,
+        request_id: str | None = None,
     ) -> UpdateReply:
-        """Ask for an action the boundaries decide on. `result.approval_id` is set when it waits for a human."""
-        req = ActionRequest(actor=actor, action=action, rationale=rationale, params=params or {}, text=text)
+        """Ask for an action the boundaries decide on. `result.approval_id` is set when it waits for a human; an
+        accepted action's id is in `result.action_id`, and asking again with the same `request_id` runs nothing."""
+        req = ActionRequest(
+            actor=actor, action=action, rationale=rationale, params=params or {}, text=text, request_id=request_id
+        )
         return await self._act(ref, IncidentWorkflow.request, req)
 
     async def approve(self, ref: str, actor: Actor, approval_id: str, text: str | None = None) -> UpdateReply:
