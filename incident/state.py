@@ -82,6 +82,8 @@ class CarryLimits(BaseModel):
     alerts: int
     decided_approvals: int
     recent_events: int
+    context_items: int | None = None
+    """Suspects, metrics and links of the page's context carried; None: all of it (logs go with any limit)."""
 
 
 CARRY = [
@@ -89,7 +91,16 @@ CARRY = [
         story_first=50, story_last=150, recent=100, text=1_000, alerts=200, decided_approvals=20, recent_events=1_000
     ),
     CarryLimits(story_first=20, story_last=30, recent=30, text=300, alerts=50, decided_approvals=5, recent_events=200),
-    CarryLimits(story_first=5, story_last=5, recent=10, text=200, alerts=0, decided_approvals=0, recent_events=50),
+    CarryLimits(
+        story_first=5,
+        story_last=5,
+        recent=10,
+        text=200,
+        alerts=0,
+        decided_approvals=0,
+        recent_events=50,
+        context_items=3,
+    ),
 ]
 
 
@@ -239,6 +250,11 @@ class IncidentState(BaseModel):
             for rec in st.alerts.values():
                 rec.labels, rec.details, rec.links = {}, {}, rec.links[:1]
         st.recent_events = st.recent_events[len(st.recent_events) - limits.recent_events :]
+        if st.context is not None and limits.context_items is not None:
+            n, ctx = limits.context_items, st.context
+            st.context = ctx.model_copy(
+                update={"suspects": ctx.suspects[:n], "metrics": ctx.metrics[:n], "links": ctx.links[:n], "logs": None}
+            )
         return st
 
     @property

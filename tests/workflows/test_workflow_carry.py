@@ -237,6 +237,8 @@ async def test_continue_as_new_in_the_middle_of_queued_work_loses_none_of_it(ts_
             await h.incidents.approve(wid, ALICE, rollback.approval_id or "")
             await handle.execute_update(IncidentWorkflow.request, ask("drop_database", "it is corrupt"))
             await h.incidents.request(wid, TRIAGE, "page", "need the database owner", {"target": "bob"})
+            await h.incidents.acknowledge(wid, ALICE)
+            await h.incidents.request(wid, TRIAGE, "escalate", "the database team too")
             rec.release.set()
             await busy
             st = await until(
@@ -251,6 +253,7 @@ async def test_continue_as_new_in_the_middle_of_queued_work_loses_none_of_it(ts_
             assert any("drop_database" in t for t in told), "the refusal notice"
             assert any("restart_pods" in t for t in told), "the action's result"
             assert rec.to("/bob", "page"), "the page asked for"
+            assert await until(lambda: asyncio.sleep(0, rec.to("/dave", "page"))), "the escalation asked for"
             assert len(rec.to("/deploy/checkout/rollback")) == 1, "the approved rollback ran"
             a1 = st.approval("A1")
             assert a1 is not None and a1.pending
