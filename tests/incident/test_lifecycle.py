@@ -12,6 +12,7 @@ from incident import state as STATE
 from incident.approvals import Approval, ApprovalStatus
 from incident.links import Link
 from incident.models import Actor, Alert, AlertAction, Severity, Status
+from incident.postmortem import draft
 from incident.state import IncidentPolicy, IncidentState
 from incident.timeline import Kind, entry
 from tests.helpers.config import make_config
@@ -240,6 +241,9 @@ def test_a_run_carries_the_story_and_the_latest_entries_and_counts_the_rest(poli
     again = carried.carried(STATE.CARRY[0])
     assert again.timeline_left == carried.timeline_left, "carrying what fits leaves nothing more behind"
     assert st.timeline[-1].kind == "acknowledged" and len(st.timeline) > 1_000, "the run's own state is untouched"
+    carried.runs = 3
+    assert f"{carried.timeline_left} earlier timeline entries are not shown" in draft(carried)
+    assert "earlier runs (runs 1 to 2" in draft(carried)
 
 
 def test_carrying_keeps_what_waits_and_approval_ids_go_on(policy: IncidentPolicy) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.render import print_incident
 from incident.ids import workflow_id_for
 from incident.models import Actor
 from incident.state import IncidentInput, IncidentPolicy, IncidentState
@@ -99,6 +101,9 @@ async def test_ten_thousand_notes_and_five_thousand_alerts_still_page_level_two_
             assert st.runs > 2 and st.timeline_left > 0, "older entries stay in earlier runs' histories"
             assert len(st.timeline) < 1_000
             assert entries(st, "opened") and entries(st, "paged"), "the story of the incident is carried"
+            shown = Console(record=True, width=200)
+            print_incident(shown, st)
+            assert f"{st.timeline_left} earlier timeline entries are not shown" in shown.export_text()
             await h.env.sleep(timedelta(minutes=5, seconds=5))
             await until(lambda: paged_count(h, wid, level=2), timeout=30)
             st = await until(lambda: settled(h, wid), lambda s: s is not None)
