@@ -13,6 +13,7 @@ from rich.console import Console
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.client import Refused
 from gateway.render import print_incident
 from incident.ids import workflow_id_for
 from incident.models import Actor
@@ -155,3 +156,14 @@ async def test_a_run_continues_as_new_on_history_size(ts_env: WorkflowEnvironmen
             assert st.alert_count == 13
             old = h.client.get_workflow_handle(wid, run_id=first_run)
             assert len((await old.fetch_history()).events) < 200
+
+
+async def test_the_client_names_what_is_too_big_in_a_request(ts_env: WorkflowEnvironment, sink: Sink) -> None:
+    async with httpx.AsyncClient() as http:
+        h = await harness(ts_env, make_config(sink.url), http)
+        async with h.worker:
+            wid, _ = await start(h, "client-bounds")
+            with pytest.raises(Refused, match=r"params\.version: String should have at most 1000 characters"):
+                await h.incidents.request(wid, Actor.agent("triage"), "rollback", "bad", {"version": "v" * 2_000})
+            with pytest.raises(Refused, match="request_id"):
+                await h.incidents.request(wid, Actor.agent("triage"), "restart_pods", "x", request_id="no spaces")
