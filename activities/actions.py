@@ -10,7 +10,7 @@ nothing runs and a human does it by hand. Outcomes:
   `ApplicationError`, so Temporal retries with the workflow's retry policy; after the last attempt the workflow
   records the error.
 
-Every attempt at one approval carries the same idempotency key (`<workflow_id>/<approval_id>`). With
+Every attempt at one action carries the same idempotency key (`<incident_id>/<A1 or R1>`, from the request). With
 `dry_run=True` (drills) the request is built, placeholders and all, and described, but nothing is called.
 A command heartbeats while it runs, so the workflow may set a heartbeat timeout; its start-to-close timeout
 must be longer than the runner's `timeout`.
@@ -41,7 +41,6 @@ from incident.actions import (
     StatuspageRunner,
     TemplateError,
     WebhookRunner,
-    idempotency_key,
     placeholder_values,
 )
 from incident.approvals import ActionRun
@@ -197,7 +196,7 @@ class ActionActivities:
             "BATON_APPROVED_BY": req.approved_by or "",
             "BATON_PARAMS": json.dumps(req.params, sort_keys=True),
             "BATON_TEXT": req.text or "",
-            "BATON_IDEMPOTENCY_KEY": idempotency_key(req.workflow_id, req.approval_id),
+            "BATON_IDEMPOTENCY_KEY": req.idempotency_key(),
         }
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -265,7 +264,7 @@ def _values(req: RunActionRequest) -> dict[str, str | None]:
 
 
 def _base_headers(req: RunActionRequest) -> dict[str, str]:
-    return {"User-Agent": "baton", "Idempotency-Key": idempotency_key(req.workflow_id, req.approval_id)}
+    return {"User-Agent": "baton", "Idempotency-Key": req.idempotency_key()}
 
 
 def _reveal(secret: Secret, where: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -328,9 +329,17 @@ class Incidents:
         rationale: str = "",
         params: dict[str, str] | None = None,
         text: str | None = None,
+        request_id: str | None = None,
     ) -> UpdateReply:
-        """Ask for an action the boundaries decide on. `result.approval_id` is set when it waits for a human."""
-        req = ActionRequest(actor=actor, action=action, rationale=rationale, params=params or {}, text=text)
+        """Ask for an action the boundaries decide on. `result.approval_id` is set when it waits for a human; an
+        accepted action's id is in `result.action_id`, and asking again with the same `request_id` runs nothing."""
+        try:
+            req = ActionRequest(
+                actor=actor, action=action, rationale=rationale, params=params or {}, text=text, request_id=request_id
+            )
+        except ValidationError as e:  # too long, too many parameters, a malformed id: say which
+            first = e.errors()[0]
+            raise Refused(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
         return await self._act(ref, IncidentWorkflow.request, req)
 
     async def approve(self, ref: Ref, actor: Actor, approval_id: str, text: str | None = None) -> UpdateReply:

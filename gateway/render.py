@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gateway.client import IncidentSummary
+from incident import sentences as say
 from incident.approvals import RefusalRow
 from incident.config import Config
 from incident.models import Actor, Severity, TimelineEntry
@@ -128,6 +129,8 @@ def print_incident(console: Console, st: IncidentState) -> None:
     for e in st.timeline:
         table.add_row(f"{e.at:%H:%M:%S}", escape(e.actor), escape(e.text))
     console.print(table)
+    if st.timeline_left:
+        console.print(f"  [dim]{escape(say.timeline_left(st.timeline_left, st.runs))}[/dim]", highlight=False)
 
 
 def config_counts(config: Config) -> dict[str, int]:

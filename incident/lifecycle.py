@@ -17,7 +17,19 @@ from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus
 from incident.escalation import EscalationCursor
 from incident.models import Actor, Alert, AlertAction, AlertRecord, Severity, Status, TimelineEntry, bounded
-from incident.state import MAX_ALERT_RECORDS, RECENT_EVENTS, TIMELINE_ALERT_ENTRIES, IncidentPolicy, IncidentState
+from incident.state import (
+    DETAILS_KEPT,
+    MAX_ALERT_RECORDS,
+    RECENT_EVENTS,
+    SUMMARY_KEPT,
+    TIMELINE_ALERT_ENTRIES,
+    IncidentPolicy,
+    IncidentState,
+    clip,
+    event_id_kept,
+    labels_kept,
+    links_kept,
+)
 from incident.timeline import Kind, entry
 
 AGENT = "baton"
@@ -86,7 +98,7 @@ def open_incident(
     st = IncidentState(
         incident_id=incident_id,
         workflow_id=workflow_id,
-        title=alert.summary,
+        title=clip(alert.summary, SUMMARY_KEPT),
         service=alert.service,
         severity=alert.severity,
         opened_at=now,
@@ -120,13 +132,16 @@ def record_alert(
     """An event for an open incident. `recent` mirrors `st.recent_events`, to spot a source's retry quickly.
 
     A trigger's severity is a proposal (`severity_proposals`; incidents that began before did not read it): the
-    incident runs at the most severe one, and needs a human's confirmation where `confirm_severity` says so."""
+    incident runs at the most severe one, and needs a human's confirmation where `confirm_severity` says so. What
+    the state keeps of the event is bounded (summary, labels, links, details); the event itself is in the history."""
     t = Transition(now)
     if alert.event_id:
-        if alert.event_id in recent:
+        event_id = event_id_kept(alert.event_id)
+        if event_id in recent:
             st.duplicates += 1
             return t
-        _remember(st, recent, alert.event_id)
+        _remember(st, recent, event_id)
+    summary = clip(alert.summary, SUMMARY_KEPT)
     source = Actor.system(alert.source)
     rec = st.alerts.get(alert.key)
     t.wake = True
@@ -137,37 +152,37 @@ def record_alert(
         elif rec is None:
             st.alerts[alert.key] = AlertRecord(
                 key=alert.key,
-                summary=alert.summary,
+                summary=summary,
                 count=1,
                 first_at=now,
                 last_at=now,
                 changed_at=alert.received_at,
-                labels=alert.labels,
-                links=alert.links,
-                details=bounded(alert.details),
+                labels=labels_kept(alert.labels),
+                links=links_kept(alert.links),
+                details=bounded(alert.details, DETAILS_KEPT),
             )
         else:
             rec.count += 1
             rec.last_at = now
             refired = not rec.firing and rec.newer(alert)
             if rec.newer(alert):
-                rec.firing, rec.changed_at, rec.summary = True, alert.received_at, alert.summary
+                rec.firing, rec.changed_at, rec.summary = True, alert.received_at, summary
             if refired:
-                t.add(source, Kind.ALERT_REFIRED, say.alert_refired(alert.summary))
+                t.add(source, Kind.ALERT_REFIRED, say.alert_refired(summary))
                 _resume_escalation(st, now)
-        _alert_entry(st, t, source, alert)
+        _alert_entry(st, t, source, alert, summary)
         if severity_proposals and raises_severity(st, alert):
-            reason = say.alert_proposes_severity(alert.summary)
+            reason = say.alert_proposes_severity(summary)
             t.then(propose_severity(st, policy, source, alert.severity, reason, now))
     elif alert.action is AlertAction.ACKNOWLEDGE:
         t.then(acknowledge(st, policy, source, now, via_source=True))
     elif alert.action is AlertAction.RESOLVE:
         if rec is not None and not rec.newer(alert):
-            t.add(source, Kind.ALERT_LATE, say.alert_late(alert.summary))
+            t.add(source, Kind.ALERT_LATE, say.alert_late(summary))
             return t
         if rec is not None:
             rec.firing, rec.changed_at, rec.last_at = False, alert.received_at, now
-        t.add(source, Kind.ALERT_RECOVERED, say.alert_recovered(alert.summary))
+        t.add(source, Kind.ALERT_RECOVERED, say.alert_recovered(summary))
         if not st.firing:
             t.then(_all_recovered(st, policy, source, now))
     return t
@@ -180,17 +195,17 @@ def _remember(st: IncidentState, recent: set[str], event_id: str) -> None:
         recent.discard(st.recent_events.pop(0))
 
 
-def _alert_entry(st: IncidentState, t: Transition, source: Actor, alert: Alert) -> None:
+def _alert_entry(st: IncidentState, t: Transition, source: Actor, alert: Alert, summary: str) -> None:
     """Alert events on the timeline stay bounded: the first few one by one, then one running summary."""
     st.alert_entries += 1
     if st.alert_entries <= TIMELINE_ALERT_ENTRIES:
-        t.add(source, Kind.ALERT, say.alert(alert.summary, alert.severity, alert.key))
+        t.add(source, Kind.ALERT, say.alert(summary, alert.severity, clip(alert.key, SUMMARY_KEPT)))
         return
     more = st.alert_entries - TIMELINE_ALERT_ENTRIES
     # One running entry, kept last among alert events: the previous one moves up to now.
     st.timeline[:] = [e for e in st.timeline if e.kind != Kind.ALERTS_MORE]
     t.entries = [e for e in t.entries if e.kind != Kind.ALERTS_MORE]
-    t.add(source, Kind.ALERTS_MORE, say.alerts_more(more, alert.summary))
+    t.add(source, Kind.ALERTS_MORE, say.alerts_more(more, summary))
 
 
 def _resume_escalation(st: IncidentState, now: datetime) -> None:

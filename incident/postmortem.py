@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus, Refusal
 from incident.models import TimelineEntry
 from incident.state import IncidentState, ServiceInfo
@@ -36,7 +37,7 @@ def draft(
         _impact(state),
         _alerts(state),
         _suspects(state),
-        _timeline(state.timeline),
+        _timeline(state.timeline, getattr(state, "timeline_left", 0), getattr(state, "runs", 1)),
         _who(state.timeline, approvals, refusals),
         _questions(state, approvals, refusals),
     ]
@@ -151,8 +152,11 @@ def _suspects(st: IncidentState) -> str:
     return "\n".join(lines)
 
 
-def _timeline(entries: list[TimelineEntry]) -> str:
-    lines = ["## Timeline", "", "| Time (UTC) | Who | What |", "|---|---|---|"]
+def _timeline(entries: list[TimelineEntry], left: int = 0, runs: int = 1) -> str:
+    lines = ["## Timeline", ""]
+    if left:  # a long incident carries its story and its latest entries from run to run; the rest stays behind
+        lines += [f"{say.timeline_left(left, runs)}.", ""]
+    lines += ["| Time (UTC) | Who | What |", "|---|---|---|"]
     alerts = [e for e in entries if e.kind in ALERT_KINDS]
     rest = alerts[ALERT_ROWS:]
     collapsed = {id(e) for e in rest}

@@ -246,9 +246,22 @@ def action_outcome(what: str, approved: bool, ran: bool, dry_run: bool, ok: bool
     return f"{what} FAILED: {runner + ': ' if runner else ''}{detail}"
 
 
-def action_skipped(approval_id: str) -> str:
-    return f"{approval_id} was approved but not run: resolved first"
+def action_skipped(ref: str, approved: bool = True) -> str:
+    return f"{ref} was {'approved' if approved else 'accepted'} but not run: resolved first"
 
 
 def _why(why: str, sep: str) -> str:
     return f"{sep}{why}" if why else ""
+
+
+def action_accepted(actor: Actor, ref: str, what: str, rule: str, why: str) -> str:
+    """An auto action accepted by `request`: it runs from the main loop, and its outcome follows on the timeline."""
+    return f"{actor} asked to {what} ({rule}): {ref} runs now{_why(why, ' — ')}"
+
+
+def timeline_left(entries: int, runs: int) -> str:
+    """What a carried timeline left behind, and where it is."""
+    return (
+        f"{entries} earlier timeline entr{'y is' if entries == 1 else 'ies are'} not shown: they are in the history "
+        f"of this incident's earlier runs (runs 1 to {runs - 1}; `temporal workflow show` with their run ids)"
+    )

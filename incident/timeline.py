@@ -9,7 +9,7 @@ nothing parses the sentence:
 - `escalation_skipped`: `level`; `escalation_exhausted`: `levels`, `passes`; `escalate`: `level`;
 - `approval_escalated`: `approval`, `level`; other approval entries: `approval`;
 - `severity`, `severity_proposed`: `severity`;
-- `refused`, `undefined`: `action`; `action_ran`, `action_failed`: `action`, `ref`;
+- `refused`, `undefined`: `action`; `action_accepted`, `action_ran`, `action_failed`: `action`, `ref`;
 - follow-ups (`asked_to_resolve`, `page_updated`, `asked_to_decide`, `told`): `person`, `method` (and `approval`).
 """
 
@@ -66,15 +66,55 @@ class Kind(StrEnum):
     APPROVAL_EXPIRED = "approval_expired"
     APPROVAL_DENIED = "approval_denied"
     APPROVAL_APPROVED = "approval_approved"
+    ACTION_ACCEPTED = "action_accepted"
+    """An auto action accepted by `request`: it runs from the main loop, its outcome follows."""
     ACTION_RAN = "action_ran"
     ACTION_FAILED = "action_failed"
     ACTION_SKIPPED = "action_skipped"
 
 
 ALERT_KINDS = (Kind.ALERT, Kind.ALERTS_MORE)
+STORY = frozenset(
+    {
+        Kind.OPENED,
+        Kind.COORDINATION,
+        Kind.ALERT,
+        Kind.ALERTS_MORE,
+        Kind.ALERT_REFIRED,
+        Kind.RECOVERED,
+        Kind.CONTEXT,
+        Kind.ESCALATION,
+        Kind.ESCALATION_SKIPPED,
+        Kind.ESCALATION_EXHAUSTED,
+        Kind.PAGED,
+        Kind.ESCALATE,
+        Kind.PAGE_REQUESTED,
+        Kind.ACKNOWLEDGED,
+        Kind.ACK_TIMEOUT,
+        Kind.RESOLVED,
+        Kind.SEVERITY,
+        Kind.POLICY_RELOADED,
+        Kind.APPROVAL_REQUESTED,
+        Kind.APPROVAL_ESCALATED,
+        Kind.APPROVAL_EXPIRED,
+        Kind.APPROVAL_DENIED,
+        Kind.APPROVAL_APPROVED,
+        Kind.ACTION_ACCEPTED,
+        Kind.ACTION_RAN,
+        Kind.ACTION_FAILED,
+        Kind.ACTION_SKIPPED,
+    }
+)
+"""The kinds that tell an incident's story: what a run carries first when it continues as new. Notes, follow-ups,
+refusals and failed attempts are carried only while recent; all of them stay in the history of the run they were
+written in."""
+MAX_ENTRY_TEXT = 5_000
+"""Characters of one entry's text: a note or a reason is at most 4,000; nothing else comes near."""
 
 
 def entry(at: datetime, actor: Actor, kind: Kind, text: str, data: dict[str, Any] | None = None) -> TimelineEntry:
+    if len(text) > MAX_ENTRY_TEXT:
+        text = text[: MAX_ENTRY_TEXT - 1] + "…"
     return TimelineEntry(at=at, actor=str(actor), kind=kind, text=text, data=data)
 
 

@@ -17,6 +17,13 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["CHANGELOG_ID_PREFIX", "ChangeLogWorkflow", "changelog_id"]
 MAX_CHANGES = 500
 HISTORY_EVENTS = 2_000
+HISTORY_BYTES = 10_000_000
+
+
+def _long(sized: bool) -> bool:
+    info = workflow.info()
+    big = info.is_continue_as_new_suggested() or info.get_current_history_size() > HISTORY_BYTES
+    return info.get_current_history_length() > HISTORY_EVENTS or (sized and big)
 
 
 @workflow.defn
@@ -37,6 +44,7 @@ class ChangeLogWorkflow:
 
     @workflow.run
     async def run(self, changes: list[Change] | None = None) -> None:
-        await workflow.wait_condition(lambda: workflow.info().get_current_history_length() > HISTORY_EVENTS)
+        sized = workflow.patched("continue-on-size")  # also on bytes, or when Temporal suggests it
+        await workflow.wait_condition(lambda: _long(sized))
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self._changes)

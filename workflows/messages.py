@@ -8,15 +8,41 @@ incident's history carries them.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from incident.models import NAME, Actor, Page, Recipient, Severity
+from incident.actions import idempotency_key
+from incident.models import NAME, Actor, Page, Recipient, Severity, UpdateReply
 from incident.state import IncidentPolicy
 
 MAX_TEXT = 4_000
+"""Characters of a note, a rationale, a reason or a message: one update never carries a document."""
 MAX_PARAMS = 20
+MAX_PARAM_KEY = 64
+MAX_PARAM_VALUE = 1_000
+MAX_PARAMS_BYTES = 4_000
+"""An action's parameters, encoded: what an approval carries across continue-as-new stays small."""
+MAX_POLICY_BYTES = 256_000
+"""A reloaded policy, encoded: a config's snapshot is a few kB; this keeps one update far from Temporal's limits."""
+REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+
+ParamKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PARAM_KEY)]
+ParamValue = Annotated[str, StringConstraints(max_length=MAX_PARAM_VALUE)]
+
+
+def params_size(params: dict[str, str]) -> int:
+    return len(json.dumps(params, ensure_ascii=False).encode())
+
+
+def check_params(params: dict[str, str]) -> dict[str, str]:
+    """Refuse parameters that would make an approval (and the state carrying it) large."""
+    size = params_size(params)
+    if size > MAX_PARAMS_BYTES:
+        raise ValueError(f"params are {size} bytes encoded; at most {MAX_PARAMS_BYTES}")
+    return params
 
 
 # ---- updates: what people and agents send an incident (validated at the edge and by the workflow's validators) ----
@@ -45,9 +71,28 @@ class ActionRequest(ActorRequest):
     """Ask to do an action the boundaries decide on: it runs (auto), waits for a human (approval) or is refused."""
 
     action: str = Field(pattern=NAME.pattern, description="rollback, customer_comms, resolve, or a custom action")
-    params: dict[str, str] = Field(default_factory=dict, max_length=MAX_PARAMS, description="e.g. {version: v41}")
+    params: dict[ParamKey, ParamValue] = Field(
+        default_factory=dict, max_length=MAX_PARAMS, description="e.g. {version: v41}"
+    )
     text: str | None = Field(None, max_length=MAX_TEXT, description="customer comms: the message to post")
     rationale: str = Field("", max_length=MAX_TEXT, description="why; an agent's request must say")
+    request_id: str | None = Field(
+        None,
+        pattern=REQUEST_ID,
+        description="the caller's id for this request: asked again with the same id, an action that was accepted "
+        "is not run again",
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _small_params(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_params(v)
+
+
+class ActionReply(UpdateReply):
+    """The answer to `request`: as any update's, plus the id an accepted action's outcome is recorded under."""
+
+    action_id: str | None = Field(None, description="an accepted action: `R1`, … (its outcome goes on the timeline)")
 
 
 class DecisionRequest(ActorRequest):
@@ -108,6 +153,11 @@ class RunActionRequest(BaseModel):
     text: str | None = None
     requested_by: str
     approved_by: str | None = None
+    key: str = Field("", description="the idempotency key, `<incident_id>/<A1 or R1>`; empty in older histories")
+
+    def idempotency_key(self) -> str:
+        """The same for every attempt at this one action, and different for every other action of any incident."""
+        return self.key or idempotency_key(self.workflow_id, self.approval_id)
 
 
 CHANGELOG_ID_PREFIX = "changes:"

@@ -28,7 +28,7 @@ from incident.config import Config, Logs, ServiceContext
 from incident.ids import workflow_id_for
 from incident.models import Actor, AlertAction, Severity
 from incident.state import IncidentPolicy, IncidentState
-from tests.helpers.config import alert, make_config
+from tests.helpers.config import BASE_CONFIG, alert, make_config
 from tests.helpers.http import HttpRequest, loopback_http
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
@@ -94,6 +94,46 @@ async def approvals(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy
     await h.incidents.resolve(wid, triage, "error rate at baseline")
     await h.incidents.approve(wid, Actor.human("alice"), "A2")
     return wid
+
+
+ACTIONS = """
+boundaries:
+  custom_actions: [restart_pods]
+  agent:
+    auto: [acknowledge, lookup_oncall, gather_context, page, note, escalate, triage_severity, restart_pods]
+    approval: [rollback, customer_comms, resolve]
+services:
+  checkout:
+    escalation: two-levels
+    actions:
+      rollback: {webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}"}}}
+      restart_pods: {webhook: {url: "SINK/deploy/{service}/restart"}}
+routing: {default_service: checkout}
+"""
+
+
+async def actions(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """Actions run from the main loop: two auto actions accepted at once (one asked twice with the same request
+    id), an approved rollback started in the background, and a resolve."""
+    await h.incidents.ingest(alert("actions"), policy, "replay")
+    wid = workflow_id_for("replay", "actions")
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    triage = Actor.agent("triage")
+    await h.incidents.request(wid, triage, "restart_pods", "stuck pods", request_id="r-1")
+    await h.incidents.request(wid, triage, "restart_pods", "stuck pods", request_id="r-1")
+    await h.incidents.request(wid, triage, "restart_pods", "still stuck", request_id="r-2")
+    await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"})
+    await h.incidents.approve(wid, Actor.human("alice"), "A1")
+    await until(lambda: _state(h, wid), lambda st: sum(e.kind == "action_ran" for e in st.timeline) == 3)
+    await h.incidents.resolve(wid, Actor.human("alice"), "restarted and rolled back")
+    return wid
+
+
+async def record_actions() -> str:
+    """`actions` with the runners' webhooks answered on loopback."""
+    with loopback_http(lambda req: (200, {}, b"{}")) as url:
+        text = BASE_CONFIG.split("services:")[0] + ACTIONS + "integrations:\n  events: {token: env:TEST_INTAKE_TOKEN}\n"
+        return await record(actions, make_config(url, base=text))
 
 
 async def _state(h: Harness, wid: str) -> IncidentState:
@@ -254,6 +294,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_storm_late_reload": record_storm_late_reload,
     "incident_escalate_severity": record_escalate_severity,
     "incident_reopen_fresh_policy": record_reopen,
+    "incident_actions": record_actions,
 }
 
 

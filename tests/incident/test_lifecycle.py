@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from incident import lifecycle
+from incident import state as STATE
 from incident.approvals import Approval, ApprovalStatus
+from incident.links import Link
 from incident.models import Actor, Alert, AlertAction, Severity, Status
+from incident.postmortem import draft
 from incident.state import IncidentPolicy, IncidentState
+from incident.timeline import Kind, entry
 from tests.helpers.config import make_config
 
 T0 = datetime(2026, 3, 10, 2, 14, tzinfo=UTC)
@@ -253,3 +258,82 @@ def test_a_hurried_level_makes_the_next_one_due_the_moment_it_is_paged(policy: I
     assert waits.next_at == T0 + policy.escalation.levels[1].after, "only the level asked about is hurried"
     lifecycle.acknowledge(st, policy, ALICE, T0, via_source=False)
     assert not st.escalation.next_now, "an acknowledgement drops the hurry with the escalation"
+
+
+# ---- what the state keeps, and what a run carries into the next ------------------------------------------------
+
+
+def test_what_the_state_keeps_of_an_alert_is_bounded(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    big = event(key="big", summary="s" * 10_000, event_id="e" * 10_000).model_copy(
+        update={
+            "labels": {f"label{i}": "v" * 500 for i in range(200)},
+            "details": {"dump": "x" * 100_000},
+            "links": [Link(href="https://x.example/" + "p" * 5_000, text="t")] * 50,
+        }
+    )
+    recent: set[str] = set()
+    t = lifecycle.record_alert(st, policy, big, T0, recent)
+    rec = st.alerts["big"]
+    assert len(rec.summary) <= STATE.SUMMARY_KEPT and len(rec.links) <= STATE.LINKS_KEPT
+    assert len(json.dumps(rec.labels)) <= STATE.LABELS_KEPT + 100 and rec.labels
+    assert "full payload is in the incident's history" in rec.details["truncated"]
+    assert all(len(e.text) < 1_000 for e in t.entries)
+    assert all(len(i) <= 128 for i in st.recent_events)
+    again = lifecycle.record_alert(st, policy, big, T0, recent)
+    assert st.duplicates == 1 and not again.entries, "a long delivery id is still recognised when retried"
+
+
+def many_notes(policy: IncidentPolicy, n: int) -> IncidentState:
+    st = opened(policy)
+    for i in range(n):
+        st.timeline.append(entry(T0 + timedelta(seconds=i), ALICE, Kind.NOTE, f"note {i}: " + "n" * 3_000))
+    return st
+
+
+def test_a_run_carries_the_story_and_the_latest_entries_and_counts_the_rest(policy: IncidentPolicy) -> None:
+    st = many_notes(policy, 1_000)
+    st.timeline.append(entry(T0 + timedelta(hours=1), ALICE, Kind.ACKNOWLEDGED, "acknowledged"))
+    carried = st.carried(STATE.CARRY[0])
+    kept = [e.kind for e in carried.timeline]
+    assert kept[:3] == ["opened", "coordination", "alert"], "the story's beginning"
+    assert kept[-1] == "acknowledged" and kept.count("note") == STATE.CARRY[0].recent - 1
+    assert carried.timeline_left == len(st.timeline) - len(carried.timeline)
+    assert all(len(e.text) <= STATE.CARRY[0].text for e in carried.timeline)
+    again = carried.carried(STATE.CARRY[0])
+    assert again.timeline_left == carried.timeline_left, "carrying what fits leaves nothing more behind"
+    assert st.timeline[-1].kind == "acknowledged" and len(st.timeline) > 1_000, "the run's own state is untouched"
+    carried.runs = 3
+    assert f"{carried.timeline_left} earlier timeline entries are not shown" in draft(carried)
+    assert "earlier runs (runs 1 to 2" in draft(carried)
+
+
+def test_carrying_keeps_what_waits_and_approval_ids_go_on(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    for i in range(30):
+        status = ApprovalStatus.PENDING if i in (3, 29) else ApprovalStatus.DENIED
+        st.approvals.append(
+            Approval(
+                id=st.next_approval_id(),
+                action="rollback",
+                rationale="r",
+                requested_by="agent:triage",
+                requested_at=T0,
+                rule="boundaries.agent.approval",
+                deadline=T0 + timedelta(minutes=15),
+                status=status,
+            )
+        )
+    carried = st.carried(STATE.CARRY[1])
+    ids = [a.id for a in carried.approvals]
+    assert "A4" in ids and "A30" in ids and len(ids) == 2 + STATE.CARRY[1].decided_approvals
+    assert carried.next_approval_id() == "A31"
+
+
+def test_the_smallest_carry_counts_the_alerts_it_no_longer_tracks(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    for i in range(150):
+        lifecycle.record_alert(st, policy, event(key=f"pod-{i}"), T0, set())
+    carried = st.carried(STATE.CARRY[-1])
+    assert not carried.alerts and carried.alerts_untracked == len(st.alerts) + st.alerts_untracked
+    assert carried.firing, "alerts only counted are taken as still firing"

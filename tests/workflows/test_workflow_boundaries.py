@@ -198,8 +198,9 @@ async def test_never_and_undefined_are_refused_recorded_counted_and_told(hb: Har
 async def test_auto_custom_action_runs_at_once_and_sev1_needs_approval(hb: Harness, sink: Sink) -> None:
     wid = await open_incident(hb)
     done = await hb.incidents.request(wid, TRIAGE, "restart_pods", "pods stuck in CrashLoopBackOff")
-    assert done.verdict is None and done.approval_id is None
-    assert sink.for_path("/deploy/checkout/restart")
+    assert done.verdict is None and done.approval_id is None and done.message.startswith("R1: restart_pods accepted")
+    await sent(sink, "/deploy/checkout/restart")
+    await until(lambda: state(hb, wid), lambda s: bool(entries(s, "action_ran")))
     await hb.incidents.set_severity(wid, ALICE, Severity.SEV1)
     pending = await hb.incidents.request(wid, TRIAGE, "restart_pods", "again")
     assert pending.approval_id == "A1" and pending.rule == "boundaries.autonomy.SEV1: approval"

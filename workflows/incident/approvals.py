@@ -27,12 +27,13 @@ class Approvals:
         self.refusals = refusals
         self.approved: list[str] = []
         """Approved approvals whose action the main loop runs."""
+        run.hold(lambda: bool(self.approved))
 
     def ask(self, req: ActionRequest, decision: Decision) -> UpdateReply:
         run, st, now = self.run, self.run.require(), workflow.now()
         bounds = run.policy.boundaries
         approval = Approval(
-            id=f"A{len(st.approvals) + 1}",
+            id=st.next_approval_id(),  # counted, so ids stay unique when decided ones are not carried
             action=req.action,
             params=req.params,
             text=(req.text or "").strip() or None,

@@ -1,9 +1,18 @@
 """Human and agent requests: the boundaries decide each (auto, approval, never, undefined), and what is allowed or
-approved is carried out here, from acknowledging to running a configured action as an activity."""
+approved is carried out here, from acknowledging to running a configured action as an activity.
+
+A configured action (rollback, customer comms, a custom one) never runs inside the update that asked for it: the
+update accepts it and answers at once with its id (`R1`, or the approval's `A1`), the main loop starts it in the
+background, and its outcome goes on the timeline. So a slow runner holds neither the escalation nor the caller,
+and a caller that asks again with the same request id gets the same id back and runs nothing new.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -14,12 +23,14 @@ from incident import sentences as say
 from incident.actions import ACTION_ATTEMPT_TIMEOUT
 from incident.approvals import ActionRun, Approval
 from incident.models import Actor, ActorKind, Severity, Status, UpdateReply
-from incident.policy import Verdict
+from incident.policy import Decision, Verdict
+from incident.state import MAX_PENDING, AcceptedAction
 from incident.timeline import Kind
 from workflows.incident.approvals import Approvals
 from workflows.incident.refusals import APPROVALS, Refusals
 from workflows.incident.run import IncidentRun, Rejected
 from workflows.messages import (
+    ActionReply,
     ActionRequest,
     ActorRequest,
     NoteRequest,
@@ -34,6 +45,13 @@ ACTION_TIMEOUT = ACTION_ATTEMPT_TIMEOUT  # runners' timeouts are checked against
 ACTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=3
 )
+ACTIONS_FROM_MAIN_LOOP = "actions-from-main-loop"
+"""Patch id: configured actions are accepted by the update and run in the background from the main loop. Before
+it, an auto action ran inside `request` and an approved one held the main loop while it ran."""
+RECORDED_ONLY = frozenset(
+    {"resolve", "acknowledge", "note", "triage_severity", "escalate", "page", "lookup_oncall", "gather_context"}
+)
+"""Actions `do` carries out on the incident itself, at once; every other one is run by a configured runner."""
 
 
 class Requests:
@@ -41,6 +59,10 @@ class Requests:
         self.run = run
         self.refusals = refusals
         self.approvals = approvals
+        self.running: set[str] = set()
+        """Actions under way in the background, by id (`R1`, `A1`)."""
+        self._tasks: set[asyncio.Future[None]] = set()
+        run.hold(lambda: bool(self.running) or (run.state is not None and bool(run.state.queued_actions)))
 
     def gate(self, actor: Actor, action: str, ask: ActionRequest) -> UpdateReply | None:
         """The boundaries' answer to `actor` doing `action` through its own update: None when allowed, else the
@@ -130,10 +152,46 @@ class Requests:
             return self.refusals.refuse(req.actor, req.action, decision.rule, hint, decision.verdict.value)
         if decision.verdict is Verdict.APPROVAL:
             return self.approvals.ask(req, decision)
+        if req.action not in RECORDED_ONLY and workflow.patched(ACTIONS_FROM_MAIN_LOOP):
+            return self.accept(req, decision)
         return await self.do(req, req.actor, approval=None)
+
+    def accept(self, req: ActionRequest, decision: Decision) -> ActionReply:
+        """An allowed action to run: recorded and queued for the main loop; the same request id asked again gets
+        the same answer and queues nothing."""
+        run, st = self.run, self.run.require()
+        update = workflow.current_update_info()
+        request_id = req.request_id or (update.id if update else "")
+        known = next((a for a in st.actions if request_id and a.request_id == request_id), None)
+        if known is not None:
+            message = f"{known.id}: {known.action} was already accepted ({known.status}); nothing new runs"
+            return ActionReply(ok=True, message=message, status=st.status, action_id=known.id)
+        ref = st.next_action_id()
+        st.actions.append(
+            AcceptedAction(
+                id=ref,
+                request_id=request_id,
+                action=req.action,
+                params=req.params,
+                text=req.text,
+                rationale=req.rationale,
+                requested_by=str(req.actor),
+                requested_at=workflow.now(),
+            )
+        )
+        text = say.action_accepted(req.actor, ref, req.action, decision.rule, req.rationale.strip())
+        run.record(req.actor, Kind.ACTION_ACCEPTED, text, {"action": req.action, "ref": ref})
+        run.wake = True
+        message = f"{ref}: {req.action} accepted; it runs now and its outcome goes on the timeline"
+        return ActionReply(ok=True, message=message, status=st.status, action_id=ref)
 
     def validate_request(self, req: ActionRequest) -> None:
         self.run.validate_open()
+        st = self.run.require()
+        if len(st.pending_approvals) >= MAX_PENDING:
+            raise Rejected(f"{len(st.pending_approvals)} approvals already wait for a decision: decide those first")
+        if len(st.queued_actions) + len(self.running) >= MAX_PENDING:
+            raise Rejected(f"{MAX_PENDING} actions are already waiting or running: wait for their outcome")
         if req.actor.kind is not ActorKind.HUMAN and not req.rationale.strip():
             raise Rejected(f"a request to {req.action} needs a rationale: say why")
         if req.action == "customer_comms" and not (req.text or "").strip():
@@ -144,19 +202,84 @@ class Requests:
             raise Rejected("triage_severity needs params {severity: SEV0..SEV4}")
 
     async def run_approved(self, approval_id: str) -> None:
+        """The approved action, carried out while the main loop waits (incidents started before the patch)."""
+        found = self._approved(approval_id)
+        if found is not None:
+            await self.do(*found)
+
+    async def start_approved(self, approval_id: str) -> None:
+        """The approved action: one the incident records at once, else started in the background."""
+        found = self._approved(approval_id)
+        if found is None:
+            return
+        req, approver, approval = found
+        if req.action in RECORDED_ONLY:
+            await self.do(req, approver, approval)
+        else:
+            self._background(approval.id, self.run_action(req, approver, approval))
+
+    def _approved(self, approval_id: str) -> tuple[ActionRequest, Actor, Approval] | None:
         st = self.run.require()
         approval = st.approval(approval_id)
         if approval is None or not st.open:
-            return
+            return None
         approver = Actor.parse(approval.decided_by or "system")
-        req = ActionRequest(
+        req = ActionRequest.model_construct(
             actor=Actor.parse(approval.requested_by),
             action=approval.action,
             params=approval.params,
             text=approval.text,
             rationale=approval.rationale,
+            request_id=None,
         )
-        await self.do(req, approver, approval)
+        return req, approver, approval
+
+    def start_next(self) -> bool:
+        """Start the next accepted action in the background; False when none waits."""
+        queued = self.run.require().queued_actions
+        if not queued:
+            return False
+        accepted = queued[0]
+        accepted.status = "running"
+        actor = Actor.parse(accepted.requested_by)
+        req = ActionRequest.model_construct(
+            actor=actor,
+            action=accepted.action,
+            params=accepted.params,
+            text=accepted.text,
+            rationale=accepted.rationale,
+            request_id=accepted.request_id,
+        )
+
+        def done(reply: UpdateReply) -> None:
+            accepted.status = "ran" if reply.ok else "failed"
+
+        self._background(accepted.id, self.run_action(req, actor, None, ref=accepted.id), done)
+        return True
+
+    def skip_queued(self) -> None:
+        """Resolved before these accepted actions started: they never run."""
+        for accepted in self.run.require().queued_actions:
+            accepted.status = "skipped"
+            self.run.record(Actor.system(), Kind.ACTION_SKIPPED, say.action_skipped(accepted.id, approved=False))
+
+    def _background(
+        self, ref: str, work: Coroutine[Any, Any, UpdateReply], done: Callable[[UpdateReply], None] | None = None
+    ) -> None:
+        self.running.add(ref)
+
+        async def go() -> None:
+            try:
+                reply = await work
+                if done is not None:
+                    done(reply)
+            finally:
+                self.running.discard(ref)
+                self.run.wake = True
+
+        task = asyncio.ensure_future(go())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def do(self, req: ActionRequest, by: Actor, approval: Approval | None) -> UpdateReply:
         """Carry out an allowed or approved action. `by` is who answers for it: the approver, or the requester."""
@@ -180,10 +303,13 @@ class Requests:
                 return UpdateReply(ok=True, message=f"{req.action}: allowed", status=st.status)
         return await self.run_action(req, by, approval)
 
-    async def run_action(self, req: ActionRequest, by: Actor, approval: Approval | None) -> UpdateReply:
-        """Rollback, customer comms, a custom action: run by the configured runner, as an activity."""
+    async def run_action(
+        self, req: ActionRequest, by: Actor, approval: Approval | None, ref: str | None = None
+    ) -> UpdateReply:
+        """Rollback, customer comms, a custom action: run by the configured runner, as an activity. Every attempt
+        carries the key `<incident id>/<A1 or R1>`: the same for this action, different for any other."""
         st = self.run.require()
-        ref = approval.id if approval else f"R{len(st.timeline)}"
+        ref = approval.id if approval else (ref or st.next_action_id())
         try:
             run: ActionRun = await workflow.execute_activity(
                 "run_action",
@@ -197,11 +323,12 @@ class Requests:
                     text=req.text,
                     requested_by=str(req.actor),
                     approved_by=str(by) if approval else None,
+                    key=f"{st.incident_id}/{ref}",
                 ),
                 result_type=ActionRun,
                 start_to_close_timeout=ACTION_TIMEOUT,
                 retry_policy=ACTION_RETRY,
-                summary=f"run {req.action}" + (f" ({approval.id})" if approval else ""),
+                summary=f"run {req.action} ({ref})",
             )
         except ActivityError as e:
             run = ActionRun(ok=False, detail=str(e.cause) if e.cause else str(e))

@@ -1,11 +1,13 @@
 """What one run of an incident workflow holds, shared by the workflow and its helpers.
 
-The policy in force, the state once the incident opened, the notices the main loop is to send, and the wake flag
-it waits on. Helpers receive this object rather than the workflow, so each sees only what it needs.
+The policy in force, the state once the incident opened, the notices the main loop is to send, the work under way
+that a continue-as-new must wait for, and the wake flag the loop waits on. Helpers receive this object rather than
+the workflow, so each sees only what it needs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
@@ -35,6 +37,17 @@ class IncidentRun:
         """Messages to send from the main loop: (escalation targets, page)."""
         self.escalating: EscalationCursor | None = None
         """The cursor whose level the main loop is paging right now (None between steps)."""
+        self.holds: list[Callable[[], bool]] = []
+        """Each says whether some work of this run is still waiting or under way (an action queued or running,
+        context still to come): the run continues as new only once none is (`quiet`)."""
+
+    def hold(self, busy: Callable[[], bool]) -> None:
+        """Register work the run must finish (or hand over) before it continues as new."""
+        self.holds.append(busy)
+
+    def quiet(self) -> bool:
+        """Nothing to send and nothing under way: what this run holds is all in the state it carries."""
+        return not self.notices and not any(busy() for busy in self.holds)
 
     def require(self) -> IncidentState:
         if self.state is None:

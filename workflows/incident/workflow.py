@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -24,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from incident.ids import incident_id_from_int
     from incident.models import Actor, ActorKind, Alert, AlertAction, IncidentResult, Status, TimelineEntry, UpdateReply
     from incident.postmortem import draft
-    from incident.state import IncidentInput, IncidentPolicy, IncidentState
+    from incident.state import CARRY, IncidentInput, IncidentPolicy, IncidentState
     from incident.timeline import Kind
     from workflows import search_attributes as sa
     from workflows.details import render_details
@@ -33,9 +34,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.incident.escalation import Escalation
     from workflows.incident.paging import Paging
     from workflows.incident.refusals import Refusals
-    from workflows.incident.requests import Requests
+    from workflows.incident.requests import ACTIONS_FROM_MAIN_LOOP, Requests
     from workflows.incident.run import IncidentRun, Rejected
     from workflows.messages import (
+        MAX_POLICY_BYTES,
+        ActionReply,
         ActionRequest,
         ActorRequest,
         DecisionRequest,
@@ -53,6 +56,19 @@ POLICY_TIMEOUT = timedelta(seconds=10)
 ALERT_SEVERITY_PROPOSAL = "alert-severity-proposal"
 """A more severe trigger joining an open incident raises its severity (before: the first alert's stayed)."""
 
+CARRY_QUEUED_WORK = "carry-queued-work"
+"""Patch id: a run continues as new only once nothing is queued or under way (notices, approved and accepted
+actions, late context); before it, what was queued at that moment was dropped."""
+CONTINUE_ON_SIZE = "continue-on-size"
+"""Patch id: a run continues as new when its history grows large in bytes, or Temporal suggests it, as well as
+long in events."""
+CARRY_BYTES = 1_000_000
+"""The encoded input a run continues as new with, at most (Temporal refuses one over 2 MB)."""
+
+
+def encoded_size(inp: IncidentInput) -> int:
+    return pydantic_data_converter.payload_converter.to_payloads([inp])[0].ByteSize()
+
 
 @workflow.defn(sandboxed=False)
 class IncidentWorkflow:
@@ -60,6 +76,11 @@ class IncidentWorkflow:
     def __init__(self, inp: IncidentInput) -> None:
         self._run = run = IncidentRun(inp.policy, inp.state)
         self._history_limit = inp.history_limit
+        self._history_bytes = inp.history_bytes
+        self._continuing = False
+        """The run is due to continue as new and waits for work under way to finish."""
+        self._sized = False
+        """Whether this run continues as new on history size too, and wakes for it (`CONTINUE_ON_SIZE`)."""
         self._next_id = inp.incident_id
         self._after_resolve: list[Alert] = []
         """Alerts that reached the incident once it was resolved: they open the next one."""
@@ -70,6 +91,7 @@ class IncidentWorkflow:
         self._refusals = Refusals(run)
         self._approvals = Approvals(run, self._refusals)
         self._requests = Requests(run, self._refusals, self._approvals)
+        run.hold(lambda: self._context.late_pending > 0 or self._context.late_ready)
         for alert in inp.carry_alerts:
             self._on_alert(alert)
 
@@ -80,27 +102,30 @@ class IncidentWorkflow:
         run = self._run
         await workflow.wait_condition(lambda: run.state is not None)
         st = run.require()
+        self._sized = workflow.patched(CONTINUE_ON_SIZE)
         self._publish()
         while st.open:
             if run.notices:
                 await self._paging.send_notices()
                 continue
             if self._approvals.approved:
-                await self._requests.run_approved(self._approvals.approved.pop(0))
+                approval_id = self._approvals.approved.pop(0)
+                if workflow.patched(ACTIONS_FROM_MAIN_LOOP):
+                    await self._requests.start_approved(approval_id)
+                else:
+                    await self._requests.run_approved(approval_id)
                 self._publish()
                 continue
-            if workflow.info().get_current_history_length() >= self._history_limit:
+            if self._requests.start_next():
+                continue
+            self._continuing = False
+            if self._history_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                st.runs += 1
-                workflow.continue_as_new(
-                    IncidentInput(
-                        policy=run.policy,
-                        state=st,
-                        incident_id=st.incident_id,
-                        carry_alerts=self._after_resolve,
-                        history_limit=self._history_limit,
-                    )
-                )
+                if not workflow.patched(CARRY_QUEUED_WORK) or run.quiet():
+                    workflow.continue_as_new(self._next_input())
+                if run.notices or self._approvals.approved or st.queued_actions:
+                    continue  # queued while waiting for the handlers: send or start it first
+                self._continuing = True  # work under way: continue once it is done
             if self._context.late_ready:
                 await self._context.post_late()
                 continue
@@ -123,14 +148,16 @@ class IncidentWorkflow:
             run.wake = False
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: run.wake,
+                    lambda: run.wake or self._due_to_continue(),
                     timeout=(deadline - now) if deadline else None,
                     timeout_summary=why,
                 )
             self._publish()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Actions under way finish and go on the record before the run ends.
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._requests.running)
         for approval_id in self._approvals.approved:  # approved in the same moment the incident was resolved
             run.record(Actor.system(), Kind.ACTION_SKIPPED, say.action_skipped(approval_id))
+        self._requests.skip_queued()
         self._publish()
         outcome = IncidentResult(
             incident_id=st.incident_id,
@@ -174,6 +201,40 @@ class IncidentWorkflow:
         except ActivityError:
             fresh = None
         return fresh or self._run.policy
+
+    def _history_due(self) -> bool:
+        """Time to continue as new: the history is long in events, or large in bytes, or Temporal suggests it."""
+        info = workflow.info()
+        if info.get_current_history_length() >= self._history_limit:
+            return True
+        return self._sized and (
+            info.is_continue_as_new_suggested() or info.get_current_history_size() >= self._history_bytes
+        )
+
+    def _due_to_continue(self) -> bool:
+        """What wakes the waiting loop to continue as new: work it waited for is done, or (since the patch) the
+        history grew past a limit through events that wake nothing else, such as notes."""
+        if self._continuing:
+            return self._run.quiet()
+        return self._sized and self._history_due()
+
+    def _next_input(self) -> IncidentInput:
+        """What the next run starts from: the state, bounded so its encoding fits well within Temporal's limit;
+        each step of `CARRY` carries less (what is left stays in this run's history)."""
+        st = self._run.require()
+        st.runs += 1
+        for limits in CARRY:
+            inp = IncidentInput(
+                policy=self._run.policy,
+                state=st.carried(limits),
+                incident_id=st.incident_id,
+                carry_alerts=self._after_resolve,
+                history_limit=self._history_limit,
+                history_bytes=self._history_bytes,
+            )
+            if encoded_size(inp) <= CARRY_BYTES:
+                break
+        return inp
 
     def _next_deadline(self) -> tuple[datetime | None, str | None]:
         st, policy = self._run.require(), self._run.policy
@@ -255,9 +316,10 @@ class IncidentWorkflow:
         self._requests.validate_note(req)
 
     @workflow.update
-    async def request(self, req: ActionRequest) -> UpdateReply:
-        """Ask to do an action: it runs now (auto), becomes a pending approval (approval), or is refused."""
-        return await self._requests.request(req)
+    async def request(self, req: ActionRequest) -> ActionReply:
+        """Ask to do an action: accepted to run now (auto), a pending approval (approval), or refused."""
+        reply = await self._requests.request(req)
+        return reply if isinstance(reply, ActionReply) else ActionReply.model_validate(reply.model_dump())
 
     @request.validator
     def _validate_request(self, req: ActionRequest) -> None:
@@ -287,6 +349,9 @@ class IncidentWorkflow:
     @reload.validator
     def _validate_reload(self, req: ReloadRequest) -> None:
         self._run.validate_open()
+        size = len(req.policy.model_dump_json())
+        if size > MAX_POLICY_BYTES:
+            raise Rejected(f"the policy is {size} bytes encoded; at most {MAX_POLICY_BYTES}")
         service = self._run.require().service
         if req.policy.service.name != service:
             raise Rejected(f"the policy is for {req.policy.service.name}, this incident is {service}")
