@@ -32,6 +32,10 @@ class IncidentRun:
         """Set when something changed that the main loop must look at."""
         self.notices: list[tuple[list[str], Page]] = []
         """Messages to send from the main loop: (escalation targets, page)."""
+        self.pages_in_flight = 0
+        """Pages and follow-ups being delivered in the background of the main loop. They live in this run's memory
+        only: a continue-as-new waits until there are none (each ends once delivered, or once the incident is
+        acknowledged or resolved)."""
 
     def require(self) -> IncidentState:
         if self.state is None:

@@ -76,6 +76,9 @@ class IncidentWorkflow:
             if run.notices:
                 await self._paging.send_notices()
                 continue
+            if self._paging.forward_due():
+                self._paging.forward_status()
+                continue
             if self._approvals.approved:
                 await self._requests.run_approved(self._approvals.approved.pop(0))
                 self._publish()
@@ -117,6 +120,9 @@ class IncidentWorkflow:
                     timeout_summary=why,
                 )
             self._publish()
+        if self._paging.forward_due():
+            self._paging.forward_status()
+        await workflow.wait_condition(lambda: run.pages_in_flight == 0)  # each stops once the incident is resolved
         await workflow.wait_condition(workflow.all_handlers_finished)
         for approval_id in self._approvals.approved:  # approved in the same moment the incident was resolved
             run.record(Actor.system(), Kind.ACTION_SKIPPED, say.action_skipped(approval_id))
