@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,12 +68,13 @@ def spawn(run: IncidentRun, work: Coroutine[Any, Any, None], what: str) -> None:
 
     run.pages_in_flight += 1
     task = asyncio.get_running_loop().create_task(counted())
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+    tasks = _TASKS.setdefault(run, set())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
-_TASKS: set[asyncio.Task[None]] = set()
-"""Strong references to running deliveries (asyncio keeps only weak ones)."""
+_TASKS: weakref.WeakKeyDictionary[IncidentRun, set[asyncio.Task[None]]] = weakref.WeakKeyDictionary()
+"""Strong references to each run's deliveries while they run (asyncio keeps only weak ones), gone with the run."""
 
 
 @dataclass
