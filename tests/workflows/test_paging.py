@@ -277,7 +277,10 @@ async def test_a_hanging_receiver_delays_no_other_page_and_no_deadline(
         async with h.worker:
             hung = await start(h, "checkout")
             other = await start(h, "payments")
-            await until(lambda: _count(receiver, "/alice"), timeout=10)
+            await paged(h.client, other, level=1, timeout=5)
+            # bob brings alice in: that page hangs too, and must not hold up his incident's level 2 either
+            await h.incidents.request(other, Actor.human("bob"), "page", "need alice", {"target": "user:alice"})
+            await until(lambda: _count(receiver, "/alice"), lambda n: n >= 2, timeout=10)
             for wid in (hung, other):
                 st = await paged(h.client, wid, level=2, timeout=10)
                 level2 = of(st, "paged", level=2)[0]

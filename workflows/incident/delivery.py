@@ -114,6 +114,8 @@ class Deliveries:
     def __init__(self, run: IncidentRun) -> None:
         self.run = run
         self.current: dict[str, Delivery] = {}
+        self.tried: dict[str, set[str]] = {}
+        """method -> people a page was attempted to through it (an attempt whose answer was lost may have arrived)."""
 
     def start(self, recipient: Recipient, page: Page, due: datetime | None) -> Delivery:
         st = self.run.require()
@@ -176,6 +178,7 @@ class Deliveries:
             wait = min(wait * 2, cap)
 
     def _attempt(self, d: Delivery, method: str) -> Any:
+        self.tried.setdefault(method, set()).add(d.person)
         page = d.page.model_copy(update={"late_since": d.due}) if d.late(workflow.now()) else d.page
         return workflow.execute_activity(
             "send_page",

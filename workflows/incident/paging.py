@@ -113,10 +113,16 @@ class Paging:
             self._forwarded = st.status
         if st.status is self._forwarded:
             return False
-        if not any(PAGERDUTY in methods for methods in st.threads.values()):
+        if not self._paged_via_pagerduty():
             self._forwarded = st.status
             return False
         return True
+
+    def _paged_via_pagerduty(self) -> list[str]:
+        """Everyone a page reached through PagerDuty, or was attempted to (its answer may have been lost)."""
+        st = self.run.require()
+        people = [p for p, methods in st.threads.items() if PAGERDUTY in methods]
+        return people + sorted(self.deliveries.tried.get(PAGERDUTY, set()) - set(people))
 
     def forward_status(self) -> None:
         """Send `acknowledge` or `resolve` to PagerDuty for everyone paged there, in the background."""
@@ -125,10 +131,9 @@ class Paging:
         if not workflow.patched(FOLLOW_UPS):
             return
         page = self.run.page(0, 0).model_copy(update={"kind": "status"})
-        for person, methods in st.threads.items():
-            if PAGERDUTY in methods:
-                who = Recipient(person=person, display_name=person, methods=[PAGERDUTY], via=f"user:{person}")
-                spawn(self.run, self._send(who, page, fast=True), f"tell pagerduty of {person}'s page")
+        for person in self._paged_via_pagerduty():
+            who = Recipient(person=person, display_name=person, methods=[PAGERDUTY], via=f"user:{person}")
+            spawn(self.run, self._send(who, page, fast=True), f"tell pagerduty of {person}'s page")
 
     # ---- delivering --------------------------------------------------------------------------------------------
 
