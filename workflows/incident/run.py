@@ -34,8 +34,8 @@ class IncidentRun:
         """Messages to send from the main loop: (escalation targets, page)."""
         self.pages_in_flight = 0
         """Pages and follow-ups being delivered in the background of the main loop. They live in this run's memory
-        only: a continue-as-new waits until there are none (each ends once delivered, or once the incident is
-        acknowledged or resolved)."""
+        only, so continuing as new must wait until there are none: each ends once delivered, once the incident is
+        acknowledged or resolved, or (a late page) an hour after its level's time ran out."""
 
     def require(self) -> IncidentState:
         if self.state is None:
