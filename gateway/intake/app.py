@@ -7,13 +7,14 @@ from fastapi import FastAPI
 from gateway.client import Incidents
 from gateway.intake import alerts, changes, health
 from gateway.intake.dependencies import Intake
-from gateway.intake.errors import install_error_handlers
+from gateway.intake.errors import install_error_handlers, quiet_tracebacks
 from gateway.intake.limits import BodyLimit
 from gateway.slack.routes import slack_router
 from incident.config import Config
 
 
 def create_app(config: Config, incidents: Incidents) -> FastAPI:
+    quiet_tracebacks()
     app = FastAPI(
         title="baton intake",
         version="1",

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from gateway.client import Incidents
 from gateway.coalescer import Coalescer
 from gateway.intake.errors import BEARER, ApiError
+from gateway.intake.guard import guards
 from incident.config import Config
 from incident.state import IncidentPolicy
 
@@ -54,8 +55,10 @@ def _same(given: str, expected: str | None) -> bool:
 
 
 def credential(integration: str, query_token: bool = False) -> Callable[[Request, Intake], Awaitable[None]]:
-    """Bearer token per integration (constant-time compare); Datadog may send it as `?token=` instead."""
+    """Bearer token per integration (constant-time compare); Datadog may send it as `?token=` instead. A guarded
+    route (gateway.intake.guard) runs it before the body is read."""
 
+    @guards
     async def check(request: Request, intake: IntakeDep) -> None:
         tokens = intake.tokens
         if integration not in tokens:

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from incident.context import Change
 from incident.ids import workflow_id_for
+from incident.state import IncidentPolicy
 from tests.helpers.config import TOKEN, alert, make_config
 from tests.helpers.http import Sink
 from tests.helpers.temporal import Harness, intake_stack
@@ -29,7 +30,7 @@ async def stack(
         yield s
 
 
-def _paged(sink: Sink, key: str) -> list[dict]:
+async def _paged(sink: Sink, key: str) -> list[dict]:
     return [
         r["json"]
         for r in sink.for_path("/alice")
@@ -49,7 +50,7 @@ async def test_changes_too_big_to_answer_never_stop_a_page(stack: tuple[str, Har
     key = f"big-changes-{uuid.uuid4().hex[:8]}"
     wid = workflow_id_for("events", key)
     await h.incidents.send_batch(wid, [alert(key)], _policy(h))
-    page = (await until(lambda: _as_future(_paged(sink, key)), timeout=30))[0]
+    page = (await until(lambda: _paged(sink, key), timeout=30))[0]
     assert page["incident_id"]
     desc = await h.client.get_workflow_handle(wid).describe()
     assert desc.status is WorkflowExecutionStatus.RUNNING
@@ -77,11 +78,5 @@ async def test_a_change_log_that_does_not_answer_gets_the_context_deadline(
     assert st.context is not None and any(m.startswith("changes:") for m in st.context.missing)
 
 
-def _policy(h: Harness):  # type: ignore[no-untyped-def]
-    from incident.state import IncidentPolicy
-
+def _policy(h: Harness) -> IncidentPolicy:
     return IncidentPolicy.snapshot(h.config, "checkout")
-
-
-async def _as_future(value: list[dict]) -> list[dict]:
-    return value
