@@ -61,20 +61,13 @@ def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def quiet_tracebacks() -> None:
-    """structlog's default console renderer shows a traceback's local variables (with rich installed): configure
-    it, unless the application already did, to render tracebacks plainly."""
-    if structlog.is_configured():
-        return
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.StackInfoRenderer(),
-            structlog.dev.set_exc_info,
-            structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
-            structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
-        ]
-    )
+    """structlog's console renderer shows a traceback's local variables (its default, with rich installed): render
+    tracebacks plainly instead, keeping the rest of whatever logging set-up is in force."""
+    processors = structlog.get_config()["processors"]
+    if not any(isinstance(p, structlog.dev.ConsoleRenderer) for p in processors):
+        return  # JSON or another renderer: no locals
+    plain = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    structlog.configure(processors=[plain if isinstance(p, structlog.dev.ConsoleRenderer) else p for p in processors])
 
 
 def unexpected(request: Request, exc: BaseException) -> Response:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.intake.errors import ApiError, error, unexpected
 
@@ -83,3 +84,30 @@ class GuardedRoute(APIRoute):
                 return unexpected(request, e)
 
         return guarded
+
+
+class AnswerUnexpected:
+    """ASGI middleware for the routes that are not guarded (Slack's): an exception that escapes a route is answered
+    503 here, inside Starlette's outermost layer, so the connection stays open; after the answer started it is
+    re-raised, as there is nothing left to answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as e:
+            if started:
+                raise
+            await unexpected(Request(scope), e)(scope, receive, send)
