@@ -1,4 +1,8 @@
-"""Reading baton's own change log for a service: the `changes` context provider."""
+"""Reading baton's own change log for a service: the `changes` context provider.
+
+Whatever goes wrong is an answer naming it (`ok=False`), never an error: context that cannot be had must not stop
+a page. The answer is bounded (`most_recent`) whatever the change log sent, since it is recorded in the incident's
+history."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from incident.context import Change, ContextPart
+from incident.context import Change, ContextPart, most_recent
 from workflows.messages import ChangesRequest, changelog_id
 
 RUNNING = WorkflowExecutionStatus.RUNNING
@@ -32,5 +36,7 @@ class ChangeActivities:
         except RPCError as e:
             if e.status is RPCStatusCode.NOT_FOUND:
                 return ContextPart(provider="changes")  # nothing was ever posted for this service
-            return ContextPart(provider="changes", ok=False, error=f"change log unreadable: {e.message}")
-        return ContextPart(provider="changes", changes=changes)
+            return ContextPart(provider="changes", ok=False, error=f"change log unreadable: {e.message}"[:500])
+        except Exception as e:  # a failed query, an answer that does not decode, a timeout
+            return ContextPart(provider="changes", ok=False, error=f"change log unreadable: {e}"[:500])
+        return ContextPart(provider="changes", changes=most_recent(changes))

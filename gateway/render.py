@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from gateway.client import IncidentSummary
@@ -16,6 +17,15 @@ from incident.config import Config
 from incident.models import Actor, Severity, TimelineEntry
 from incident.policy import Boundaries
 from incident.state import IncidentState
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(text: str) -> str:
+    """Text someone else wrote, for the terminal: markup escaped, control characters (escape sequences) shown as
+    `\x1b`, never obeyed."""
+    return _markup_escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
 
 STATUS_STYLE = {"triggered": "bold red", "acknowledged": "yellow", "resolved": "green"}
 
@@ -100,21 +110,21 @@ def timeline_line(e: TimelineEntry) -> str:
 
 def print_incident(console: Console, st: IncidentState) -> None:
     console.print(headline(st), highlight=False)
-    console.print(f"  {st.title}", highlight=False, markup=False)
+    console.print(f"  {escape(st.title)}", highlight=False)
     facts = [
         ("opened", f"{st.opened_at:%Y-%m-%d %H:%M:%S} UTC ({ago(st.opened_at)})"),
         ("alerts", str(st.alert_count)),
         ("paged", ", ".join(st.paged) or "nobody yet"),
     ]
     if st.acknowledged_by:
-        facts.append(("acknowledged", f"by {st.acknowledged_by}"))
+        facts.append(("acknowledged", f"by {escape(st.acknowledged_by)}"))
     if st.resolved_by:
-        facts.append(("resolved", f"by {st.resolved_by}" + (f": {st.resolution}" if st.resolution else "")))
+        facts.append(("resolved", escape(f"by {st.resolved_by}" + (f": {st.resolution}" if st.resolution else ""))))
     if st.escalation.exhausted:
         facts.append(("escalation", "exhausted"))
     elif st.escalation.active and st.escalation.next_at:
         facts.append(("next escalation", f"{st.escalation.next_at:%H:%M:%S} UTC"))
-    facts.append(("workflow", st.workflow_id))
+    facts.append(("workflow", escape(st.workflow_id)))
     for k, v in facts:
         console.print(f"  [dim]{k:>15}[/dim]  {v}", highlight=False)
     if st.approvals:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -111,6 +111,12 @@ class Alert(BaseModel):
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    @field_validator("occurred_at", "received_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        """A time without a zone is read as UTC: the incident compares it with zoned times."""
+        return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
 
     @property
     def key(self) -> str:

@@ -7,13 +7,15 @@ from fastapi import FastAPI
 from gateway.client import Incidents
 from gateway.intake import alerts, changes, health
 from gateway.intake.dependencies import Intake
-from gateway.intake.errors import install_error_handlers
+from gateway.intake.errors import install_error_handlers, quiet_tracebacks
+from gateway.intake.guard import AnswerUnexpected
 from gateway.intake.limits import BodyLimit
 from gateway.slack.routes import slack_router
 from incident.config import Config
 
 
 def create_app(config: Config, incidents: Incidents) -> FastAPI:
+    quiet_tracebacks()
     app = FastAPI(
         title="baton intake",
         version="1",
@@ -25,5 +27,6 @@ def create_app(config: Config, incidents: Incidents) -> FastAPI:
     app.include_router(changes.router)  # POST /v1/changes, GET /v1/changes/{service}
     app.include_router(health.router)  # GET /healthz
     app.include_router(slack_router(config, incidents))  # POST /v1/slack/interactions, /v1/slack/commands
-    app.add_middleware(BodyLimit)
+    app.add_middleware(AnswerUnexpected)
+    app.add_middleware(BodyLimit)  # outermost
     return app

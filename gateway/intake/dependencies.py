@@ -12,7 +12,9 @@ from fastapi import Depends, Request
 
 from gateway.client import Incidents
 from gateway.coalescer import Coalescer
+from gateway.intake.crossing import problem
 from gateway.intake.errors import BEARER, ApiError
+from gateway.intake.guard import guards
 from incident.config import Config
 from incident.state import IncidentPolicy
 
@@ -29,11 +31,17 @@ class Intake:
 
     @classmethod
     def build(cls, config: Config, incidents: Incidents) -> Intake:
+        """Raises ValueError for a service whose policy would not reach its incidents unchanged: every incident
+        starts with it, so that is refused when the intake starts, not when an alert comes."""
+        policies = {name: IncidentPolicy.snapshot(config, name) for name in config.services}
+        for name, policy in policies.items():
+            if (why := problem(policy)) is not None:
+                raise ValueError(f"services.{name}: its policy {why}")
         return cls(
             config=config,
             incidents=incidents,
             tokens={name: integ.token.reveal() for name, integ in config.integrations.intake().items()},
-            policies={name: IncidentPolicy.snapshot(config, name) for name in config.services},
+            policies=policies,
             coalescer=Coalescer(incidents.send_batch, incidents.buffer_alerts, incidents.buffer_history),
         )
 
@@ -54,8 +62,10 @@ def _same(given: str, expected: str | None) -> bool:
 
 
 def credential(integration: str, query_token: bool = False) -> Callable[[Request, Intake], Awaitable[None]]:
-    """Bearer token per integration (constant-time compare); Datadog may send it as `?token=` instead."""
+    """Bearer token per integration (constant-time compare); Datadog may send it as `?token=` instead. A guarded
+    route (gateway.intake.guard) runs it before the body is read."""
 
+    @guards
     async def check(request: Request, intake: IntakeDep) -> None:
         tokens = intake.tokens
         if integration not in tokens:

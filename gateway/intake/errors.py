@@ -1,16 +1,20 @@
 """The intake's error answers: one JSON shape (`error`, `message`, extras) for every refusal, and never a 500.
 
-A source that gets a 500 may drop the alert; a 503 with Retry-After makes it keep the alert and try again.
+A source that gets a 500 may drop the alert; a 503 with Retry-After makes it keep the alert and try again. What
+went wrong unexpectedly is logged without the traceback's local variables: they hold what the source sent (one
+deeply nested event rendered 55 MB of log).
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 log = structlog.get_logger("baton.intake")
 
@@ -19,12 +23,62 @@ BEARER = {"WWW-Authenticate": "Bearer"}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None):
-        self.status, self.error, self.message, self.headers = status, error, message, headers
+    def __init__(
+        self, status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        self.status, self.error, self.message, self.headers, self.extra = status, error, message, headers, extra
 
 
 def error(status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, "message": message, **extra}, status_code=status, headers=headers)
+
+
+ERROR_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error", "message"],
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+            }
+        }
+    }
+}
+
+
+def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the error answers it can give, each in the one shape."""
+    why = {
+        400: "the body is not JSON (not UTF-8, compressed, malformed)",
+        401: "no token, or a wrong one (checked before the body)",
+        403: "a token of another integration",
+        404: "the integration is not configured, or no such service",
+        413: "the body is over the limit, or one alert is too large to record",
+        422: "a field is missing or wrong (every problem listed), or the body nests too deep",
+        503: "not recorded (Temporal unreachable or an unexpected error): retry after Retry-After",
+    }
+    return {s: {"description": why[s], **ERROR_BODY} for s in statuses}
+
+
+def quiet_tracebacks() -> None:
+    """structlog's console renderer shows a traceback's local variables (its default, with rich installed): render
+    tracebacks plainly instead, keeping the rest of whatever logging set-up is in force."""
+    processors = structlog.get_config()["processors"]
+    if not any(isinstance(p, structlog.dev.ConsoleRenderer) for p in processors):
+        return  # JSON or another renderer: no locals
+    plain = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    structlog.configure(processors=[plain if isinstance(p, structlog.dev.ConsoleRenderer) else p for p in processors])
+
+
+def unexpected(request: Request, exc: BaseException) -> Response:
+    """Logged briefly and without local variables, answered 503 so the source keeps the event and retries."""
+    log.error(
+        "unexpected error",
+        path=request.url.path,
+        error=f"{type(exc).__name__}: {str(exc)[:300]}",
+        where="".join(traceback.format_tb(exc.__traceback__, limit=-3))[-2000:],
+    )
+    return error(503, "not_recorded", "the event could not be recorded; retry", RETRY_LATER)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -37,13 +91,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error(exc.status, exc.error, exc.message, exc.headers)
+        return error(exc.status, exc.error, exc.message, exc.headers, **exc.extra)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Never a 500 for a source: it may drop the alert. A 503 makes it keep the alert and retry.
-        log.exception("unexpected error", path=request.url.path)
-        return error(503, "not_recorded", "the event could not be recorded; retry", RETRY_LATER)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Never a 500 for a source: it may drop the alert. A 503 makes it keep the alert and retry. (Routes answer
+        # their own unexpected errors, gateway.intake.guard; this is for what happens outside them.)
+        return unexpected(request, exc)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        # FastAPI's and Starlette's own refusals (a body it could not read, no such path) in the one shape.
+        name = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "refused")
+        message = "the body is not valid JSON" if exc.status_code == 400 else str(exc.detail)
+        return error(exc.status_code, name, message, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,7 +19,9 @@ class Health(BaseModel):
     temporal: str
 
 
-@router.get("/healthz", response_model=Health)
+@router.get(
+    "/healthz", response_model=Health, responses={503: {"model": Health, "description": "Temporal cannot be reached"}}
+)
 async def healthz(intake: IntakeDep) -> JSONResponse:
     try:
         await intake.incidents.client.service_client.check_health(timeout=HEALTH_TIMEOUT)

@@ -86,14 +86,20 @@ def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLIN
         try:
             payload = json.loads(parse_qs(body.decode(), keep_blank_values=True)["payload"][0])
             kind = payload["type"]
+            if not isinstance(kind, str):
+                raise TypeError(kind)
         except (KeyError, IndexError, ValueError, TypeError):
             return _bad("expected a form field `payload` holding Slack's interaction JSON")
-        if kind == "block_actions":
-            await interactions.block_actions(payload)
-            return Response(status_code=200)
-        if kind == "view_submission":
-            answer = await interactions.view_submission(payload)
-            return JSONResponse(answer) if answer else Response(status_code=200)
+        try:
+            if kind == "block_actions":
+                await interactions.block_actions(payload)
+                return Response(status_code=200)
+            if kind == "view_submission":
+                answer = await interactions.view_submission(payload)
+                return JSONResponse(answer) if answer else Response(status_code=200)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as e:  # signed, but not Slack's shape
+            log.warning("slack payload of an unexpected shape", kind=kind, error=f"{type(e).__name__}: {e}"[:200])
+            return _bad(f"the {kind} payload does not have the shape Slack sends")
         return Response(status_code=200)  # view_closed, shortcuts: nothing to do
 
     @router.post("/v1/slack/commands")

@@ -26,6 +26,10 @@ CONTEXT_TIMEOUT = timedelta(seconds=30)
 ONCE = RetryPolicy(maximum_attempts=1)
 LATE_FACTOR, LATE_MIN_S = 5, 10.0
 CONTEXT_ACTIVITIES = {"metrics": "gather_metrics", "logs": "gather_logs", "github": "gather_deployments"}
+CHANGES_DEADLINE = "changes-deadline"
+"""Patch: the change log is asked by an ordinary activity under the context deadline, like every other provider.
+Before, it was a local activity and only remote providers got the deadline timer: a local activity holds the
+workflow task open, so a change log that did not answer held the first page until the lookup gave up (~10 s)."""
 
 
 class ContextGathering:
@@ -41,10 +45,11 @@ class ContextGathering:
         """Ask every provider at once; wait for them until the deadline, then assemble what answered."""
         run, st = self.run, self.run.require()
         ctx = run.policy.context
-        tasks = [asyncio.ensure_future(self._part(name)) for name in run.policy.providers]
-        # baton's own change log answers locally in milliseconds; only remote providers need the deadline timer.
-        remote = any(name != "changes" for name in run.policy.providers)
-        done, pending = await workflow.wait(tasks, timeout=ctx.deadline.total_seconds() if remote else None)
+        on_deadline = workflow.patched(CHANGES_DEADLINE)
+        tasks = [asyncio.ensure_future(self._part(name, on_deadline)) for name in run.policy.providers]
+        # Incidents started before the patch gave only remote providers the deadline timer.
+        timed = on_deadline or any(name != "changes" for name in run.policy.providers)
+        done, pending = await workflow.wait(tasks, timeout=ctx.deadline.total_seconds() if timed else None)
         self.parts = [t.result() for t in done]
         for t in pending:
             t.add_done_callback(self._late_part)
@@ -52,11 +57,20 @@ class ContextGathering:
         st.context = assemble(self.parts, st.opened_at, ctx.window, run.policy.providers)
         run.record(Actor.agent(AGENT), Kind.CONTEXT, say.context_gathered(describe_context(st.context)))
 
-    async def _part(self, provider: str) -> ContextPart:
+    async def _part(self, provider: str, on_deadline: bool) -> ContextPart:
         ctx, st = self.run.policy.context, self.run.require()
         # Providers get longer than the page waits: what misses the page follows it to the same thread.
         timeout = max(ctx.deadline.total_seconds() * LATE_FACTOR, LATE_MIN_S)
         try:
+            if provider == "changes" and on_deadline:
+                return await workflow.execute_activity(
+                    "recent_changes",
+                    ChangesRequest(service=st.service, since=st.opened_at - ctx.window, timeout_s=timeout),
+                    result_type=ContextPart,
+                    start_to_close_timeout=CONTEXT_TIMEOUT,
+                    retry_policy=ONCE,
+                    summary="recent changes",
+                )
             if provider == "changes":
                 return await workflow.execute_local_activity(
                     "recent_changes",
@@ -75,7 +89,9 @@ class ContextGathering:
                 summary=f"gather {provider}",
             )
         except ActivityError as e:
-            return ContextPart(provider=provider, ok=False, error=str(e.cause) if e.cause else str(e))
+            return ContextPart(provider=provider, ok=False, error=(str(e.cause) if e.cause else str(e))[:500])
+        except Exception as e:  # any failure is context not available, never a failed incident
+            return ContextPart(provider=provider, ok=False, error=f"{type(e).__name__}: {e}"[:500])
 
     def _late_part(self, task: asyncio.Future[ContextPart]) -> None:
         self.parts.append(task.result())
