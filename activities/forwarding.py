@@ -36,10 +36,12 @@ class ForwardingActivities:
     async def forward(self, batches: list[AlertBatch]) -> int:
         """Deliver every batch; raise if any failed, so Temporal retries (incidents drop the repeats)."""
         gate = asyncio.Semaphore(PARALLEL)
+        activity.heartbeat()
 
         async def one(h: AlertBatch) -> None:
             async with gate:
                 await self.send_alerts(self.client, self.task_queue, h.workflow_id, h.alerts, h.policy)
+            activity.heartbeat()  # alive and moving: a forward lost with a worker or a Temporal restart is seen fast
 
         results = await asyncio.gather(*(one(h) for h in batches), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]

@@ -30,6 +30,9 @@ CARRY_BYTES = 1_500_000
 """Continue-as-new carries the backlog; Temporal refuses inputs over 2 MB."""
 HISTORY_EVENTS = 1_000
 HISTORY_BYTES = 8_000_000
+FORWARD_HEARTBEAT = timedelta(seconds=10)
+"""A forward reports after each incident it reached. One lost with its worker, or whose answer a Temporal restart
+lost, is retried once this passes without word, not after the whole start-to-close timeout."""
 FORWARD_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 
 
@@ -82,6 +85,7 @@ class IntakeBufferWorkflow:
                 batch,
                 result_type=int,
                 start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=FORWARD_HEARTBEAT,
                 retry_policy=FORWARD_RETRY,
                 summary=f"forward {sum(len(h.alerts) for h in batch)} alerts to {len(batch)} incident(s)",
             )
