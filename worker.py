@@ -18,6 +18,7 @@ from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
 from activities.policy import PolicyActivities
 from gateway.ingest import send_alerts
+from gateway.logs import quiet_tracebacks
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
 from workflows.changelog import ChangeLogWorkflow
@@ -70,6 +71,7 @@ def build_worker(
 
 
 async def run_worker(config_path: str | None = None) -> None:
+    quiet_tracebacks()  # an activity's failure carries alert contents in its locals: never log them
     config = load_config(config_path)
     client = await connect()
     async with httpx.AsyncClient() as http:

@@ -7,9 +7,10 @@ from fastapi import FastAPI
 from gateway.client import Incidents
 from gateway.intake import alerts, changes, health
 from gateway.intake.dependencies import Intake
-from gateway.intake.errors import install_error_handlers, quiet_tracebacks
+from gateway.intake.errors import install_error_handlers
 from gateway.intake.guard import AnswerUnexpected
 from gateway.intake.limits import BodyLimit
+from gateway.logs import quiet_tracebacks
 from gateway.slack.routes import slack_router
 from incident.config import Config
 

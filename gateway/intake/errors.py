@@ -60,16 +60,6 @@ def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"description": why[s], **ERROR_BODY} for s in statuses}
 
 
-def quiet_tracebacks() -> None:
-    """structlog's console renderer shows a traceback's local variables (its default, with rich installed): render
-    tracebacks plainly instead, keeping the rest of whatever logging set-up is in force."""
-    processors = structlog.get_config()["processors"]
-    if not any(isinstance(p, structlog.dev.ConsoleRenderer) for p in processors):
-        return  # JSON or another renderer: no locals
-    plain = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
-    structlog.configure(processors=[plain if isinstance(p, structlog.dev.ConsoleRenderer) else p for p in processors])
-
-
 def unexpected(request: Request, exc: BaseException) -> Response:
     """Logged briefly and without local variables, answered 503 so the source keeps the event and retries."""
     log.error(
