@@ -17,6 +17,7 @@ up: install
 	$(BIN)/baton up
 
 test: install
+	scripts/test-deps
 	$(BIN)/pytest
 
 lint: install

@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from gateway.client import Incidents
-from gateway.http import create_app
+from gateway.intake import create_app
 from gateway.temporal import connect
 from incident.config import Config, load_config
 

@@ -14,8 +14,11 @@ from temporalio.worker import Worker
 from activities.actions import ActionActivities
 from activities.changes import ChangeActivities
 from activities.context import ContextActivities
-from activities.delivery import DeliveryActivities
+from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
+from activities.policy import PolicyActivities
+from gateway.ingest import send_alerts
+from gateway.logs import quiet_tracebacks
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
 from workflows.changelog import ChangeLogWorkflow
@@ -43,10 +46,11 @@ def build_worker(
     """`capture` makes a drill's worker: pages are appended to it instead of sent, and actions are described
     instead of run."""
     paging = PagingActivities(config, http, capture=capture)
-    delivery = DeliveryActivities(client, task_queue)
+    delivery = ForwardingActivities(client, task_queue, send_alerts)
     changes = ChangeActivities(client, task_queue)
     context = ContextActivities(config, http)
     actions = ActionActivities(config, http, dry_run=capture is not None)
+    policies = PolicyActivities(config)
     return Worker(
         client,
         task_queue=task_queue,
@@ -60,12 +64,14 @@ def build_worker(
             context.gather_logs,
             context.gather_deployments,
             actions.run_action,
+            policies.policy_snapshot,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )
 
 
 async def run_worker(config_path: str | None = None) -> None:
+    quiet_tracebacks()  # an activity's failure carries alert contents in its locals: never log them
     config = load_config(config_path)
     client = await connect()
     async with httpx.AsyncClient() as http:

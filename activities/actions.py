@@ -10,7 +10,7 @@ nothing runs and a human does it by hand. Outcomes:
   `ApplicationError`, so Temporal retries with the workflow's retry policy; after the last attempt the workflow
   records the error.
 
-Every attempt at one approval carries the same idempotency key (`<workflow_id>/<approval_id>`). With
+Every attempt at one action carries the same idempotency key (`<incident_id>/<A1 or R1>`, from the request). With
 `dry_run=True` (drills) the request is built, placeholders and all, and described, but nothing is called.
 A command heartbeats while it runs, so the workflow may set a heartbeat timeout; its start-to-close timeout
 must be longer than the runner's `timeout`.
@@ -29,10 +29,10 @@ from typing import Any
 
 import httpx
 import structlog
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.http_rules import excerpt, retryable_status, unusable_url
 from incident.actions import (
     ActionRunner,
     CommandRunner,
@@ -41,12 +41,12 @@ from incident.actions import (
     StatuspageRunner,
     TemplateError,
     WebhookRunner,
-    idempotency_key,
     placeholder_values,
 )
 from incident.approvals import ActionRun
 from incident.config import Config, Secret
 from incident.durations import format_duration
+from workflows.messages import RunActionRequest
 
 log = structlog.get_logger("baton.actions")
 
@@ -57,18 +57,6 @@ HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0
 """After SIGTERM to a timed-out command's process group, how long before SIGKILL."""
 _KEEP_OUTPUT = 64 * 1024
-
-
-class RunActionRequest(BaseModel):
-    incident_id: str
-    workflow_id: str
-    approval_id: str
-    service: str
-    action: str
-    params: dict[str, str] = {}
-    text: str | None = None
-    requested_by: str
-    approved_by: str | None = None
 
 
 class _Failed(Exception):
@@ -174,16 +162,16 @@ class ActionActivities:
         shown = f"{method} {url}"
         try:
             resp = await self.http.request(method, url, headers=headers, json=body, timeout=timeout_s)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
-            raise _Failed(f"{shown}: not a usable URL ({e})") from None
-        except httpx.TimeoutException:
-            raise _retryable(f"{shown} timed out after {_seconds(timeout_s)}") from None
-        except httpx.HTTPError as e:
+        except (httpx.InvalidURL, httpx.HTTPError) as e:
+            if unusable_url(e):
+                raise _Failed(f"{shown}: not a usable URL ({e})") from None
+            if isinstance(e, httpx.TimeoutException):
+                raise _retryable(f"{shown} timed out after {_seconds(timeout_s)}") from None
             raise _retryable(f"{shown} failed: {type(e).__name__}") from None
         if 200 <= resp.status_code < 300:
             return resp
         answer = f"{shown} answered {resp.status_code}{_excerpt(resp.text)}"
-        if resp.status_code >= 500 or resp.status_code in (408, 429):
+        if retryable_status(resp.status_code):
             raise _retryable(answer)
         raise _Failed(answer)
 
@@ -208,7 +196,7 @@ class ActionActivities:
             "BATON_APPROVED_BY": req.approved_by or "",
             "BATON_PARAMS": json.dumps(req.params, sort_keys=True),
             "BATON_TEXT": req.text or "",
-            "BATON_IDEMPOTENCY_KEY": idempotency_key(req.workflow_id, req.approval_id),
+            "BATON_IDEMPOTENCY_KEY": req.idempotency_key(),
         }
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -276,7 +264,7 @@ def _values(req: RunActionRequest) -> dict[str, str | None]:
 
 
 def _base_headers(req: RunActionRequest) -> dict[str, str]:
-    return {"User-Agent": "baton", "Idempotency-Key": idempotency_key(req.workflow_id, req.approval_id)}
+    return {"User-Agent": "baton", "Idempotency-Key": req.idempotency_key()}
 
 
 def _reveal(secret: Secret, where: str) -> str:
@@ -296,12 +284,10 @@ def _compact(value: Any, limit: int = 1000) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _excerpt(text: str, limit: int = 300) -> str:
+def _excerpt(text: str) -> str:
     """`: <the answer on one line>`, bounded, or nothing for an empty answer."""
-    flat = " ".join(text.split())
-    if not flat:
-        return ""
-    return ": " + (flat if len(flat) <= limit else flat[: limit - 1] + "…")
+    flat = excerpt(text)
+    return f": {flat}" if flat else ""
 
 
 def _seconds(seconds: float) -> str:

@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from urllib.parse import quote
 
 import httpx
 import structlog
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notifiers import NOTIFIERS, Delivered, NotifierError, NotifyEnv
+from activities.notifiers import NOTIFIERS, NotifierError, NotifierReceipt, NotifyEnv
 from incident.config import Config
-from incident.models import Delivery, Page, Recipient
+from incident.models import PageReceipt, Recipient
+from workflows.messages import PageRequest, TargetsRequest, TargetsResult
 
 log = structlog.get_logger("baton.paging")
-
-
-class TargetsRequest(BaseModel):
-    targets: list[str]
-    at: datetime
-
-
-class TargetsResult(BaseModel):
-    recipients: list[Recipient]
-    problems: list[str] = []
-
-
-class PageRequest(BaseModel):
-    recipient: Recipient
-    method: str
-    page: Page
 
 
 class PagingActivities:
@@ -87,7 +70,7 @@ class PagingActivities:
         return TargetsResult(recipients=list(seen.values()), problems=problems)
 
     @activity.defn(name="send_page")
-    async def send_page(self, req: PageRequest) -> Delivery:
+    async def send_page(self, req: PageRequest) -> PageReceipt:
         """Deliver one page by one method. Failures the next attempt can fix are retried by Temporal."""
         info = activity.info()
         key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
@@ -99,14 +82,14 @@ class PagingActivities:
             )
         if self.capture is not None:
             self.capture.append(req)
-            return Delivery(person=req.recipient.person, method=req.method, ok=True, detail="captured (drill)")
-        wid = quote(info.workflow_id, safe="")
+            return PageReceipt(person=req.recipient.person, method=req.method, ok=True, detail="captured (drill)")
+        wid = quote(info.workflow_id or "", safe="")
         link = f"{self.ui_url}/namespaces/{info.workflow_namespace}/workflows/{wid}/{info.workflow_run_id}"
         try:
-            result: Delivered = await notifier(self.env, person, req.recipient, req.page, key, link)
+            result: NotifierReceipt = await notifier(self.env, person, req.recipient, req.page, key, link)
         except NotifierError as e:
             raise ApplicationError(str(e), non_retryable=not e.retryable) from None
         log.info("page delivered", incident=req.page.incident_id, person=req.recipient.person, method=req.method)
-        return Delivery(
+        return PageReceipt(
             person=req.recipient.person, method=req.method, ok=True, detail=result.detail, thread=result.thread
         )

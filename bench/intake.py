@@ -1,6 +1,6 @@
 """Intake under an alert storm, next to two baselines measured in the same run on the same machine.
 
-    .venv/bin/python bench/intake.py [--alerts 10000] [--keys 50] [--concurrency 64] [--json out.json]
+    .venv/bin/python -m bench.intake [--alerts 10000] [--keys 50] [--concurrency 64] [--json out.json]
 
 1. baton, PagerDuty-shaped events, one alert per POST (the hardest shape: nothing batched by the source);
 2. baton, Alertmanager webhooks, the same alerts as Alertmanager groups them (many alerts per POST);
@@ -26,17 +26,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from temporalio import workflow
+from temporalio.worker import Worker
 
-from temporalio import workflow  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
-
-from bench import loadgen  # noqa: E402
-from bench.stack import TOKEN, baton_stack, free_port, wait_port  # noqa: E402
-from gateway.temporal import connect  # noqa: E402
-from incident.ids import workflow_id_for  # noqa: E402
-from workflows.incident import IncidentWorkflow  # noqa: E402
+from bench import loadgen
+from bench.stack import TOKEN, baton_stack, free_port, wait_port
+from gateway.temporal import connect
+from incident.ids import workflow_id_for
+from workflows.incident import IncidentWorkflow
 
 CONFIG = """
 people:

@@ -1,6 +1,6 @@
 """From alert to page: how long after an alert is POSTed does the first page reach a webhook receiver?
 
-    .venv/bin/python bench/latency.py [--idle 100] [--rate 50] [--seconds 10]
+    .venv/bin/python -m bench.latency [--idle 100] [--rate 50] [--seconds 10]
 
 Measured in the same run, on the same dev server: baton idle (one alert at a time), baton under `--rate` new
 incidents per second, and the bare Temporal round trip (start a workflow -> its first activity runs) that every
@@ -23,15 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
+from temporalio import activity, workflow
+from temporalio.worker import Worker
 
-import httpx  # noqa: E402
-from temporalio import activity, workflow  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
-
-from bench.stack import TOKEN, Stack, baton_stack  # noqa: E402
-from gateway.temporal import connect  # noqa: E402
+from bench.stack import TOKEN, Stack, baton_stack
+from gateway.temporal import connect
 
 CONFIG = """
 people:
@@ -131,7 +128,7 @@ STARTED: dict[str, float] = {}
 
 @activity.defn
 async def first() -> None:
-    STARTED.setdefault(activity.info().workflow_id, time.time())
+    STARTED.setdefault(activity.info().workflow_id or "", time.time())
 
 
 async def bare_round_trip(address: str, n: int) -> list[float]:

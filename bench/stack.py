@@ -65,13 +65,15 @@ def baton_stack(config: str, worker_in_intake: bool = False) -> Iterator[Stack]:
         "BATON_TASK_QUEUE": "bench",
         "BATON_INTAKE_WORKER": "1" if worker_in_intake else "0",
     }
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs = [subprocess.Popen([installed_binary("temporal"), *dev_server_args(tmp / "t.db", tport, None)], **quiet)]
+    quiet = subprocess.DEVNULL
+    server = [installed_binary("temporal"), *dev_server_args(tmp / "t.db", tport, None)]
+    procs = [subprocess.Popen(server, stdout=quiet, stderr=quiet)]
     try:
         wait_port(tport)
         parts = (("starter", ["serve"]),) if worker_in_intake else (("worker", []), ("starter", ["serve"]))
         for module, extra in parts:
-            procs.append(subprocess.Popen([sys.executable, "-m", module, *extra], env=env, cwd=ROOT, **quiet))
+            cmd = [sys.executable, "-m", module, *extra]
+            procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=quiet, stderr=quiet))
         wait_port(hport)
         yield Stack(address=f"127.0.0.1:{tport}", intake=f"http://127.0.0.1:{hport}", tmp=tmp, procs=procs)
     finally:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -20,20 +21,22 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
+from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE
 from incident.approvals import RefusalRow, aggregate_refusals
+from incident.batch import AlertBatch
 from incident.context import Change
-from incident.handoff import Handoff
 from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
-from incident.models import ActionResult, Actor, Alert, Severity, Status
+from incident.models import Actor, Alert, Severity, Status, UpdateReply
 from incident.postmortem import draft
 from incident.state import IncidentPolicy, IncidentState
 from workflows import search_attributes as sa
 from workflows.changelog import ChangeLogWorkflow, changelog_id
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import BUFFER_ID_PREFIX, IntakeBufferWorkflow
-from workflows.requests import (
+from workflows.messages import (
     ActionRequest,
     ActorRequest,
     DecisionRequest,
@@ -42,7 +45,6 @@ from workflows.requests import (
     ResolveRequest,
     SeverityRequest,
 )
-from workflows.signals import send_alerts
 
 RPC_TIMEOUT = timedelta(seconds=5)
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
@@ -71,6 +73,25 @@ class IncidentRef:
     run_id: str | None
     incident_id: str | None = None
     open: bool = True
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """One incident as a message names it (a Slack button, a form): the workflow it runs in and its incident id.
+
+    The workflow id comes from the alert key and is reused once the incident is resolved, so the incident id
+    decides: a request goes to the run that is this incident (a continue-as-new keeps the incident id, so a
+    changed run id does not matter), and when the workflow now runs another incident, this one is closed."""
+
+    workflow_id: str
+    incident_id: str
+
+    def __str__(self) -> str:
+        return self.incident_id
+
+
+Ref = str | Pinned
+"""What people and messages name an incident by: an id they type, or a pinned incident."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +144,7 @@ class Incidents:
         return Ingested(alert.dedup_key, wid, recorded, message)
 
     async def send_batch(self, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy) -> bool:
-        """Events for one incident in one signal (see `workflows.signals.send_alerts`)."""
+        """Events for one incident in one signal (see `gateway.ingest.send_alerts`)."""
         with temporal_errors():
             return await send_alerts(self.client, self.task_queue, workflow_id, alerts, policy)
 
@@ -140,8 +161,8 @@ class Incidents:
             return 0
         return desc.raw_description.workflow_execution_info.history_size_bytes
 
-    async def hand_off(self, shard: int, handoffs: list[Handoff]) -> None:
-        """Park hand-offs for many incidents in one durable signal to a buffer shard (storm path)."""
+    async def buffer_alerts(self, shard: int, batches: list[AlertBatch]) -> None:
+        """Park batches for many incidents in one durable signal to a buffer shard (storm path)."""
         with temporal_errors():
             await self.client.start_workflow(
                 IntakeBufferWorkflow.run,
@@ -149,7 +170,7 @@ class Incidents:
                 id=f"{BUFFER_ID_PREFIX}{self.task_queue}-{shard}",
                 task_queue=self.task_queue,
                 start_signal="take",
-                start_signal_args=[handoffs],
+                start_signal_args=[batches],
                 static_summary="alert storm buffer: forwards alerts to their incidents",
                 rpc_timeout=RPC_TIMEOUT,
             )
@@ -179,8 +200,14 @@ class Incidents:
 
     # ---- finding incidents -----------------------------------------------------------------------------------
 
-    async def find(self, ref: str) -> IncidentRef:
-        """`INC-7K2Q9M` (any case, O for 0 tolerated) or a workflow id `incident:...`."""
+    async def find(self, ref: Ref) -> IncidentRef:
+        """`INC-7K2Q9M` (any case, O for 0 tolerated), a workflow id `incident:...` (its current run), or a
+        pinned incident: the workflow's current run if it is that incident, else the incident is closed."""
+        if isinstance(ref, Pinned):
+            current = await self.find(ref.workflow_id)
+            if current.incident_id != ref.incident_id:
+                return IncidentRef(workflow_id=ref.workflow_id, run_id=None, incident_id=ref.incident_id, open=False)
+            return current
         if ref.startswith(WORKFLOW_ID_PREFIX):
             with temporal_errors(not_found=f"no incident with workflow id {ref}"):
                 desc = await self.client.get_workflow_handle(ref).describe(rpc_timeout=RPC_TIMEOUT)
@@ -211,7 +238,7 @@ class Incidents:
         with temporal_errors():
             return [wf async for wf in self.client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT)]
 
-    async def list(
+    async def search(
         self,
         status: Status | None = None,
         severity: Severity | None = None,
@@ -256,7 +283,7 @@ class Incidents:
             iid = wf.typed_search_attributes.get(sa.INCIDENT_ID) or wf.id
             total = wf.typed_search_attributes.get(sa.BOUNDARY_REFUSALS) or 0
             if total > best.get(iid, (-1, {}))[0]:  # runs of one incident carry the counts forward: take the last
-                best[iid] = (total, await wf.memo())
+                best[iid] = (total, dict(await wf.memo()))
         return aggregate_refusals({iid: memo for iid, (_, memo) in best.items()})
 
     # ---- reading and acting ----------------------------------------------------------------------------------
@@ -264,12 +291,12 @@ class Incidents:
     def _handle(self, ref: IncidentRef) -> WorkflowHandle[IncidentWorkflow, object]:
         return self.client.get_workflow_handle_for(IncidentWorkflow.run, ref.workflow_id, run_id=ref.run_id)
 
-    async def state(self, ref: str | IncidentRef) -> IncidentState:
+    async def state(self, ref: Ref | IncidentRef) -> IncidentState:
         found = ref if isinstance(ref, IncidentRef) else await self.find(ref)
         with temporal_errors(not_found=f"no incident {found.incident_id or found.workflow_id}"):
             return await self._handle(found).query(IncidentWorkflow.state, rpc_timeout=RPC_TIMEOUT)
 
-    async def policy(self, ref: str | IncidentRef) -> IncidentPolicy:
+    async def policy(self, ref: Ref | IncidentRef) -> IncidentPolicy:
         """The boundaries and escalation this incident runs by (its snapshot, or what a human reloaded)."""
         found = ref if isinstance(ref, IncidentRef) else await self.find(ref)
         with temporal_errors(not_found=f"no incident {found.incident_id or found.workflow_id}"):
@@ -280,55 +307,67 @@ class Incidents:
         found = await self.find(ref)
         return draft(await self.state(found), (await self.policy(found)).service)
 
-    async def acknowledge(self, ref: str, actor: Actor) -> ActionResult:
+    async def acknowledge(self, ref: Ref, actor: Actor) -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.acknowledge, ActorRequest(actor=actor))
 
-    async def resolve(self, ref: str, actor: Actor, summary: str = "") -> ActionResult:
+    async def resolve(self, ref: Ref, actor: Actor, summary: str = "") -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.resolve, ResolveRequest(actor=actor, summary=summary))
 
-    async def set_severity(self, ref: str, actor: Actor, severity: Severity, reason: str = "") -> ActionResult:
+    async def set_severity(self, ref: Ref, actor: Actor, severity: Severity, reason: str = "") -> UpdateReply:
         return await self._act(
             ref, IncidentWorkflow.severity, SeverityRequest(actor=actor, severity=severity, reason=reason)
         )
 
-    async def note(self, ref: str, actor: Actor, text: str) -> ActionResult:
+    async def note(self, ref: Ref, actor: Actor, text: str) -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.note, NoteRequest(actor=actor, text=text))
 
     async def request(
         self,
-        ref: str,
+        ref: Ref,
         actor: Actor,
         action: str,
         rationale: str = "",
         params: dict[str, str] | None = None,
         text: str | None = None,
-    ) -> ActionResult:
-        """Ask for an action the boundaries decide on. `result.approval_id` is set when it waits for a human."""
-        req = ActionRequest(actor=actor, action=action, rationale=rationale, params=params or {}, text=text)
+        request_id: str | None = None,
+    ) -> UpdateReply:
+        """Ask for an action the boundaries decide on. `result.approval_id` is set when it waits for a human; an
+        accepted action's id is in `result.action_id`, and asking again with the same `request_id` runs nothing."""
+        try:
+            req = ActionRequest(
+                actor=actor, action=action, rationale=rationale, params=params or {}, text=text, request_id=request_id
+            )
+        except ValidationError as e:  # too long, too many parameters, a malformed id: say which
+            first = e.errors()[0]
+            raise Refused(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
         return await self._act(ref, IncidentWorkflow.request, req)
 
-    async def approve(self, ref: str, actor: Actor, approval_id: str, text: str | None = None) -> ActionResult:
+    async def approve(self, ref: Ref, actor: Actor, approval_id: str, text: str | None = None) -> UpdateReply:
         req = DecisionRequest(actor=actor, approval_id=approval_id, approve=True, text=text)
         return await self._act(ref, IncidentWorkflow.decide, req)
 
-    async def deny(self, ref: str, actor: Actor, approval_id: str, reason: str) -> ActionResult:
+    async def deny(self, ref: Ref, actor: Actor, approval_id: str, reason: str) -> UpdateReply:
         req = DecisionRequest(actor=actor, approval_id=approval_id, approve=False, reason=reason)
         return await self._act(ref, IncidentWorkflow.decide, req)
 
-    async def reload(self, ref: str, actor: Actor, policy: IncidentPolicy) -> ActionResult:
+    async def reload(self, ref: Ref, actor: Actor, policy: IncidentPolicy) -> UpdateReply:
         """Apply a new policy snapshot to a running incident (a human's decision, recorded on its timeline)."""
         return await self._act(ref, IncidentWorkflow.reload, ReloadRequest(actor=actor, policy=policy))
 
-    async def _act(self, ref: str, update: object, request: ActorRequest) -> ActionResult:
-        """Send an update to the incident's current run. If it continued-as-new meanwhile, find it again once."""
+    async def _act(
+        self, ref: Ref, update: UpdateMethodMultiParam[[IncidentWorkflow, Any], UpdateReply], request: ActorRequest
+    ) -> UpdateReply:
+        """Send an update to the incident's current run, by its run id: a run that ended meanwhile (continued as
+        new, or resolved and followed by the next incident on the key) is found again once, and a pinned
+        incident is checked again then."""
         for attempt in range(2):
             found = await self.find(ref)
             if not found.open:
                 raise Refused(f"{found.incident_id or ref} is already resolved")
             try:
                 with temporal_errors(not_found=f"{ref} is closed"):
-                    result: ActionResult = await self._handle(found).execute_update(
-                        update,  # type: ignore[arg-type]
+                    result: UpdateReply = await self._handle(found).execute_update(
+                        update,
                         request,
                         rpc_timeout=timedelta(seconds=30),
                     )

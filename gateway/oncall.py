@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from incident.config import Config
+from incident.fields import unknown
 from incident.schedule import Schedule, Shift, aware
 
 LOOKBACK_LIMIT = timedelta(days=366)  # how far back a feed looks for the start of the shift under way
@@ -60,8 +61,7 @@ def pick(config: Config, name: str | None) -> dict[str, Schedule]:
     if name is None:
         return dict(config.schedules)
     if name not in config.schedules:
-        known = ", ".join(sorted(config.schedules)) or "none defined"
-        raise OnCallError(f"unknown schedule {name!r} (known: {known})")
+        raise OnCallError(unknown("schedule", name, config.schedules))
     return {name: config.schedules[name]}
 
 

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from gateway.client import IncidentSummary
+from incident import sentences as say
 from incident.approvals import RefusalRow
 from incident.config import Config
 from incident.models import Actor, Severity, TimelineEntry
 from incident.policy import Boundaries
 from incident.state import IncidentState
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(text: str) -> str:
+    """Text someone else wrote, for the terminal: markup escaped, control characters (escape sequences) shown as
+    `\x1b`, never obeyed."""
+    return _markup_escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
 
 STATUS_STYLE = {"triggered": "bold red", "acknowledged": "yellow", "resolved": "green"}
 
@@ -99,21 +110,21 @@ def timeline_line(e: TimelineEntry) -> str:
 
 def print_incident(console: Console, st: IncidentState) -> None:
     console.print(headline(st), highlight=False)
-    console.print(f"  {st.title}", highlight=False, markup=False)
+    console.print(f"  {escape(st.title)}", highlight=False)
     facts = [
         ("opened", f"{st.opened_at:%Y-%m-%d %H:%M:%S} UTC ({ago(st.opened_at)})"),
         ("alerts", str(st.alert_count)),
         ("paged", ", ".join(st.paged) or "nobody yet"),
     ]
     if st.acknowledged_by:
-        facts.append(("acknowledged", f"by {st.acknowledged_by}"))
+        facts.append(("acknowledged", f"by {escape(st.acknowledged_by)}"))
     if st.resolved_by:
-        facts.append(("resolved", f"by {st.resolved_by}" + (f": {st.resolution}" if st.resolution else "")))
+        facts.append(("resolved", escape(f"by {st.resolved_by}" + (f": {st.resolution}" if st.resolution else ""))))
     if st.escalation.exhausted:
         facts.append(("escalation", "exhausted"))
     elif st.escalation.active and st.escalation.next_at:
         facts.append(("next escalation", f"{st.escalation.next_at:%H:%M:%S} UTC"))
-    facts.append(("workflow", st.workflow_id))
+    facts.append(("workflow", escape(st.workflow_id)))
     for k, v in facts:
         console.print(f"  [dim]{k:>15}[/dim]  {v}", highlight=False)
     if st.approvals:
@@ -128,6 +139,8 @@ def print_incident(console: Console, st: IncidentState) -> None:
     for e in st.timeline:
         table.add_row(f"{e.at:%H:%M:%S}", escape(e.actor), escape(e.text))
     console.print(table)
+    if st.timeline_left:
+        console.print(f"  [dim]{escape(say.timeline_left(st.timeline_left, st.runs))}[/dim]", highlight=False)
 
 
 def config_counts(config: Config) -> dict[str, int]:
@@ -146,12 +159,18 @@ def boundary_rows(b: Boundaries, severities: list[Severity]) -> list[dict[str, A
     """Every action x severity x actor kind with its verdict and rule (what `--json` prints)."""
     actors = {"human": Actor.human("someone"), "agent": Actor.agent("agent"), "system": Actor.system()}
     rows = []
-    for action in b.actions():
+    for per_kind in zip(*(b.table(actor, severities) for actor in actors.values()), strict=True):
         for sev in severities:
-            for kind, actor in actors.items():
-                d = b.decide(action, actor, sev)
+            for kind, row in zip(actors, per_kind, strict=True):
+                d = row.by_severity[sev]
                 rows.append(
-                    {"action": action, "severity": sev.value, "actor": kind, "verdict": d.verdict.value, "rule": d.rule}
+                    {
+                        "action": row.action,
+                        "severity": sev.value,
+                        "actor": kind,
+                        "verdict": d.verdict.value,
+                        "rule": d.rule,
+                    }
                 )
     return rows
 
@@ -163,14 +182,9 @@ def boundaries_matrix(b: Boundaries) -> Table:
     for sev in Severity:
         table.add_column(f"{sev.value} ({b.autonomy.get(sev, 'full')})")
     table.add_column("APPROVED BY")
-    agent = Actor.agent("agent")
-    for action in b.actions():
-        cells = []
-        for sev in Severity:
-            v = b.decide(action, agent, sev).verdict.value
-            cells.append(f"[{VERDICT_STYLE[v]}]{v}[/]")
-        needs_approval = any(c.endswith("approval[/]") for c in cells)
-        table.add_row(action, *cells, ", ".join(b.approvers_for(action)) if needs_approval else "-")
+    for row in b.table(Actor.agent("agent")):
+        cells = [f"[{VERDICT_STYLE[d.verdict.value]}]{d.verdict.value}[/]" for d in row.by_severity.values()]
+        table.add_row(row.action, *cells, ", ".join(row.approvers) or "-")
     return table
 
 

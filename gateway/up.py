@@ -1,4 +1,5 @@
-"""`baton up`: the Temporal dev server, a worker and the intake on one machine, stopped together on Ctrl-C."""
+"""`baton up`: the Temporal dev server, a worker and the intake on one machine, each restarted if it dies
+(gateway/supervise.py), all stopped together on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from workflows import search_attributes as sa
+from gateway.supervise import ChildSpec, StopRequest, Supervisor, describe_exit
+from gateway.temporal import search_attribute_flags
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 """Measured on a 2-core machine: default SQLite settings saturate near 26 new incidents/s; WAL with
@@ -41,9 +44,7 @@ def dev_server_args(db: Path, port: int, ui_port: int | None) -> list[str]:
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     for pragma in SQLITE_PRAGMAS:
         args += ["--sqlite-pragma", pragma]
-    for key in sa.ALL:
-        args += ["--search-attribute", f"{key.name}={sa.type_name(key)}"]
-    return [*args, "--log-level", "warn"]
+    return [*args, *search_attribute_flags(), "--log-level", "warn"]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -65,8 +66,8 @@ def intake_token(data_dir: Path) -> tuple[str, bool]:
     return token, True
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+class StartFailed(Exception):
+    pass
 
 
 @dataclass
@@ -75,7 +76,7 @@ class Stack:
     ui_port: int = 8233
     http_port: int = 8400
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("BATON_DATA_DIR", ".baton")))
-    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    stop: StopRequest = field(default_factory=StopRequest)
 
     def run(self) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -90,47 +91,49 @@ class Stack:
             "BATON_INTAKE_TOKEN": token,
             "BATON_UI_URL": f"http://localhost:{self.ui_port}",
         }
-        signal.signal(signal.SIGTERM, _interrupt)
+        db = self.data_dir / "temporal.db"
+        temporal = [installed_binary("temporal"), *dev_server_args(db, self.temporal_port, self.ui_port)]
+        children = Supervisor(
+            [
+                # The dev server stops cleanly (SQLite flushed) on SIGINT.
+                ChildSpec("temporal", temporal, env, stop_signal=signal.SIGINT),
+                ChildSpec("worker", [sys.executable, "-m", "worker"], env),
+                ChildSpec("intake", [sys.executable, "-m", "starter", "serve"], env),
+            ]
+        )
+        self.stop.install()
         try:
-            db = self.data_dir / "temporal.db"
-            self._start(
-                "temporal", [installed_binary("temporal"), *dev_server_args(db, self.temporal_port, self.ui_port)], env
-            )
-            self._wait(lambda: port_open(self.temporal_port), "Temporal")
+            children.start("temporal")
+            self._wait(children, lambda: port_open(self.temporal_port), "Temporal")
             self._keep_history(env)
-            self._start("worker", [sys.executable, "-m", "worker"], env)
-            self._start("intake", [sys.executable, "-m", "starter", "serve"], env)
-            self._wait(self._intake_ready, "the intake")
+            children.start("worker")
+            children.start("intake")
+            self._wait(children, self._intake_ready, "the intake")
             self._banner(from_file)
-            while True:
-                for name, proc in self.procs:
-                    if proc.poll() is not None:
-                        print(f"baton up: {name} exited with code {proc.returncode}; stopping", file=sys.stderr)
-                        return 1
-                time.sleep(0.5)
+            code = children.supervise(self.stop)
         except KeyboardInterrupt:
-            print("\nbaton up: stopping…", file=sys.stderr)
-            return 0
-        except TimeoutError as e:
+            code = 0
+        except StartFailed as e:
             print(f"baton up: {e}", file=sys.stderr)
-            return 1
+            code = 1
         finally:
-            self._stop()
+            if self.stop.requested:
+                print("\nbaton up: stopping (intake, worker, Temporal)…", file=sys.stderr, flush=True)
+            children.stop_all()
+        return code
 
-    def _start(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
-        # Own process group: Ctrl-C reaches us, and we stop the children in order (intake, worker, server).
-        self.procs.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
-
-    def _wait(self, ready: object, what: str) -> None:
+    def _wait(self, children: Supervisor, ready: Callable[[], bool], what: str) -> None:
+        """Until `ready`; a child that exits while starting fails the start (a broken setup, not a hiccup)."""
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            if ready():  # type: ignore[operator]
+            if self.stop.requested:
+                raise KeyboardInterrupt
+            if ready():
                 return
-            for name, proc in self.procs:
-                if proc.poll() is not None:
-                    raise TimeoutError(f"{name} exited with code {proc.returncode} while starting")
+            if exited := children.exited():
+                raise StartFailed(f"{exited[0]} {describe_exit(exited[1])} while starting")
             time.sleep(0.2)
-        raise TimeoutError(f"{what} was not ready within {READY_TIMEOUT:.0f}s")
+        raise StartFailed(f"{what} was not ready within {READY_TIMEOUT:.0f}s")
 
     def _keep_history(self, env: dict[str, str]) -> None:
         """The dev server keeps closed workflows for 24 h; resolved incidents should stay readable longer."""
@@ -146,17 +149,6 @@ class Stack:
         except httpx.HTTPError:
             return False
 
-    def _stop(self) -> None:
-        for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT if proc is self.procs[0][1] else signal.SIGTERM)
-        for _, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
     def _banner(self, token_from_file: bool) -> None:
         where = self.data_dir / "intake-token"
         token_line = (
@@ -170,6 +162,6 @@ class Stack:
             f"  intake         http://127.0.0.1:{self.http_port}  (OpenAPI: /docs)\n"
             f"  Temporal       127.0.0.1:{self.temporal_port}  (data in {self.data_dir})\n"
             f"{token_line}\n"
-            "Ctrl-C stops everything.\n",
+            "A part that dies is restarted; Ctrl-C stops everything.\n",
             flush=True,
         )

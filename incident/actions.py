@@ -12,28 +12,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from incident.durations import Duration
+from incident.durations import format_duration
+from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict
+
+ACTION_ATTEMPT_TIMEOUT = timedelta(minutes=10)
+"""How long the workflow lets one attempt at running an action take (the activity's start-to-close timeout); an
+attempt cut off there is retried, so it would start the action again."""
+RUNNER_TIMEOUT_MAX = timedelta(minutes=9)
+"""The longest `timeout` a runner may have: its own timeout, the kill and the answer fit in one attempt."""
 
 
-def _as_secret(v: Any) -> Any:
-    # incident.config imports this module (for its `actions:` fields), so Secret is looked up at validation time.
-    from incident.config import Secret, _secret
+def _fits_one_attempt(v: timedelta) -> timedelta:
+    if v > RUNNER_TIMEOUT_MAX:
+        raise ValueError(
+            f"timeout {format_duration(v)} is too long: at most {format_duration(RUNNER_TIMEOUT_MAX)} (one attempt at "
+            f"an action is stopped after {format_duration(ACTION_ATTEMPT_TIMEOUT)} and retried, which would start "
+            "it again)"
+        )
+    return v
 
-    return Secret.model_validate(v) if isinstance(v, dict) else _secret(v)
 
-
-if TYPE_CHECKING:
-    from incident.config import Secret
-
-    SecretRef = Secret
-else:
-    SecretRef = Annotated[Any, BeforeValidator(_as_secret)]
-    """incident.config.Secret: `env:VAR`, read when the action runs and never logged."""
+ActionTimeout = Annotated[PositiveDuration, AfterValidator(_fits_one_attempt)]
+"""A runner's `timeout`: positive, and short enough for one attempt."""
 
 
 PLACEHOLDERS = (
@@ -148,42 +154,23 @@ def idempotency_key(workflow_id: str, approval_id: str) -> str:
     return f"{workflow_id}/{approval_id}"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _http_url(v: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", v):
-        raise ValueError(f"{v!r} is not an http(s) URL")
-    return v
-
-
-def _positive(v: Any) -> Any:
-    if v.total_seconds() <= 0:
-        raise ValueError("timeout must be longer than 0s")
-    return v
-
-
-class HeaderSecret(_Strict):
+class HeaderSecret(Strict):
     """A header whose value is a secret: `{secret: env:GITHUB_TOKEN, prefix: "Bearer "}`."""
 
     secret: SecretRef
     prefix: str = Field("", description='written before the secret, e.g. "Bearer "')
 
 
-class WebhookRunner(_Strict):
+class WebhookRunner(Strict):
     """An HTTP request to a CI/CD or deploy API. 2xx is success, 4xx a failure, 5xx and timeouts are retried."""
 
-    url: str = Field(description="http(s); placeholders are percent-encoded")
+    url: HttpUrl = Field(description="http(s); placeholders are percent-encoded")
     method: Literal["POST", "PUT", "PATCH", "GET", "DELETE"] = "POST"
     headers: dict[str, str | HeaderSecret] = Field(
         default_factory=dict, description="plain values as written; secrets as `{secret: env:VAR, prefix: ...}`"
     )
     body: Any = Field(None, description="JSON sent as the body; placeholders in its strings are filled")
-    timeout: Duration = Field(default="30s", validate_default=True)
-
-    _url = field_validator("url")(classmethod(lambda cls, v: _http_url(v)))
-    _timeout = field_validator("timeout")(classmethod(lambda cls, v: _positive(v)))
+    timeout: ActionTimeout = Field(default="30s", validate_default=True)
 
     @field_validator("headers")
     @classmethod
@@ -203,14 +190,12 @@ class WebhookRunner(_Strict):
         return v.upper() if isinstance(v, str) else v
 
 
-class CommandRunner(_Strict):
+class CommandRunner(Strict):
     """A local program, run without a shell: every argv item is filled in on its own and stays one argument."""
 
     argv: list[str] = Field(min_length=1, description='e.g. ["./scripts/rollback.sh", "{service}", "{version}"]')
-    timeout: Duration = Field(default="5m", validate_default=True, description="then its process group is killed")
+    timeout: ActionTimeout = Field(default="5m", validate_default=True, description="then its process group is killed")
     cwd: str | None = Field(None, description="working directory; default: the worker's")
-
-    _timeout = field_validator("timeout")(classmethod(lambda cls, v: _positive(v)))
 
     @field_validator("argv")
     @classmethod
@@ -223,18 +208,15 @@ class CommandRunner(_Strict):
 StatuspageStatus = Literal["investigating", "identified", "monitoring", "resolved"]
 
 
-class StatuspageRunner(_Strict):
+class StatuspageRunner(Strict):
     """Opens an incident on an Atlassian Statuspage page with the approved message as its first update."""
 
     page_id: str = Field(min_length=1)
     api_key: SecretRef = Field(description="`env:VAR` holding a Statuspage API key (sent as `Authorization: OAuth`)")
-    url: str = "https://api.statuspage.io/v1"
+    url: HttpUrl = "https://api.statuspage.io/v1"
     status: StatuspageStatus = "investigating"
     component_ids: list[str] = Field(default_factory=list, description="components the incident is about")
-    timeout: Duration = Field(default="30s", validate_default=True)
-
-    _url = field_validator("url")(classmethod(lambda cls, v: _http_url(v)))
-    _timeout = field_validator("timeout")(classmethod(lambda cls, v: _positive(v)))
+    timeout: ActionTimeout = Field(default="30s", validate_default=True)
 
     def incidents_url(self) -> str:
         return f"{self.url.rstrip('/')}/pages/{quote(self.page_id, safe='')}/incidents"
@@ -254,7 +236,7 @@ class StatuspageRunner(_Strict):
 RUNNER_KINDS = ("webhook", "command", "statuspage")
 
 
-class ActionRunner(_Strict):
+class ActionRunner(Strict):
     """How one action is carried out: exactly one of `webhook`, `command`, `statuspage`."""
 
     webhook: WebhookRunner | None = None

@@ -47,6 +47,7 @@ class Approval(BaseModel):
     approvers: list[str] = Field(default_factory=list, description="who may decide, from `boundaries.approvers`")
     deadline: datetime = Field(description="when it escalates (or expires, once escalation has run out)")
     escalations: int = 0
+    level: int = Field(0, description="the last escalation level asked about it (0: only who was asked first)")
     status: ApprovalStatus = ApprovalStatus.PENDING
     decided_by: str | None = None
     decided_at: datetime | None = None

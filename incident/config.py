@@ -10,12 +10,13 @@ import os
 import re
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from incident.actions import ActionRunner
 from incident.durations import Duration
+from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
 from incident.models import NAME
 from incident.policy import Boundaries
 from incident.routing import Route, Routing, route
@@ -24,67 +25,28 @@ from incident.yaml_file import FileProblems, Problem, dotted, line_for, read_tex
 
 ContactMethod = Literal["slack", "email", "webhook", "pagerduty", "log"]
 CONTACT_ORDER: tuple[str, ...] = ("slack", "email", "webhook", "pagerduty")
-_ENV_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SHIPPED_EXAMPLE = Path(__file__).resolve().parent.parent / "baton.example.yaml"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Secret(BaseModel):
-    """A secret written as `env:VAR` (read when used, never logged) or, discouraged, inline."""
-
-    ref: str
-
-    @property
-    def env_var(self) -> str | None:
-        m = _ENV_REF.match(self.ref)
-        return m.group(1) if m else None
-
-    def reveal(self) -> str | None:
-        var = self.env_var
-        return os.environ.get(var) or None if var else self.ref
-
-    def __repr__(self) -> str:
-        return f"Secret({(self.env_var and 'env:' + self.env_var) or '***'})"
-
-
-def _secret(v: Any) -> Secret:
-    if isinstance(v, Secret):
-        return v
-    if not isinstance(v, str) or not v:
-        raise ValueError("a secret is `env:VARIABLE` (or a non-empty string)")
-    return Secret(ref=v)
 
 
 class Person(Strict):
     name: str | None = None
     email: str | None = None
     slack: str | None = None
-    webhook: str | None = None
-    pagerduty: Secret | None = Field(None, description="a PagerDuty Events v2 routing key: pages forwarded there")
+    webhook: HttpUrl | None = None
+    pagerduty: SecretRef | None = Field(None, description="a PagerDuty Events v2 routing key: pages forwarded there")
     timezone: str = "UTC"
     notify: list[ContactMethod] | None = Field(
         None, description="contact methods in the order to try; default: every configured one, then `log`"
     )
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
-    _pd = field_validator("pagerduty", mode="before")(classmethod(lambda cls, v: None if v is None else _secret(v)))
 
     @field_validator("email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
         if v is not None and not _EMAIL.match(v):
             raise ValueError(f"{v!r} is not an email address")
-        return v
-
-    @field_validator("webhook")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
         return v
 
     @model_validator(mode="after")
@@ -103,7 +65,7 @@ class Person(Strict):
 
 class EscalationLevel(Strict):
     notify: list[str] = Field(min_length=1, description="`user:NAME` or `schedule:NAME`")
-    after: Duration = Field(description="how long this level has to acknowledge before the next is paged")
+    after: PositiveDuration = Field(description="how long this level has to acknowledge before the next is paged")
 
     @field_validator("notify")
     @classmethod
@@ -112,13 +74,6 @@ class EscalationLevel(Strict):
             kind, _, name = target.partition(":")
             if kind not in ("user", "schedule") or not name:
                 raise ValueError(f"{target!r} is not `user:NAME` or `schedule:NAME`")
-        return v
-
-    @field_validator("after")
-    @classmethod
-    def _positive(cls, v: Any) -> Any:
-        if v.total_seconds() <= 0:
-            raise ValueError("after must be longer than 0s")
         return v
 
 
@@ -176,19 +131,13 @@ class Service(Strict):
 class Integration(Strict):
     """An alert source posting to the intake, with its bearer token."""
 
-    token: Secret
-
-    _s = field_validator("token", mode="before")(classmethod(lambda cls, v: _secret(v)))
+    token: SecretRef
 
 
 class SlackIntegration(Strict):
-    bot_token: Secret
-    signing_secret: Secret | None = None
+    bot_token: SecretRef
+    signing_secret: SecretRef | None = None
     api_url: str = "https://slack.com/api"
-
-    _s = field_validator("bot_token", "signing_secret", mode="before")(
-        classmethod(lambda cls, v: None if v is None else _secret(v))
-    )
 
 
 class SmtpIntegration(Strict):
@@ -196,19 +145,15 @@ class SmtpIntegration(Strict):
     port: int = 587
     sender: str = Field(description="the From: address")
     username: str | None = None
-    password: Secret | None = None
+    password: SecretRef | None = None
     starttls: bool = True
     ssl: bool = False
 
-    _s = field_validator("password", mode="before")(classmethod(lambda cls, v: None if v is None else _secret(v)))
-
 
 class WebhookIntegration(Strict):
-    secret: Secret = Field(
+    secret: SecretRef = Field(
         description='signs every webhook page: X-Baton-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>'
     )
-
-    _s = field_validator("secret", mode="before")(classmethod(lambda cls, v: _secret(v)))
 
 
 class PagerDutyIntegration(Strict):
@@ -216,10 +161,8 @@ class PagerDutyIntegration(Strict):
 
 
 class GitHubIntegration(Strict):
-    token: Secret | None = None
+    token: SecretRef | None = None
     api_url: str = "https://api.github.com"
-
-    _s = field_validator("token", mode="before")(classmethod(lambda cls, v: None if v is None else _secret(v)))
 
 
 class PrometheusIntegration(Strict):
@@ -270,10 +213,8 @@ class Integrations(Strict):
 class AgentIdentity(Strict):
     """An agent that may act through `baton mcp`: it proves who it is with its token."""
 
-    token: Secret
+    token: SecretRef
     description: str | None = None
-
-    _s = field_validator("token", mode="before")(classmethod(lambda cls, v: _secret(v)))
 
 
 class Config(Strict):
@@ -324,12 +265,12 @@ class Config(Strict):
                 for mi, member in enumerate(layer.members):
                     if member not in self.people:
                         problems.append(
-                            (("schedules", sname, "layers", li, "members", mi), _unknown("person", member, self.people))
+                            (("schedules", sname, "layers", li, "members", mi), unknown("person", member, self.people))
                         )
             for oi, override in enumerate(sched.overrides):
                 if override.person not in self.people:
                     where = ("schedules", sname, "overrides", oi, "person")
-                    problems.append((where, _unknown("person", override.person, self.people)))
+                    problems.append((where, unknown("person", override.person, self.people)))
         for pname, pol in self.escalation_policies.items():
             for li, level in enumerate(pol.levels):
                 for ti, target in enumerate(level.notify):
@@ -338,25 +279,25 @@ class Config(Strict):
                     if name not in known:
                         what = "person" if kind == "user" else "schedule"
                         problems.append(
-                            (("escalation_policies", pname, "levels", li, "notify", ti), _unknown(what, name, known))
+                            (("escalation_policies", pname, "levels", li, "notify", ti), unknown(what, name, known))
                         )
         for role, members in self.boundaries.roles.items():
             for mi, member in enumerate(members):
                 if member not in self.people:
-                    problems.append((("boundaries", "roles", role, mi), _unknown("person", member, self.people)))
+                    problems.append((("boundaries", "roles", role, mi), unknown("person", member, self.people)))
         for action, refs in self.boundaries.approvers.items():
             for ri, ref in enumerate(refs):
                 kind, _, name = ref.partition(":")
                 if kind == "user" and name not in self.people:
-                    problems.append((("boundaries", "approvers", action, ri), _unknown("person", name, self.people)))
+                    problems.append((("boundaries", "approvers", action, ri), unknown("person", name, self.people)))
         actions = dict.fromkeys(self.boundaries.actions())
         runners: list[tuple[tuple[str, ...], dict[str, ActionRunner]]] = [(("actions",), self.actions)]
         runners += [(("services", sname, "actions"), svc.actions) for sname, svc in self.services.items()]
-        for where, by_action in runners:
+        for runners_at, by_action in runners:
             for action in by_action:
                 if action not in actions:
-                    problem = _unknown("action", action, actions) + "; list a team's own in boundaries.custom_actions"
-                    problems.append(((*where, action), problem))
+                    problem = unknown("action", action, actions) + "; list a team's own in boundaries.custom_actions"
+                    problems.append(((*runners_at, action), problem))
         usable = self.usable_methods()
         for pname, person in self.people.items():
             for mi, method in enumerate(person.notify or []):
@@ -368,15 +309,15 @@ class Config(Strict):
                 problems.append(
                     (
                         ("services", sname, "escalation"),
-                        _unknown("escalation policy", svc.escalation, self.escalation_policies),
+                        unknown("escalation policy", svc.escalation, self.escalation_policies),
                     )
                 )
         for i, rule in enumerate(self.routing.rules):
             if rule.service and rule.service not in self.services:
-                problems.append((("routing", "rules", i, "service"), _unknown("service", rule.service, self.services)))
+                problems.append((("routing", "rules", i, "service"), unknown("service", rule.service, self.services)))
         if self.routing.default_service and self.routing.default_service not in self.services:
             problems.append(
-                (("routing", "default_service"), _unknown("service", self.routing.default_service, self.services))
+                (("routing", "default_service"), unknown("service", self.routing.default_service, self.services))
             )
         elif not self.routing.default_service and len(self.services) > 1:
             problems.append(
@@ -395,11 +336,6 @@ class Config(Strict):
             if var and not os.environ.get(var):
                 out.append((("integrations", name, field_name), f"environment variable {var} is not set"))
         return out
-
-
-def _unknown(what: str, name: str, known: dict[str, Any]) -> str:
-    names = ", ".join(sorted(known)) or "none defined"
-    return f"unknown {what} {name!r} (known: {names})"
 
 
 class ConfigError(FileProblems):

@@ -6,10 +6,10 @@ suspects, so the workflow can decide deterministically.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from incident.links import Link
 
@@ -25,6 +25,55 @@ class Change(BaseModel):
     at: datetime
     source: str = "baton"
     kind: str = Field("deploy", description="deploy, config, feature-flag, migration, …")
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        """A time without a zone is read as UTC: compared with zoned times it would fail whoever sorts them."""
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v
+
+
+CHANGES_ANSWERED = 100
+"""At most this many changes answer one lookup (the most recent)."""
+CHANGES_ANSWER_BYTES = 256_000
+"""And at most this many bytes of them: an answer becomes an activity result in the incident's history, where
+Temporal refuses payloads over 2 MB."""
+
+
+CHANGE_FIELD_CHARS = 4000
+"""What the intake lets a change field hold; a longer one (from elsewhere) is cut to this in an answer."""
+
+
+def size_of(change: Change) -> int:
+    return len(change.model_dump_json())
+
+
+def shrunk(change: Change) -> Change:
+    """The change with every text field cut to CHANGE_FIELD_CHARS."""
+    long = {
+        name: value[:CHANGE_FIELD_CHARS] + "…"
+        for name, value in change.model_dump().items()
+        if isinstance(value, str) and len(value) > CHANGE_FIELD_CHARS
+    }
+    return change.model_copy(update=long) if long else change
+
+
+def most_recent(
+    changes: list[Change], limit: int = CHANGES_ANSWERED, budget: int = CHANGES_ANSWER_BYTES
+) -> list[Change]:
+    """The newest changes that fit `limit` and `budget`, oldest first, each `shrunk`."""
+    kept: list[Change] = []
+    used = 0
+    for c in sorted(changes, key=lambda c: c.at, reverse=True):
+        if len(kept) >= limit:
+            break
+        c = shrunk(c)
+        n = size_of(c)
+        if used + n > budget:
+            continue
+        kept.append(c)
+        used += n
+    return kept[::-1]
 
 
 class Suspect(BaseModel):

@@ -22,13 +22,20 @@ class EscalationCursor(BaseModel):
     level: int = 0
     next_at: datetime | None = None
     exhausted: bool = False
+    next_now: bool = False
+    """A human asked for the next level while this one was being paged: it is due the moment this one is."""
 
     @classmethod
     def start(cls, now: datetime) -> EscalationCursor:
         return cls(active=True, cycle=0, level=0, next_at=now)
 
     def stopped(self) -> EscalationCursor:
-        return self.model_copy(update={"active": False, "next_at": None})
+        return self.model_copy(update={"active": False, "next_at": None, "next_now": False})
+
+    def hurry(self) -> None:
+        """The next level is due as soon as this one is paged. In place: the escalation step holds this very
+        cursor while it pages, and advances it (or drops it, when acknowledged meanwhile) once the page is out."""
+        self.next_now = True
 
     def due(self, now: datetime) -> bool:
         return self.active and self.next_at is not None and self.next_at <= now
@@ -40,12 +47,12 @@ class EscalationCursor(BaseModel):
     def advance(self, policy: EscalationPolicy, at: datetime, skipped: bool) -> EscalationCursor:
         """The cursor after level `self.level` was paged (or skipped, which costs no wait) at `at`."""
         wait = policy.levels[self.level].after
-        next_at = at if skipped else at + wait
+        next_at = at if skipped or self.next_now else at + wait
         if self.level + 1 < len(policy.levels):
-            return self.model_copy(update={"level": self.level + 1, "next_at": next_at})
+            return self.model_copy(update={"level": self.level + 1, "next_at": next_at, "next_now": False})
         if self.cycle < policy.repeat:
-            return self.model_copy(update={"cycle": self.cycle + 1, "level": 0, "next_at": next_at})
-        return self.model_copy(update={"level": len(policy.levels), "next_at": next_at})
+            return self.model_copy(update={"cycle": self.cycle + 1, "level": 0, "next_at": next_at, "next_now": False})
+        return self.model_copy(update={"level": len(policy.levels), "next_at": next_at, "next_now": False})
 
     def exhaust(self) -> EscalationCursor:
         return self.model_copy(update={"active": False, "next_at": None, "exhausted": True})

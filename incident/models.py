@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -112,6 +112,12 @@ class Alert(BaseModel):
     def _strip(cls, v: str) -> str:
         return v.strip()
 
+    @field_validator("occurred_at", "received_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        """A time without a zone is read as UTC: the incident compares it with zoned times."""
+        return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
+
     @property
     def key(self) -> str:
         return self.alert_key or self.dedup_key
@@ -122,11 +128,14 @@ class Alert(BaseModel):
 
 
 class TimelineEntry(BaseModel):
+    """One line of the incident's record. Built by `incident.timeline.entry`; what each kind's `data` holds is
+    listed there."""
+
     at: datetime
     actor: str
-    kind: str
-    text: str
-    data: dict[str, Any] | None = None
+    kind: str = Field(description="an `incident.timeline.Kind` value (a string, so entries of any version load)")
+    text: str = Field(description="the sentence, from `incident.sentences`")
+    data: dict[str, Any] | None = Field(None, description="what other code reads, so it never parses `text`")
 
 
 DETAILS_KEPT = 16_000
@@ -163,7 +172,7 @@ class AlertRecord(BaseModel):
         return self.changed_at is None or alert.received_at >= self.changed_at
 
 
-class Delivery(BaseModel):
+class PageReceipt(BaseModel):
     """One attempt to reach one person by one contact method."""
 
     person: str
@@ -208,7 +217,7 @@ class Page(BaseModel):
     approval_id: str | None = Field(None, description="for `approval`: the id to approve or deny")
 
 
-class ActionResult(BaseModel):
+class UpdateReply(BaseModel):
     """The answer to a request made of an incident: done, or refused with the reason and the rule."""
 
     ok: bool
@@ -219,7 +228,7 @@ class ActionResult(BaseModel):
     approval_id: str | None = Field(None, description="the pending approval a request became")
 
 
-class Outcome(BaseModel):
+class IncidentResult(BaseModel):
     """What a workflow run returns when its incident closes."""
 
     incident_id: str

@@ -8,13 +8,15 @@ layers only ever tighten: `boundaries.agent` puts each action in `auto`, `approv
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from incident.durations import Duration
+from incident.fields import Strict
 from incident.models import NAME, Actor, ActorKind, Severity
 
 MACHINE_WORK = (
@@ -52,9 +54,17 @@ class Decision(BaseModel):
         return self.verdict is Verdict.AUTO
 
 
-class AgentRules(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class BoundaryRow:
+    """One action of the boundary table: its decision at each severity asked about, and, where any of them needs
+    approval, who may give it (`oncall`, `user:NAME`, `role:NAME`); else `approvers` is empty."""
 
+    action: str
+    by_severity: dict[Severity, Decision]
+    approvers: list[str]
+
+
+class AgentRules(Strict):
     auto: list[str] = Field(default_factory=lambda: list(MACHINE_WORK))
     approval: list[str] = Field(default_factory=lambda: ["rollback", "customer_comms", "resolve"])
     never: list[str] = Field(default_factory=lambda: ["postmortem_conclusions"])
@@ -80,26 +90,23 @@ class AgentRules(BaseModel):
 
 
 Autonomy = Literal["full", "approval", "read_only"]
+DEFAULT_AUTONOMY: dict[Severity, Autonomy] = {
+    Severity.SEV4: "full",
+    Severity.SEV3: "full",
+    Severity.SEV2: "full",
+    Severity.SEV1: "approval",
+    Severity.SEV0: "read_only",
+}
 
 
-class Boundaries(BaseModel):
+class Boundaries(Strict):
     """`boundaries:` in the config."""
-
-    model_config = ConfigDict(extra="forbid")
 
     agent: AgentRules = Field(default_factory=AgentRules)
     custom_actions: list[str] = Field(
         default_factory=list, description="actions a team adds (e.g. restart_pods); they need a bucket in `agent`"
     )
-    autonomy: dict[Severity, Autonomy] = Field(
-        default_factory=lambda: {
-            Severity.SEV4: "full",
-            Severity.SEV3: "full",
-            Severity.SEV2: "full",
-            Severity.SEV1: "approval",
-            Severity.SEV0: "read_only",
-        }
-    )
+    autonomy: dict[Severity, Autonomy] = Field(default_factory=lambda: dict(DEFAULT_AUTONOMY))
     approvers: dict[str, list[str]] = Field(
         default_factory=lambda: {"default": ["oncall"]},
         description="per action (or `default`): who may approve: `oncall`, `user:NAME`, `role:NAME`",
@@ -167,6 +174,17 @@ class Boundaries(BaseModel):
         if verdict is Verdict.AUTO and autonomy == "approval" and action not in MACHINE_WORK:
             return Decision(verdict=Verdict.APPROVAL, rule=f"boundaries.autonomy.{severity.value}: approval")
         return Decision(verdict=verdict, rule=rule)
+
+    def table(self, actor: Actor, severities: Iterable[Severity] = tuple(Severity)) -> list[BoundaryRow]:
+        """What `actor` may do: one row per action (built-in, then custom), with a decision per severity. Every
+        surface that shows the boundaries (the CLI's table and JSON, the agents' get_boundaries) reads this."""
+        sevs = list(severities)
+        rows = []
+        for action in self.actions():
+            by_severity = {sev: self.decide(action, actor, sev) for sev in sevs}
+            asks = any(d.verdict is Verdict.APPROVAL for d in by_severity.values())
+            rows.append(BoundaryRow(action, by_severity, self.approvers_for(action) if asks else []))
+        return rows
 
     def approver_people(self, action: str, oncall: Collection[str]) -> list[str]:
         """Everyone who may approve `action` now, in the order the config names them."""

@@ -6,15 +6,15 @@ Pure and deterministic: every time comes from the state, so workflow code may ca
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus, Refusal
 from incident.models import TimelineEntry
 from incident.state import IncidentState, ServiceInfo
+from incident.timeline import ALERT_KINDS, Kind, level
 
-ALERT_KINDS = ("alert", "alerts_more")
 ALERT_ROWS = 5
 """Alert entries the timeline table shows one by one; later ones are collapsed into one row."""
 _ACTOR_ORDER = {"human": 0, "agent": 1, "system": 2}
@@ -37,7 +37,7 @@ def draft(
         _impact(state),
         _alerts(state),
         _suspects(state),
-        _timeline(state.timeline),
+        _timeline(state.timeline, getattr(state, "timeline_left", 0), getattr(state, "runs", 1)),
         _who(state.timeline, approvals, refusals),
         _questions(state, approvals, refusals),
     ]
@@ -152,8 +152,11 @@ def _suspects(st: IncidentState) -> str:
     return "\n".join(lines)
 
 
-def _timeline(entries: list[TimelineEntry]) -> str:
-    lines = ["## Timeline", "", "| Time (UTC) | Who | What |", "|---|---|---|"]
+def _timeline(entries: list[TimelineEntry], left: int = 0, runs: int = 1) -> str:
+    lines = ["## Timeline", ""]
+    if left:  # a long incident carries its story and its latest entries from run to run; the rest stays behind
+        lines += [f"{say.timeline_left(left, runs)}.", ""]
+    lines += ["| Time (UTC) | Who | What |", "|---|---|---|"]
     alerts = [e for e in entries if e.kind in ALERT_KINDS]
     rest = alerts[ALERT_ROWS:]
     collapsed = {id(e) for e in rest}
@@ -186,9 +189,9 @@ def _who(entries: list[TimelineEntry], approvals: list[Approval], refusals: list
 
 def _questions(st: IncidentState, approvals: list[Approval], refusals: list[Refusal]) -> str:
     qs = ["What was the root cause? (not determined by baton)"]
-    proposal = next((e for e in st.timeline if e.kind == "severity_proposed"), None)
-    m = re.search(r"proposes (SEV\d)", proposal.text) if proposal else None
-    proposed = f"proposed as {m.group(1)} by {proposal.actor}" if m and proposal else f"{st.severity.value}"
+    proposal = next((e for e in st.timeline if e.kind == Kind.SEVERITY_PROPOSED), None)
+    severity = (proposal.data or {}).get("severity") if proposal else None
+    proposed = f"proposed as {severity} by {proposal.actor}" if severity and proposal else f"{st.severity.value}"
     confirmed = f"set to {st.severity.value} by {st.severity_confirmed_by}" if st.severity_confirmed_by else None
     qs.append(f"Was the severity right? It was {proposed} and " + (confirmed or "never confirmed by a human") + ".")
     if st.first_page_at:
@@ -196,10 +199,10 @@ def _questions(st: IncidentState, approvals: list[Approval], refusals: list[Refu
         qs.append(f"Paging took {took}: was the right person reached first?")
     else:
         qs.append("Nobody was paged: should someone have been?")
-    levels = [int(x) for e in st.timeline if e.kind == "escalation" for x in re.findall(r"paging level (\d+)", e.text)]
+    levels = [n for e in st.timeline if e.kind == Kind.ESCALATION and (n := level(e)) is not None]
     if max(levels, default=1) > 1:
         qs.append(f"Escalation reached level {max(levels)}: why did level 1 not acknowledge?")
-    if any(e.kind == "escalation_exhausted" for e in st.timeline):
+    if any(e.kind == Kind.ESCALATION_EXHAUSTED for e in st.timeline):
         qs.append("Escalation ran out with nobody acknowledging: who should have been reached?")
     for ap in approvals:
         if ap.status is ApprovalStatus.DENIED:

@@ -12,8 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from incident.fields import Strict
 from incident.models import Severity
 
 IncidentPer = Literal["group", "alert"]
@@ -36,9 +37,7 @@ DEFAULT_SEVERITY_MAP: dict[str, Severity] = {
 }
 
 
-class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Rule(Strict):
     match: dict[str, str] = Field(min_length=1, description="label: value, or label: ~regex")
     service: str | None = None
     severity: Severity | None = None
@@ -68,10 +67,8 @@ class Rule(BaseModel):
         return True
 
 
-class Routing(BaseModel):
+class Routing(Strict):
     """`routing:` in the config."""
-
-    model_config = ConfigDict(extra="forbid")
 
     default_service: str | None = Field(None, description="where alerts no rule matches go; never dropped")
     rules: list[Rule] = Field(default_factory=list)

@@ -1,24 +1,21 @@
-"""Drill scenarios: alerts, steps and expectations on one virtual clock, and how to check them.
+"""Drill scenarios, the file format: alerts, steps and expectations on one virtual clock.
 
 A scenario file says what happens (alerts from a source, people and agents acting) and what must be true at given
-moments (who was paged, the severity, an approval's fate). The runner (`drill.py`) plays it against a worker on
-Temporal's time-skipping test server; this module only reads files and judges what the runner saw, so it is pure:
-no Temporal, no clock, no I/O except reading the file in `load_scenario`.
+moments (who was paged, the severity, an approval's fate). The runner (`gateway/drill/`) plays it against a worker on
+Temporal's time-skipping test server and `incident.judge` checks what it saw; this module only reads and validates
+files, so it is pure: no Temporal, no clock, no I/O except reading the file in `load_scenario`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     field_validator,
@@ -28,8 +25,8 @@ from pydantic import (
 from incident.approvals import ApprovalStatus
 from incident.config import Config
 from incident.durations import Duration, format_duration
-from incident.models import NAME, Actor, Severity, Status, TimelineEntry
-from incident.state import IncidentState
+from incident.fields import Strict, unknown
+from incident.models import NAME, Actor, Severity, Status
 from incident.yaml_file import FileProblems, Problem, line_for, read_text, validate_yaml
 
 DEFAULT_START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -41,7 +38,7 @@ CHECK_DELAY = timedelta(milliseconds=500)
 few milliseconds after its deadline) and nothing due a second later has."""
 DEFAULT_KEY = "alert"
 
-Outcome = Literal["done", "pending", "refused", "undefined", "error"]
+StepOutcome = Literal["done", "pending", "refused", "undefined", "error"]
 OWN_UPDATES = ("acknowledge", "note", "resolve", "severity")
 """`do:` values that go to the incident's own update; `approve`/`deny` decide an approval; anything else is an
 action request the boundaries decide on."""
@@ -56,10 +53,6 @@ def _scalar_str(v: Any) -> Any:
 
 
 Params = Annotated[dict[str, str], BeforeValidator(_scalar_str)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AlertEvent(Strict):
@@ -94,7 +87,7 @@ class Step(Strict):
     summary: str = Field("", description="resolve: the summary")
     severity: Severity | None = Field(None, description="severity: the level to set or propose")
     approval: str = Field("last", description="approve/deny: an id such as A1, or `last`")
-    expect: Outcome | None = None
+    expect: StepOutcome | None = None
     rule: str | None = Field(None, description="a substring of the rule that asked for approval or refused")
 
     @field_validator("actor")
@@ -311,17 +304,15 @@ class Scenario(Strict):
         found: list[tuple[str, str]] = []
         for i, a in enumerate(self.alerts):
             if a.service is not None and a.service not in config.services:
-                found.append((f"alerts[{i}].service", _unknown("service", a.service, config.services)))
+                found.append((f"alerts[{i}].service", unknown("service", a.service, config.services, "in the config")))
         for i, e in enumerate(self.expect):
             for name in ("paged", "not_paged", "asked"):
                 check = getattr(e, name)
                 if check is not None and check.person is not None and check.person not in config.people:
-                    found.append((f"expect[{i}].{name}.person", _unknown("person", check.person, config.people)))
+                    found.append(
+                        (f"expect[{i}].{name}.person", unknown("person", check.person, config.people, "in the config"))
+                    )
         return [Problem(path=p, line=self.line(p), message=m) for p, m in found]
-
-
-def _unknown(what: str, name: str, known: dict[str, Any]) -> str:
-    return f"unknown {what} {name!r} in the config (known: {', '.join(sorted(known)) or 'none'})"
 
 
 def _parse_path(where: str) -> tuple[str | int, ...]:
@@ -366,191 +357,3 @@ def config_for(scenario: Scenario) -> Path | None:
     if scenario.config is None:
         return None
     return (Path(scenario.source).parent / scenario.config).resolve()
-
-
-# ---- what the runner saw, and judging it ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SentPage:
-    """A page the drill's worker captured instead of sending: `kind` page, approval, notice, recovered, update."""
-
-    at: timedelta
-    person: str
-    kind: str
-    level: int = 0
-    approval_id: str | None = None
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """How the incident answered a step."""
-
-    outcome: Outcome
-    message: str
-    rule: str | None = None
-    approval_id: str | None = None
-    """The approval the request became (pending)."""
-    decided: str | None = None
-    """approve/deny: the approval decided on (what `last` turned out to be)."""
-
-
-@dataclass
-class Check:
-    at: timedelta
-    expect: str
-    passed: bool
-    got: str
-    where: str = ""
-    line: int | None = None
-    incident: str | None = None
-    """The alert key of the incident checked, where a scenario has several."""
-
-    def sentence(self) -> str:
-        which = f"[{self.incident}] " if self.incident else ""
-        if self.passed:
-            return f"at {ago(self.at)}: {which}{self.expect}"
-        return f"at {ago(self.at)}: {which}expected {self.expect}; got: {self.got}"
-
-
-@dataclass
-class Seen:
-    """One incident as the drill saw it at a moment: its state (None before it opened) and the pages for it."""
-
-    state: IncidentState | None
-    origin: datetime
-    pages: list[SentPage] = field(default_factory=list)
-
-
-def ago(d: timedelta) -> str:
-    """An offset from the drill's start in whole seconds, as written in scenarios: `0s`, `5m`, `1h2m3s`."""
-    return format_duration(timedelta(seconds=int(max(d.total_seconds(), 0))))
-
-
-def check_step(step: Step, result: StepResult) -> Check:
-    """A step without `expect` only has to be carried out: `error` fails it."""
-    got = result.outcome + (f" ({result.approval_id})" if result.approval_id else "")
-    detail = result.rule if result.outcome in ("pending", "refused", "undefined") and result.rule else result.message
-    if result.outcome != "done" and detail:
-        got += f": {detail}"
-    what = step.describe(result.decided)
-    if step.expect is None:
-        return Check(step.at, f"{what} carried out", result.outcome != "error", got)
-    expect = f"{what}: {step.expect}"
-    passed = result.outcome == step.expect
-    if step.rule is not None:
-        expect += f" by a rule containing {step.rule!r}"
-        passed = passed and step.rule.lower() in (result.rule or "").lower()
-    return Check(step.at, expect, passed, got)
-
-
-def check(exp: Expectation, seen: Seen) -> Check:
-    """Judge one expectation against the incident as it is now."""
-    passed, got = _judge(exp, seen)
-    return Check(exp.at, exp.describe(), passed, got)
-
-
-def _judge(exp: Expectation, seen: Seen) -> tuple[bool, str]:
-    st = seen.state
-    match exp.kind:
-        case "paged" | "not_paged":
-            want: PagedCheck = getattr(exp, exp.kind)
-            pages = [p for p in seen.pages if p.kind == "page"]
-            hits = [p for p in pages if _matches(want, p)]
-            enough = len(hits) >= want.times
-            if exp.kind == "paged":
-                if enough:
-                    return True, ", ".join(_paged(p) for p in hits)
-                return False, _pages_so_far(pages) + "; " + _missing(want, len(hits))
-            if enough:
-                return False, ", ".join(_paged(p) for p in hits)
-            return True, _missing(want, len(hits)) + f" ({_pages_so_far(pages)})"
-        case "asked":
-            want_ask: AskedCheck = exp.asked  # type: ignore[assignment]
-            asks = [p for p in seen.pages if p.kind == "approval"]
-            hits = [
-                p
-                for p in asks
-                if (want_ask.person is None or p.person == want_ask.person)
-                and (want_ask.approval is None or (p.approval_id or "").upper() == want_ask.approval.upper())
-            ]
-            if hits:
-                return True, _asked(hits[0])
-            return False, ", ".join(_asked(p) for p in asks) or "nobody was asked to decide anything"
-    if st is None:
-        return False, "the incident has not opened"
-    match exp.kind:
-        case "severity":
-            return st.severity_label == exp.severity, st.severity_label
-        case "status":
-            return st.status is exp.status, _status(st, seen.origin)
-        case "approval":
-            return _approval(exp.approval, st, seen.origin)  # type: ignore[arg-type]
-        case "timeline" | "not_timeline":
-            needle: str = getattr(exp, exp.kind)
-            hits_t = [e for e in st.timeline if needle.lower() in e.text.lower()]
-            if exp.kind == "timeline":
-                if hits_t:
-                    return True, _entry(hits_t[0], seen.origin)
-                last = "; ".join(_entry(e, seen.origin) for e in st.timeline[-3:])
-                return False, f"no entry contains it (the last: {last})"
-            if hits_t:
-                return False, _entry(hits_t[0], seen.origin)
-            return True, ""
-    kinds = sorted({f"{r.actor} {r.action}" for r in st.refusals})
-    return st.refused_total == exp.refusals, f"{st.refused_total}" + (f" ({', '.join(kinds)})" if kinds else "")
-
-
-def _matches(want: PagedCheck, p: SentPage) -> bool:
-    return (want.level is None or p.level == want.level) and (want.person is None or p.person == want.person)
-
-
-def _paged(p: SentPage) -> str:
-    return f"{p.person} paged at level {p.level} at {ago(p.at)}"
-
-
-def _asked(p: SentPage) -> str:
-    return f"{p.person} asked to decide {p.approval_id or '?'} at {ago(p.at)}"
-
-
-def _pages_so_far(pages: list[SentPage]) -> str:
-    return ", ".join(_paged(p) for p in pages) or "nobody paged"
-
-
-def _missing(want: PagedCheck, found: int) -> str:
-    if want.times > 1:
-        return f"{found} such page(s), not {want.times}"
-    if want.person and want.level:
-        return f"{want.person} not at level {want.level}"
-    if want.person:
-        return f"{want.person} not paged"
-    return f"nobody at level {want.level}" if want.level else "nobody paged"
-
-
-def _status(st: IncidentState, origin: datetime) -> str:
-    if st.status is Status.ACKNOWLEDGED and st.acknowledged_at:
-        return f"acknowledged by {st.acknowledged_by} at {ago(st.acknowledged_at - origin)}"
-    if st.status is Status.RESOLVED and st.resolved_at:
-        return f"resolved by {st.resolved_by} at {ago(st.resolved_at - origin)}"
-    return st.status.value
-
-
-def _approval(want: ApprovalCheck, st: IncidentState, origin: datetime) -> tuple[bool, str]:
-    found = st.approvals[-1] if want.id == "last" and st.approvals else st.approval(want.id)
-    if found is None:
-        return False, f"no approval {want.id} (approvals: {', '.join(a.id for a in st.approvals) or 'none'})"
-    got = f"{found.id} ({found.describe()}) {found.status.value}"
-    if found.decided_by:
-        got += f" by {found.decided_by}"
-    if found.decided_at:
-        got += f" at {ago(found.decided_at - origin)}"
-    elif found.pending:
-        got += f", deadline {ago(found.deadline - origin)}"
-    passed = found.status is want.status and (
-        want.decided_by is None or (found.decided_by or "") in (want.decided_by, f"human:{want.decided_by}")
-    )
-    return passed, got
-
-
-def _entry(e: TimelineEntry, origin: datetime) -> str:
-    return f"{ago(e.at - origin)} {e.actor}: {e.text}"

@@ -32,9 +32,10 @@ from itertools import pairwise
 from typing import Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from incident.durations import parse_duration
+from incident.fields import Strict
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -122,11 +123,9 @@ def _parse_hhmm(value: str) -> time:
     return time(int(h), int(m))
 
 
-class Restriction(BaseModel):
+class Restriction(Strict):
     """A weekly window in which a layer is active, e.g. weekdays 09:00-17:00 (an `end` at or before `start` runs
     past midnight into the next day)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     days: list[str] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
     start: str
@@ -163,10 +162,8 @@ class Restriction(BaseModel):
             day += timedelta(days=1)
 
 
-class Layer(BaseModel):
+class Layer(Strict):
     """An ordered list of people taking turns, optionally only within restriction windows."""
-
-    model_config = ConfigDict(extra="forbid")
 
     members: list[str] = Field(min_length=1)
     rotation: str = "weekly"
@@ -309,19 +306,15 @@ class Layer(BaseModel):
         return out
 
 
-class Override(BaseModel):
+class Override(Strict):
     """`person` is on call for [start, end), whoever the layers say. Naive times are in the schedule's zone."""
-
-    model_config = ConfigDict(extra="forbid")
 
     person: str
     start: datetime
     end: datetime
 
 
-class Schedule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Schedule(Strict):
     timezone: str = "UTC"
     layers: list[Layer] = Field(min_length=1)
     overrides: list[Override] = Field(default_factory=list)
@@ -379,7 +372,8 @@ class Schedule(BaseModel):
         cursors = [0] * len(per_layer)
         out: list[Shift] = []
         for a, b in pairwise(bounds):
-            person, source = None, "nobody"
+            person: str | None = None
+            source = "nobody"
             for oa, ob, who in reversed(overrides):
                 if oa <= a < ob:
                     person, source = who, "override"
@@ -389,8 +383,8 @@ class Schedule(BaseModel):
                     pieces = per_layer[i]
                     while pieces[cursors[i]].end <= a:
                         cursors[i] += 1
-                    if (who := pieces[cursors[i]].person) is not None:
-                        person, source = who, pieces[cursors[i]].source
+                    if (holder := pieces[cursors[i]].person) is not None:
+                        person, source = holder, pieces[cursors[i]].source
                         break
             if out and out[-1].person == person:
                 out[-1] = Shift(out[-1].start, b, person, out[-1].source)

@@ -13,11 +13,12 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.temporal import register_search_attributes
 from gateway.up import SQLITE_PRAGMAS, installed_binary
 from tests.helpers.config import make_config
 from tests.helpers.http import Sink, recording_sink
 from tests.helpers.prometheus import Prom, run_prometheus
-from tests.helpers.temporal import Harness, harness, search_attributes_request
+from tests.helpers.temporal import Harness, harness
 from workflows import search_attributes as sa
 
 SERVER_FIXTURES = {"ts_env", "dev_env", "h", "prometheus", "sink"}
@@ -44,7 +45,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=installed_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
-    await env.client.operator_service.add_search_attributes(search_attributes_request(env.client))
+    await register_search_attributes(env.client)
     yield env
     await env.shutdown()
 

@@ -20,8 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.delivery import DeliveryActivities
-    from incident.handoff import Handoff, merge
+    from incident.batch import AlertBatch, merge
 
 BUFFER_ID_PREFIX = "intake-buffer-"
 IDLE = timedelta(minutes=10)
@@ -31,18 +30,21 @@ CARRY_BYTES = 1_500_000
 """Continue-as-new carries the backlog; Temporal refuses inputs over 2 MB."""
 HISTORY_EVENTS = 1_000
 HISTORY_BYTES = 8_000_000
+FORWARD_HEARTBEAT = timedelta(seconds=10)
+"""A forward reports after each incident it reached. One lost with its worker, or whose answer a Temporal restart
+lost, is retried once this passes without word, not after the whole start-to-close timeout."""
 FORWARD_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 
 
 @workflow.defn
 class IntakeBufferWorkflow:
     @workflow.init
-    def __init__(self, pending: list[Handoff] | None = None) -> None:
-        self._pending: list[Handoff] = list(pending or [])
+    def __init__(self, pending: list[AlertBatch] | None = None) -> None:
+        self._pending: list[AlertBatch] = list(pending or [])
 
     @workflow.signal
-    def take(self, handoffs: list[Handoff]) -> None:
-        self._pending.extend(handoffs)
+    def take(self, batches: list[AlertBatch]) -> None:
+        self._pending.extend(batches)
 
     @workflow.query
     def backlog(self) -> int:
@@ -50,7 +52,7 @@ class IntakeBufferWorkflow:
         return sum(h.size for h in self._pending)
 
     @workflow.run
-    async def run(self, pending: list[Handoff] | None = None) -> int:
+    async def run(self, pending: list[AlertBatch] | None = None) -> int:
         forwarded = 0
         while True:
             info = workflow.info()
@@ -71,16 +73,19 @@ class IntakeBufferWorkflow:
                 await workflow.wait_condition(
                     lambda: self.backlog() >= FORWARD_BYTES, timeout=GATHER, timeout_summary="gather"
                 )
-            batch, size = [], 0
+            batch: list[AlertBatch] = []
+            size = 0
             while self._pending and (not batch or size + self._pending[0].size <= FORWARD_BYTES):
                 h = self._pending.pop(0)
                 batch.append(h)
                 size += h.size
             batch = merge(batch)
-            await workflow.execute_activity_method(
-                DeliveryActivities.forward,
+            await workflow.execute_activity(
+                "forward_alerts",  # ForwardingActivities.forward, by its registered name
                 batch,
+                result_type=int,
                 start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=FORWARD_HEARTBEAT,
                 retry_policy=FORWARD_RETRY,
                 summary=f"forward {sum(len(h.alerts) for h in batch)} alerts to {len(batch)} incident(s)",
             )

@@ -15,6 +15,7 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
 from activities.context.common import ProviderError, get, within
+from activities.http_rules import excerpt
 from incident.config import Deploys, GitHubIntegration
 from incident.context import Change, ContextPart
 
@@ -69,7 +70,7 @@ def to_change(d: _Deployment, service: str, link: str) -> Change:
 def _failure(resp: httpx.Response, repo: str) -> str:
     """Why GitHub refused, in the words a responder needs: bad token, rate limit, missing repo."""
     try:
-        message = " ".join(str(resp.json().get("message", "")).split())[:200]
+        message = excerpt(str(resp.json().get("message", "")), limit=200)
     except (ValueError, AttributeError):
         message = ""
     status = resp.status_code

@@ -18,6 +18,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from activities.context.common import ProviderError, get, within
+from activities.http_rules import excerpt
 from incident.config import Logs, LokiIntegration
 from incident.context import ContextPart, LogLine, LogSummary
 
@@ -99,7 +100,7 @@ def _error_text(resp: httpx.Response) -> str:
         text = str(body.get("message") or body.get("error") or body) if isinstance(body, dict) else str(body)
     except ValueError:
         text = resp.text
-    return " ".join(text.split())[:300] or resp.reason_phrase
+    return excerpt(text) or resp.reason_phrase
 
 
 async def _query(

@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from activities.context.common import ProviderError, get, within
+from activities.http_rules import excerpt
 from incident.config import MetricQuery, PrometheusIntegration
 from incident.context import ContextPart, MetricSummary
 
@@ -170,7 +171,7 @@ async def _query_range(
     except ValidationError:
         raise ProviderError(f"HTTP {resp.status_code} from Prometheus, not a Prometheus API answer") from None
     if answer.status != "success" or answer.data is None:
-        reason = " ".join((answer.error or "no data").split())[:300]
+        reason = excerpt(answer.error or "no data")
         raise ProviderError(f"{answer.error_type or f'HTTP {resp.status_code}'}: {reason}")
     return [[(ts, float(v)) for ts, v in s.values] for s in answer.data.result]
 

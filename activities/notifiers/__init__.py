@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from activities.notifiers.base import Delivered, NotifierError, NotifyEnv
+from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv
 from activities.notifiers.email import send_email
 from activities.notifiers.log import send_log
 from activities.notifiers.pagerduty import send_pagerduty
@@ -13,8 +13,8 @@ from activities.notifiers.webhook import send_webhook
 from incident.config import Person
 from incident.models import Page, Recipient
 
-Notifier = Callable[[NotifyEnv, Person, Recipient, Page, str, str], Awaitable[Delivered]]
-"""(env, person, recipient, page, idempotency key, link to the incident) -> Delivered, or NotifierError."""
+Notifier = Callable[[NotifyEnv, Person, Recipient, Page, str, str], Awaitable[NotifierReceipt]]
+"""(env, person, recipient, page, idempotency key, link to the incident) -> NotifierReceipt, or NotifierError."""
 
 NOTIFIERS: dict[str, Notifier] = {
     "slack": send_slack,
@@ -24,4 +24,4 @@ NOTIFIERS: dict[str, Notifier] = {
     "log": send_log,
 }
 
-__all__ = ["NOTIFIERS", "Delivered", "Notifier", "NotifierError", "NotifyEnv"]
+__all__ = ["NOTIFIERS", "Notifier", "NotifierError", "NotifierReceipt", "NotifyEnv"]

@@ -11,7 +11,7 @@ from incident.models import Page
 
 
 @dataclass
-class Delivered:
+class NotifierReceipt:
     detail: str = ""
     thread: str | None = None
     """Where later updates to this page go (Slack `channel:ts`, an email Message-ID...), if the method threads."""

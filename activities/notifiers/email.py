@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from activities.notifiers import render
-from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
+from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv, headline
 from incident.config import Person, SmtpIntegration
 from incident.models import Page, Recipient
 
@@ -77,7 +77,7 @@ def _error(e: Exception) -> NotifierError:
 
 async def send_email(
     env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
-) -> Delivered:
+) -> NotifierReceipt:
     smtp = env.config.integrations.smtp
     if smtp is None or not person.email:
         raise NotifierError("email is not configured for this person (integrations.smtp and email)", retryable=False)
@@ -89,4 +89,4 @@ async def send_email(
         await asyncio.to_thread(_deliver, smtp, password, msg)
     except (smtplib.SMTPException, OSError) as e:
         raise _error(e) from None
-    return Delivered(detail=f"email accepted by {smtp.host} for {person.email}", thread=str(msg["Message-ID"]))
+    return NotifierReceipt(detail=f"email accepted by {smtp.host} for {person.email}", thread=str(msg["Message-ID"]))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import structlog
 
 from activities.notifiers import render
-from activities.notifiers.base import Delivered, NotifyEnv
+from activities.notifiers.base import NotifierReceipt, NotifyEnv
 from incident.config import Person
 from incident.models import Page, Recipient
 
 log = structlog.get_logger("baton.page")
 
 
-async def send_log(env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str) -> Delivered:
+async def send_log(
+    env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
+) -> NotifierReceipt:
     """One record per page: the whole rendered page as the message, so it reads the same as an email."""
     log.warning(
         ("PAGE " if page.kind == "page" else "") + render.text(page, link, person.timezone).rstrip("\n"),
@@ -20,4 +22,4 @@ async def send_log(env: NotifyEnv, person: Person, recipient: Recipient, page: P
         incident=page.incident_id,
         page_id=key,
     )
-    return Delivered(detail="written to the worker log")
+    return NotifierReceipt(detail="written to the worker log")

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 
+from activities.http_rules import excerpt, retryable_exception, retryable_status
 from activities.notifiers import render
-from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
+from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv, headline
 from incident.config import PagerDutyIntegration, Person
 from incident.models import Page, Recipient, Severity
 
@@ -59,9 +60,9 @@ def event(page: Page, routing_key: str, link: str) -> dict[str, Any]:
 
 async def send_pagerduty(
     env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
-) -> Delivered:
+) -> NotifierReceipt:
     if page.kind != "page":
-        return Delivered(detail="not forwarded")  # PagerDuty keeps its own incident; only pages ring phones
+        return NotifierReceipt(detail="not forwarded")  # PagerDuty keeps its own incident; only pages ring phones
     routing_key = person.pagerduty.reveal() if person.pagerduty else None
     if not routing_key:
         raise NotifierError(f"no PagerDuty routing key for this person ({person.pagerduty!r})", retryable=False)
@@ -71,12 +72,11 @@ async def send_pagerduty(
             url, json=event(page, routing_key, link), headers={"User-Agent": "baton"}, timeout=10.0
         )
     except httpx.HTTPError as e:
-        raise NotifierError(f"pagerduty unreachable: {type(e).__name__}") from None
+        raise NotifierError(f"pagerduty unreachable: {type(e).__name__}", retryable_exception(e)) from None
     if resp.status_code >= 300:
         reason = _reason(resp)
-        retryable = resp.status_code == 429 or resp.status_code >= 500
-        raise NotifierError(f"pagerduty answered {resp.status_code}{reason}", retryable=retryable)
-    return Delivered(detail=f"pagerduty accepted (dedup_key {page.workflow_id})")
+        raise NotifierError(f"pagerduty answered {resp.status_code}{reason}", retryable_status(resp.status_code))
+    return NotifierReceipt(detail=f"pagerduty accepted (dedup_key {page.workflow_id})")
 
 
 def _reason(resp: httpx.Response) -> str:
@@ -89,4 +89,4 @@ def _reason(resp: httpx.Response) -> str:
         return ""
     parts = [str(body.get("message") or "")] + [str(e) for e in body.get("errors") or []]
     text = "; ".join(p for p in parts if p)
-    return f": {text[:300]}" if text else ""
+    return f": {excerpt(text)}" if text else ""

@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 
+from activities.http_rules import retry_after, retryable_exception, retryable_status
 from activities.notifiers import render
-from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
+from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv, headline
+from incident import slack_contract
 from incident.config import Person
 from incident.models import Page, Recipient
+from incident.slack_contract import ButtonValue, esc
 
 PERMANENT = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope", "no_permission"}
@@ -25,11 +28,6 @@ PERMANENT = frozenset(
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
-
-
-def esc(s: str) -> str:
-    """Slack's mrkdwn escaping: only &, < and > are control characters."""
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def mlink(href: str, label: str) -> str:
@@ -52,33 +50,35 @@ def _section(title: str, lines: list[str]) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(body, SECTION_MAX)}}
 
 
-def button_value(page: Page) -> str:
-    """What the interaction handler needs to find the incident: its id and the workflow behind it."""
-    return json.dumps({"incident_id": page.incident_id, "workflow_id": page.workflow_id}, separators=(",", ":"))
+def button_value(page: Page, approval: bool = False) -> str:
+    """What the interaction handler needs to find the incident: its id, the workflow behind it, the approval."""
+    return slack_contract.encode_button(
+        ButtonValue(page.incident_id, page.workflow_id, page.approval_id if approval else None)
+    )
 
 
 def actions(page: Page, link: str) -> dict[str, Any]:
     value = button_value(page)
     return {
         "type": "actions",
-        "block_id": "baton_actions",
+        "block_id": slack_contract.ACTIONS_BLOCK,
         "elements": [
             {
                 "type": "button",
-                "action_id": "baton_ack",
+                "action_id": slack_contract.ACK,
                 "text": {"type": "plain_text", "text": "Acknowledge"},
                 "style": "primary",
                 "value": value,
             },
             {
                 "type": "button",
-                "action_id": "baton_resolve",
+                "action_id": slack_contract.RESOLVE,
                 "text": {"type": "plain_text", "text": "Resolve"},
                 "value": value,
             },
             {
                 "type": "button",
-                "action_id": "baton_open",
+                "action_id": slack_contract.OPEN,
                 "text": {"type": "plain_text", "text": "Open incident"},
                 "url": link,
             },
@@ -124,24 +124,21 @@ def blocks(page: Page, link: str, tz: str = "UTC") -> list[dict[str, Any]]:
 
 def approval_actions(page: Page) -> dict[str, Any]:
     """Approve and Deny for one pending approval; the interaction handler finds it by the value."""
-    value = json.dumps(
-        {"incident_id": page.incident_id, "workflow_id": page.workflow_id, "approval_id": page.approval_id},
-        separators=(",", ":"),
-    )
+    value = button_value(page, approval=True)
     return {
         "type": "actions",
-        "block_id": "baton_approval",
+        "block_id": slack_contract.APPROVAL_BLOCK,
         "elements": [
             {
                 "type": "button",
-                "action_id": "baton_approve",
+                "action_id": slack_contract.APPROVE,
                 "text": {"type": "plain_text", "text": "Approve"},
                 "style": "primary",
                 "value": value,
             },
             {
                 "type": "button",
-                "action_id": "baton_deny",
+                "action_id": slack_contract.DENY,
                 "text": {"type": "plain_text", "text": "Deny"},
                 "style": "danger",
                 "value": value,
@@ -171,7 +168,7 @@ def message(page: Page, channel: str, link: str, tz: str = "UTC") -> dict[str, A
 
 async def send_slack(
     env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
-) -> Delivered:
+) -> NotifierReceipt:
     slack = env.config.integrations.slack
     if slack is None or not person.slack:
         raise NotifierError("slack is not configured for this person (integrations.slack and slack: member id)", False)
@@ -191,11 +188,12 @@ async def send_slack(
             timeout=10.0,
         )
     except httpx.HTTPError as e:
-        raise NotifierError(f"slack unreachable: {type(e).__name__}") from None
+        raise NotifierError(f"slack unreachable: {type(e).__name__}", retryable_exception(e)) from None
     if resp.status_code == 429:
-        raise NotifierError(f"slack rate limited (Retry-After: {resp.headers.get('retry-after', '?')} s)")
+        wait = retry_after(resp.headers)
+        raise NotifierError(f"slack rate limited (Retry-After: {'?' if wait is None else f'{wait:g}'} s)")
     if resp.status_code >= 400:
-        raise NotifierError(f"slack answered HTTP {resp.status_code}", retryable=resp.status_code >= 500)
+        raise NotifierError(f"slack answered HTTP {resp.status_code}", retryable=retryable_status(resp.status_code))
     try:
         answer = resp.json()
     except ValueError:
@@ -205,4 +203,4 @@ async def send_slack(
         raise NotifierError(f"slack refused the message: {error}", retryable=error not in PERMANENT)
     channel, ts = str(answer.get("channel") or body["channel"]), str(answer.get("ts") or "")
     root = body.get("thread_ts") or ts
-    return Delivered(detail=f"slack ts {ts} in {channel}", thread=f"{channel}:{root}")
+    return NotifierReceipt(detail=f"slack ts {ts} in {channel}", thread=f"{channel}:{root}")

@@ -14,7 +14,8 @@ import time
 
 import httpx
 
-from activities.notifiers.base import Delivered, NotifierError, NotifyEnv, headline
+from activities.http_rules import retryable_exception, retryable_status
+from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv, headline
 from incident.config import Person
 from incident.models import Page, Recipient
 
@@ -72,7 +73,7 @@ def verify_signature(
 
 async def send_webhook(
     env: NotifyEnv, person: Person, recipient: Recipient, page: Page, key: str, link: str
-) -> Delivered:
+) -> NotifierReceipt:
     if person.webhook is None:
         raise NotifierError("no webhook is set for this person", retryable=False)
     body = json.dumps(payload(page, recipient, key, link), separators=(",", ":")).encode()
@@ -87,8 +88,7 @@ async def send_webhook(
     try:
         resp = await env.http.post(person.webhook, content=body, headers=headers, timeout=10.0)
     except httpx.HTTPError as e:
-        raise NotifierError(f"webhook unreachable: {type(e).__name__}") from None
+        raise NotifierError(f"webhook unreachable: {type(e).__name__}", retryable_exception(e)) from None
     if resp.status_code >= 400:
-        retryable = resp.status_code >= 500 or resp.status_code in (408, 429)
-        raise NotifierError(f"webhook answered {resp.status_code}", retryable=retryable)
-    return Delivered(detail=f"webhook answered {resp.status_code}")
+        raise NotifierError(f"webhook answered {resp.status_code}", retryable=retryable_status(resp.status_code))
+    return NotifierReceipt(detail=f"webhook answered {resp.status_code}")

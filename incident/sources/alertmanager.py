@@ -12,11 +12,11 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from incident.config import Config
 from incident.models import Alert, AlertAction, Link
-from incident.sources.common import content_id, place
+from incident.sources.common import INT64, IdText, content_id, place
 
 NOT_ENDED = "0001-01-01T00:00:00Z"
 
@@ -30,7 +30,7 @@ class AmAlert(BaseModel):
     startsAt: str
     endsAt: str = NOT_ENDED
     generatorURL: str = ""
-    fingerprint: str = Field(min_length=1)
+    fingerprint: IdText = Field(max_length=255)
     # Grafana's additions
     dashboardURL: str | None = None
     panelURL: str | None = None
@@ -46,8 +46,8 @@ class AmWebhook(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     version: str = "4"
-    groupKey: str = Field(min_length=1)
-    truncatedAlerts: int = 0
+    groupKey: IdText = Field(max_length=10_000)
+    truncatedAlerts: StrictInt = Field(0, ge=0)
     status: Literal["firing", "resolved"]
     receiver: str = ""
     groupLabels: dict[str, str] = Field(default_factory=dict)
@@ -56,7 +56,7 @@ class AmWebhook(BaseModel):
     externalURL: str = ""
     alerts: list[AmAlert] = Field(min_length=1)
     # Grafana's additions
-    orgId: int | None = None
+    orgId: StrictInt | None = Field(None, ge=-INT64, lt=INT64)
     title: str | None = None
     state: str | None = None
     message: str | None = None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
 
 from incident.config import Config
 from incident.models import Severity
@@ -32,16 +35,30 @@ def place(
     r = config.route(labels)
     service = r.service
     if r.rule is None and service_hint in config.services:
-        service = service_hint  # type: ignore[assignment]
+        service = service_hint
     rule_severity = config.routing.rules[r.rule].severity if r.rule is not None else None
     severity = rule_severity or map_severity(config.routing, source_severity) or r.severity or fallback
     return Placement(service=service, severity=severity, incident_per=r.incident_per)
 
 
+def _printable(v: str) -> str:
+    """Refuse NUL, control characters and lone surrogates: they cannot be part of an id (or a workflow id)."""
+    bad = next((c for c in v if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise ValueError(f"must not contain control characters (found U+{ord(bad):04X})")
+    return v
+
+
+IdText = Annotated[str, AfterValidator(_printable), Field(min_length=1, max_length=1000)]
+"""Text that becomes part of an id: a routing key, a dedup key, a group key, a fingerprint, an org."""
+
+INT64 = 2**63
+
+
 def content_id(*parts: Any) -> str:
     """A stable id for a delivery: the same content gives the same id, so a retry is recognised."""
     body = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def flat_labels(values: dict[str, Any]) -> dict[str, str]:

@@ -7,14 +7,15 @@ retries are counted once. Tags (`service:checkout`) become labels for routing.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from incident.config import Config
 from incident.models import Alert, AlertAction, Link, Severity
-from incident.sources.common import content_id, place
+from incident.sources.common import IdText, content_id, place
 
 RECOVERED = {"recovered"}
 TYPE_SEVERITY = {"error": Severity.SEV2, "warning": Severity.SEV3, "info": Severity.SEV4, "success": Severity.SEV4}
@@ -23,7 +24,7 @@ TYPE_SEVERITY = {"error": Severity.SEV2, "warning": Severity.SEV3, "info": Sever
 class DatadogEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    alert_cycle_key: str = Field(min_length=1, description="$ALERT_CYCLE_KEY")
+    alert_cycle_key: IdText = Field(description="$ALERT_CYCLE_KEY")
     transition: str = Field(min_length=1, description="$ALERT_TRANSITION: Triggered, Recovered, Warn, No Data...")
     title: str = Field(min_length=1, description="$ALERT_TITLE")
     id: str | None = Field(None, description="$ID, one notification")
@@ -36,14 +37,21 @@ class DatadogEvent(BaseModel):
     tags: str | list[str] | None = Field(None, description="$TAGS, comma separated")
     hostname: str | None = None
     link: str | None = None
-    date: int | str | None = Field(None, description="$DATE_POSIX (seconds) or $DATE")
-    org_id: str | None = None
+    date: StrictInt | StrictStr | None = Field(None, description="$DATE_POSIX (seconds or milliseconds) or $DATE")
+    org_id: IdText | None = Field(None, max_length=255)
 
     @field_validator("alert_cycle_key", "transition", "title")
     @classmethod
     def _unexpanded(cls, v: str) -> str:
         if v.startswith("$"):
             raise ValueError(f"got the unexpanded template variable {v}: is this a test notification?")
+        return v
+
+    @field_validator("date")
+    @classmethod
+    def _a_time(cls, v: int | str | None) -> int | str | None:
+        """A number must be a time (not `nan`, not past the year 9999); other text is kept and not read."""
+        _when(v)
         return v
 
 
@@ -59,13 +67,19 @@ def _tags(raw: str | list[str] | None) -> dict[str, str]:
 
 
 def _when(value: int | str | None) -> datetime | None:
+    """The time a number says; None for text that is not a number. ValueError for a number that is no time."""
     if value is None or value == "":
         return None
     try:
         n = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return datetime.fromtimestamp(n / 1000 if n > 1e11 else n, UTC)
+    if not math.isfinite(n):
+        raise ValueError(f"{value!r} is not a time")
+    try:
+        return datetime.fromtimestamp(n / 1000 if n > 1e11 else n, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"{value!r} is not a time (seconds or milliseconds since 1970)") from None
 
 
 def event_to_alert(ev: DatadogEvent, config: Config, raw: dict[str, Any], received_at: datetime) -> Alert:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incident.config import Config
 from incident.models import Alert, AlertAction, Link
-from incident.sources.common import content_id, place
+from incident.sources.common import IdText, content_id, place
 
 
 class EventPayload(BaseModel):
@@ -39,9 +39,9 @@ class EventImage(BaseModel):
 class Event(BaseModel):
     """One PagerDuty-style event. `routing_key` names the baton service (unknown keys go to the default)."""
 
-    routing_key: str = Field(min_length=1, max_length=255)
+    routing_key: IdText = Field(max_length=255)
     event_action: AlertAction
-    dedup_key: str | None = Field(None, min_length=1, max_length=255)
+    dedup_key: IdText | None = Field(None, max_length=255)
     payload: EventPayload | None = None
     links: list[EventLink] = Field(default_factory=list)
     images: list[EventImage] = Field(default_factory=list)

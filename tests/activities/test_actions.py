@@ -160,6 +160,9 @@ def test_a_custom_action_may_have_a_runner() -> None:
         ({"webhook": {"url": "https://x.example", "headers": {"Authorization": "Bearer env:TOKEN"}}}, "secret:"),
         ({"command": {"argv": []}}, "at least 1"),
         ({"command": {"argv": ["x"], "timeout": "0s"}}, "longer than 0s"),
+        ({"command": {"argv": ["x"], "timeout": "15m"}}, "at most 9m"),
+        ({"webhook": {"url": "https://x.example", "timeout": "1h"}}, "at most 9m"),
+        ({"statuspage": {"page_id": "abc", "api_key": "env:K", "timeout": "10m"}}, "at most 9m"),
         ({"statuspage": {"page_id": "abc", "api_key": "env:K", "status": "fine"}}, "investigating"),
     ],
 )
@@ -261,7 +264,7 @@ async def test_a_4xx_answer_is_a_failure_that_is_not_retried() -> None:
     assert "answered 422" in result.detail and "Unexpected inputs provided" in result.detail
 
 
-@pytest.mark.parametrize("status", [500, 503, 429])
+@pytest.mark.parametrize("status", [500, 503, 429, 408])
 async def test_a_5xx_or_rate_limit_answer_raises_a_retryable_error(status: int) -> None:
     with server(status) as (url, _), pytest.raises(ApplicationError) as e:
         await run(config(checkout=dispatch_runner(url)), request())

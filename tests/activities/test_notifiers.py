@@ -323,9 +323,11 @@ async def test_email_multipart_with_stable_message_id_and_threaded_update(
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert msg["Subject"] == headline(page()) and msg["To"] == "alice@example.com"
     assert msg["From"] == "baton@example.com" and msg["Message-ID"] == first.thread
-    plain = msg.get_body(("plain",)).get_content()
+    plain_part, html_part = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert plain_part is not None and html_part is not None
+    plain = plain_part.get_content()
     assert "checkout v2.41 deployed by bob 20 min before the alert" in plain and "15:05 Europe/Berlin" in plain
-    assert "<h3>Suspects</h3>" in msg.get_body(("html",)).get_content()
+    assert "<h3>Suspects</h3>" in html_part.get_content()
     assert box.messages[1]["Message-ID"] == first.thread
     reply = box.messages[2]
     assert reply["In-Reply-To"] == first.thread and reply["References"] == first.thread
@@ -462,7 +464,9 @@ async def test_pagerduty_forwards_only_pages(fake: Fake, http: httpx.AsyncClient
     assert fake.requests == []
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(400, False), (403, False), (429, True), (500, True), (503, True)])
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(400, False), (403, False), (408, True), (429, True), (500, True), (503, True)]
+)
 async def test_pagerduty_errors(fake: Fake, http: httpx.AsyncClient, status: int, retryable: bool) -> None:
     fake.reply = lambda req: (status, {}, {"status": "error", "message": "nope"})
     cfg = config(f"  pagerduty: {{url: '{fake.url}/v2/enqueue'}}\n")

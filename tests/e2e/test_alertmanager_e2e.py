@@ -37,7 +37,7 @@ async def baton(
 @pytest.fixture
 def alertmanager(baton: tuple[str, Harness], tmp_path: Path) -> Iterator[str]:
     url, _ = baton
-    assert Path(ALERTMANAGER).exists(), "needs Debian's prometheus-alertmanager (.ci/run installs it)"
+    assert Path(ALERTMANAGER).exists(), "needs Debian's prometheus-alertmanager (scripts/test-deps installs it)"
     port = free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drill import drill_command, render, run_drills
+from gateway.drill import drill_command, render, run_drills
 from incident.config import load_config
 from incident.policy import JUDGMENT, MACHINE_WORK
 from incident.scenario import (

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +35,7 @@ class Run:
     err: str
 
     @property
-    def json(self):  # type: ignore[no-untyped-def]
+    def json(self) -> Any:
         return json.loads(self.out)
 
 
@@ -81,7 +82,7 @@ async def open_incident(h: Harness) -> str:
 
 
 async def _listed(h: Harness, wid: str) -> list:
-    return [r for r in await h.incidents.list() if r.workflow_id == wid]
+    return [r for r in await h.incidents.search() if r.workflow_id == wid]
 
 
 async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]) -> None:
@@ -135,7 +136,7 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
 
 
 async def _status(h: Harness, iid: str, status: str) -> bool:
-    return any(r.incident_id == iid and r.status == status for r in await h.incidents.list())
+    return any(r.incident_id == iid and r.status == status for r in await h.incidents.search())
 
 
 async def test_exit_codes_say_what_went_wrong(stack: tuple[Cli, Harness]) -> None:

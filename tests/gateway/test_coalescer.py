@@ -1,4 +1,4 @@
-"""The intake's hand-off to Temporal: direct when calm, buffered when busy, and never a 2xx before it is durable."""
+"""The intake's batch to Temporal: direct when calm, buffered when busy, and never a 2xx before it is durable."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gateway.coalescer import AlertTooLarge, Coalescer
-from incident.handoff import Handoff
+from incident.batch import AlertBatch
 from incident.models import Alert
 from incident.state import IncidentPolicy
 from tests.helpers.config import alert, make_config
@@ -20,7 +20,7 @@ class Temporal:
 
     def __init__(self) -> None:
         self.direct: list[tuple[str, list[Alert]]] = []
-        self.buffered: list[list[Handoff]] = []
+        self.buffered: list[list[AlertBatch]] = []
         self.gate = asyncio.Event()
         self.fail: Exception | None = None
 
@@ -31,8 +31,8 @@ class Temporal:
             raise self.fail
         return True
 
-    async def send_buffered(self, shard: int, handoffs: list[Handoff]) -> None:
-        self.buffered.append(handoffs)
+    async def send_buffered(self, shard: int, batches: list[AlertBatch]) -> None:
+        self.buffered.append(batches)
         await self.gate.wait()
         if self.fail:
             raise self.fail
@@ -51,7 +51,7 @@ async def test_calm_goes_direct_busy_goes_through_the_buffer_and_nothing_is_answ
     assert await first and all(await asyncio.gather(*more))
     sent = [a.summary for batch in t.buffered for h in batch for a in h.alerts]
     assert sorted(sent) == sorted(f"{k}{i}" for i in range(3) for k in "ab")
-    # one hand-off per incident in a buffer signal, alerts in arrival order
+    # one batch per incident in a buffer signal, alerts in arrival order
     for batch in t.buffered:
         assert len({h.workflow_id for h in batch}) == len(batch)
 

@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Incidents
-from gateway.http import create_app
+from gateway.intake import create_app
 from gateway.temporal import connect
 from incident.models import Status
 from tests.helpers.config import TOKEN, make_config
@@ -51,7 +51,7 @@ async def test_a_trigger_is_accepted_and_opens_a_triggered_incident(intake: tupl
 
 
 async def _with_key(incidents: Incidents, key: str) -> list:
-    return [r for r in await incidents.list() if r.workflow_id.endswith(":" + key)]
+    return [r for r in await incidents.search() if r.workflow_id.endswith(":" + key)]
 
 
 async def test_a_trigger_without_dedup_key_gets_one_that_a_retry_reuses(intake: tuple[str, Harness]) -> None:

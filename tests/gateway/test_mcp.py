@@ -78,9 +78,9 @@ async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> Asy
 
 @asynccontextmanager
 async def stdio_session(env: dict[str, str], *args: str) -> AsyncIterator[ClientSession]:
-    """`python -m gateway.agent_server ARGS` as an editor starts it; the client ends the process on exit."""
+    """`python -m gateway.mcp.serving ARGS` as an editor starts it; the client ends the process on exit."""
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "gateway.agent_server", *args], env=env, cwd=str(ROOT)
+        command=sys.executable, args=["-m", "gateway.mcp.serving", *args], env=env, cwd=str(ROOT)
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
@@ -237,7 +237,7 @@ async def test_the_server_refuses_to_start_without_a_proven_identity(stack: Stac
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "gateway.agent_server",
+            "gateway.mcp.serving",
             *args,
             env=stack.env | env,
             cwd=ROOT,
@@ -274,7 +274,7 @@ async def test_http_needs_a_bearer_token_and_this_host(stack: Stack) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway.agent_server",
+        "gateway.mcp.serving",
         "--http",
         "--port",
         str(port),

@@ -21,10 +21,10 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Incidents
-from gateway.http import create_app
+from gateway.intake import create_app
 from gateway.oncall import views
-from gateway.slack_app import slack_router
-from gateway.slack_signing import ReplayCache, Unverified, signature, verify
+from gateway.slack.routes import slack_router
+from gateway.slack.signing import ReplayCache, Unverified, signature, verify
 from gateway.temporal import connect
 from incident.config import Config
 from incident.ids import workflow_id_for
@@ -162,6 +162,7 @@ def command_body(text: str, user: str, response_url: str) -> bytes:
 def page_blocks(iid: str, wid: str, approval_id: str | None = None) -> list[dict[str, Any]]:
     """The blocks of a page (or an approval message) as Slack hands them back in an interaction payload."""
     value: dict[str, str] = {"incident_id": iid, "workflow_id": wid}
+    actions: dict[str, Any]
     if approval_id:
         value["approval_id"] = approval_id
         actions = {
@@ -251,20 +252,25 @@ async def slash(http: httpx.AsyncClient, fake: FakeSlack, text: str, user: str =
 # ---- incidents -----------------------------------------------------------------------------------------------
 
 
-async def open_incident(h: Harness) -> tuple[str, str]:
-    """An incident whose first page has gone out (alice is paged): (incident id, workflow id)."""
-    key = f"slack-{uuid.uuid4().hex[:8]}"
+async def open_incident(h: Harness, key: str | None = None, before: str | None = None) -> tuple[str, str]:
+    """An incident whose first page has gone out (alice is paged): (incident id, workflow id). `before` is the
+    incident this key opened last time, already resolved."""
+    key = key or f"slack-{uuid.uuid4().hex[:8]}"
     await h.incidents.ingest(
         alert(key, summary=f"checkout errors {key}"), IncidentPolicy.snapshot(h.config, "checkout"), "slack"
     )
     wid = workflow_id_for("slack", key)
-    rows = await until(lambda: _listed(h, wid))
-    await until(lambda: h.incidents.state(wid), lambda st: st.paged)
+    rows = await until(lambda: _listed(h, wid, before))
+    await until(lambda: h.incidents.state(wid), lambda st: st.paged and st.incident_id == rows[0].incident_id)
     return rows[0].incident_id, wid
 
 
-async def _listed(h: Harness, wid: str) -> list:
-    return [r for r in await h.incidents.list() if r.workflow_id == wid]
+async def _listed(h: Harness, wid: str, before: str | None = None) -> list:
+    return [
+        r
+        for r in await h.incidents.search()
+        if r.workflow_id == wid and r.incident_id != before and r.status == "triggered"
+    ]
 
 
 async def state(h: Harness, wid: str) -> IncidentState:
@@ -486,6 +492,42 @@ async def test_an_unmapped_user_reads_but_cannot_decide(
     assert read["response_type"] == "ephemeral" and iid in read["text"] and "checkout errors" in read["text"]
     assert "*triggered*" in read["text"] and "paged: alice" in read["text"]
     assert "on call now" in (await slash(http, slack, "oncall", user="UNOBODY")).json()["text"]
+
+
+async def test_yesterdays_buttons_do_nothing_to_the_incident_open_now_on_the_same_key(
+    stack: tuple[httpx.AsyncClient, Harness], slack: FakeSlack
+) -> None:
+    """The workflow id is the alert key's, so it is reused once an incident is resolved: a button is for the
+    incident it was sent for, and on a closed one it says so and changes nothing."""
+    http, h = stack
+    key = f"slack-{uuid.uuid4().hex[:8]}"
+    old, wid = await open_incident(h, key)
+    agent = Actor.agent("triage")
+    asked = await h.incidents.request(wid, agent, "rollback", "v42 is the only change", {"v": "41"})
+    assert asked.approval_id == "A1"
+    await h.incidents.resolve(wid, Actor.human("alice"), "rolled back")
+    await until(lambda: h.incidents.find(wid), lambda found: not found.open)
+
+    new, same_wid = await open_incident(h, key, before=old)
+    assert same_wid == wid and new != old
+    assert (await h.incidents.request(wid, agent, "rollback", "v43 broke it", {"v": "42"})).approval_id == "A1"
+
+    await interact(http, press(slack, "baton_ack", "UALICE", old, wid))
+    await interact(http, press(slack, "baton_approve", "UALICE", old, wid, "A1"))
+    await interact(http, press(slack, "baton_resolve", "UALICE", old, wid))
+    updates = await slack.wait("/api/chat.update", 3)
+    for update in updates:
+        assert outcome_line(update) == f":warning: {old} is already resolved", outcome_line(update)
+        assert action_ids(update["json"]["blocks"]) in (["baton_open"], []), "the buttons go, the link stays"
+    assert slack.to("/api/views.open") == [], "no form for a closed incident"
+
+    st = await state(h, wid)
+    assert st.incident_id == new and st.status is Status.TRIGGERED and st.acknowledged_by is None
+    assert st.approval("A1").pending  # type: ignore[union-attr]
+    assert not [e for e in st.timeline if e.actor == "human:alice"], "nothing was done to the open incident"
+
+    await interact(http, press(slack, "baton_ack", "UALICE", new, wid))  # today's button acts on today's incident
+    await until(lambda: state(h, wid), lambda st: st.acknowledged_by == "human:alice")
 
 
 # ---- /baton --------------------------------------------------------------------------------------------------

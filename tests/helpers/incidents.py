@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from incident.ids import workflow_id_for
+from incident.models import IncidentResult
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import alert
 from tests.helpers.temporal import Harness
@@ -42,3 +43,9 @@ async def paged_count(h: Harness, wid: str, level: int) -> int:
 
 def entries(st: IncidentState, kind: str) -> list[Any]:
     return [e for e in st.timeline if e.kind == kind]
+
+
+async def outcome(h: Harness, wid: str) -> IncidentResult:
+    """What the incident's run returned once it closed (the test server skips time while waiting)."""
+    result: IncidentResult = await h.client.get_workflow_handle(wid, result_type=IncidentResult).result()
+    return result

@@ -65,7 +65,7 @@ def backfill(path: Path, now: datetime) -> datetime:
 
 def run_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
     """Start Prometheus scraping itself, with the backfilled series; yield where it is."""
-    assert Path(PROMETHEUS).exists(), "needs Debian's prometheus (.ci/run installs it)"
+    assert Path(PROMETHEUS).exists(), "needs Debian's prometheus (scripts/test-deps installs it)"
     tmp = tmp_path_factory.mktemp("prometheus")
     alert_at = backfill(tmp, datetime.now(UTC))
     port = free_port()

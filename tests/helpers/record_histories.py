@@ -8,35 +8,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
+from incident.config import Config, Logs, ServiceContext
 from incident.ids import workflow_id_for
-from incident.models import Actor, AlertAction
-from incident.state import IncidentPolicy
-from tests.helpers.config import alert, make_config
-from tests.helpers.temporal import Harness, harness, search_attributes_request
+from incident.models import Actor, AlertAction, Severity
+from incident.state import IncidentPolicy, IncidentState
+from tests.helpers.config import BASE_CONFIG, alert, make_config
+from tests.helpers.http import HttpRequest, loopback_http
+from tests.helpers.temporal import Harness, harness
+from tests.helpers.wait import until
+from workflows.incident import IncidentWorkflow
 
 HISTORIES = Path(__file__).parents[1] / "fixtures" / "histories"
+Scenario = Callable[[WorkflowEnvironment, Harness, IncidentPolicy], Awaitable[str]]
 
 
-async def record(scenario: Callable[[WorkflowEnvironment, Harness, IncidentPolicy], Awaitable[str]]) -> str:
+async def record(scenario: Scenario, config: Config | None = None) -> str:
     """Run `scenario` (which returns the workflow id it drove to completion) with a worker on a fresh
     time-skipping server, and return that workflow's history as JSON."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
-    await env.client.operator_service.add_search_attributes(search_attributes_request(env.client))
+    await register_search_attributes(env.client)
     try:
         async with httpx.AsyncClient() as http:
-            h = await harness(env, make_config(), http)
+            h = await harness(env, config or make_config(), http)
             async with h.worker:
                 wid = await scenario(env, h, IncidentPolicy.snapshot(h.config, "checkout"))
                 handle = env.client.get_workflow_handle(wid)
@@ -85,7 +96,206 @@ async def approvals(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy
     return wid
 
 
-RECORDINGS = {"incident_full_lifecycle": full_lifecycle, "incident_approvals": approvals}
+ACTIONS = """
+boundaries:
+  custom_actions: [restart_pods]
+  agent:
+    auto: [acknowledge, lookup_oncall, gather_context, page, note, escalate, triage_severity, restart_pods]
+    approval: [rollback, customer_comms, resolve]
+services:
+  checkout:
+    escalation: two-levels
+    actions:
+      rollback: {webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}"}}}
+      restart_pods: {webhook: {url: "SINK/deploy/{service}/restart"}}
+routing: {default_service: checkout}
+"""
+
+
+async def actions(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """Actions run from the main loop: two auto actions accepted at once (one asked twice with the same request
+    id), an approved rollback started in the background, and a resolve."""
+    await h.incidents.ingest(alert("actions"), policy, "replay")
+    wid = workflow_id_for("replay", "actions")
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    triage = Actor.agent("triage")
+    await h.incidents.request(wid, triage, "restart_pods", "stuck pods", request_id="r-1")
+    await h.incidents.request(wid, triage, "restart_pods", "stuck pods", request_id="r-1")
+    await h.incidents.request(wid, triage, "restart_pods", "still stuck", request_id="r-2")
+    await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"})
+    await h.incidents.approve(wid, Actor.human("alice"), "A1")
+    await until(lambda: _state(h, wid), lambda st: sum(e.kind == "action_ran" for e in st.timeline) == 3)
+    await h.incidents.resolve(wid, Actor.human("alice"), "restarted and rolled back")
+    return wid
+
+
+async def record_actions() -> str:
+    """`actions` with the runners' webhooks answered on loopback."""
+    with loopback_http(lambda req: (200, {}, b"{}")) as url:
+        text = BASE_CONFIG.split("services:")[0] + ACTIONS + "integrations:\n  events: {token: env:TEST_INTAKE_TOKEN}\n"
+        return await record(actions, make_config(url, base=text))
+
+
+async def _state(h: Harness, wid: str) -> IncidentState:
+    st: IncidentState = await h.client.get_workflow_handle(wid).query(IncidentWorkflow.state)
+    return st
+
+
+def _has(kind: str, prefix: str = "") -> Callable[[IncidentState], bool]:
+    return lambda st: any(e.kind == kind and e.text.startswith(prefix) for e in st.timeline)
+
+
+async def storm_late_reload(
+    env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy, loki_answers: threading.Event
+) -> str:
+    """Late context, an alert storm and a reload: the page goes out without the logs (Loki answers only after
+    the context deadline) and the logs follow it; a storm arrives in batches and single signals, past the
+    timeline's one-by-one alert entries; an agent's reload is refused and a human's applies a changed policy."""
+    key = "storm"
+    await h.incidents.ingest(alert(key), policy, "replay")
+    wid = workflow_id_for("replay", key)
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    assert not _has("context", "late context")(await _state(h, wid))
+    loki_answers.set()
+    await until(lambda: _state(h, wid), _has("page_updated"), timeout=30)
+
+    handle = h.client.get_workflow_handle(wid)
+    storm = [alert(key, summary=f"checkout 5xx burst {i}", alert_key=f"pod-{i % 3}") for i in range(12)]
+    await h.incidents.send_batch(wid, storm[:6], policy)
+    for a in storm[6:9]:
+        await handle.signal(IncidentWorkflow.alert, a)
+    await h.incidents.send_batch(wid, storm[9:], policy)
+    more = [alert(key, summary=f"checkout 5xx burst {i}", alert_key=f"pod-{i % 3}") for i in range(12, 24)]
+    await handle.signal(IncidentWorkflow.alerts, more)
+    await handle.signal(IncidentWorkflow.alert, alert(key, action=AlertAction.RESOLVE, alert_key="pod-0"))
+    await until(lambda: _state(h, wid), lambda st: st.alert_count == 25 and _has("alert_recovered")(st))
+
+    with contextlib.suppress(Exception):
+        await h.incidents.reload(wid, Actor.agent("triage"), policy)
+    escalation = policy.escalation.model_copy(update={"ack_timeout": timedelta(minutes=20)})
+    await h.incidents.reload(wid, Actor.human("alice"), policy.model_copy(update={"escalation": escalation}))
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    await h.incidents.resolve(wid, Actor.human("alice"), "storm over")
+    return wid
+
+
+async def record_storm_late_reload() -> str:
+    """`storm_late_reload` against a Loki on loopback that holds its answer until the scenario lets it go."""
+    loki_answers = threading.Event()
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        loki_answers.wait(timeout=30)
+        values = [[str(time.time_ns() - i * 1_000_000), f"ERROR payment timeout order={i}"] for i in range(3)]
+        body = {"status": "success", "data": {"resultType": "streams", "result": [{"stream": {}, "values": values}]}}
+        return 200, {"content-type": "application/json"}, json.dumps(body).encode()
+
+    with loopback_http(respond) as url:
+        config = make_config(extra=f'  loki: {{url: "{url}"}}\n')
+        config.services["checkout"].context = ServiceContext(
+            logs=Logs(query='{service="checkout"} |= "ERROR"'), deadline=timedelta(seconds=1)
+        )
+        try:
+            return await record(partial(storm_late_reload, loki_answers=loki_answers), config)
+        finally:
+            loki_answers.set()
+
+
+async def escalate_severity(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy, held: threading.Event) -> str:
+    """`escalate` while level 1 is being paged (its webhook holds the page), a more severe alert joining, an
+    approval that escalates on its own level (to level 3), then `escalate` bringing level 3 in, and resolve."""
+    key = "escalate-severity"
+    await h.incidents.ingest(alert(key), policy, "replay")
+    wid = workflow_id_for("replay", key)
+    await until(lambda: _arrived(held), timeout=30)
+    await h.incidents.request(wid, Actor.human("alice"), "escalate", "alice is in a meeting")
+    held.set()
+    await until(lambda: _state(h, wid), lambda st: st.top_level == 2, timeout=30)
+    worse = alert(key, summary="down everywhere").model_copy(update={"severity": Severity.SEV1})
+    await h.incidents.ingest(worse, policy, "replay")
+    await until(lambda: _state(h, wid), _has("severity_proposed"), timeout=30)
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    await h.incidents.request(wid, Actor.agent("triage"), "rollback", "v42 is the only change", {"version": "v41"})
+    await env.sleep(timedelta(minutes=16))
+    await until(lambda: _state(h, wid), _has("approval_escalated"), timeout=30)
+    await h.incidents.request(wid, Actor.human("alice"), "escalate", "bring in bob")
+    await until(lambda: _state(h, wid), lambda st: st.top_level == 3, timeout=30)
+    await h.incidents.resolve(wid, Actor.human("alice"), "rolled back by hand")
+    return wid
+
+
+async def _arrived(event: threading.Event) -> bool:
+    return event.is_set()
+
+
+async def record_escalate_severity() -> str:
+    """`escalate_severity` with alice's first page held by a webhook on loopback until the scenario lets it go."""
+    arrived, held = threading.Event(), threading.Event()
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        if req.path == "/alice" and not arrived.is_set():
+            arrived.set()
+            held.wait(timeout=30)
+        return 200, {}, b""
+
+    with loopback_http(respond) as url:
+        config = make_config(url)
+        levels = config.escalation_policies["two-levels"].levels
+        levels.append(levels[1].model_copy(update={"notify": ["user:bob"]}))  # a third level, for the approval
+        try:
+            return await record(partial(escalate_severity, held=arrived), config)
+        finally:
+            held.set()
+
+
+async def _maybe_state(h: Harness, wid: str) -> IncidentState | None:
+    """The state, or None while there is none to be had: a query that reaches a run as it continues-as-new goes
+    unanswered on the test server, so ask again rather than wait."""
+    try:
+        st: IncidentState = await h.client.get_workflow_handle(wid).query(
+            IncidentWorkflow.state, rpc_timeout=timedelta(seconds=3)
+        )
+        return st
+    except Exception:
+        return None
+
+
+async def record_reopen() -> str:
+    """A recovery that resolves and a trigger in one batch: the resolved incident's run opens the next incident
+    with the policy the worker's config has now (its history is the one saved: it ends continuing as new)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    await register_search_attributes(env.client)
+    try:
+        config = make_config()
+        config.services["checkout"].on_recovery = "resolve"
+        async with httpx.AsyncClient() as http:
+            h = await harness(env, config, http)
+            async with h.worker:
+                policy = IncidentPolicy.snapshot(config, "checkout")
+                wid = workflow_id_for("replay", "reopen")
+                await h.incidents.send_batch(wid, [alert("reopen")], policy)
+                first = await until(lambda: _maybe_state(h, wid), lambda st: st is not None, timeout=30)
+                run_id = (await env.client.get_workflow_handle(wid).describe()).run_id
+                config.services["checkout"].runbook = "https://runbooks.example/checkout-v2"
+                batch = [alert("reopen", action=AlertAction.RESOLVE), alert("reopen", summary="flapped again")]
+                await h.incidents.send_batch(wid, batch, policy)
+                await until(
+                    lambda: _maybe_state(h, wid), lambda st: st and st.incident_id != first.incident_id, timeout=30
+                )
+                return (await env.client.get_workflow_handle(wid, run_id=run_id).fetch_history()).to_json()
+    finally:
+        await env.shutdown()
+
+
+RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
+    "incident_full_lifecycle": partial(record, full_lifecycle),
+    "incident_approvals": partial(record, approvals),
+    "incident_storm_late_reload": record_storm_late_reload,
+    "incident_escalate_severity": record_escalate_severity,
+    "incident_reopen_fresh_policy": record_reopen,
+    "incident_actions": record_actions,
+}
 
 
 def main() -> None:
@@ -93,7 +303,7 @@ def main() -> None:
     HISTORIES.mkdir(parents=True, exist_ok=True)
     for name in sys.argv[1:] or list(RECORDINGS):
         path = HISTORIES / f"{name}.json"
-        path.write_text(asyncio.run(record(RECORDINGS[name])))
+        path.write_text(asyncio.run(RECORDINGS[name]()))
         print(f"wrote {path}")
 
 

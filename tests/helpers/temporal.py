@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -17,17 +16,6 @@ from gateway.client import Incidents
 from incident.config import Config
 from tests.helpers.http import serving
 from worker import build_worker
-from workflows import search_attributes as sa
-
-
-def search_attributes_request(client: Client) -> Any:
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-
-    return AddSearchAttributesRequest(
-        namespace=client.namespace,
-        search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type.value) for k in sa.ALL},
-    )
 
 
 def dev_address(env: WorkflowEnvironment) -> str:
@@ -62,7 +50,7 @@ async def harness(env: WorkflowEnvironment, config: Config, http: httpx.AsyncCli
 @asynccontextmanager
 async def intake_stack(env: WorkflowEnvironment, config: Config) -> AsyncIterator[tuple[str, Harness]]:
     """A worker and the HTTP intake on a real loopback port, against `env`: yields (base URL, harness)."""
-    from gateway.http import create_app
+    from gateway.intake import create_app
 
     async with httpx.AsyncClient() as http:
         h = await harness(env, config, http)

@@ -77,6 +77,7 @@ def test_the_cursor_walks_levels_then_repeats_then_exhausts() -> None:
     c = EscalationCursor.start(T0)
     seen = []
     while not c.pending_exhaustion(POLICY):
+        assert c.next_at is not None
         assert c.due(c.next_at)
         seen.append((c.cycle, c.level, c.next_at - T0))
         c = c.advance(POLICY, c.next_at, skipped=False)
@@ -86,7 +87,7 @@ def test_the_cursor_walks_levels_then_repeats_then_exhausts() -> None:
         (1, 0, timedelta(minutes=15)),
         (1, 1, timedelta(minutes=20)),
     ]
-    assert c.next_at - T0 == timedelta(minutes=30)
+    assert c.next_at is not None and c.next_at - T0 == timedelta(minutes=30)
     assert c.exhaust().exhausted and not c.exhaust().active
 
 

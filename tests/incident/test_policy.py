@@ -53,6 +53,28 @@ def test_every_request_gets_exactly_one_decision_and_never_is_never_widened(
         assert b.decide(action, Actor.human("alice"), severity).verdict is Verdict.AUTO
 
 
+@given(boundaries(), st.sampled_from(ACTORS), st.lists(st.sampled_from(Severity), min_size=1, unique=True))
+def test_the_boundary_table_is_every_decision_once_with_approvers_where_one_is_needed(
+    b: Boundaries, actor: Actor, severities: list[Severity]
+) -> None:
+    table = b.table(actor, severities)
+    assert [row.action for row in table] == b.actions()
+    for row in table:
+        assert list(row.by_severity) == severities
+        for sev, d in row.by_severity.items():
+            assert d == b.decide(row.action, actor, sev)
+        asks = any(d.verdict is Verdict.APPROVAL for d in row.by_severity.values())
+        assert row.approvers == (b.approvers_for(row.action) if asks else [])
+        assert not asks or row.approvers, "an action that needs approval names who gives it"
+
+
+def test_the_boundary_table_defaults_to_every_severity_from_the_worst() -> None:
+    [rollback] = [row for row in Boundaries().table(Actor.agent("triage")) if row.action == "rollback"]
+    assert list(rollback.by_severity) == [Severity.SEV0, Severity.SEV1, Severity.SEV2, Severity.SEV3, Severity.SEV4]
+    assert rollback.by_severity[Severity.SEV0].verdict is Verdict.NEVER
+    assert rollback.by_severity[Severity.SEV3].verdict is Verdict.APPROVAL and rollback.approvers == ["oncall"]
+
+
 def test_the_default_policy_reads_as_the_principle() -> None:
     b = Boundaries()
     agent = Actor.agent("triage")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,8 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def entry(seconds: float, actor: str, kind: str, text: str) -> TimelineEntry:
-    return TimelineEntry(at=at(seconds), actor=actor, kind=kind, text=text)
+def entry(seconds: float, actor: str, kind: str, text: str, data: dict[str, Any] | None = None) -> TimelineEntry:
+    return TimelineEntry(at=at(seconds), actor=actor, kind=kind, text=text, data=data)
 
 
 def open_state(**update: object) -> IncidentState:
@@ -55,8 +56,20 @@ def open_state(**update: object) -> IncidentState:
         timeline=[
             entry(0, "system:events", "alert", "checkout 5xx rate above 5% (SEV1, key checkout-5xx)"),
             entry(2, "agent:baton", "context", "context gathered: suspects: checkout v2.41 deployed 7 min before"),
-            entry(3, "system", "escalation", "paging level 1 of 2: alice"),
-            entry(20, "agent:triage", "severity_proposed", "proposes SEV1: error budget burning; in force: SEV1"),
+            entry(
+                3,
+                "system",
+                "escalation",
+                "paging level 1 of 2: alice",
+                {"level": 1, "levels": 2, "pass": 1, "people": ["alice"]},
+            ),
+            entry(
+                20,
+                "agent:triage",
+                "severity_proposed",
+                "proposes SEV1: error budget burning; in force: SEV1",
+                {"severity": "SEV1"},
+            ),
             entry(30, "system:events", "alert", "checkout p99 latency (SEV2, key checkout-latency)"),
         ],
         context=PageContext(
@@ -75,7 +88,13 @@ def resolved_state() -> IncidentState:
     """Escalated to level 2, acknowledged by alice, an agent note, resolved by bob."""
     state = open_state()
     state.timeline += [
-        entry(303, "system", "escalation", "paging level 2 of 2: dave"),
+        entry(
+            303,
+            "system",
+            "escalation",
+            "paging level 2 of 2: dave",
+            {"level": 2, "levels": 2, "pass": 1, "people": ["dave"]},
+        ),
         entry(312, "human:alice", "acknowledged", "acknowledged by human:alice; escalation stopped"),
         entry(400, "agent:triage", "note", "error rate | latency both up\nsince v2.41"),
         entry(500, "human:alice", "severity", "severity set to SEV1 (was SEV1 (proposed))"),
@@ -271,3 +290,13 @@ def test_approvals_default_to_the_states_own() -> None:
 
 def test_drafting_is_deterministic() -> None:
     assert draft(resolved_state(), SERVICE) == draft(resolved_state(), SERVICE)
+
+
+def test_levels_and_proposals_are_read_from_the_entries_data_not_their_sentences() -> None:
+    state = resolved_state()
+    for e in state.timeline:
+        if e.kind in ("escalation", "severity_proposed"):
+            e.text = "reworded"
+    questions = draft(state, SERVICE).split("## Open questions for the responders\n", 1)[1]
+    assert "- Escalation reached level 2: why did level 1 not acknowledge?" in questions
+    assert "It was proposed as SEV1 by agent:triage" in questions

@@ -47,8 +47,8 @@ H = timedelta(hours=1)
 TICK = timedelta(microseconds=1)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -619,7 +619,7 @@ def test_oncall_ical_is_a_contiguous_feed_with_stable_uids() -> None:
         assert all(t.utcoffset() == timedelta(0) for t in starts + ends)
         assert starts[0] <= utc(2026, 3, 25, 10) and ends[-1] >= utc(2026, 4, 8, 10)
         assert ends[:-1] == starts[1:], "events follow each other without gaps or overlaps"
-        assert all(str(e["summary"]).startswith("On call: ") and "(platform-primary)" in e["summary"] for e in evs)
+        assert all(str(e["summary"]).startswith("On call: ") and "(platform-primary)" in str(e["summary"]) for e in evs)
         assert len({str(e["uid"]) for e in evs}) == len(evs)
     assert [str(e["uid"]) for e in events[0]] == [str(e["uid"]) for e in events[1]]
     wednesday = events[0][0]

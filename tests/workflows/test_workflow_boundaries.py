@@ -16,11 +16,10 @@ from incident.models import Actor, Severity, Status
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import BASE_CONFIG, make_config
 from tests.helpers.http import Sink
-from tests.helpers.incidents import entries, open_incident, state
+from tests.helpers.incidents import entries, open_incident, outcome, state
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 from workflows import search_attributes as sa
-from workflows.incident import IncidentWorkflow
 
 ACTIONS = """
 boundaries:
@@ -89,7 +88,7 @@ async def test_agent_rollback_waits_for_the_oncall_and_runs_once_approved(hb: Ha
     assert call["json"] == {"version": "v41", "incident": st.incident_id}
     approval = st.approval("A1")
     assert approval and approval.status is ApprovalStatus.APPROVED and approval.decided_by == "human:alice"
-    await until(lambda: state(hb, wid), lambda s: entries(s, "action_ran"))
+    await until(lambda: state(hb, wid), lambda s: bool(entries(s, "action_ran")))
     st = await state(hb, wid)
     assert entries(st, "approval_requested")[0].actor == "agent:triage"
     assert entries(st, "approval_approved")[0].actor == "human:alice"
@@ -103,7 +102,8 @@ async def test_an_agent_cannot_approve_even_its_own_rollback(hb: Harness) -> Non
         await hb.incidents.approve(wid, TRIAGE, "A1")
     assert refused.value.rule == "only humans decide approvals"
     st = await state(hb, wid)
-    assert st.approval("A1").status is ApprovalStatus.PENDING
+    a1 = st.approval("A1")
+    assert a1 is not None and a1.status is ApprovalStatus.PENDING
     assert st.refused_total == 1 and entries(st, "refused")[0].actor == "agent:triage"
     desc = await hb.client.get_workflow_handle(wid).describe()
     assert desc.typed_search_attributes.get(sa.BOUNDARY_REFUSALS) == 1
@@ -134,7 +134,11 @@ async def test_denied_request_records_the_reason_and_runs_nothing(hb: Harness, s
     await hb.incidents.deny(wid, ALICE, "A1", "the deploy is not the cause: the database is")
     st = await state(hb, wid)
     a1 = st.approval("A1")
-    assert a1.status is ApprovalStatus.DENIED and a1.reason == "the deploy is not the cause: the database is"
+    assert (
+        a1 is not None
+        and a1.status is ApprovalStatus.DENIED
+        and a1.reason == "the deploy is not the cause: the database is"
+    )
     assert "denied A1" in entries(st, "approval_denied")[0].text
     await hb.env.sleep(timedelta(minutes=30))
     assert sink.for_path("/deploy/checkout/rollback") == []
@@ -167,11 +171,11 @@ async def test_agent_resolve_becomes_an_approval_and_the_approver_resolves(hb: H
     assert (await state(hb, wid)).status is Status.TRIGGERED
     await hb.incidents.request(wid, TRIAGE, "rollback", "just in case", {"version": "v41"})
     await hb.incidents.approve(wid, ALICE, "A1")
-    outcome = await hb.client.get_workflow_handle_for(IncidentWorkflow.run, wid).result()
+    ended = await outcome(hb, wid)
     left = (await state(hb, wid)).approval("A2")
     assert left and left.status is ApprovalStatus.EXPIRED and "resolved before anyone decided" in (left.reason or "")
-    assert outcome.status is Status.RESOLVED and outcome.resolved_by == "human:alice"
-    assert outcome.summary == "error rate back to baseline for 15 minutes"
+    assert ended.status is Status.RESOLVED and ended.resolved_by == "human:alice"
+    assert ended.summary == "error rate back to baseline for 15 minutes"
 
 
 async def test_never_and_undefined_are_refused_recorded_counted_and_told(hb: Harness, sink: Sink) -> None:
@@ -194,8 +198,9 @@ async def test_never_and_undefined_are_refused_recorded_counted_and_told(hb: Har
 async def test_auto_custom_action_runs_at_once_and_sev1_needs_approval(hb: Harness, sink: Sink) -> None:
     wid = await open_incident(hb)
     done = await hb.incidents.request(wid, TRIAGE, "restart_pods", "pods stuck in CrashLoopBackOff")
-    assert done.verdict is None and done.approval_id is None
-    assert sink.for_path("/deploy/checkout/restart")
+    assert done.verdict is None and done.approval_id is None and done.message.startswith("R1: restart_pods accepted")
+    await sent(sink, "/deploy/checkout/restart")
+    await until(lambda: state(hb, wid), lambda s: bool(entries(s, "action_ran")))
     await hb.incidents.set_severity(wid, ALICE, Severity.SEV1)
     pending = await hb.incidents.request(wid, TRIAGE, "restart_pods", "again")
     assert pending.approval_id == "A1" and pending.rule == "boundaries.autonomy.SEV1: approval"
@@ -216,8 +221,9 @@ async def test_two_person_rule_and_roles_for_customer_comms(hb: Harness, sink: S
     await hb.incidents.approve(
         wid, BOB, agent.approval_id or "", text="Checkout errors for some customers; fix underway."
     )
-    st = await until(lambda: state(hb, wid), lambda s: entries(s, "action_ran"))
-    assert st.approval("A2").text == "Checkout errors for some customers; fix underway."
+    st = await until(lambda: state(hb, wid), lambda s: bool(entries(s, "action_ran")))
+    a2 = st.approval("A2")
+    assert a2 is not None and a2.text == "Checkout errors for some customers; fix underway."
     assert "(text edited)" in entries(st, "approval_approved")[0].text
     assert "no runner configured" in entries(st, "action_ran")[0].text
 

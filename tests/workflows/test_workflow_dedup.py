@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from temporalio.client import WorkflowExecutionStatus
@@ -111,11 +112,11 @@ async def test_a_late_recovery_does_not_undo_a_newer_trigger(h: Harness) -> None
 
 
 async def test_the_storm_buffer_forwards_every_alert_to_its_incident(h: Harness) -> None:
-    from incident.handoff import Handoff
+    from incident.batch import AlertBatch
 
     policy = IncidentPolicy.snapshot(h.config, "checkout")
-    handoffs = [
-        Handoff(
+    batches = [
+        AlertBatch(
             workflow_id=workflow_id_for(SCOPE, f"buffered-{k}"),
             policy=policy,
             alerts=[
@@ -124,11 +125,11 @@ async def test_the_storm_buffer_forwards_every_alert_to_its_incident(h: Harness)
         )
         for k in range(3)
     ]
-    await h.incidents.hand_off(0, handoffs)
-    await h.incidents.hand_off(0, handoffs[:1])  # a repeat of the first: counted once
+    await h.incidents.buffer_alerts(0, batches)
+    await h.incidents.buffer_alerts(0, batches[:1])  # a repeat of the first: counted once
     for k in range(3):
         wid = workflow_id_for(SCOPE, f"buffered-{k}")
-        st = await until(lambda w=wid: _state_or_none(h, w), lambda s: s is not None and s.alert_count == 5)
+        st = await until(partial(_state_or_none, h, wid), lambda s: s is not None and s.alert_count == 5)
         assert st.title == f"{k}/0"
     st = await until(lambda: state(h, workflow_id_for(SCOPE, "buffered-0")), lambda s: s.duplicates == 5)
 

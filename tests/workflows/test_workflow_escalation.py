@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 import httpx
 import pytest
@@ -14,10 +15,9 @@ from incident.models import Actor, AlertAction, Status
 from incident.state import IncidentPolicy
 from tests.helpers.config import alert, make_config
 from tests.helpers.http import Sink
-from tests.helpers.incidents import SCOPE, entries, open_incident, paged_count, state
+from tests.helpers.incidents import SCOPE, entries, open_incident, outcome, paged_count, state
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
-from workflows.incident import IncidentWorkflow
 
 
 async def test_level_two_is_paged_exactly_after_the_level_one_window(h: Harness, sink: Sink) -> None:
@@ -79,8 +79,13 @@ async def test_levels_repeat_then_escalation_is_exhausted(h: Harness, sink: Sink
     offsets = [e.at - st.opened_at for e in entries(st, "paged")]
     expected = [timedelta(0), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=20)]
     assert all(e <= o < e + timedelta(seconds=3) for o, e in zip(offsets, expected, strict=True)), offsets
+    steps = [(e.data["level"], e.data["pass"], e.data["people"]) for e in entries(st, "escalation")]
+    assert steps == [(1, 1, ["alice"]), (2, 1, ["dave"]), (1, 2, ["alice"]), (2, 2, ["dave"])]
+    assert {e.data["levels"] for e in entries(st, "escalation")} == {2}
     await h.env.sleep(timedelta(minutes=1, seconds=1))
     await until(lambda: _exhausted(h, wid))
+    exhausted = entries(await state(h, wid), "escalation_exhausted")[0]
+    assert exhausted.data == {"levels": 2, "passes": 2}
     assert len(sink.for_path("/alice")) == 2 and len(sink.for_path("/dave")) == 2
     await h.env.sleep(timedelta(hours=2))
     assert len(sink.for_path("/alice")) == 2, "pages went on after escalation was exhausted"
@@ -102,7 +107,8 @@ async def test_level_that_resolves_to_nobody_is_skipped_at_once(ts_env: Workflow
             wid = workflow_id_for(SCOPE, h.task_queue)
             await until(lambda: paged_count(h, wid, level=2))
             st = await state(h, wid)
-            assert "level 1" in entries(st, "escalation_skipped")[0].text
+            skipped = entries(st, "escalation_skipped")[0]
+            assert "level 1" in skipped.text and skipped.data == {"level": 1}
             assert "alice" in entries(st, "page_problem")[0].text
             dave = entries(st, "paged")[0]
             assert dave.data["person"] == "dave" and dave.at - st.opened_at < timedelta(seconds=3)
@@ -113,9 +119,9 @@ async def test_human_resolve_completes_the_workflow_with_a_summary(h: Harness) -
     wid = await open_incident(h)
     await h.incidents.note(wid, Actor.human("bob"), "rolled back v2.41")
     await h.incidents.resolve(wid, Actor.human("alice"), "rollback fixed it")
-    outcome = await h.client.get_workflow_handle_for(IncidentWorkflow.run, wid).result()
-    assert outcome.status is Status.RESOLVED and outcome.resolved_by == "human:alice"
-    assert outcome.summary == "rollback fixed it" and outcome.alert_count == 1
+    ended = await outcome(h, wid)
+    assert ended.status is Status.RESOLVED and ended.resolved_by == "human:alice"
+    assert ended.summary == "rollback fixed it" and ended.alert_count == 1
 
 
 async def test_malformed_requests_are_rejected_and_write_nothing(h: Harness) -> None:
@@ -148,7 +154,9 @@ async def _has(h: Harness, wid: str, kind: str) -> bool:
 
 
 @pytest.mark.parametrize("on_recovery", ["resolve", "ignore"])
-async def test_on_recovery_resolve_or_ignore(ts_env: WorkflowEnvironment, sink: Sink, on_recovery: str) -> None:
+async def test_on_recovery_resolve_or_ignore(
+    ts_env: WorkflowEnvironment, sink: Sink, on_recovery: Literal["resolve", "ignore"]
+) -> None:
     config = make_config(sink.url)
     config.services["checkout"].on_recovery = on_recovery
     async with httpx.AsyncClient() as http:
@@ -158,9 +166,9 @@ async def test_on_recovery_resolve_or_ignore(ts_env: WorkflowEnvironment, sink: 
             policy = IncidentPolicy.snapshot(config, "checkout")
             await h.incidents.ingest(alert(h.key, action=AlertAction.RESOLVE), policy, SCOPE)
             if on_recovery == "resolve":
-                outcome = await h.client.get_workflow_handle_for(IncidentWorkflow.run, wid).result()
-                assert outcome.status is Status.RESOLVED and outcome.resolved_by == "system:events"
-                assert "on_recovery: resolve" in outcome.summary
+                ended = await outcome(h, wid)
+                assert ended.status is Status.RESOLVED and ended.resolved_by == "system:events"
+                assert "on_recovery: resolve" in ended.summary
             else:
                 await until(lambda: _has(h, wid, "recovered"))
                 await h.env.sleep(timedelta(minutes=5, seconds=1))

@@ -1,0 +1,70 @@
+"""`baton`: the command line for responders. Exit codes: 0 ok, 1 refused or not found, 2 bad usage or config.
+
+This module is the command table, in the order `baton --help` lists them; the commands live by what they do:
+`reading` (incidents), `acting` (a human's updates), `policy` (the config, boundaries, on-call), `processes`
+(what starts and keeps running, and drills), with what they share in `common`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from gateway.cli import acting, policy, processes, reading
+
+app = typer.Typer(
+    name="baton",
+    help="Durable incident response: the agent coordinates, humans decide.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Check the config file.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+boundaries_app = typer.Typer(help="What an agent may do alone, what needs a human, what it may never do.")
+app.add_typer(boundaries_app, name="boundaries")
+
+for command in (
+    reading.incidents,
+    reading.show,
+    acting.ack,
+    acting.resolve,
+    acting.note,
+    policy.oncall,
+    acting.severity,
+    reading.watch,
+    acting.page,
+    acting.escalate,
+    reading.postmortem,
+    acting.approve,
+    acting.deny,
+    acting.reload,
+    processes.drill,
+    processes.mcp,
+    processes.worker,
+    processes.intake,
+    processes.up,
+):
+    app.command()(command)
+config_app.command("check")(policy.config_check)
+boundaries_app.command("show")(policy.boundaries_show)
+boundaries_app.command("report")(policy.boundaries_report)
+
+
+def main() -> None:
+    """Run the CLI and leave without interpreter finalisation: Temporal's native runtime keeps threads that can
+    crash a finalising interpreter (seen as a rare segfault after `baton show` had printed its answer)."""
+    try:
+        app()
+        code = 0
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

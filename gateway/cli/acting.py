@@ -1,0 +1,160 @@
+"""Commands a human acts with: each sends one update to the incident as `--as` (or $BATON_USER) and prints its
+reply; the workflow decides whether it is allowed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.common import AsOpt, IdArg, JsonOpt, done, fail, human, run
+from gateway.client import Incidents
+from incident.config import ConfigError, load_config
+from incident.models import Severity
+
+
+def ack(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """Acknowledge: you are on it, escalation stops.
+
+    Example: baton ack INC-7K2Q9M --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.acknowledge(incident, actor))
+    done(result, as_json)
+
+
+def resolve(
+    incident: IdArg,
+    summary: Annotated[str, typer.Option("--summary", "-m", help="What fixed it.")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Declare the incident resolved (a human decision).
+
+    Example: baton resolve INC-7K2Q9M -m "rolled back v2.41" --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.resolve(incident, actor, summary))
+    done(result, as_json)
+
+
+def note(
+    incident: IdArg,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a note to the timeline.
+
+    Example: baton note INC-7K2Q9M "error rate falling since the rollback" --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.note(incident, actor, text))
+    done(result, as_json)
+
+
+def severity(
+    incident: IdArg,
+    level: Annotated[Severity, typer.Argument(help="SEV0 (worst) to SEV4.")],
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why.")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the severity: confirm what was proposed, or change it (a human decision).
+
+    Example: baton severity INC-7K2Q9M SEV1 -m "checkout down for all EU customers" --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.set_severity(incident, actor, level, reason))
+    done(result, as_json)
+
+
+def page(
+    incident: IdArg,
+    who: Annotated[str, typer.Argument(help="A person, `user:NAME` or `schedule:NAME` (whoever is on call).")],
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why them.")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Page someone into the incident now.
+
+    Examples: baton page INC-7K2Q9M dave -m "database expertise"; baton page INC-7K2Q9M schedule:platform-primary
+    """
+    actor = human(as_)
+    result = run(lambda c: c.request(incident, actor, "page", reason, {"target": who}))
+    done(result, as_json)
+
+
+def escalate(
+    incident: IdArg,
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why.")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Page the next escalation level now, without waiting for its timer.
+
+    Example: baton escalate INC-7K2Q9M -m "need the payments lead"
+    """
+    actor = human(as_)
+    result = run(lambda c: c.request(incident, actor, "escalate", reason))
+    done(result, as_json)
+
+
+def approve(
+    incident: IdArg,
+    approval: Annotated[str, typer.Argument(help="The approval id, e.g. A1 (see `baton show`).")],
+    text: Annotated[
+        str | None, typer.Option("--text", help="Customer comms: post this text instead of the proposed one.")
+    ] = None,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a pending request; the action then runs, and its result goes on the timeline.
+
+    Example: baton approve INC-7K2Q9M A1 --as alice
+    """
+    actor = human(as_)
+    result = run(lambda c: c.approve(incident, actor, approval, text))
+    done(result, as_json)
+
+
+def deny(
+    incident: IdArg,
+    approval: Annotated[str, typer.Argument(help="The approval id, e.g. A1.")],
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why not (required).")] = "",
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deny a pending request, with the reason.
+
+    Example: baton deny INC-7K2Q9M A1 --reason "the deploy is not the cause" --as alice
+    """
+    if not reason.strip():
+        raise fail("a denial needs a reason: --reason TEXT", 2)
+    actor = human(as_)
+    result = run(lambda c: c.deny(incident, actor, approval, reason))
+    done(result, as_json)
+
+
+def reload(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """Apply the current config's policy to a running incident (a human decision).
+
+    New incidents always start with the current config; a running one changes only when a human says so.
+
+    Example: baton reload INC-7K2Q9M --as alice
+    """
+    from incident.state import IncidentPolicy
+
+    actor = human(as_)
+
+    async def go(c: Incidents) -> Any:
+        st = await c.state(incident)
+        try:
+            config = load_config()
+        except ConfigError as e:
+            raise fail(str(e), 2) from None
+        if st.service not in config.services:
+            raise fail(f"the config has no service {st.service!r} any more", 2)
+        return await c.reload(incident, actor, IncidentPolicy.snapshot(config, st.service))
+
+    done(run(go), as_json)

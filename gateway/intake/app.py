@@ -1,0 +1,33 @@
+"""The intake app: alert sources, changes, health and Slack, each a router; one app per config and façade."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from gateway.client import Incidents
+from gateway.intake import alerts, changes, health
+from gateway.intake.dependencies import Intake
+from gateway.intake.errors import install_error_handlers
+from gateway.intake.guard import AnswerUnexpected
+from gateway.intake.limits import BodyLimit
+from gateway.logs import quiet_tracebacks
+from gateway.slack.routes import slack_router
+from incident.config import Config
+
+
+def create_app(config: Config, incidents: Incidents) -> FastAPI:
+    quiet_tracebacks()
+    app = FastAPI(
+        title="baton intake",
+        version="1",
+        description="Alert intake for baton. Every 2xx means the event is durably recorded.",
+    )
+    app.state.intake = Intake.build(config, incidents)
+    install_error_handlers(app)
+    app.include_router(alerts.router)  # POST /v1/events, /v1/alerts/{alertmanager,grafana,datadog}
+    app.include_router(changes.router)  # POST /v1/changes, GET /v1/changes/{service}
+    app.include_router(health.router)  # GET /healthz
+    app.include_router(slack_router(config, incidents))  # POST /v1/slack/interactions, /v1/slack/commands
+    app.add_middleware(AnswerUnexpected)
+    app.add_middleware(BodyLimit)  # outermost
+    return app

@@ -1,0 +1,186 @@
+"""The tools' answers: compact JSON an agent reads, and the façade's errors as tool errors it can act on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from gateway.client import IncidentSummary, NotFound, Refused, Unavailable
+from gateway.oncall import OnCallView
+from incident.approvals import Approval
+from incident.context import Change
+from incident.durations import format_duration
+from incident.models import UpdateReply
+from incident.policy import Verdict
+from incident.state import IncidentPolicy, IncidentState
+
+
+def compact(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _t(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if when else None
+
+
+def approval_json(a: Approval) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": a.id,
+        "action": a.action,
+        "status": a.status.value,
+        "requested_by": a.requested_by,
+        "approvers": a.approvers,
+        "deadline": _t(a.deadline),
+    }
+    if a.params:
+        out["params"] = a.params
+    if a.text:
+        out["text"] = a.text
+    if a.decided_by:
+        out["decided_by"] = a.decided_by
+    if a.reason:
+        out["reason"] = a.reason
+    if a.run is not None:
+        out["run"] = {"ok": a.run.ok, "detail": a.run.detail}
+    return out
+
+
+def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
+    cur = st.escalation
+    return {
+        "incident_id": st.incident_id,
+        "title": st.title,
+        "service": st.service,
+        "status": st.status.value,
+        "severity": st.severity_label,
+        "severity_confirmed_by": st.severity_confirmed_by,
+        "opened_at": _t(st.opened_at),
+        "acknowledged_by": st.acknowledged_by,
+        "resolved_by": st.resolved_by,
+        "resolution": st.resolution,
+        "alerts": st.alert_count,
+        "firing": st.firing,
+        "paged": st.paged,
+        "escalation": {
+            "active": cur.active,
+            "levels_paged": st.top_level,
+            "next_at": _t(cur.next_at) if cur.active else None,
+            "exhausted": cur.exhausted,
+        },
+        "pending_approvals": [approval_json(a) for a in st.pending_approvals],
+        "decided_approvals": [approval_json(a) for a in st.approvals if not a.pending],
+        "suspects": [s.text for s in st.context.suspects] if st.context else None,
+        "refused_requests": st.refused_total,
+        "timeline": [
+            {"at": _t(e.at), "actor": e.actor, "kind": e.kind, "text": e.text}
+            for e in (st.timeline[-timeline:] if timeline else [])
+        ],
+        "timeline_total": len(st.timeline),
+    }
+
+
+def refusal_text(e: Refused, action: str) -> str:
+    """A refusal the agent can act on: which rule refused it, and what to do instead."""
+    if e.rule is None and e.verdict is None:
+        return f"refused: {e}"
+    if e.verdict == Verdict.UNDEFINED:
+        return (
+            f"refused: {action} is undefined ({e.rule}). The policy does not name this action; ask a human "
+            "(a team names it under boundaries.custom_actions and gives it a rule under boundaries.agent)."
+        )
+    if e.verdict == Verdict.APPROVAL:
+        instead = "use propose_resolution" if action == "resolve" else "use request_action to ask a human for approval"
+    else:
+        instead = f"this agent may not do `{action}` here; ask a human responder (get_boundaries lists what you may do)"
+    return f"refused by {e.rule} (verdict: {e.verdict}). Instead: {instead}."
+
+
+@contextmanager
+def facade_errors(action: str) -> Iterator[None]:
+    """The façade's three errors as tool errors the agent can read."""
+    try:
+        yield
+    except Refused as e:
+        raise ToolError(refusal_text(e, action)) from None
+    except NotFound as e:
+        raise ToolError(str(e)) from None
+    except Unavailable:
+        raise ToolError("Temporal unavailable, retry in a moment (nothing was recorded)") from None
+
+
+def incident_rows(rows: Sequence[IncidentSummary]) -> dict[str, Any]:
+    return {
+        "incidents": [
+            {
+                "id": r.incident_id,
+                "status": r.status,
+                "severity": r.severity,
+                "service": r.service,
+                "opened_at": _t(r.opened_at),
+                "closed_at": _t(r.closed_at),
+            }
+            for r in rows
+        ]
+    }
+
+
+def context_json(st: IncidentState, policy: IncidentPolicy, later: Sequence[Change]) -> dict[str, Any]:
+    """What was gathered with the first page, and the changes recorded since the incident opened."""
+    ctx = st.context
+    out: dict[str, Any] = {
+        "incident_id": st.incident_id,
+        "service": st.service,
+        "runbook": policy.service.runbook,
+        "window": format_duration(policy.context.window),
+        "gathered": ctx is not None,
+    }
+    if ctx is None:
+        out["note"] = "context is gathered with the first page; it is not there yet"
+    else:
+        out["suspects"] = [
+            {
+                "text": s.text,
+                "version": s.change.version,
+                "author": s.change.author,
+                "kind": s.change.kind,
+                "at": _t(s.change.at),
+                "link": s.change.link,
+                "description": s.change.description,
+            }
+            for s in ctx.suspects
+        ]
+        out["metrics"] = [m.model_dump(mode="json", exclude_none=True) for m in ctx.metrics]
+        out["logs"] = ctx.logs.model_dump(mode="json", exclude_none=True) if ctx.logs else None
+        out["links"] = [link.model_dump(mode="json") for link in ctx.links]
+        out["missing"] = ctx.missing
+    out["changes_since_opened"] = [
+        {"version": c.version, "author": c.author, "kind": c.kind, "at": _t(c.at), "description": c.description}
+        for c in later
+    ]
+    return out
+
+
+def schedules_json(found: Sequence[OnCallView]) -> list[dict[str, Any]]:
+    return [
+        {
+            "schedule": v.schedule,
+            "timezone": v.timezone,
+            "at": v.at.isoformat(timespec="minutes"),
+            "on_call": v.on_call,
+            "next": [{"start": h.start.isoformat(timespec="minutes"), "person": h.person} for h in v.next],
+        }
+        for v in found
+    ]
+
+
+def result_json(result: UpdateReply) -> dict[str, Any]:
+    out: dict[str, Any] = {"ok": result.ok, "message": result.message, "status": result.status.value}
+    for key in ("verdict", "rule", "approval_id"):
+        if getattr(result, key):
+            out[key] = getattr(result, key)
+    return out

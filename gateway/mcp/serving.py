@@ -1,0 +1,199 @@
+"""Serving the agent tools: `baton mcp` over stdio (an editor starts it and the client ends it) or Streamable HTTP
+(`--http`, 127.0.0.1:8401/mcp), where every request carries `Authorization: Bearer <token>` and Host and Origin are
+checked against the address it is bound to. Also runnable without the CLI:
+`python -m gateway.mcp.serving [--agent NAME] [--http] [--host H] [--port P]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import os
+import socket
+import sys
+from collections.abc import Mapping
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.client import Incidents
+from gateway.mcp.catalog import INSTRUCTIONS, TOOLS
+from gateway.mcp.identity import (
+    AGENT_ENV,
+    TOKEN_ENV,
+    IdentityError,
+    agent_for_token,
+    bearer,
+    http_agents,
+    stdio_identity,
+)
+from gateway.mcp.tools import AgentTools
+from incident.config import AgentIdentity, Config, ConfigError, load_config
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8401
+MCP_PATH = "/mcp"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+# ---- HTTP -------------------------------------------------------------------------------------------------------
+
+
+def build_server(tools: AgentTools) -> MCPServer:
+    server: MCPServer = MCPServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
+    for spec in TOOLS:
+        fn = getattr(tools, spec.name)
+        server.add_tool(
+            fn,
+            name=spec.name,
+            title=spec.title,
+            description=inspect.cleandoc(fn.__doc__ or ""),
+            annotations=spec.annotations.model_copy(update={"title": spec.title}),
+            structured_output=False,
+        )
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("baton")
+    except PackageNotFoundError:
+        return "0"
+
+
+class BearerAgents:
+    """Every HTTP request needs `Authorization: Bearer <an agent's token>`: 401 with a JSON body before any MCP
+    processing otherwise."""
+
+    def __init__(self, app: ASGIApp, agents: Mapping[str, AgentIdentity]):
+        self.app = app
+        self.agents = dict(agents)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            token = bearer(Headers(scope=scope).get("authorization"))
+            if agent_for_token(self.agents, token) is None:
+                response = JSONResponse(
+                    {
+                        "error": "unauthorized",
+                        "message": "send Authorization: Bearer <token> with the token of an agent in the baton config",
+                    },
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="baton"'},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def transport_security(host: str, port: int) -> TransportSecuritySettings:
+    """Host and Origin must name this server: the bound address or a loopback name, with this port."""
+    names = [host, *[h for h in LOOPBACK if h != host]]
+    hosts = [f"[{h}]:{port}" if ":" in h else f"{h}:{port}" for h in names]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")],
+    )
+
+
+def http_app(tools: AgentTools, host: str, port: int) -> ASGIApp:
+    server = build_server(tools)
+    app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH, transport_security=transport_security(host, port), host=host
+    )
+    return BearerAgents(app, tools.agents)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family)
+
+
+async def _serve_http(
+    config: Config, agents: dict[str, AgentIdentity], host: str, port: int, sock: socket.socket
+) -> None:
+    import uvicorn
+
+    from gateway.temporal import connect
+
+    client = await connect(lazy=True)
+    app = http_app(AgentTools(config, Incidents(client), agents), host, port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    shown = f"[{host}]" if ":" in host else host
+    print(
+        f"baton mcp: Streamable HTTP on http://{shown}:{port}{MCP_PATH} for agent(s) {', '.join(sorted(agents))}",
+        file=sys.stderr,
+        flush=True,
+    )
+    await server.serve(sockets=[sock])
+
+
+async def _serve_stdio(config: Config, agent: str) -> None:
+    from gateway.temporal import connect
+
+    client = await connect(lazy=True)
+    tools = AgentTools(config, Incidents(client), {agent: config.agents[agent]}, agent=agent)
+    await build_server(tools).run_stdio_async()
+
+
+# ---- the command ------------------------------------------------------------------------------------------------
+
+
+def mcp_command(agent: str | None, http: bool, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
+    """Run the MCP server until the client (stdio) or Ctrl-C (HTTP) ends it. Exit codes: 0 done, 1 cannot
+    serve (e.g. the port is taken), 2 bad config or identity. Messages go to stderr: on stdio, stdout is the
+    protocol."""
+    try:
+        config = load_config()
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        if http:
+            agents = http_agents(config, agent)
+        else:
+            name = stdio_identity(config, agent, os.environ)
+    except IdentityError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if http:
+        try:
+            sock = _bind(host, port)
+        except OSError as e:
+            print(f"error: cannot listen on {host}:{port}: {e.strerror or e}", file=sys.stderr)
+            return 1
+        if host not in LOOPBACK:
+            print(
+                f"warning: listening on {host}, beyond this machine; every request still needs an agent's token",
+                file=sys.stderr,
+            )
+    try:
+        asyncio.run(_serve_http(config, agents, host, port, sock) if http else _serve_stdio(config, name))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m gateway.mcp.serving`: the same server as `baton mcp`, without the CLI."""
+    parser = argparse.ArgumentParser(prog="baton mcp", description="Serve baton's agent tools over MCP.")
+    parser.add_argument("--agent", help=f"the agent identity (default: ${AGENT_ENV}); its token in ${TOKEN_ENV}")
+    parser.add_argument("--http", action="store_true", help="Streamable HTTP instead of stdio")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP address (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    args = parser.parse_args(argv)
+    code = mcp_command(args.agent, args.http, args.host, args.port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # Temporal's native runtime keeps threads that can crash a finalising interpreter
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The `/baton` slash command: status, ack, note, resolve, oncall and help, answered ephemerally."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.oncall import OnCallError, views
+from gateway.render import ago
+from gateway.slack.interactions import UNAVAILABLE
+from gateway.slack.messages import cut, ephemeral
+from gateway.slack.people import NotAPerson, People
+from incident.config import Config
+from incident.ids import normalise_incident_id
+from incident.models import Actor, Status
+from incident.slack_contract import esc
+from incident.state import IncidentState
+
+log = structlog.get_logger("baton.slack")
+
+
+class Commands:
+    """One `/baton …` at a time, as the person the Slack user is (reading needs no person)."""
+
+    def __init__(self, config: Config, incidents: Incidents, people: People):
+        self.config, self.incidents, self.people = config, incidents, people
+
+    def usage(self, command: str) -> str:
+        c = command or "/baton"
+        return "\n".join(
+            [
+                f"*{c}* — incidents from Slack",
+                f"• `{c} status` — open incidents",
+                f"• `{c} status INC-7K2Q9M` — one incident",
+                f"• `{c} ack INC-7K2Q9M` — acknowledge: escalation stops",
+                f"• `{c} note INC-7K2Q9M text…` — add a note to the timeline",
+                f"• `{c} resolve INC-7K2Q9M summary…` — declare it resolved",
+                f"• `{c} oncall [schedule]` — who is on call, and who is next",
+                f"• `{c} help` — this text",
+            ]
+        )
+
+    async def command(self, form: dict[str, str]) -> dict[str, Any]:
+        """One `/baton …` as an ephemeral answer."""
+        try:
+            return ephemeral(await self._command(form))
+        except (NotFound, Refused, NotAPerson, OnCallError) as e:
+            return ephemeral(esc(str(e)))
+        except Unavailable:
+            return ephemeral(UNAVAILABLE)
+        except Exception:
+            log.exception("slash command failed", text=form.get("text"))
+            return ephemeral("something went wrong in baton; nothing may have been recorded. Try again.")
+
+    async def _command(self, form: dict[str, str]) -> str:
+        command = form.get("command", "/baton")
+        sub, _, rest = form.get("text", "").strip().partition(" ")
+        sub, rest = sub.lower(), rest.strip()
+        match sub:
+            case "" | "help":
+                return self.usage(command)
+            case "status":
+                return await self.status(rest.split()[0] if rest else None)
+            case "oncall":
+                return self.oncall(rest.split()[0] if rest else None)
+            case "ack" | "note" | "resolve":
+                ref, _, text = rest.partition(" ")
+                if not ref:
+                    return f"which incident? `{command} {sub} INC-7K2Q9M`"
+                actor = Actor.human(self.people.person(form.get("user_id", "")))
+                text = text.strip()
+                if sub == "ack":
+                    result = await self.incidents.acknowledge(ref, actor)
+                elif sub == "note":
+                    if not text:
+                        return f"a note needs text: `{command} note {esc(ref)} what you did or saw`"
+                    await self.incidents.note(ref, actor, text)
+                    return f"note added to {esc(normalise_incident_id(ref) or ref)}"
+                else:
+                    result = await self.incidents.resolve(ref, actor, text)
+                return esc(result.message)
+        return f"unknown subcommand `{esc(sub)}`.\n" + self.usage(command)
+
+    async def status(self, ref: str | None) -> str:
+        if ref:
+            return self.incident_text(await self.incidents.state(ref))
+        triggered, acknowledged = await asyncio.gather(
+            self.incidents.search(status=Status.TRIGGERED, limit=20),
+            self.incidents.search(status=Status.ACKNOWLEDGED, limit=20),
+        )
+        rows = sorted([*triggered, *acknowledged], key=lambda r: r.opened_at, reverse=True)
+        if not rows:
+            return "no open incidents"
+        lines = [f"*Open incidents* ({len(rows)}{'+' if len(rows) >= 20 else ''})"]
+        lines += [
+            f"• *{esc(r.incident_id)}* `{r.status}` {esc(r.severity)} {esc(r.service)} — opened {ago(r.opened_at)}"
+            for r in rows[:20]
+        ]
+        return "\n".join(lines)
+
+    def incident_text(self, st: IncidentState) -> str:
+        display = self.people.display
+        lines = [
+            f"*{esc(st.incident_id)}* · {esc(st.severity_label)} · {esc(st.service)} · *{st.status.value}*",
+            esc(st.title),
+            f"Opened {st.opened_at:%Y-%m-%d %H:%M} UTC ({ago(st.opened_at)}) · alerts: {st.alert_count}"
+            f" · paged: {esc(', '.join(st.paged) or 'nobody yet')}",
+        ]
+        if st.acknowledged_by and st.status is Status.ACKNOWLEDGED:
+            lines.append(f"Acknowledged by {esc(display(st.acknowledged_by))}")
+        if st.resolved_by:
+            why = f": {esc(st.resolution)}" if st.resolution else ""
+            lines.append(f"Resolved by {esc(display(st.resolved_by))}{why}")
+        for a in st.pending_approvals:
+            lines.append(
+                f"Approval *{a.id}* pending: {esc(a.describe())} — {esc(', '.join(a.approvers))} "
+                f"may decide by {a.deadline:%H:%M} UTC"
+            )
+        for e in st.timeline[-3:]:
+            lines.append(f"> {e.at:%H:%M} {esc(e.actor)}: {esc(cut(e.text, 200))}")
+        return "\n".join(lines)
+
+    def oncall(self, schedule: str | None) -> str:
+        found = views(self.config, schedule, None)
+        if not found:
+            return "no schedules in the config"
+        lines = []
+        for v in found:
+            who = f"*{esc(self.people.display('human:' + v.on_call))}*" if v.on_call else "_nobody_"
+            line = f"*{esc(v.schedule)}*: {who} on call now"
+            if v.next:
+                h = v.next[0]
+                nxt = esc(self.people.display("human:" + h.person)) if h.person else "nobody"
+                line += f"; next: {nxt} from {h.start:%a %Y-%m-%d %H:%M} {esc(v.timezone)}"
+            lines.append(line)
+        return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""The Slack app's two endpoints: the page's buttons and modals (`POST /v1/slack/interactions`) and the `/baton`
+slash command (`POST /v1/slack/commands`).
+
+Every request is verified first (`gateway.slack.signing`: Slack's signature, five-minute window, no replays).
+Slack users act as the person whose `slack:` member id they are; anyone else may read (`status`, `oncall`) but
+not decide.
+
+Slack wants an answer within three seconds. The façade call gets `deadline` seconds; if it takes longer the
+request is acknowledged and the work finishes in the background, which then tells the user through the message
+or the `response_url`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from urllib.parse import parse_qs
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from gateway.client import Incidents
+from gateway.slack.commands import Commands
+from gateway.slack.deadline import DEADLINE, Deadline
+from gateway.slack.interactions import Interactions
+from gateway.slack.people import People
+from gateway.slack.signing import ReplayCache, Unverified, verify
+from gateway.slack.web import SlackWeb
+from incident.config import Config, SlackIntegration
+
+log = structlog.get_logger("baton.slack")
+
+
+class SlackGate:
+    """Whether a request is Slack's: the integration must be configured and the signature must hold."""
+
+    def __init__(self, slack: SlackIntegration | None):
+        self.slack = slack
+        self.replays = ReplayCache()
+
+    def check(self, headers: Mapping[str, str], body: bytes) -> JSONResponse | None:
+        """None when the request is Slack's; else the answer: 404/503 when Slack is not set up, 401 when not."""
+        if self.slack is None or self.slack.signing_secret is None:
+            return JSONResponse(
+                {
+                    "error": "integration_disabled",
+                    "message": "Slack is not configured: set integrations.slack.signing_secret in the config",
+                },
+                status_code=404,
+            )
+        secret = self.slack.signing_secret.reveal()
+        if not secret:
+            var = self.slack.signing_secret.env_var or "?"
+            return JSONResponse(
+                {"error": "not_configured", "message": f"Slack is not configured: {var} is not set in the intake"},
+                status_code=503,
+            )
+        try:
+            verify(secret, headers, body, self.replays)
+        except Unverified as e:
+            log.warning("slack request refused", reason=str(e))
+            return JSONResponse({"error": "unauthorized", "message": str(e)}, status_code=401)
+        return None
+
+
+def _bad(message: str) -> JSONResponse:
+    return JSONResponse({"error": "invalid_payload", "message": message}, status_code=400)
+
+
+def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLINE) -> APIRouter:
+    """`POST /v1/slack/interactions` and `POST /v1/slack/commands`, for `app.include_router`."""
+    gate = SlackGate(config.integrations.slack)
+    people, web, within = People(config), SlackWeb(config.integrations.slack), Deadline(deadline)
+    interactions = Interactions(incidents, people, web, within)
+    commands = Commands(config, incidents, people)
+    router = APIRouter(tags=["slack"])
+
+    @router.post("/v1/slack/interactions")
+    async def slack_interactions(request: Request) -> Response:
+        """Slack's interactivity request URL: button presses (`block_actions`) and modal submissions
+        (`view_submission`), form-encoded with a `payload` JSON field, signed by Slack."""
+        body = await request.body()  # the raw bytes are what Slack signed: read them before parsing
+        if refused := gate.check(request.headers, body):
+            return refused
+        try:
+            payload = json.loads(parse_qs(body.decode(), keep_blank_values=True)["payload"][0])
+            kind = payload["type"]
+            if not isinstance(kind, str):
+                raise TypeError(kind)
+        except (KeyError, IndexError, ValueError, TypeError):
+            return _bad("expected a form field `payload` holding Slack's interaction JSON")
+        try:
+            if kind == "block_actions":
+                await interactions.block_actions(payload)
+                return Response(status_code=200)
+            if kind == "view_submission":
+                answer = await interactions.view_submission(payload)
+                return JSONResponse(answer) if answer else Response(status_code=200)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as e:  # signed, but not Slack's shape
+            log.warning("slack payload of an unexpected shape", kind=kind, error=f"{type(e).__name__}: {e}"[:200])
+            return _bad(f"the {kind} payload does not have the shape Slack sends")
+        return Response(status_code=200)  # view_closed, shortcuts: nothing to do
+
+    @router.post("/v1/slack/commands")
+    async def slack_commands(request: Request) -> Response:
+        """Slack's slash command request URL for `/baton`: form-encoded, signed by Slack. Answers are
+        ephemeral: only the person who typed the command sees them."""
+        body = await request.body()
+        form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace"), keep_blank_values=True).items()}
+        if form.get("ssl_check") == "1":
+            return Response(status_code=200)  # Slack checking the certificate; nothing to do
+        if refused := gate.check(request.headers, body):
+            return refused
+        answer = await within.within(commands.command(form), lambda late: web.respond(form.get("response_url"), late))
+        return JSONResponse(answer) if answer else Response(status_code=200)
+
+    return router

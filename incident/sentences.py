@@ -1,0 +1,267 @@
+"""Every sentence an incident's timeline says, and what it tells or asks people, in one place.
+
+Tests, drills and the docs quote these: change one deliberately. Each function takes what the sentence names, so
+the kind of entry (`incident.timeline.Kind`) and its data stay with the code that decides to write it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from incident.approvals import Approval
+from incident.durations import format_duration
+from incident.models import Actor, Severity
+
+# ---- opening, and alerts from sources ------------------------------------------------------------------------------
+
+
+def opened(service: str, severity: Severity) -> str:
+    return f"incident opened for {service} at {severity.value}"
+
+
+COORDINATION_STARTED = (
+    "coordination started: looking up on-call, gathering context, paging; "
+    "escalation to a human continues until a human acknowledges"
+)
+
+
+def agent_coordinates(actor: Actor) -> str:
+    return f"{actor} started coordinating; escalation to a human continues until a human acknowledges"
+
+
+def alert(summary: str, severity: Severity, key: str) -> str:
+    return f"{summary} ({severity.value}, key {key})"
+
+
+def alerts_more(more: int, latest: str) -> str:
+    return f"{more} more alert event(s); latest: {latest}"
+
+
+def alert_refired(summary: str) -> str:
+    return f"alert fired again after recovering: {summary}"
+
+
+def alert_late(summary: str) -> str:
+    return f"a recovery older than the alert's last change: {summary}"
+
+
+def alert_recovered(summary: str) -> str:
+    return f"the source reports recovery: {summary}"
+
+
+def recovered_ignored(rule: str) -> str:
+    return f"every alert has recovered; nothing changes ({rule})"
+
+
+def recovered_resolve(rule: str) -> str:
+    """The resolve summary when the service resolves on recovery."""
+    return f"every alert recovered ({rule})"
+
+
+def recovered_ask(rule: str) -> str:
+    return f"every alert has recovered; escalation paused. A responder confirms with `baton resolve` ({rule})"
+
+
+# ---- context -------------------------------------------------------------------------------------------------------
+
+
+def context_gathered(described: str) -> str:
+    return "context gathered: " + described
+
+
+def late_context(described: str) -> str:
+    return "late context: " + described
+
+
+# ---- escalation and paging -----------------------------------------------------------------------------------------
+
+
+def escalation_exhausted(passes: int, levels: int) -> str:
+    return (
+        f"escalation exhausted: nobody acknowledged after {passes} pass{'es' if passes > 1 else ''} "
+        f"through {levels} level(s)"
+    )
+
+
+def escalation_skipped(level: int, targets: list[str]) -> str:
+    return f"level {level} ({', '.join(targets)}) resolves to nobody; skipped"
+
+
+def escalation(level: int, levels: int, cycle: int | None, people: list[str]) -> str:
+    """`cycle` is the pass (from 1) when the levels repeat, else None."""
+    pass_note = f", pass {cycle}" if cycle is not None else ""
+    return f"paging level {level} of {levels}{pass_note}: {', '.join(people)}"
+
+
+def page_failed(person: str, method: str, reason: str, next_method: str | None) -> str:
+    then = f"; trying {next_method}" if next_method else "; no method left"
+    return f"could not reach {person} via {method}: {reason}{then}"
+
+
+def paged(person: str, method: str, level: int, via: str) -> str:
+    return f"paged {person} via {method} (level {level}, {via})"
+
+
+FOLLOW_UPS = {
+    "recovered": "asked {p} via {m} to confirm the resolve",
+    "update": "updated {p} via {m}",
+    "approval": "asked {p} via {m} to approve or deny {a}",
+    "notice": "told {p} via {m}",
+}
+
+
+def followed_up(page_kind: str, person: str, method: str, approval_id: str | None) -> str:
+    """A follow-up (not a page) delivered: asked to confirm, updated, asked to decide, told."""
+    return FOLLOW_UPS[page_kind].format(p=person, m=method, a=approval_id)
+
+
+def escalate_now(actor: Actor, level: int, why: str) -> str:
+    return f"{actor} escalates to level {level} now{_why(why, ': ')}"
+
+
+def bring_in(actor: Actor, level: int, why: str) -> str:
+    return f"{actor} brings in level {level}{_why(why, ': ')}"
+
+
+def page_requested(actor: Actor, target: str, why: str) -> str:
+    return f"{actor} pages {target}{_why(why, ': ')}"
+
+
+# ---- acknowledging, closing, severity, policy ----------------------------------------------------------------------
+
+
+def acknowledged(actor: Actor, via_source: bool, ack_timeout: timedelta | None) -> str:
+    what = "the source acknowledged" if via_source else f"acknowledged by {actor}"
+    until = f"; back to triggered unless resolved within {format_duration(ack_timeout)}" if ack_timeout else ""
+    return f"{what}; escalation stopped{until}"
+
+
+def ack_timeout(acknowledged_by: str | None, timeout: timedelta) -> str:
+    return (
+        f"acknowledged by {acknowledged_by} but not resolved within {format_duration(timeout)}; "
+        "back to triggered, escalation restarts"
+    )
+
+
+def resolved(actor: Actor, resolution: str | None) -> str:
+    return f"resolved by {actor}" + (f": {resolution}" if resolution else "")
+
+
+def severity_set(severity: Severity, before: str, reason: str) -> str:
+    return f"severity set to {severity.value} (was {before}){_why(reason.strip(), ': ')}"
+
+
+def severity_proposed_kept(severity: Severity, reason: str, in_force: Severity, set_by: str | None) -> str:
+    return f"proposes {severity.value}: {reason.strip()} ({in_force.value} was set by {set_by}; it stays)"
+
+
+def alert_proposes_severity(summary: str) -> str:
+    """The reason a more severe alert gives for its severity."""
+    return f"a more severe alert joined: {summary}"
+
+
+def severity_proposed(severity: Severity, reason: str, in_force: str) -> str:
+    return f"proposes {severity.value}: {reason.strip()}; in force: {in_force}"
+
+
+def policy_reloaded(actor: Actor, changed: list[str]) -> str:
+    return f"{actor} reloaded the policy from the config: {', '.join(changed) if changed else 'nothing changed'}"
+
+
+def allowed_action(actor: Actor, action: str, why: str) -> str:
+    """An allowed action that only goes on the record (`lookup_oncall`, `gather_context`)."""
+    return f"{actor}: {action}{_why(why, ' — ')}"
+
+
+# ---- boundaries, approvals and actions -----------------------------------------------------------------------------
+
+
+def refused(actor: Actor, action: str, rule: str, hint: str, undefined: bool) -> str:
+    what = "is not an action the policy names" if undefined else f"refused by {rule}"
+    return f"{actor} asked to {action}: {what}; {hint}"
+
+
+def refused_notice(text: str) -> str:
+    return f"Refused: {text}"
+
+
+def approval_requested(actor: Actor, approval: Approval, timeout: timedelta) -> str:
+    return (
+        f"{actor} asks to {approval.describe()}{_why(approval.rationale, ': ')} — approval {approval.id} needed "
+        f"({approval.rule}); {', '.join(approval.approvers)} may decide; unanswered, it escalates in "
+        f"{format_duration(timeout)}"
+    )
+
+
+def approval_question(incident_id: str, approval: Approval) -> str:
+    """What an approver is asked, with the commands to answer."""
+    lines = [
+        f"{approval.requested_by} asks to {approval.describe()}.",
+        f"Why: {approval.rationale}" if approval.rationale else "",
+        f"Text to post: {approval.text}" if approval.text else "",
+        f"Approve: baton approve {incident_id} {approval.id}",
+        f"Deny:    baton deny {incident_id} {approval.id} --reason '...'",
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def approval_escalated(approval: Approval, timeout: timedelta, level: int, targets: list[str]) -> str:
+    return (
+        f"approval {approval.id} ({approval.describe()}) unanswered for {format_duration(timeout)}; "
+        f"asking level {level}: {', '.join(targets)}"
+    )
+
+
+def approval_expiry_reason(timeout: timedelta) -> str:
+    return f"nobody with the right answered within {format_duration(timeout)} after every escalation level was asked"
+
+
+APPROVAL_RESOLVED_FIRST = "the incident was resolved before anyone decided"
+
+
+def approval_expired(approval: Approval) -> str:
+    return f"approval {approval.id} ({approval.describe()}) expired: {approval.reason}"
+
+
+def approval_expired_notice(approval: Approval) -> str:
+    return f"Approval {approval.id} ({approval.describe()}) expired unanswered."
+
+
+def approval_denied(actor: Actor, approval: Approval) -> str:
+    return f"{actor} denied {approval.id} ({approval.describe()}): {approval.reason}"
+
+
+def approval_approved(actor: Actor, approval: Approval, edited: bool) -> str:
+    return f"{actor} approved {approval.id} ({approval.describe()}){' (text edited)' if edited else ''}"
+
+
+def action_outcome(what: str, approved: bool, ran: bool, dry_run: bool, ok: bool, runner: str, detail: str) -> str:
+    """`what` is the action and, for an approved one, its approval id."""
+    if not ran:
+        return f"{what} {'approved' if approved else 'allowed'}; {detail}"
+    if dry_run:
+        return f"{what} would run (drill): {detail}"
+    if ok:
+        return f"{what} ran: {runner}: {detail}"
+    return f"{what} FAILED: {runner + ': ' if runner else ''}{detail}"
+
+
+def action_skipped(ref: str, approved: bool = True) -> str:
+    return f"{ref} was {'approved' if approved else 'accepted'} but not run: resolved first"
+
+
+def _why(why: str, sep: str) -> str:
+    return f"{sep}{why}" if why else ""
+
+
+def action_accepted(actor: Actor, ref: str, what: str, rule: str, why: str) -> str:
+    """An auto action accepted by `request`: it runs from the main loop, and its outcome follows on the timeline."""
+    return f"{actor} asked to {what} ({rule}): {ref} runs now{_why(why, ' — ')}"
+
+
+def timeline_left(entries: int, runs: int) -> str:
+    """What a carried timeline left behind, and where it is."""
+    return (
+        f"{entries} earlier timeline entr{'y is' if entries == 1 else 'ies are'} not shown: they are in the history "
+        f"of this incident's earlier runs (runs 1 to {runs - 1}; `temporal workflow show` with their run ids)"
+    )

@@ -1,0 +1,113 @@
+"""`escalate` asked while a level is still being paged, and after approvals escalated: the next level, once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+from incident.ids import workflow_id_for
+from incident.models import Actor
+from incident.state import IncidentPolicy, IncidentState
+from tests.helpers.config import alert, make_config
+from tests.helpers.http import HttpRequest, Sink, loopback_http
+from tests.helpers.incidents import SCOPE, entries, open_incident, state
+from tests.helpers.temporal import Harness, harness
+from tests.helpers.wait import until
+
+ALICE, TRIAGE = Actor.human("alice"), Actor.agent("triage")
+
+
+@dataclass
+class HeldSink:
+    """A webhook receiver that holds alice's first page until released: level 1 is being paged meanwhile."""
+
+    url: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def to(self, path: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.received if r["path"] == path]
+
+
+@contextmanager
+def held_sink() -> Iterator[HeldSink]:
+    sink = HeldSink()
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        with sink.lock:
+            sink.received.append({"path": req.path, "json": json.loads(req.body or b"null")})
+        if req.path == "/alice" and not sink.arrived.is_set():
+            sink.arrived.set()
+            sink.release.wait(timeout=30)
+        return 200, {}, b""
+
+    with loopback_http(respond) as url:
+        sink.url = url
+        try:
+            yield sink
+        finally:
+            sink.release.set()
+
+
+async def test_escalate_while_level_one_is_being_paged_pages_level_two_not_level_one_again(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    with held_sink() as sink:
+        async with httpx.AsyncClient() as http:
+            h = await harness(ts_env, make_config(sink.url), http)
+            async with h.worker:
+                key = f"{h.task_queue}-held"
+                await h.incidents.ingest(alert(key), IncidentPolicy.snapshot(h.config, "checkout"), SCOPE)
+                wid = workflow_id_for(SCOPE, key)
+                await until(lambda: _arrived(sink))
+                reply = await h.incidents.request(wid, ALICE, "escalate", "alice is in a meeting; get dave")
+                assert reply.message == "paging level 2 as soon as level 1 is paged", reply.message
+                sink.release.set()
+
+                st = await until(lambda: state(h, wid), lambda s: _levels(s, "paged") == [1, 2])
+                assert len(sink.to("/dave")) == 1
+                assert _levels(st, "escalation") == [1, 2], "level 1 was paged again instead of level 2"
+                level2 = next(e for e in entries(st, "paged") if e.data["level"] == 2)
+                assert level2.at - st.opened_at < timedelta(seconds=30), "level 2 waited for level 1's window"
+                asked = entries(st, "escalate")[0]
+                assert asked.data == {"level": 2} and asked.actor == "human:alice"
+                assert len(sink.to("/alice")) == 1, "alice was paged twice"
+
+
+async def _arrived(sink: HeldSink) -> bool:
+    return sink.arrived.is_set()
+
+
+def _levels(st: IncidentState, kind: str) -> list[int]:
+    return [e.data["level"] for e in entries(st, kind)]
+
+
+async def test_an_escalated_approval_leaves_the_incidents_levels_to_escalate(h: Harness, sink: Sink) -> None:
+    """An unanswered approval asks the next level about itself; that is not paging the level into the incident,
+    so a later `escalate` still brings that level in."""
+    wid = await open_incident(h)
+    await h.incidents.acknowledge(wid, ALICE)
+    await h.incidents.request(wid, TRIAGE, "rollback", "bad deploy", {"version": "v41"})
+    await h.env.sleep(h.config.boundaries.approval_timeout + timedelta(seconds=5))
+    st = await until(lambda: state(h, wid), lambda s: bool(entries(s, "approval_escalated")))
+    assert entries(st, "approval_escalated")[0].data == {"approval": "A1", "level": 2}
+    assert [r["json"]["kind"] for r in sink.for_path("/dave")] == ["approval"]
+
+    reply = await h.incidents.request(wid, ALICE, "escalate", "need dave's hands on the database")
+    assert reply.message == "paging level 2 now"
+    await until(lambda: _kinds(sink, "/dave"), lambda kinds: kinds == ["approval", "page"])
+
+
+async def _kinds(sink: Sink, path: str) -> list[str]:
+    return [r["json"]["kind"] for r in sink.for_path(path)]

@@ -1,0 +1,135 @@
+"""Approvals: a request whose rule is `approval` waits for a human with the right to decide; approved, its
+action runs from the main loop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+from incident import lifecycle
+from incident import sentences as say
+from incident.approvals import Approval, ApprovalStatus
+from incident.models import ActorKind, UpdateReply
+from incident.policy import Decision, Verdict
+from incident.timeline import Kind
+from workflows.incident.refusals import Refusals
+from workflows.incident.run import IncidentRun, Rejected
+from workflows.messages import ActionRequest, DecisionRequest
+
+APPROVAL_OWN_LEVEL = "approval-own-level"
+"""An unanswered approval escalates on its own level and leaves the incident's (`top_level`) to `escalate`."""
+
+
+class Approvals:
+    def __init__(self, run: IncidentRun, refusals: Refusals) -> None:
+        self.run = run
+        self.refusals = refusals
+        self.approved: list[str] = []
+        """Approved approvals whose action the main loop runs."""
+        run.hold(lambda: bool(self.approved))
+
+    def ask(self, req: ActionRequest, decision: Decision) -> UpdateReply:
+        run, st, now = self.run, self.run.require(), workflow.now()
+        bounds = run.policy.boundaries
+        approval = Approval(
+            id=st.next_approval_id(),  # counted, so ids stay unique when decided ones are not carried
+            action=req.action,
+            params=req.params,
+            text=(req.text or "").strip() or None,
+            rationale=req.rationale.strip(),
+            requested_by=str(req.actor),
+            requested_at=now,
+            rule=decision.rule,
+            approvers=bounds.approvers_for(req.action),
+            deadline=now + bounds.approval_timeout,
+        )
+        st.approvals.append(approval)
+        run.record(
+            req.actor,
+            Kind.APPROVAL_REQUESTED,
+            say.approval_requested(req.actor, approval, bounds.approval_timeout),
+            {"approval": approval.id, "action": req.action},
+        )
+        run.tell(self._targets(approval), "approval", say.approval_question(st.incident_id, approval), approval.id)
+        return UpdateReply(
+            ok=True,
+            message=f"{approval.id}: {approval.describe()} waits for approval by {', '.join(approval.approvers)}",
+            rule=decision.rule,
+            status=st.status,
+            verdict=Verdict.APPROVAL.value,
+            approval_id=approval.id,
+        )
+
+    def _targets(self, approval: Approval) -> list[str]:
+        """Who is asked: the people who may approve; with nobody paged yet, the first escalation level."""
+        st, policy = self.run.require(), self.run.policy
+        people = policy.boundaries.approver_people(approval.action, st.paged)
+        targets = [f"user:{p}" for p in people if f"user:{p}" != approval.requested_by.replace("human:", "user:")]
+        if "oncall" in approval.approvers and not st.paged and policy.escalation.levels:
+            targets += policy.escalation.levels[0].notify
+        return targets
+
+    def timed_out(self, approval: Approval, now: datetime) -> None:
+        own_level = workflow.patched(APPROVAL_OWN_LEVEL)
+        self.run.apply(lifecycle.approval_timed_out(self.run.require(), self.run.policy, approval, now, own_level))
+
+    def decide(self, req: DecisionRequest) -> UpdateReply:
+        """A human approves or denies a pending approval."""
+        run, st, now = self.run, self.run.require(), workflow.now()
+        approval = st.approval(req.approval_id)
+        assert approval is not None  # the validator checked
+        verb = "approve" if req.approve else "deny"
+        refuse = self.refusals.refuse
+        if req.actor.kind is not ActorKind.HUMAN:
+            return refuse(req.actor, f"{verb} {approval.id}", "only humans decide approvals", "a responder decides")
+        bounds = run.policy.boundaries
+        if not bounds.may_approve(approval.action, req.actor.name, st.paged):
+            return refuse(
+                req.actor,
+                f"{verb} {approval.id}",
+                f"boundaries.approvers: {', '.join(approval.approvers)}",
+                f"{req.actor.name} is not among those who may decide {approval.action}",
+            )
+        if approval.requested_by == str(req.actor) and not bounds.self_approval:
+            return refuse(
+                req.actor,
+                f"{verb} {approval.id}",
+                "boundaries.self_approval: false",
+                "you asked for it; another approver decides",
+            )
+        approval.decided_by, approval.decided_at = str(req.actor), now
+        if not req.approve:
+            approval.status, approval.reason = ApprovalStatus.DENIED, req.reason.strip()
+            text = say.approval_denied(req.actor, approval)
+            run.record(req.actor, Kind.APPROVAL_DENIED, text, {"approval": approval.id})
+            run.tell(run.responders(), "notice", text)
+            return UpdateReply(ok=True, message=text, status=st.status)
+        approval.status = ApprovalStatus.APPROVED
+        if req.text and req.text.strip():
+            approval.text = req.text.strip()
+        text = say.approval_approved(req.actor, approval, edited=bool(req.text and req.text.strip()))
+        run.record(req.actor, Kind.APPROVAL_APPROVED, text, {"approval": approval.id})
+        self.approved.append(approval.id)
+        run.wake = True
+        return UpdateReply(ok=True, message=text, status=st.status)
+
+    def validate_decide(self, req: DecisionRequest) -> None:
+        self.run.validate_open()
+        st = self.run.require()
+        approval = st.approval(req.approval_id)
+        if approval is None:
+            pending = ", ".join(a.id for a in st.pending_approvals) or "none"
+            raise Rejected(f"{st.incident_id} has no approval {req.approval_id}; pending: {pending}")
+        if approval.status is ApprovalStatus.EXPIRED:
+            raise Rejected(
+                f"{approval.id} expired at {approval.decided_at:%H:%M:%S} UTC; it can no longer be decided "
+                "(the requester may ask again)"
+            )
+        if not approval.pending:
+            raise Rejected(
+                f"{approval.id} was already {approval.status.value} by {approval.decided_by} "
+                f"at {approval.decided_at:%H:%M:%S} UTC"
+            )
+        if not req.approve and not req.reason.strip():
+            raise Rejected("a denial needs a reason (--reason)")

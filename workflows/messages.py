@@ -1,0 +1,169 @@
+"""The contracts between the workflows and the rest: what people and agents send an incident (its updates), and
+what the workflows send their activities and get back.
+
+Pure data, so the workflows can build them without importing the activities (which carry httpx, smtplib and
+subprocess), and the activities can take them without importing a workflow. Field names are wire names: a running
+incident's history carries them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from incident.actions import idempotency_key
+from incident.models import NAME, Actor, Page, Recipient, Severity, UpdateReply
+from incident.state import IncidentPolicy
+
+MAX_TEXT = 4_000
+"""Characters of a note, a rationale, a reason or a message: one update never carries a document."""
+MAX_PARAMS = 20
+MAX_PARAM_KEY = 64
+MAX_PARAM_VALUE = 1_000
+MAX_PARAMS_BYTES = 4_000
+"""An action's parameters, encoded: what an approval carries across continue-as-new stays small."""
+MAX_POLICY_BYTES = 256_000
+"""A reloaded policy, encoded: a config's snapshot is a few kB; this keeps one update far from Temporal's limits."""
+REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+
+ParamKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PARAM_KEY)]
+ParamValue = Annotated[str, StringConstraints(max_length=MAX_PARAM_VALUE)]
+
+
+def params_size(params: dict[str, str]) -> int:
+    return len(json.dumps(params, ensure_ascii=False).encode())
+
+
+def check_params(params: dict[str, str]) -> dict[str, str]:
+    """Refuse parameters that would make an approval (and the state carrying it) large."""
+    size = params_size(params)
+    if size > MAX_PARAMS_BYTES:
+        raise ValueError(f"params are {size} bytes encoded; at most {MAX_PARAMS_BYTES}")
+    return params
+
+
+# ---- updates: what people and agents send an incident (validated at the edge and by the workflow's validators) ----
+
+
+class ActorRequest(BaseModel):
+    actor: Actor
+
+
+class NoteRequest(ActorRequest):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ResolveRequest(ActorRequest):
+    summary: str = Field("", max_length=MAX_TEXT)
+
+
+class SeverityRequest(ActorRequest):
+    """A human sets (confirms or changes) the severity; an agent proposes one, with a reason."""
+
+    severity: Severity
+    reason: str = Field("", max_length=MAX_TEXT)
+
+
+class ActionRequest(ActorRequest):
+    """Ask to do an action the boundaries decide on: it runs (auto), waits for a human (approval) or is refused."""
+
+    action: str = Field(pattern=NAME.pattern, description="rollback, customer_comms, resolve, or a custom action")
+    params: dict[ParamKey, ParamValue] = Field(
+        default_factory=dict, max_length=MAX_PARAMS, description="e.g. {version: v41}"
+    )
+    text: str | None = Field(None, max_length=MAX_TEXT, description="customer comms: the message to post")
+    rationale: str = Field("", max_length=MAX_TEXT, description="why; an agent's request must say")
+    request_id: str | None = Field(
+        None,
+        pattern=REQUEST_ID,
+        description="the caller's id for this request: asked again with the same id, an action that was accepted "
+        "is not run again",
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _small_params(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_params(v)
+
+
+class ActionReply(UpdateReply):
+    """The answer to `request`: as any update's, plus the id an accepted action's outcome is recorded under."""
+
+    action_id: str | None = Field(None, description="an accepted action: `R1`, … (its outcome goes on the timeline)")
+
+
+class DecisionRequest(ActorRequest):
+    """A human approves or denies a pending approval. Approving customer comms may replace the text."""
+
+    approval_id: str = Field(min_length=1, max_length=20)
+    approve: bool
+    reason: str = Field("", max_length=MAX_TEXT)
+    text: str | None = Field(None, max_length=MAX_TEXT, description="the approver's edit of the message to post")
+
+
+class ReloadRequest(ActorRequest):
+    """Apply the current config's policy to a running incident: only a human may, and it is on the timeline."""
+
+    policy: IncidentPolicy
+
+
+# ---- activities: what the workflows ask of them ------------------------------------------------------------------
+
+
+class TargetsRequest(BaseModel):
+    """`lookup_targets`: who the escalation targets (`user:NAME`, `schedule:NAME`) are at `at`."""
+
+    targets: list[str]
+    at: datetime
+
+
+class TargetsResult(BaseModel):
+    recipients: list[Recipient]
+    problems: list[str] = []
+
+
+class PageRequest(BaseModel):
+    """`send_page`: deliver one page to one person by one contact method."""
+
+    recipient: Recipient
+    method: str
+    page: Page
+
+
+class ChangesRequest(BaseModel):
+    """`recent_changes`: a service's changes since `since`, from its change log."""
+
+    service: str
+    since: datetime
+    timeout_s: float = 2.0
+
+
+class RunActionRequest(BaseModel):
+    """`run_action`: carry out an allowed or approved action with the runner the config names for it."""
+
+    incident_id: str
+    workflow_id: str
+    approval_id: str
+    service: str
+    action: str
+    params: dict[str, str] = {}
+    text: str | None = None
+    requested_by: str
+    approved_by: str | None = None
+    key: str = Field("", description="the idempotency key, `<incident_id>/<A1 or R1>`; empty in older histories")
+
+    def idempotency_key(self) -> str:
+        """The same for every attempt at this one action, and different for every other action of any incident."""
+        return self.key or idempotency_key(self.workflow_id, self.approval_id)
+
+
+CHANGELOG_ID_PREFIX = "changes:"
+
+
+def changelog_id(task_queue: str, service: str) -> str:
+    """The change log workflow's id. Per task queue too: two baton deployments sharing a namespace keep their change
+    logs apart."""
+    return f"{CHANGELOG_ID_PREFIX}{task_queue}:{service}"
