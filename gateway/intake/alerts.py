@@ -14,11 +14,12 @@ import structlog
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from gateway.answers import answers
 from gateway.client import Unavailable
 from gateway.coalescer import AlertTooLarge, Backlogged
 from gateway.intake.crossing import problem
 from gateway.intake.dependencies import Intake, IntakeDep, credential
-from gateway.intake.errors import RETRY_LATER, ApiError, answers
+from gateway.intake.errors import RETRY_LATER, ApiError
 from gateway.intake.guard import GuardedRoute
 from incident.ids import workflow_id_for
 from incident.models import Alert

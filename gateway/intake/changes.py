@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from gateway.answers import answers
 from gateway.client import Unavailable
 from gateway.intake.crossing import problem
 from gateway.intake.dependencies import IntakeDep, credential
-from gateway.intake.errors import RETRY_LATER, ApiError, answers
+from gateway.intake.errors import RETRY_LATER, ApiError
 from gateway.intake.guard import GuardedRoute
 from incident.context import CHANGE_FIELD_CHARS, Change
 from incident.fields import unknown

@@ -20,6 +20,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from gateway.answers import answers
 from gateway.client import Incidents
 from gateway.slack.commands import Commands
 from gateway.slack.deadline import DEADLINE, Deadline
@@ -64,6 +65,11 @@ class SlackGate:
         return None
 
 
+SLACK_ANSWERS = answers(400, 401, 404, 503)
+"""What the Slack routes can answer besides 200: a payload of the wrong shape, an unsigned or stale request, Slack
+not configured here, its secret not set (or an unexpected error)."""
+
+
 def _bad(message: str) -> JSONResponse:
     return JSONResponse({"error": "invalid_payload", "message": message}, status_code=400)
 
@@ -76,7 +82,7 @@ def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLIN
     commands = Commands(config, incidents, people)
     router = APIRouter(tags=["slack"])
 
-    @router.post("/v1/slack/interactions")
+    @router.post("/v1/slack/interactions", responses=SLACK_ANSWERS)
     async def slack_interactions(request: Request) -> Response:
         """Slack's interactivity request URL: button presses (`block_actions`) and modal submissions
         (`view_submission`), form-encoded with a `payload` JSON field, signed by Slack."""
@@ -102,7 +108,7 @@ def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLIN
             return _bad(f"the {kind} payload does not have the shape Slack sends")
         return Response(status_code=200)  # view_closed, shortcuts: nothing to do
 
-    @router.post("/v1/slack/commands")
+    @router.post("/v1/slack/commands", responses=SLACK_ANSWERS)
     async def slack_commands(request: Request) -> Response:
         """Slack's slash command request URL for `/baton`: form-encoded, signed by Slack. Answers are
         ephemeral: only the person who typed the command sees them."""

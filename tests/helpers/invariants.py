@@ -117,9 +117,8 @@ class Figures:
 
 
 async def list_incidents(incidents: Incidents) -> list[Any]:
-    """Every incident through the façade's listing (`list`, to be renamed `search`): one row per incident."""
-    lister = getattr(incidents, "search", None) or incidents.list
-    rows: list[Any] = await lister(limit=1000)
+    """Every incident through the façade's listing: one row per incident."""
+    rows: list[Any] = await incidents.search(limit=1000)
     return rows
 
 
