@@ -19,16 +19,22 @@ from tests.helpers.wait import until
 
 @dataclass
 class Sink:
-    """A webhook receiver on loopback that records every POST. Paths can be set to fail."""
+    """A webhook receiver on loopback that records every POST. Paths can be set to fail; requests its `hold`
+    picks wait (a slow receiver) until `release` is set."""
 
     url: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
     fail_paths: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def for_path(self, path: str) -> list[dict[str, Any]]:
         with self.lock:
             return [r for r in self.received if r["path"] == path]
+
+    def to(self, path: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """What reached `path`, optionally only one kind of page (`page`, `notice`, `approval`, ...)."""
+        return [r for r in self.for_path(path) if kind is None or (r["json"] or {}).get("kind") == kind]
 
 
 @dataclass
@@ -72,8 +78,9 @@ def loopback_http(respond: Respond) -> Iterator[str]:
 
 
 @contextmanager
-def recording_sink() -> Iterator[Sink]:
-    """A Sink on loopback: records every request's JSON, answers 503 on `fail_paths`."""
+def recording_sink(hold: Callable[[HttpRequest], bool] | None = None, hold_for: float = 60.0) -> Iterator[Sink]:
+    """A Sink on loopback: records every request's JSON, answers 503 on `fail_paths`, and holds what `hold`
+    picks until the sink's `release` is set (at most `hold_for` seconds)."""
     state = Sink()
 
     def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
@@ -81,11 +88,16 @@ def recording_sink() -> Iterator[Sink]:
             return 503, {}, b""
         with state.lock:
             state.received.append({"path": req.path, "headers": req.headers, "json": json.loads(req.body or b"null")})
+        if hold is not None and hold(req):
+            state.release.wait(timeout=hold_for)
         return 200, {}, b""
 
     with loopback_http(respond) as url:
         state.url = url
-        yield state
+        try:
+            yield state
+        finally:
+            state.release.set()
 
 
 def free_port() -> int:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from incident.ids import workflow_id_for
 from incident.models import Actor
 from incident.state import IncidentInput, IncidentPolicy, IncidentState
 from tests.helpers.config import BASE_CONFIG, alert, make_config
-from tests.helpers.http import HttpRequest, loopback_http
+from tests.helpers.http import HttpRequest, Sink, loopback_http, recording_sink
 from tests.helpers.incidents import SCOPE, entries, paged_count
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
@@ -56,42 +55,14 @@ QUICK = """  quick:
 """
 
 
-@dataclass
-class Receiver:
+def receiver() -> AbstractContextManager[Sink]:
     """Pages and action webhooks on loopback. Paths under /deploy/ wait until `release` is set: a slow runner."""
-
-    url: str = ""
-    received: list[dict[str, Any]] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def to(self, path: str, kind: str | None = None) -> list[dict[str, Any]]:
-        with self.lock:
-            return [r for r in self.received if r["path"] == path and (kind is None or r["json"].get("kind") == kind)]
-
-
-@contextmanager
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-
-    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
-        with rec.lock:
-            rec.received.append({"path": req.path, "headers": req.headers, "json": json.loads(req.body or b"null")})
-        if req.path.startswith("/deploy/"):
-            rec.release.wait(timeout=60)
-        return 200, {}, b"{}"
-
-    with loopback_http(respond) as url:
-        rec.url = url
-        try:
-            yield rec
-        finally:
-            rec.release.set()
+    return recording_sink(hold=lambda req: req.path.startswith("/deploy/"))
 
 
 @asynccontextmanager
 async def stack(
-    env: WorkflowEnvironment, rec: Receiver, loki: str | None = None, quick: bool = False
+    env: WorkflowEnvironment, rec: Sink, loki: str | None = None, quick: bool = False
 ) -> AsyncIterator[Harness]:
     """A worker whose actions go to `rec`. `quick`: level 2 comes 3 s after level 1, in real time (the test server
     does not skip time while an activity runs)."""
@@ -109,7 +80,7 @@ async def stack(
             yield h
 
 
-def notices(rec: Receiver, path: str) -> list[str]:
+def notices(rec: Sink, path: str) -> list[str]:
     return [r["json"].get("notice") or "" for r in rec.to(path, "notice")]
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
@@ -17,7 +14,7 @@ from incident.ids import workflow_id_for
 from incident.models import Actor
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import alert, make_config
-from tests.helpers.http import HttpRequest, Sink, loopback_http
+from tests.helpers.http import HttpRequest, Sink, recording_sink
 from tests.helpers.incidents import SCOPE, entries, open_incident, state
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
@@ -25,39 +22,19 @@ from tests.helpers.wait import until
 ALICE, TRIAGE = Actor.human("alice"), Actor.agent("triage")
 
 
-@dataclass
-class HeldSink:
-    """A webhook receiver that holds alice's first page until released: level 1 is being paged meanwhile."""
-
-    url: str = ""
-    received: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    arrived: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def to(self, path: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [r for r in self.received if r["path"] == path]
-
-
 @contextmanager
-def held_sink() -> Iterator[HeldSink]:
-    sink = HeldSink()
+def held_sink() -> Iterator[Sink]:
+    """A webhook receiver that holds alice's first page until released: level 1 is being paged meanwhile."""
+    first = threading.Event()
 
-    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
-        with sink.lock:
-            sink.received.append({"path": req.path, "json": json.loads(req.body or b"null")})
-        if req.path == "/alice" and not sink.arrived.is_set():
-            sink.arrived.set()
-            sink.release.wait(timeout=30)
-        return 200, {}, b""
+    def alices_first(req: HttpRequest) -> bool:
+        if req.path != "/alice" or first.is_set():
+            return False
+        first.set()
+        return True
 
-    with loopback_http(respond) as url:
-        sink.url = url
-        try:
-            yield sink
-        finally:
-            sink.release.set()
+    with recording_sink(hold=alices_first, hold_for=30) as sink:
+        yield sink
 
 
 async def test_escalate_while_level_one_is_being_paged_pages_level_two_not_level_one_again(
@@ -85,8 +62,8 @@ async def test_escalate_while_level_one_is_being_paged_pages_level_two_not_level
                 assert len(sink.to("/alice")) == 1, "alice was paged twice"
 
 
-async def _arrived(sink: HeldSink) -> bool:
-    return sink.arrived.is_set()
+async def _arrived(sink: Sink) -> bool:
+    return bool(sink.for_path("/alice"))  # recorded, then held
 
 
 def _levels(st: IncidentState, kind: str) -> list[int]:
