@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Awaitable
 from urllib.parse import quote
 
 import httpx
 import structlog
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.notifiers import NOTIFIERS, NotifierError, NotifierReceipt, NotifyEnv
 from incident.config import Config
 from incident.models import PageReceipt, Recipient
-from workflows.messages import PageRequest, TargetsRequest, TargetsResult
+from workflows.messages import DELIVERY_FAILED, DELIVERY_REFUSED, PageRequest, TargetsRequest, TargetsResult
 
 log = structlog.get_logger("baton.paging")
+
+HEARTBEAT_EVERY_S = 1.0
+BENIGN = ApplicationErrorCategory.BENIGN
+
+
+async def heartbeating(work: Awaitable[NotifierReceipt]) -> NotifierReceipt:
+    """Await `work`, heartbeating every second while it runs when the activity has a heartbeat timeout."""
+    if not activity.info().heartbeat_timeout:
+        return await work
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
 
 
 class PagingActivities:
@@ -71,9 +91,14 @@ class PagingActivities:
 
     @activity.defn(name="send_page")
     async def send_page(self, req: PageRequest) -> PageReceipt:
-        """Deliver one page by one method. Failures the next attempt can fix are retried by Temporal."""
+        """Deliver one page by one method, heartbeating while the receiver answers (so an attempt lost with its
+        worker is retried within the heartbeat timeout, not after the start-to-close timeout).
+
+        A request without a `key` is retried by Temporal when the next attempt may fix it. A request with a `key`
+        comes from a page the workflow keeps trying itself, through the person's methods and with its own backoff:
+        a failed delivery is reported at once, its type saying whether trying again may help."""
         info = activity.info()
-        key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+        key = req.key or f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
         person = self.config.people.get(req.recipient.person)
         notifier = NOTIFIERS.get(req.method)
         if person is None or notifier is None:
@@ -86,9 +111,14 @@ class PagingActivities:
         wid = quote(info.workflow_id or "", safe="")
         link = f"{self.ui_url}/namespaces/{info.workflow_namespace}/workflows/{wid}/{info.workflow_run_id}"
         try:
-            result: NotifierReceipt = await notifier(self.env, person, req.recipient, req.page, key, link)
+            result = await heartbeating(notifier(self.env, person, req.recipient, req.page, key, link))
         except NotifierError as e:
-            raise ApplicationError(str(e), non_retryable=not e.retryable) from None
+            if req.key is None:
+                raise ApplicationError(str(e), non_retryable=not e.retryable) from None
+            # The workflow records it and decides; one line here rather than a traceback per attempt.
+            log.warning("page not delivered", incident=req.page.incident_id, person=req.recipient.person, error=str(e))
+            kind = DELIVERY_FAILED if e.retryable else DELIVERY_REFUSED
+            raise ApplicationError(str(e), type=kind, non_retryable=True, category=BENIGN) from None
         log.info("page delivered", incident=req.page.incident_id, person=req.recipient.person, method=req.method)
         return PageReceipt(
             person=req.recipient.person, method=req.method, ok=True, detail=result.detail, thread=result.thread

@@ -195,9 +195,10 @@ class Page(BaseModel):
     """What a page says. Built in the workflow, sent by a notifier activity. `kind` is `page` for a page,
     `recovered` for asking responders to confirm that an incident whose alerts all recovered is resolved, `update`
     for late context, `approval` for asking someone to approve or deny, `notice` for telling responders what
-    happened (a refusal, a decision, an action's result)."""
+    happened (a refusal, a decision, an action's result), `status` for telling a method that keeps its own incident
+    (PagerDuty) that baton's is now acknowledged or resolved (`status`)."""
 
-    kind: Literal["page", "recovered", "update", "approval", "notice"] = "page"
+    kind: Literal["page", "recovered", "update", "approval", "notice", "status"] = "page"
     incident_id: str
     workflow_id: str
     title: str
@@ -215,6 +216,10 @@ class Page(BaseModel):
     thread: str | None = Field(None, description="for `update`: where the first page went (e.g. Slack channel:ts)")
     notice: str | None = Field(None, description="for `notice` and `approval`: what happened or what is asked")
     approval_id: str | None = Field(None, description="for `approval`: the id to approve or deny")
+    late_since: datetime | None = Field(
+        None, description="a page delivered after its level's time ran out: when that was (it says it is late)"
+    )
+    unreachable: str | None = Field(None, description="who of the level before could not be reached, and why")
 
 
 class UpdateReply(BaseModel):

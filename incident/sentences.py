@@ -93,13 +93,45 @@ def escalation(level: int, levels: int, cycle: int | None, people: list[str]) ->
     return f"paging level {level} of {levels}{pass_note}: {', '.join(people)}"
 
 
-def page_failed(person: str, method: str, reason: str, next_method: str | None) -> str:
-    then = f"; trying {next_method}" if next_method else "; no method left"
+def page_failed(person: str, method: str, reason: str, next_method: str | None, retrying: bool = False) -> str:
+    """`retrying`: the page is tried again (after the person's other methods) until its level's time runs out."""
+    then = f"; trying {next_method}" if next_method else "; trying again" if retrying else "; no method left"
     return f"could not reach {person} via {method}: {reason}{then}"
 
 
-def paged(person: str, method: str, level: int, via: str) -> str:
-    return f"paged {person} via {method} (level {level}, {via})"
+def failures(failed: list[tuple[str, str, int]]) -> str:
+    """Per method (method, latest reason, failed attempts): `webhook answered 500 (12 times); email: timed out`."""
+    parts = [(r if r.startswith(m) else f"{m}: {r}") + (f" ({n} times)" if n > 1 else "") for m, r, n in failed]
+    return "; ".join(parts) or "no attempt yet"
+
+
+def still_trying(person: str, level: int, failed: list[tuple[str, str, int]]) -> str:
+    return f"still trying {person} (level {level}): {failures(failed)}"
+
+
+def paged(person: str, method: str, level: int, via: str, late: bool = False, attempts: int = 1) -> str:
+    tail = f", after {attempts} attempts" if attempts > 1 else ""
+    late_note = ": late, the level's time had run out" if late else ""
+    return f"paged {person} via {method} (level {level}, {via}{tail}){late_note}"
+
+
+def level_unreachable(person: str, level: int, within: str, what: str, next_level: int | None) -> str:
+    tell = f"; level {next_level} is told" if next_level else ""
+    return f"could not reach {person} (level {level}) within {within}: {what}; still trying{tell}"
+
+
+def unreachable_note(level: int, people: list[str], what: str) -> str:
+    """On the next level's page: who before them was not reached."""
+    return f"Level {level} ({', '.join(people)}) could not be reached: {what}."
+
+
+def page_dropped(person: str, level: int, why: str) -> str:
+    return f"stopped trying to page {person} (level {level}): {why}"
+
+
+def forwarded(person: str, method: str, status: str) -> str:
+    """baton's acknowledgement or resolve, told to a method that keeps its own incident (PagerDuty)."""
+    return f"told {method} the incident is {status} ({person}'s page there)"
 
 
 FOLLOW_UPS = {

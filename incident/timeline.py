@@ -4,7 +4,11 @@ Every entry has a kind from `Kind` (the stored values are the wire format: saved
 and a sentence from `incident.sentences`. Entries that other code reads carry structured `data` as well, so
 nothing parses the sentence:
 
-- `paged`, `page_failed`: `person`, `method`, `level` (and `detail` once delivered);
+- `paged`, `page_failed`: `person`, `method`, `level` (and `detail` once delivered; `late` and `attempts` for pages
+  tried until delivered);
+- `page_retrying`: `person`, `level`, `attempts`, `methods` (method -> failed attempts); `page_unreachable`,
+  `page_dropped`: `person`, `level`;
+- `forwarded` (baton's ack or resolve told to a method that keeps its own incident): `person`, `method`, `status`;
 - `escalation`: `level`, `levels`, `pass`, `people`;
 - `escalation_skipped`: `level`; `escalation_exhausted`: `levels`, `passes`; `escalate`: `level`;
 - `approval_escalated`: `approval`, `level`; other approval entries: `approval`;
@@ -42,6 +46,11 @@ class Kind(StrEnum):
     PAGE_PROBLEM = "page_problem"
     PAGED = "paged"
     PAGE_FAILED = "page_failed"
+    PAGE_RETRYING = "page_retrying"
+    """One running entry per page being retried: the failed attempts per method."""
+    PAGE_UNREACHABLE = "page_unreachable"
+    PAGE_DROPPED = "page_dropped"
+    FORWARDED = "forwarded"
     PAGE_UPDATED = "page_updated"
     ASKED_TO_RESOLVE = "asked_to_resolve"
     ASKED_TO_DECIDE = "asked_to_decide"

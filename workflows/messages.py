@@ -131,6 +131,17 @@ class PageRequest(BaseModel):
     recipient: Recipient
     method: str
     page: Page
+    key: str | None = Field(
+        None,
+        description="the page's idempotency key, the same on every attempt; set, the workflow decides on retries and "
+        "the activity reports a failed delivery at once (unset: derived from the activity, retried by Temporal)",
+    )
+
+
+DELIVERY_FAILED = "DeliveryFailed"
+"""The error type of a keyed `send_page` that failed but may succeed later (5xx, timeout): the workflow tries again."""
+DELIVERY_REFUSED = "DeliveryRefused"
+"""The error type of a keyed `send_page` no attempt by that method can fix (4xx, no address): the method is dropped."""
 
 
 class ChangesRequest(BaseModel):

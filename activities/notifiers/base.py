@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 
 import httpx
 
@@ -36,6 +37,10 @@ class NotifierError(Exception):
 def headline(page: Page) -> str:
     """One line a responder reads on a lock screen."""
     line = f"[{page.severity.value}] {page.incident_id} {page.service}: {page.title}"
+    if page.kind == "page" and page.late_since is not None:
+        return f"LATE {line}"
+    if page.kind == "status":
+        return f"{page.status.value.upper()} {line}"
     if page.kind == "recovered":
         return f"RECOVERED {line} (every alert recovered: confirm with `baton resolve {page.incident_id}`)"
     if page.kind == "approval":
@@ -43,3 +48,17 @@ def headline(page: Page) -> str:
     if page.kind == "notice":
         return f"UPDATE {line}"
     return line
+
+
+def page_notes(page: Page) -> list[str]:
+    """What a page says before its facts when its delivery went wrong: that it is late, who before was unreachable."""
+    notes = []
+    if page.late_since is not None:
+        due = page.late_since.astimezone(UTC).strftime("%H:%M UTC")
+        notes.append(
+            f"This page is late: it could not be delivered before {due}, when level {page.level}'s time ran out. "
+            "Nobody has acknowledged the incident yet."
+        )
+    if page.unreachable:
+        notes.append(page.unreachable)
+    return notes

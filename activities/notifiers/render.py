@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from activities.notifiers.base import headline
+from activities.notifiers.base import headline, page_notes
 from incident.context import LogLine, MetricSummary, PageContext
 from incident.links import Link
 from incident.models import Page
@@ -25,8 +25,11 @@ BRIEF = ("approval", "notice")
 
 
 def intro(page: Page) -> str:
-    """What the message is about, before the facts: fixed for pages and updates, the notice for the others."""
-    return page.notice or "" if page.kind in BRIEF else INTRO[page.kind]
+    """What the message is about, before the facts: for a page, whether it is late and who before was not reached;
+    fixed for updates and recoveries; the notice for the others."""
+    if page.kind == "page":
+        return "\n".join(page_notes(page))
+    return page.notice or "" if page.kind in BRIEF else INTRO.get(page.kind, "")
 
 
 def number(value: float | None, unit: str = "") -> str:

@@ -45,6 +45,9 @@ def payload(page: Page, recipient: Recipient, key: str, link: str) -> dict[str, 
         "context": page.context.model_dump(mode="json") if page.context else None,
         "notice": page.notice,
         "approval_id": page.approval_id,
+        "late": page.late_since is not None,
+        "late_since": page.late_since.isoformat() if page.late_since else None,
+        "unreachable": page.unreachable,
     }
 
 

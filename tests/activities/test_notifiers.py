@@ -444,7 +444,7 @@ async def test_pagerduty_events_v2(fake: Fake, http: httpx.AsyncClient, severity
     delivered = await deliver(send_pagerduty, cfg, http, page(severity=severity))
     assert "accepted" in delivered.detail
     body = fake.requests[0].json()
-    assert body["event_action"] == "trigger" and body["dedup_key"] == "incident:events:checkout:k"
+    assert body["event_action"] == "trigger" and body["dedup_key"].startswith("baton/INC-7K2Q9M/")
     assert body["client"] == "baton" and body["client_url"] == LINK
     payload = body["payload"]
     assert payload["severity"] == expected and payload["source"] == "baton"
@@ -454,6 +454,48 @@ async def test_pagerduty_events_v2(fake: Fake, http: httpx.AsyncClient, severity
     assert payload["custom_details"]["metrics"][0].startswith("5xx rate: 7.2%")
     assert [lk["text"] for lk in body["links"]][:2] == ["Incident", "Runbook"]
     assert body["links"][0]["href"] == LINK
+
+
+async def test_pagerduty_dedup_key_is_per_incident_and_within_the_limit(fake: Fake, http: httpx.AsyncClient) -> None:
+    fake.reply = pagerduty_api
+    cfg = config(f"  pagerduty: {{url: '{fake.url}/v2/enqueue'}}\n")
+    long_id = "incident:events:checkout:" + "x" * 1000
+    await deliver(send_pagerduty, cfg, http, page(workflow_id=long_id))
+    await deliver(send_pagerduty, cfg, http, page(workflow_id=long_id, incident_id="INC-AAAAAA"))
+    first, second = (r.json()["dedup_key"] for r in fake.requests)
+    assert len(first) <= 255 and first.startswith("baton/INC-7K2Q9M/")
+    assert second != first, "the next incident on the same workflow id folded into the first one's alert"
+
+
+async def test_pagerduty_hears_the_acknowledgement_and_the_resolve(fake: Fake, http: httpx.AsyncClient) -> None:
+    fake.reply = pagerduty_api
+    cfg = config(f"  pagerduty: {{url: '{fake.url}/v2/enqueue'}}\n")
+    await deliver(send_pagerduty, cfg, http, page())
+    for status in (Status.ACKNOWLEDGED, Status.RESOLVED):
+        delivered = await deliver(send_pagerduty, cfg, http, page("status", status=status))
+        assert "accepted" in delivered.detail
+    not_told = await deliver(send_pagerduty, cfg, http, page("status", status=Status.TRIGGERED))
+    assert not_told.detail == "not forwarded"
+    bodies = [r.json() for r in fake.requests]
+    assert [b["event_action"] for b in bodies] == ["trigger", "acknowledge", "resolve"]
+    assert len({b["dedup_key"] for b in bodies}) == 1
+    assert bodies[1] == {
+        "routing_key": "pd-routing-key-alice",
+        "event_action": "acknowledge",
+        "dedup_key": bodies[0]["dedup_key"],
+    }
+
+
+async def test_a_late_page_says_so_and_names_who_was_not_reached(fake: Fake, http: httpx.AsyncClient) -> None:
+    late = page(late_since=OPENED + timedelta(minutes=5), unreachable="Level 1 (alice) could not be reached: x.")
+    assert headline(late).startswith("LATE [SEV1]")
+    text = render.text(late, LINK)
+    assert "This page is late" in text and "14:10 UTC" in text and "Level 1 (alice) could not be reached" in text
+    cfg = config(sink_url=fake.url)
+    await deliver(send_webhook, cfg, http, late)
+    body = fake.requests[0].json()
+    assert body["late"] is True and body["unreachable"].startswith("Level 1 (alice)")
+    assert body["late_since"] == (OPENED + timedelta(minutes=5)).isoformat()
 
 
 async def test_pagerduty_forwards_only_pages(fake: Fake, http: httpx.AsyncClient) -> None:
@@ -512,5 +554,5 @@ async def test_slack_failing_falls_back_to_the_webhook(ts_env: WorkflowEnvironme
     paged = [e for e in st.timeline if e.kind == "paged"]
     assert [e.data["method"] for e in failed] == ["slack"] and "trying webhook" in failed[0].text
     assert [e.data["method"] for e in paged] == ["webhook"]
-    assert len(fake.requests) == 3, "slack was tried with the page's retry policy first"
+    assert len(fake.requests) == 1, "a failing method is passed over for the next at once, tried again next round"
     assert len(sink.for_path("/alice")) == 1

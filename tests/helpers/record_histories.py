@@ -288,7 +288,58 @@ async def record_reopen() -> str:
         await env.shutdown()
 
 
+PAGING_CONFIG = """
+people:
+  alice: {name: Alice, webhook: "SINK/alice", notify: [webhook]}
+  dave:  {name: Dave, pagerduty: pd-routing-key-dave, notify: [pagerduty]}
+escalation_policies:
+  two-levels:
+    levels:
+      - {notify: [user:alice], after: 5m}
+      - {notify: [user:dave], after: 10m}
+services:
+  checkout: {escalation: two-levels}
+routing: {default_service: checkout}
+integrations:
+  events: {token: env:TEST_INTAKE_TOKEN}
+  pagerduty: {url: "SINK/v2/enqueue"}
+"""
+
+
+async def paging_outage(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy, alice_up: threading.Event) -> str:
+    """A notifier outage: alice's webhook answers 500 through her level's time, so dave (via PagerDuty) is paged
+    and told she was unreachable; her page goes out late once the webhook recovers; dave's acknowledgement and
+    resolve are told to PagerDuty."""
+    await h.incidents.ingest(alert("paging"), policy, "replay")
+    wid = workflow_id_for("replay", "paging")
+    await until(lambda: _state(h, wid), _has("page_failed"), timeout=30)
+    await env.sleep(timedelta(minutes=5, seconds=5))
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    alice_up.set()
+    await env.sleep(timedelta(minutes=3))
+    await until(lambda: _state(h, wid), lambda st: sum(e.kind == "paged" for e in st.timeline) == 2, timeout=30)
+    await h.incidents.acknowledge(wid, Actor.human("dave"))
+    await until(lambda: _state(h, wid), _has("forwarded"), timeout=30)
+    await h.incidents.resolve(wid, Actor.human("dave"), "webhook receiver fixed")
+    return wid
+
+
+async def record_paging_outage() -> str:
+    """`paging_outage` against a receiver on loopback: alice's webhook fails until the scenario lets it recover,
+    and PagerDuty's Events API accepts everything."""
+    alice_up = threading.Event()
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        if req.path == "/alice" and not alice_up.is_set():
+            return 500, {}, b""
+        return (202 if req.path == "/v2/enqueue" else 200), {"content-type": "application/json"}, b"{}"
+
+    with loopback_http(respond) as url:
+        return await record(partial(paging_outage, alice_up=alice_up), make_config(url, base=PAGING_CONFIG))
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
+    "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
     "incident_approvals": partial(record, approvals),
     "incident_storm_late_reload": record_storm_late_reload,

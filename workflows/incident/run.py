@@ -40,6 +40,10 @@ class IncidentRun:
         self.holds: list[Callable[[], bool]] = []
         """Each says whether some work of this run is still waiting or under way (an action queued or running,
         context still to come): the run continues as new only once none is (`quiet`)."""
+        self.pages_in_flight = 0
+        """Pages and follow-ups being delivered in the background of the main loop. They live in this run's memory
+        only, so continuing as new waits until there are none (`quiet`): each ends once delivered, once the incident
+        is acknowledged or resolved, or (a late page) an hour after its level's time ran out."""
 
     def hold(self, busy: Callable[[], bool]) -> None:
         """Register work the run must finish (or hand over) before it continues as new."""
@@ -47,7 +51,7 @@ class IncidentRun:
 
     def quiet(self) -> bool:
         """Nothing to send and nothing under way: what this run holds is all in the state it carries."""
-        return not self.notices and not any(busy() for busy in self.holds)
+        return not self.notices and not self.pages_in_flight and not any(busy() for busy in self.holds)
 
     def require(self) -> IncidentState:
         if self.state is None:

@@ -108,6 +108,9 @@ class IncidentWorkflow:
             if run.notices:
                 await self._paging.send_notices()
                 continue
+            if self._paging.forward_due():
+                self._paging.forward_status()
+                continue
             if self._approvals.approved:
                 approval_id = self._approvals.approved.pop(0)
                 if workflow.patched(ACTIONS_FROM_MAIN_LOOP):
@@ -153,6 +156,9 @@ class IncidentWorkflow:
                     timeout_summary=why,
                 )
             self._publish()
+        if self._paging.forward_due():
+            self._paging.forward_status()
+        await workflow.wait_condition(lambda: run.pages_in_flight == 0)  # each stops once the incident is resolved
         # Actions under way finish and go on the record before the run ends.
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._requests.running)
         for approval_id in self._approvals.approved:  # approved in the same moment the incident was resolved

@@ -1,0 +1,239 @@
+"""A page tried until it is delivered, in the background of the main loop.
+
+An escalation page goes through the person's methods in their order, round after round with backoff, until one
+delivers, the incident is acknowledged or resolved, or a newer page to the same person takes over. A slow or dead
+receiver holds only its own page: the main loop never waits for one, so no other page and no deadline is late.
+
+Past its level's time (`due`) the page is late: the escalation step tells the next level who was not reached, and
+the page keeps trying, more slowly, for up to `LATE_FOR`; delivered late, it says so. The timeline gets the first
+failure of each method and one running summary, never an entry per attempt.
+
+Every attempt of one page carries the same idempotency key, so a receiver that got an attempt whose answer was lost
+drops the repeat: one page per (incident, pass, level, person).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+from incident import sentences as say
+from incident.durations import format_duration
+from incident.models import Actor, Page, PageReceipt, Recipient, Status, TimelineEntry
+from incident.timeline import Kind, entry
+from workflows.incident.run import IncidentRun
+from workflows.messages import DELIVERY_FAILED, PageRequest
+
+ATTEMPT_TIMEOUT = timedelta(seconds=15)
+"""One attempt: a notifier's HTTP or SMTP call is bounded at 10 s."""
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+"""The activity heartbeats every second: an attempt lost with its worker is retried after this, on another one."""
+ATTEMPT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=4),
+    maximum_attempts=3,
+)
+"""Temporal retries only a lost attempt (timeout, dead worker): what a receiver answered comes back to the loop."""
+FIRST_WAIT = timedelta(seconds=1)
+MAX_WAIT = timedelta(seconds=30)
+"""Between rounds while the level's time runs: 1 s, 2 s, 4 s ... 30 s."""
+LATE_WAIT = timedelta(minutes=2)
+LATE_FOR = timedelta(hours=1)
+"""How long a late page keeps trying after its level's time ran out (the levels after it are being paged)."""
+
+
+def spawn(run: IncidentRun, work: Coroutine[Any, Any, None], what: str) -> None:
+    """Run `work` beside the main loop, counted in `run.pages_in_flight` until it ends. A bug in it is logged and
+    goes on the timeline rather than vanishing with the task."""
+
+    async def counted() -> None:
+        try:
+            await work
+        except Exception:
+            workflow.logger.exception("delivery failed: %s", what)
+            run.record(Actor.system(), Kind.PAGE_DROPPED, f"could not {what}: internal error (see the worker log)")
+        finally:
+            run.pages_in_flight -= 1
+            run.wake = True
+
+    run.pages_in_flight += 1
+    task = asyncio.get_running_loop().create_task(counted())
+    tasks = _TASKS.setdefault(run, set())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+_TASKS: weakref.WeakKeyDictionary[IncidentRun, set[asyncio.Task[None]]] = weakref.WeakKeyDictionary()
+"""Strong references to each run's deliveries while they run (asyncio keeps only weak ones), gone with the run."""
+
+
+@dataclass
+class Delivery:
+    """One escalation page to one person, and how trying it goes."""
+
+    recipient: Recipient
+    page: Page
+    key: str
+    due: datetime | None
+    """When the level's time runs out (the next level is paged); after it the page is late."""
+    delivered: bool = False
+    finished: bool = False
+    superseded: bool = False
+    failed: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """method -> (latest reason, failed attempts)."""
+    summary: TimelineEntry | None = None
+
+    @property
+    def person(self) -> str:
+        return self.recipient.person
+
+    @property
+    def attempts(self) -> int:
+        return sum(n for _, n in self.failed.values())
+
+    def failures(self) -> list[tuple[str, str, int]]:
+        return [(m, reason, n) for m, (reason, n) in self.failed.items()]
+
+    def late(self, now: datetime) -> bool:
+        return self.due is not None and now >= self.due
+
+
+class Deliveries:
+    """The escalation pages being tried, the newest per person."""
+
+    def __init__(self, run: IncidentRun) -> None:
+        self.run = run
+        self.current: dict[str, Delivery] = {}
+        self.tried: dict[str, set[str]] = {}
+        """method -> people a page was attempted to through it (an attempt whose answer was lost may have arrived)."""
+
+    def start(self, recipient: Recipient, page: Page, due: datetime | None) -> Delivery:
+        st = self.run.require()
+        if (older := self.current.get(recipient.person)) and not older.finished:
+            older.superseded = True  # the new page reaches them with what is current; the older one stops
+        key = f"{st.workflow_id}/{st.incident_id}/page/{page.cycle + 1}/{page.level}/{recipient.person}"
+        d = Delivery(recipient=recipient, page=page, key=key, due=due)
+        self.current[recipient.person] = d
+        spawn(self.run, self._keep_trying(d), f"page {d.person} (level {page.level})")
+        return d
+
+    def _stopped(self, d: Delivery) -> str | None:
+        """Why trying this page is over, or None while it goes on."""
+        st = self.run.require()
+        if st.status is Status.RESOLVED:
+            return "the incident was resolved"
+        if st.status is Status.ACKNOWLEDGED:
+            return f"acknowledged by {st.acknowledged_by}"
+        if d.superseded:
+            return "a newer page to them took over"
+        if d.due is not None and workflow.now() >= d.due + LATE_FOR:
+            return f"not delivered {format_duration(LATE_FOR)} after level {d.page.level}'s time ran out"
+        return None
+
+    async def _keep_trying(self, d: Delivery) -> None:
+        try:
+            await self._rounds(d)
+        finally:
+            d.finished = True
+
+    async def _rounds(self, d: Delivery) -> None:
+        methods = list(d.recipient.methods)
+        wait = FIRST_WAIT
+        while True:
+            for method in list(methods):
+                if why := self._stopped(d):
+                    return self._drop(d, why)
+                try:
+                    receipt = await self._attempt(d, method)
+                except ActivityError as e:
+                    cause = e.cause
+                    rest = methods[methods.index(method) + 1 :]
+                    if isinstance(cause, ApplicationError) and cause.non_retryable and cause.type != DELIVERY_FAILED:
+                        methods.remove(method)  # refused: no attempt by this method can deliver it
+                    reason = cause.message if isinstance(cause, FailureError) else str(e)
+                    self._failed(d, method, reason, rest[0] if rest else None, bool(methods))
+                    continue
+                return self._delivered(d, method, receipt)
+            if not methods:
+                return  # every method refused: the last failure said "no method left"
+            if why := self._stopped(d):
+                return self._drop(d, why)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._stopped(d) is not None,
+                    timeout=wait,
+                    timeout_summary=f"page {d.person} again (level {d.page.level})",
+                )
+            cap = LATE_WAIT if d.late(workflow.now()) else MAX_WAIT
+            wait = min(wait * 2, cap)
+
+    def _attempt(self, d: Delivery, method: str) -> Any:
+        self.tried.setdefault(method, set()).add(d.person)
+        page = d.page.model_copy(update={"late_since": d.due}) if d.late(workflow.now()) else d.page
+        return workflow.execute_activity(
+            "send_page",
+            PageRequest(recipient=d.recipient, method=method, page=page, key=d.key),
+            result_type=PageReceipt,
+            start_to_close_timeout=ATTEMPT_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=ATTEMPT_RETRY,
+            summary=f"page {d.person} via {method} (level {d.page.level})",
+        )
+
+    def _failed(self, d: Delivery, method: str, reason: str, next_method: str | None, retrying: bool) -> None:
+        _, n = d.failed.get(method, (reason, 0))
+        d.failed[method] = (reason, n + 1)
+        data: dict[str, Any] = {"person": d.person, "method": method, "level": d.page.level}
+        if n == 0:
+            text = say.page_failed(d.person, method, reason, next_method, retrying)
+            self.run.record(Actor.system(), Kind.PAGE_FAILED, text, data)
+            return
+        text = say.still_trying(d.person, d.page.level, d.failures())
+        data = {
+            "person": d.person,
+            "level": d.page.level,
+            "attempts": d.attempts,
+            "methods": {m: count for m, _, count in d.failures()},
+        }
+        if d.summary is None:  # one running entry, brought up to date on every later failure
+            d.summary = entry(workflow.now(), Actor.system(), Kind.PAGE_RETRYING, text, data)
+            self.run.require().timeline.append(d.summary)
+        else:
+            d.summary.text, d.summary.data = text, data
+
+    def _delivered(self, d: Delivery, method: str, receipt: PageReceipt) -> None:
+        st, now = self.run.require(), workflow.now()
+        d.delivered = True
+        late = d.late(now)
+        st.threads.setdefault(d.person, {})[method] = receipt.thread or ""
+        if d.person not in st.paged:
+            st.paged.append(d.person)
+        if st.first_page_at is None:
+            st.first_page_at = now
+            if st.alert_received_at is not None:
+                st.seconds_to_first_page = round((now - st.alert_received_at).total_seconds(), 3)
+        level, attempts = d.page.level, d.attempts + 1
+        text = say.paged(d.person, method, level, d.recipient.via, late=late, attempts=attempts)
+        data = {"person": d.person, "method": method, "level": level, "detail": receipt.detail, "late": late}
+        self.run.record(Actor.system(), Kind.PAGED, text, data | {"attempts": attempts})
+
+    def _drop(self, d: Delivery, why: str) -> None:
+        if d.failed:  # a page stopped before its first attempt is simply not needed any more
+            self.run.record(Actor.system(), Kind.PAGE_DROPPED, say.page_dropped(d.person, d.page.level, why), _who(d))
+
+    def unreached(self, deliveries: list[Delivery]) -> list[Delivery]:
+        return [d for d in deliveries if not d.delivered]
+
+
+def _who(d: Delivery) -> dict[str, Any]:
+    return {"person": d.person, "level": d.page.level}
