@@ -64,7 +64,7 @@ def spawn(run: IncidentRun, work: Coroutine[Any, Any, None], what: str) -> None:
             run.record(Actor.system(), Kind.PAGE_DROPPED, f"could not {what}: internal error (see the worker log)")
         finally:
             run.pages_in_flight -= 1
-            run.wake = True
+            run.show()  # the loop need not wake: what waits on a page's end (continuing as new) is a condition
 
     run.pages_in_flight += 1
     task = asyncio.get_running_loop().create_task(counted())

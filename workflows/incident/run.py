@@ -18,6 +18,7 @@ from incident.escalation import EscalationCursor
 from incident.models import Actor, Page
 from incident.state import IncidentPolicy, IncidentState
 from incident.timeline import Kind, entry
+from workflows.details import render_details
 
 
 class Rejected(ApplicationError):
@@ -52,6 +53,11 @@ class IncidentRun:
     def quiet(self) -> bool:
         """Nothing to send and nothing under way: what this run holds is all in the state it carries."""
         return not self.notices and not self.pages_in_flight and not any(busy() for busy in self.holds)
+
+    def show(self) -> None:
+        """Bring the Temporal UI's current details up to date: no command, so work beside the main loop (a page
+        delivered) can show itself without waking the loop, whose every wake re-arms its deadline timer."""
+        workflow.set_current_details(render_details(self.require(), self.policy))
 
     def require(self) -> IncidentState:
         if self.state is None:

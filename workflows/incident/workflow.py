@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
     from incident.state import CARRY, IncidentInput, IncidentPolicy, IncidentState
     from incident.timeline import Kind
     from workflows import search_attributes as sa
-    from workflows.details import render_details
     from workflows.incident.approvals import Approvals
     from workflows.incident.context import ContextGathering
     from workflows.incident.escalation import Escalation
@@ -392,4 +391,4 @@ class IncidentWorkflow:
         changed = [u for u in wanted if current.get(u.key) != u.value]
         if changed:
             workflow.upsert_search_attributes(changed)
-        workflow.set_current_details(render_details(st, self._run.policy))
+        self._run.show()
