@@ -293,6 +293,30 @@ async def test_a_hanging_receiver_delays_no_other_page_and_no_deadline(
             await h.client.get_workflow_handle(other).terminate()
 
 
+async def test_a_receiver_that_recovers_during_a_hung_attempt_gets_the_page_at_once(
+    dev_env: WorkflowEnvironment, receiver: Receiver
+) -> None:
+    """Three quick 500s, then an attempt that hangs past the 10 s HTTP timeout while the receiver recovers: the
+    backoff counts from the round's start, so the page is sent again as soon as the hung attempt ends."""
+    receiver.failing.add("/alice")
+    cfg = config(receiver, after="1m")
+    async with httpx.AsyncClient() as http:
+        h = await harness(dev_env, cfg, http)
+        async with h.worker:
+            wid = await start(h, "checkout")
+            await until(lambda: _count(receiver, "/alice"), lambda n: n >= 3, timeout=15)
+            receiver.failing.clear()
+            receiver.hanging.add("/alice")  # the next attempt hangs ...
+            await until(lambda: _count(receiver, "/alice"), lambda n: n >= 4, timeout=15)
+            receiver.hanging.clear()  # ... and the receiver is back while it does
+            hung = receiver.to("/alice")[3].at
+            st = await paged(h.client, wid, level=1, timeout=30)
+            delivered = receiver.delivered("/alice")[-1].at
+            assert delivered - hung < 13, f"delivered {delivered - hung:.1f} s after the hung attempt began"
+            assert len(of(st, "paged", level=1)) == 1
+            await h.client.get_workflow_handle(wid).terminate()
+
+
 def start_worker(dev_env: WorkflowEnvironment, config_file: Path, queue: str) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "TEMPORAL_ADDRESS": dev_address(dev_env),

@@ -35,10 +35,11 @@ from workflows.messages import DELIVERY_FAILED, PageRequest
 
 ATTEMPT_TIMEOUT = timedelta(seconds=15)
 """One attempt: a notifier's HTTP or SMTP call is bounded at 10 s."""
-HEARTBEAT_TIMEOUT = timedelta(seconds=5)
-"""The activity heartbeats every second: an attempt lost with its worker is retried after this, on another one."""
+HEARTBEAT_TIMEOUT = timedelta(seconds=3)
+"""The activity heartbeats every second: an attempt lost with its worker, or handed to a worker in the moment
+Temporal went down (so no worker ever ran it), is retried after this, on another one."""
 ATTEMPT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
+    initial_interval=timedelta(milliseconds=500),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=4),
     maximum_attempts=3,
@@ -150,6 +151,7 @@ class Deliveries:
         methods = list(d.recipient.methods)
         wait = FIRST_WAIT
         while True:
+            began = workflow.now()
             for method in list(methods):
                 if why := self._stopped(d):
                     return self._drop(d, why)
@@ -168,12 +170,15 @@ class Deliveries:
                 return  # every method refused: the last failure said "no method left"
             if why := self._stopped(d):
                 return self._drop(d, why)
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._stopped(d) is not None,
-                    timeout=wait,
-                    timeout_summary=f"page {d.person} again (level {d.page.level})",
-                )
+            # The wait counts from the round's start: an attempt that hung until its timeout has waited already,
+            # so a receiver that recovered meanwhile gets the page at once, not a whole backoff later.
+            if (left := wait - (workflow.now() - began)) > timedelta(0):
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: self._stopped(d) is not None,
+                        timeout=left,
+                        timeout_summary=f"page {d.person} again (level {d.page.level})",
+                    )
             cap = LATE_WAIT if d.late(workflow.now()) else MAX_WAIT
             wait = min(wait * 2, cap)
 
