@@ -11,8 +11,7 @@ carry out requests, each holding the `IncidentRun` they share.
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -78,6 +77,11 @@ class IncidentWorkflow:
         self._history_bytes = inp.history_bytes
         self._continuing = False
         """The run is due to continue as new and waits for work under way to finish."""
+        self._fired = datetime.min.replace(tzinfo=UTC)
+        """The deadline whose timer fired last: it has come, whatever the clock of the activation that tells so. A
+        query to a worker that does not hold the run yet can replay events past the last workflow task with that
+        task's older time; without this the loop would see the deadline still ahead and arm a second timer, which
+        a later replay, reading the true time, does not (a nondeterminism error)."""
         self._sized = False
         """Whether this run continues as new on history size too, and wakes for it (`CONTINUE_ON_SIZE`)."""
         self._next_id = inp.incident_id
@@ -131,7 +135,7 @@ class IncidentWorkflow:
             if self._context.late_ready:
                 await self._context.post_late()
                 continue
-            now = workflow.now()
+            now = max(workflow.now(), self._fired)
             if st.escalation.due(now):
                 run.escalating = st.escalation  # an `escalate` meanwhile means the level after this one
                 await self._escalation.step()
@@ -148,12 +152,15 @@ class IncidentWorkflow:
                 continue
             deadline, why = self._next_deadline()
             run.wake = False
-            with contextlib.suppress(TimeoutError):
+            try:
                 await workflow.wait_condition(
                     lambda: run.wake or self._due_to_continue(),
                     timeout=(deadline - now) if deadline else None,
                     timeout_summary=why,
                 )
+            except TimeoutError:
+                if deadline:
+                    self._fired = deadline
             self._publish()
         if self._paging.forward_due():
             self._paging.forward_status()
