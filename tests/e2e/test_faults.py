@@ -20,6 +20,7 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 
 from tests.helpers.invariants import Check, Outages, incident_state, list_incidents
+from tests.helpers.receiver import Answer
 from tests.helpers.retrying_client import RetryingSender
 from tests.helpers.stack import AUTH, Stack, event, stack
 from tests.helpers.wait import until
@@ -85,6 +86,40 @@ async def test_worker_killed_right_after_the_2xx(tmp_path: Path, restart_after: 
         await assert_invariants(s, check, {key}, f"worker SIGKILL after 2xx, restart {restart_after:.0f}s", 40)
 
 
+@pytest.mark.parametrize("restart_after", [0.0, 2.0])
+async def test_worker_killed_during_a_slow_page(tmp_path: Path, restart_after: float) -> None:
+    """Alice's receiver holds the level-1 page for 5 s and the worker dies while it waits. The receiver has the
+    page (a repeat of its idempotency key is the same page); level 2 must still go out when it is due."""
+    async with stack(tmp_path, AFTER, AFTER) as s:
+        held = {"n": 0}
+
+        def slow_first_page(path: str, body: dict[str, Any]) -> Answer:
+            if path == "/alice" and body.get("kind") == "page" and held["n"] == 0:
+                held["n"] += 1
+                return ("ok", 5.0)
+            return ("ok", 0.0)
+
+        s.receiver.behaviour = slow_first_page
+        key = f"kill-slow-{uuid.uuid4().hex[:6]}"
+        sender = RetryingSender(s.intake.url, AUTH)
+        outages = Outages()
+        async with httpx.AsyncClient() as http:
+            out = await sender.send(http, "/v1/events", event(key, 0))
+        assert out.status == 202, out.answers
+
+        async def holding() -> int:
+            return s.receiver.held
+
+        await until(holding, timeout=30)
+        outages.begin()
+        s.worker.kill()
+        await until(at(time.time() + restart_after), timeout=restart_after + 5)
+        await s.restart_worker()
+        outages.end()
+        check = Check(s.client, s.incidents, s.receiver, s.escalation, sender.outcomes, outages)
+        await assert_invariants(s, check, {key}, f"worker SIGKILL during a slow page, restart {restart_after:.0f}s", 50)
+
+
 @pytest.mark.parametrize("restart", ["at once", "past the deadline"])
 async def test_worker_killed_just_before_an_escalation_deadline(tmp_path: Path, restart: str) -> None:
     """Killed half a second before level 2 is due: restarted at once, or two seconds after the deadline. Level 2
@@ -145,7 +180,7 @@ SERVER_DOWN_FOR = 6.0
 """Longer than the intake's own retries of a Temporal call (5 s), so senders do get 503s and retry."""
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM"])
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
 async def test_dev_server_restarted_during_a_storm(tmp_path: Path, stop: str) -> None:
     """Temporal restarts (on its SQLite file) while 200 alerts arrive from a sender that retries on 503, as
     Alertmanager does: nothing accepted is lost, nothing is counted twice, no incident is doubled."""
@@ -179,3 +214,40 @@ async def test_intake_killed_mid_storm(tmp_path: Path) -> None:
         assert all(o.status == 202 for o in outcomes), {str(o.answers) for o in outcomes if o.status != 202}
         check = Check(s.client, s.incidents, s.receiver, s.escalation, sender.outcomes)
         await assert_invariants(s, check, keys, "intake SIGKILL mid-storm", 60)
+
+
+# ---- a notifier that fails, then hangs, then recovers ------------------------------------------------------------
+
+NOTIFIER_AFTER = 20
+FAILING_FOR = 5.0
+"""Alice's receiver answers 500 this long (longer than the three quick attempts the old paging gave a page) ..."""
+HANGING_UNTIL = 14.0
+"""... then holds every request past the sender's 10 s timeout until this long after the alert, then recovers."""
+
+
+async def test_a_notifier_outage_does_not_lose_the_page(tmp_path: Path) -> None:
+    """The issue's 45 s of 500s and timeouts until +90 s, scaled down with its shape kept: level 1 has 20 s, the
+    receiver fails for 5 s and hangs until +14 s. Alice must get her level-1 page once, before level 2 is due, and
+    Dave's level-2 page must not wait for Alice's receiver."""
+    async with stack(tmp_path, NOTIFIER_AFTER, AFTER) as s:
+        start = time.time()
+
+        def outage(path: str, body: dict[str, Any]) -> Answer:
+            if path != "/alice":
+                return ("ok", 0.0)
+            elapsed = time.time() - start
+            if elapsed < FAILING_FOR:
+                return ("fail", 0.0)
+            if elapsed < HANGING_UNTIL:
+                return ("hang", 12.0)
+            return ("ok", 0.0)
+
+        s.receiver.behaviour = outage
+        key = f"notifier-{uuid.uuid4().hex[:6]}"
+        sender = RetryingSender(s.intake.url, AUTH)
+        async with httpx.AsyncClient() as http:
+            out = await sender.send(http, "/v1/events", event(key, 0))
+        assert out.status == 202, out.answers
+        outages = Outages(windows=[(start, start + HANGING_UNTIL)])
+        check = Check(s.client, s.incidents, s.receiver, s.escalation, sender.outcomes, outages)
+        await assert_invariants(s, check, {key}, "webhook 500 then hanging, then back", 50)
