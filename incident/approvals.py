@@ -53,6 +53,9 @@ class Approval(BaseModel):
     decided_at: datetime | None = None
     reason: str | None = Field(None, description="why it was denied or expired")
     run: ActionRun | None = None
+    request_id: str | None = Field(
+        None, description="the caller's request id (or the update's): asked again with it, this approval answers"
+    )
 
     @property
     def pending(self) -> bool:

@@ -180,7 +180,7 @@ def schedules_json(found: Sequence[OnCallView]) -> list[dict[str, Any]]:
 
 def result_json(result: UpdateReply) -> dict[str, Any]:
     out: dict[str, Any] = {"ok": result.ok, "message": result.message, "status": result.status.value}
-    for key in ("verdict", "rule", "approval_id"):
-        if getattr(result, key):
+    for key in ("verdict", "rule", "approval_id", "action_id"):
+        if getattr(result, key, None):
             out[key] = getattr(result, key)
     return out

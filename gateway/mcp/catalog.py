@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from workflows.messages import REQUEST_ID
+
 MAX_TOOLS = 16
 
 TOOL_FOR_ACTION = {
@@ -40,6 +42,15 @@ IncidentId = Annotated[
 ]
 SeverityName = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]
 StatusName = Literal["triggered", "acknowledged", "resolved"]
+RequestId = Annotated[
+    str | None,
+    Field(
+        pattern=REQUEST_ID,
+        description="Your id for this request, up to 64 letters, digits and . _ : / - (e.g. a UUID): send the same "
+        "one when you retry, and the incident answers with what the first call became instead of running or asking "
+        "again. Without it, a retried call is a new request",
+    ),
+]
 Reason = Annotated[str, Field(min_length=1, max_length=4000, description="Why, in a sentence the responders read")]
 
 

@@ -26,7 +26,7 @@ from gateway.mcp.answers import (
     result_json,
     schedules_json,
 )
-from gateway.mcp.catalog import TOOL_FOR_ACTION, IncidentId, Reason, SeverityName, StatusName
+from gateway.mcp.catalog import TOOL_FOR_ACTION, IncidentId, Reason, RequestId, SeverityName, StatusName
 from gateway.mcp.identity import agent_for_token, bearer
 from gateway.oncall import OnCallError, views
 from incident.config import AgentIdentity, Config
@@ -358,16 +358,20 @@ class AgentTools:
         text: Annotated[
             str | None, Field(max_length=4000, description="customer_comms: the message to post, as customers read it")
         ] = None,
+        request_id: RequestId = None,
     ) -> str:
         """Ask for an action the incident's boundaries decide on: a rollback, customer communication, or a
         team's custom action. What needs a human's approval becomes a pending approval (the result gives its id,
-        e.g. A1, and who may decide; follow it with get_incident); what the policy lets you do alone runs now;
-        anything else is refused with the rule. Say why in rationale: the approver reads it."""
+        e.g. A1, and who may decide; follow it with get_incident); what the policy lets you do alone runs now
+        (the result gives its id, e.g. R1, and its outcome goes on the timeline); anything else is refused with
+        the rule. Say why in rationale: the approver reads it. Pass a request_id of your own and reuse it when
+        you retry a call that timed out or failed: the retry then gets the same R1 or A1 back and nothing runs
+        or is asked twice."""
         if action in TOOL_FOR_ACTION:
             raise ToolError(f"{action} has its own tool: use {TOOL_FOR_ACTION[action]}")
         me = self.actor(ctx)
         with facade_errors(action):
-            result = await self.incidents.request(incident_id, me, action, rationale, params or {}, text)
+            result = await self.incidents.request(incident_id, me, action, rationale, params or {}, text, request_id)
             out = result_json(result)
             if result.approval_id:
                 out["approval"] = await self._approval(incident_id, result.approval_id)

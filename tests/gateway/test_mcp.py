@@ -58,12 +58,46 @@ class Stack:
     h: Harness
 
 
+ACTIONS = """
+boundaries:
+  custom_actions: [restart_pods]
+  agent:
+    auto: [acknowledge, lookup_oncall, gather_context, page, note, escalate, triage_severity, restart_pods]
+    approval: [rollback, customer_comms, resolve]
+  approvers: {default: [oncall]}
+services:
+  checkout:
+    escalation: two-levels
+    actions:
+      rollback: {webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}"}}}
+      restart_pods: {webhook: {url: "SINK/deploy/{service}/restart"}}
+routing: {default_service: checkout}
+integrations:
+  events: {token: env:TEST_INTAKE_TOKEN}
+"""
+WITH_ACTIONS = BASE_CONFIG.split("services:")[0] + ACTIONS
+"""The test config with runners for a rollback (approval) and restart_pods (the agent's alone), on the sink."""
+
+
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with serving(dev_env, sink, tmp_path, BASE_CONFIG) as s:
+        yield s
+
+
+@pytest.fixture
+async def acting(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with serving(dev_env, sink, tmp_path, WITH_ACTIONS) as s:
+        yield s
+
+
+@asynccontextmanager
+async def serving(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, base: str) -> AsyncIterator[Stack]:
+    """A worker on the dev server and the environment `baton mcp` runs in, both with `base` (and the agents)."""
     config_file = tmp_path / "baton.yaml"
-    config_file.write_text(BASE_CONFIG.replace("SINK", sink.url) + AGENTS)
+    config_file.write_text(base.replace("SINK", sink.url) + AGENTS)
     async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url, extra=AGENTS), http)
+        h = await harness(dev_env, make_config(sink.url, extra=AGENTS, base=base), http)
         env = os.environ | {
             "TEMPORAL_ADDRESS": dev_address(dev_env),
             "BATON_CONFIG": str(config_file),
@@ -230,6 +264,41 @@ async def test_refusals_name_the_rule_and_what_to_do_instead(stack: Stack) -> No
         ("restart_pods", "undefined"),
         ("page", "never"),
     }
+
+
+async def test_a_retried_request_action_with_its_request_id_runs_once_and_asks_once(acting: Stack, sink: Sink) -> None:
+    """An agent whose call timed out calls again with the same request_id: the incident answers with what the
+    first call became, an accepted action (R1) or an approval (A1), and nothing runs or is asked twice."""
+    h = acting.h
+    async with stdio_session(acting.env, "--agent", "triage") as session:
+        agent = Agent(session)
+        opened = await agent(
+            "open_incident", service="checkout", summary="pods stuck", idempotency_key=f"rid-{uuid.uuid4().hex[:8]}"
+        )
+        iid = opened["incident_id"]
+        await until(lambda: h.incidents.state(iid), lambda st: st.paged == ["alice"])
+
+        restart = {"incident_id": iid, "action": "restart_pods", "rationale": "CrashLoopBackOff", "request_id": "rs-1"}
+        first, again = await agent("request_action", **restart), await agent("request_action", **restart)
+        assert first["action_id"] == again["action_id"] == "R1" and "nothing new runs" in again["message"]
+        rollback = {
+            "incident_id": iid,
+            "action": "rollback",
+            "rationale": "v42 is the only change",
+            "params": {"version": "v41"},
+            "request_id": "rb-1",
+        }
+        asked, asked_again = await agent("request_action", **rollback), await agent("request_action", **rollback)
+        assert asked["approval_id"] == asked_again["approval_id"] == "A1"
+        assert asked_again["approval"]["status"] == "pending" and "nothing new is asked" in asked_again["message"]
+        assert "request_id" in await agent.error("request_action", **(restart | {"request_id": "no spaces"}))
+        assert "request_id" in await agent.error("request_action", **(restart | {"request_id": "r" * 65}))
+
+    st = await until(lambda: h.incidents.state(iid), lambda st: any(e.kind == "action_ran" for e in st.timeline))
+    assert [(a.id, a.request_id) for a in st.actions] == [("R1", "rs-1")]
+    assert [(a.id, a.request_id) for a in st.approvals] == [("A1", "rb-1")]
+    assert [e.kind for e in st.timeline].count("approval_requested") == 1
+    assert len(sink.for_path("/deploy/checkout/restart")) == 1 and sink.for_path("/deploy/checkout/rollback") == []
 
 
 async def test_the_server_refuses_to_start_without_a_proven_identity(stack: Stack, tmp_path: Path) -> None:

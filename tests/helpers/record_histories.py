@@ -96,6 +96,22 @@ async def approvals(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy
     return wid
 
 
+async def approval_retry(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """An agent's rollback asked again with the same request id while it waits and after it is approved (before
+    the fold, each repeat was an approval of its own), then resolved."""
+    await h.incidents.ingest(alert("approval-retry"), policy, "replay")
+    wid = workflow_id_for("replay", "approval-retry")
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    triage = Actor.agent("triage")
+    for _ in range(2):
+        await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"}, None, "a-1")
+    await h.incidents.approve(wid, Actor.human("alice"), "A1")
+    await until(lambda: _state(h, wid), _has("action_ran"), timeout=30)
+    await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"}, None, "a-1")
+    await h.incidents.resolve(wid, Actor.human("alice"), "rolled back by hand")
+    return wid
+
+
 ACTIONS = """
 boundaries:
   custom_actions: [restart_pods]
@@ -342,6 +358,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
     "incident_approvals": partial(record, approvals),
+    "incident_approval_retry": partial(record, approval_retry),
     "incident_storm_late_reload": record_storm_late_reload,
     "incident_escalate_severity": record_escalate_severity,
     "incident_reopen_fresh_policy": record_reopen,

@@ -95,6 +95,31 @@ async def test_agent_rollback_waits_for_the_oncall_and_runs_once_approved(hb: Ha
     assert entries(st, "action_ran")[0].actor == "human:alice", "the approver answers for what ran"
 
 
+async def test_a_retried_request_answers_with_the_same_approval(hb: Harness, sink: Sink) -> None:
+    wid = await open_incident(hb)
+
+    async def ask(request_id: str) -> str | None:
+        reply = await hb.incidents.request(
+            wid, TRIAGE, "rollback", "v42 is the only change", {"version": "v41"}, request_id=request_id
+        )
+        assert reply.ok and reply.verdict == "approval"
+        return reply.approval_id
+
+    assert await ask("mcp-7") == "A1"
+    assert await ask("mcp-7") == "A1", "a retry of the same request is the same approval"
+    st = await state(hb, wid)
+    assert [a.id for a in st.approvals] == ["A1"] and len(entries(st, "approval_requested")) == 1
+    await hb.incidents.approve(wid, ALICE, "A1")
+    await sent(sink, "/deploy/checkout/rollback")
+    assert await ask("mcp-7") == "A1", "and still once it was decided: nothing new is asked or run"
+    assert await ask("mcp-8") == "A2", "another request id is another request"
+    st = await until(lambda: state(hb, wid), lambda s: bool(entries(s, "action_ran")))
+    await sent(sink, "/alice", "notice")  # told after the approval was asked, and after A1 ran
+    assert [a.id for a in st.approvals] == ["A1", "A2"] and len(entries(st, "approval_requested")) == 2
+    assert [m["approval_id"] for m in await sent(sink, "/alice", "approval", at_least=2)] == ["A1", "A2"]
+    assert len(sink.for_path("/deploy/checkout/rollback")) == 1
+
+
 async def test_an_agent_cannot_approve_even_its_own_rollback(hb: Harness) -> None:
     wid = await open_incident(hb)
     await hb.incidents.request(wid, TRIAGE, "rollback", "bad deploy", {"version": "v41"})

@@ -29,7 +29,8 @@ class Approvals:
         """Approved approvals whose action the main loop runs."""
         run.hold(lambda: bool(self.approved))
 
-    def ask(self, req: ActionRequest, decision: Decision) -> UpdateReply:
+    def ask(self, req: ActionRequest, decision: Decision, request_id: str | None = None) -> UpdateReply:
+        """A new pending approval; `request_id` is kept on it, so a retry of the request is answered with it."""
         run, st, now = self.run, self.run.require(), workflow.now()
         bounds = run.policy.boundaries
         approval = Approval(
@@ -43,6 +44,7 @@ class Approvals:
             rule=decision.rule,
             approvers=bounds.approvers_for(req.action),
             deadline=now + bounds.approval_timeout,
+            request_id=request_id,
         )
         st.approvals.append(approval)
         run.record(
@@ -56,6 +58,19 @@ class Approvals:
             ok=True,
             message=f"{approval.id}: {approval.describe()} waits for approval by {', '.join(approval.approvers)}",
             rule=decision.rule,
+            status=st.status,
+            verdict=Verdict.APPROVAL.value,
+            approval_id=approval.id,
+        )
+
+    def asked_again(self, approval: Approval) -> UpdateReply:
+        """The answer to a retry of the request `approval` came from: the same approval, nothing new asked."""
+        st, asked = self.run.require(), f"{approval.id}: {approval.describe()}"
+        message = f"{asked} was already asked for ({approval.status.value}); nothing new is asked"
+        return UpdateReply(
+            ok=True,
+            message=message,
+            rule=approval.rule,
             status=st.status,
             verdict=Verdict.APPROVAL.value,
             approval_id=approval.id,

@@ -4,7 +4,8 @@ approved is carried out here, from acknowledging to running a configured action 
 A configured action (rollback, customer comms, a custom one) never runs inside the update that asked for it: the
 update accepts it and answers at once with its id (`R1`, or the approval's `A1`), the main loop starts it in the
 background, and its outcome goes on the timeline. So a slow runner holds neither the escalation nor the caller,
-and a caller that asks again with the same request id gets the same id back and runs nothing new.
+and a caller that asks again with the same request id gets the same id back and runs nothing new (or asks
+nothing new: a request that became an approval answers with that approval again).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ ACTION_RETRY = RetryPolicy(
 ACTIONS_FROM_MAIN_LOOP = "actions-from-main-loop"
 """Patch id: configured actions are accepted by the update and run in the background from the main loop. Before
 it, an auto action ran inside `request` and an approved one held the main loop while it ran."""
+ASKED_BEFORE_FIRST = "asked-before-first"
+"""Patch id: a request asked again with the same request id is answered with what the first ask became, an
+accepted action or an approval, before the boundaries decide again. Before it, only accepted actions were
+recognised, and a retried request that needed approval became a second approval."""
 RECORDED_ONLY = frozenset(
     {"resolve", "acknowledge", "note", "triage_severity", "escalate", "page", "lookup_oncall", "gather_context"}
 )
@@ -141,6 +146,9 @@ class Requests:
     async def request(self, req: ActionRequest) -> UpdateReply:
         """Ask to do an action: it runs now (auto), becomes a pending approval (approval), or is refused."""
         st = self.run.require()
+        request_id = self.request_id(req)
+        if (before := self.asked_before(request_id)) is not None and workflow.patched(ASKED_BEFORE_FIRST):
+            return before
         decision = self.run.policy.boundaries.decide(req.action, req.actor, st.severity)
         if decision.verdict in (Verdict.NEVER, Verdict.UNDEFINED):
             if decision.verdict is not Verdict.UNDEFINED:
@@ -151,7 +159,7 @@ class Requests:
                 hint = "ask the team to write a rule for it in boundaries, or ask a responder to do it"
             return self.refusals.refuse(req.actor, req.action, decision.rule, hint, decision.verdict.value)
         if decision.verdict is Verdict.APPROVAL:
-            return self.approvals.ask(req, decision)
+            return self.approvals.ask(req, decision, request_id or None)
         if req.action not in RECORDED_ONLY and workflow.patched(ACTIONS_FROM_MAIN_LOOP):
             return self.accept(req, decision)
         return await self.do(req, req.actor, approval=None)
@@ -160,12 +168,10 @@ class Requests:
         """An allowed action to run: recorded and queued for the main loop; the same request id asked again gets
         the same answer and queues nothing."""
         run, st = self.run, self.run.require()
-        update = workflow.current_update_info()
-        request_id = req.request_id or (update.id if update else "")
+        request_id = self.request_id(req)
         known = next((a for a in st.actions if request_id and a.request_id == request_id), None)
         if known is not None:
-            message = f"{known.id}: {known.action} was already accepted ({known.status}); nothing new runs"
-            return ActionReply(ok=True, message=message, status=st.status, action_id=known.id)
+            return self.accepted_again(known)
         ref = st.next_action_id()
         st.actions.append(
             AcceptedAction(
@@ -184,6 +190,27 @@ class Requests:
         run.wake = True
         message = f"{ref}: {req.action} accepted; it runs now and its outcome goes on the timeline"
         return ActionReply(ok=True, message=message, status=st.status, action_id=ref)
+
+    @staticmethod
+    def request_id(req: ActionRequest) -> str:
+        """The caller's request id, else the update's (a retry of the same update asks nothing new either)."""
+        update = workflow.current_update_info()
+        return req.request_id or (update.id if update else "")
+
+    def asked_before(self, request_id: str) -> UpdateReply | None:
+        """The answer again for a request id already asked with: its accepted action's, or its approval's."""
+        if not request_id:
+            return None
+        st = self.run.require()
+        if (known := next((a for a in st.actions if a.request_id == request_id), None)) is not None:
+            return self.accepted_again(known)
+        if (approval := next((a for a in st.approvals if a.request_id == request_id), None)) is not None:
+            return self.approvals.asked_again(approval)
+        return None
+
+    def accepted_again(self, known: AcceptedAction) -> ActionReply:
+        message = f"{known.id}: {known.action} was already accepted ({known.status}); nothing new runs"
+        return ActionReply(ok=True, message=message, status=self.run.require().status, action_id=known.id)
 
     def validate_request(self, req: ActionRequest) -> None:
         self.run.validate_open()
