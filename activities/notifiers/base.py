@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from incident import display
 from incident.config import Config
 from incident.models import Page
 
@@ -34,8 +35,9 @@ class NotifierError(Exception):
 
 
 def headline(page: Page) -> str:
-    """One line a responder reads on a lock screen."""
-    line = f"[{page.severity.value}] {page.incident_id} {page.service}: {page.title}"
+    """One line a responder reads on a lock screen: the title as its source wrote it, on one line, with its
+    control and invisible characters shown as escapes."""
+    line = f"[{page.severity.value}] {page.incident_id} {page.service}: {display.one_line(page.title)}"
     if page.kind == "recovered":
         return f"RECOVERED {line} (every alert recovered: confirm with `baton resolve {page.incident_id}`)"
     if page.kind == "approval":
