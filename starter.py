@@ -13,6 +13,7 @@ import uvicorn
 
 from gateway.client import Incidents
 from gateway.intake import create_app
+from gateway.secret_file import UnsafeSecretFile, read_secret
 from gateway.temporal import connect
 from incident.config import Config, load_config
 
@@ -61,11 +62,13 @@ def serve(config_path: str | None = None, with_worker: bool = False) -> None:
 
 
 def intake_token() -> str:
-    """$BATON_INTAKE_TOKEN, else the one `baton up` generated under the data dir."""
+    """$BATON_INTAKE_TOKEN, else the one `baton up` generated under the data dir (refused if others can read it)."""
     if token := os.environ.get("BATON_INTAKE_TOKEN"):
         return token
-    path = intake_token_file()
-    return path.read_text().strip() if path.exists() else ""
+    try:
+        return read_secret(intake_token_file()) or ""
+    except UnsafeSecretFile as e:
+        raise SystemExit(f"starter: {e}") from None
 
 
 def fire(path: str, url: str | None = None, token: str | None = None) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from gateway.client import IncidentSummary
+from incident import display
 from incident import sentences as say
 from incident.approvals import RefusalRow
 from incident.config import Config
@@ -18,13 +18,23 @@ from incident.models import Actor, Severity, TimelineEntry
 from incident.policy import Boundaries
 from incident.state import IncidentState
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def escape(text: str) -> str:
-    """Text someone else wrote, for the terminal: markup escaped, control characters (escape sequences) shown as
-    `\x1b`, never obeyed."""
-    return _markup_escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+    """Text someone else wrote, as markup that prints it as written: control and invisible characters shown as
+    escapes (`\\x1b`), never obeyed; markup such as `[bold]` or `[/x]` printed, not applied; each line after the
+    first marked as its continuation (`incident.display`). Print it where every line stays right of what
+    precedes it: a table column, or `hanging`."""
+    return _markup_escape(display.hanging(text))
+
+
+def hanging(lead: str, markup: str, indent: int = 0) -> Table:
+    """`lead` (markup) and then `markup`, every line of which, wrapped by the terminal's width or continued
+    after a line break, stays right of `lead`: nothing the text says can start a line of its own."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(" " * indent + lead, markup)
+    return grid
 
 
 STATUS_STYLE = {"triggered": "bold red", "acknowledged": "yellow", "resolved": "green"}
@@ -57,7 +67,11 @@ def incidents_table(rows: list[IncidentSummary]) -> Table:
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r.incident_id, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.severity, r.service, ago(r.opened_at)
+            r.incident_id,
+            f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
+            escape(r.severity),
+            escape(r.service),
+            ago(r.opened_at),
         )
     if not rows:
         table.add_row("(no incidents)", "", "", "", "")
@@ -75,7 +89,7 @@ def approvals_table(st: IncidentState) -> Table:
             if a.pending
             else f"{a.decided_by or 'nobody'}" + (f": {a.reason}" if a.reason else "")
         )
-        cells = (escape(a.describe()), a.requested_by, escape(a.rationale), escape(when))
+        cells = (escape(a.describe()), escape(a.requested_by), escape(a.rationale), escape(when))
         table.add_row(a.id, f"[{style}]{a.status.value}[/]", *cells)
     return table
 
@@ -88,11 +102,11 @@ def refusals_table(rows: list[RefusalRow]) -> Table:
         style = "bold yellow" if r.verdict == "undefined" else ""
         table.add_row(
             str(r.count),
-            r.action,
+            escape(r.action),
             f"[{style}]{r.verdict}[/]" if style else r.verdict,
-            r.rule,
+            escape(r.rule),
             str(len(r.incidents)),
-            ", ".join(r.actors),
+            escape(", ".join(r.actors)),
         )
     if not rows:
         table.add_row("0", "(no refusals)", "", "", "", "")
@@ -101,20 +115,33 @@ def refusals_table(rows: list[RefusalRow]) -> Table:
 
 def headline(st: IncidentState) -> str:
     style = STATUS_STYLE.get(st.status.value, "")
-    return f"[bold]{st.incident_id}[/bold]  [{style}]{st.status.value}[/]  {st.severity_label}  {st.service}"
+    return (
+        f"[bold]{escape(st.incident_id)}[/bold]  [{style}]{st.status.value}[/]  {escape(st.severity_label)}  "
+        f"{escape(st.service)}"
+    )
 
 
-def timeline_line(e: TimelineEntry) -> str:
-    return f"{e.at:%H:%M:%S}  {escape(e.actor):<18} {escape(e.text)}"
+ACTOR_WIDTH = 18
+
+
+def timeline_entry(e: TimelineEntry) -> Table:
+    """One entry as `baton watch` prints it: time, who, what. What someone wrote stays in the third column, so a
+    line of it never starts where an entry's time does."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True, min_width=ACTOR_WIDTH)
+    grid.add_column(overflow="fold")
+    grid.add_row(f"{e.at:%H:%M:%S} ", escape(e.actor), escape(e.text))
+    return grid
 
 
 def print_incident(console: Console, st: IncidentState) -> None:
     console.print(headline(st), highlight=False)
-    console.print(f"  {escape(st.title)}", highlight=False)
+    console.print(hanging("", escape(st.title), indent=2), highlight=False)
     facts = [
         ("opened", f"{st.opened_at:%Y-%m-%d %H:%M:%S} UTC ({ago(st.opened_at)})"),
         ("alerts", str(st.alert_count)),
-        ("paged", ", ".join(st.paged) or "nobody yet"),
+        ("paged", escape(", ".join(st.paged) or "nobody yet")),
     ]
     if st.acknowledged_by:
         facts.append(("acknowledged", f"by {escape(st.acknowledged_by)}"))
@@ -126,13 +153,13 @@ def print_incident(console: Console, st: IncidentState) -> None:
         facts.append(("next escalation", f"{st.escalation.next_at:%H:%M:%S} UTC"))
     facts.append(("workflow", escape(st.workflow_id)))
     for k, v in facts:
-        console.print(f"  [dim]{k:>15}[/dim]  {v}", highlight=False)
+        console.print(hanging(f"[dim]{k:>15}[/dim]  ", v, indent=2), highlight=False)
     if st.approvals:
         console.print(approvals_table(st))
     if st.context and st.context.suspects:
         console.print("[bold]suspects[/bold]")
         for suspect in st.context.suspects:
-            console.print(f"  - {escape(suspect.text)}", highlight=False)
+            console.print(hanging("- ", escape(suspect.text), indent=2), highlight=False)
     table = Table(box=None, header_style="bold", title="timeline", title_justify="left")
     for col in ("TIME (UTC)", "WHO", "WHAT"):
         table.add_column(col, overflow="fold")
@@ -140,7 +167,8 @@ def print_incident(console: Console, st: IncidentState) -> None:
         table.add_row(f"{e.at:%H:%M:%S}", escape(e.actor), escape(e.text))
     console.print(table)
     if st.timeline_left:
-        console.print(f"  [dim]{escape(say.timeline_left(st.timeline_left, st.runs))}[/dim]", highlight=False)
+        left = f"[dim]{escape(say.timeline_left(st.timeline_left, st.runs))}[/dim]"
+        console.print(hanging("", left, indent=2), highlight=False)
 
 
 def config_counts(config: Config) -> dict[str, int]:

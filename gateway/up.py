@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from gateway.secret_file import UnsafeSecretFile, create_secret, read_secret
 from gateway.supervise import ChildSpec, StopRequest, Supervisor, describe_exit
 from gateway.temporal import search_attribute_flags
 
@@ -54,16 +55,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def intake_token(data_dir: Path) -> tuple[str, bool]:
-    """$BATON_INTAKE_TOKEN, else one generated once and kept (mode 0600) under the data dir."""
+    """$BATON_INTAKE_TOKEN, else one generated once and kept under the data dir, readable by its owner only
+    (mode 0600 from its creation). Raises UnsafeSecretFile for a kept file that others could read."""
     if token := os.environ.get("BATON_INTAKE_TOKEN"):
         return token, False
     path = data_dir / "intake-token"
-    if path.exists():
-        return path.read_text().strip(), True
-    token = secrets.token_urlsafe(24)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return token, True
+    kept = read_secret(path)
+    if kept == "":
+        raise UnsafeSecretFile(f"{path} is empty: remove it and a new token is made on the next start")
+    if kept is not None:
+        return kept, True
+    return create_secret(path, secrets.token_urlsafe(24)), True
 
 
 class StartFailed(Exception):
@@ -84,7 +86,11 @@ class Stack:
             if port_open(port):
                 print(f"baton up: port {port} ({name}) is already in use; is baton already up?", file=sys.stderr)
                 return 1
-        token, from_file = intake_token(self.data_dir)
+        try:
+            token, from_file = intake_token(self.data_dir)
+        except UnsafeSecretFile as e:
+            print(f"baton up: {e}", file=sys.stderr)
+            return 1
         env = os.environ | {
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
             "BATON_HTTP_ADDR": f"127.0.0.1:{self.http_port}",

@@ -6,9 +6,12 @@ Pure and deterministic: every time comes from the state, so workflow code may ca
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from html import escape
 
+from incident import display
 from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus, Refusal
 from incident.models import TimelineEntry
@@ -61,14 +64,27 @@ def utc(t: datetime) -> str:
     return (t.astimezone(UTC) if t.tzinfo else t).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+_PUNCTUATION = re.compile(r"([\\`\[\]])")
+_BLOCK_START = re.compile(r"^(?=[#>+=-]|\d+[.)])")
+_AUTOLINK = re.compile(r"https?://[^\s<>\x00-\x1f\x7f-\x9f]+")
+
+
 def _inline(text: str) -> str:
-    """User text on one line."""
-    return " ".join(text.split())
+    """What a source, an agent or a person wrote, as markdown that shows it as written, on one line: line breaks
+    shown as ` ↵ `, controls as escapes (`incident.display`), HTML, backslashes, backticks and brackets escaped.
+    So it cannot start a heading, a list item or a table row, or open a link, an image or an HTML element."""
+    shown = escape(display.one_line(text).strip(), quote=False)
+    return _BLOCK_START.sub("\\\\", _PUNCTUATION.sub(r"\\\1", shown))
+
+
+def _link(url: str) -> str:
+    """A web address as an autolink; anything else (`javascript:`, spaces, controls) as text."""
+    return f"<{url}>" if _AUTOLINK.fullmatch(url) and display.visible(url) == url else _inline(url)
 
 
 def _cell(text: str) -> str:
-    """User text made safe for a markdown table cell."""
-    return _inline(text.replace("\\", "\\\\").replace("|", "\\|"))
+    """`_inline`, and a `|` cannot end the cell early."""
+    return _inline(text).replace("|", "\\|")
 
 
 def _row(*cells: str) -> str:
@@ -77,15 +93,15 @@ def _row(*cells: str) -> str:
 
 def _summary(st: IncidentState, svc: ServiceInfo | None) -> str:
     status = st.status.value if not st.open else f"still open ({st.status.value})"
-    lines = ["## Summary", "", f"- Service: {st.service}"]
+    lines = ["## Summary", "", f"- Service: {_inline(st.service)}"]
     if svc and svc.team:
-        lines.append(f"- Team: {svc.team}")
+        lines.append(f"- Team: {_inline(svc.team)}")
     if svc and svc.runbook:
-        lines.append(f"- Runbook: {svc.runbook}")
+        lines.append(f"- Runbook: {_link(svc.runbook)}")
     lines += [f"- Severity: {st.severity_label}", f"- Status: {status}"]
     if st.resolved_by:
         said = f" — “{_inline(st.resolution)}”" if st.resolution else " (no summary given)"
-        lines.append(f"- Resolved by: {st.resolved_by}{said}")
+        lines.append(f"- Resolved by: {_inline(st.resolved_by)}{said}")
     facing = "unknown" if svc is None else ("yes" if svc.customer_facing else "no")
     lines.append(f"- Customer facing: {facing}")
     return "\n".join(lines)
@@ -100,12 +116,12 @@ def _impact(st: IncidentState) -> str:
     else:
         lines.append("- First page: nobody was paged")
     if st.acknowledged_at:
-        ack = f"{utc(st.acknowledged_at)} by {st.acknowledged_by or 'unknown'}"
+        ack = f"{utc(st.acknowledged_at)} by {_inline(st.acknowledged_by or 'unknown')}"
         lines.append(f"- Acknowledged: {ack} ({duration(st.acknowledged_at - start)} after the first alert)")
     else:
         lines.append("- Acknowledged: not acknowledged")
     if st.resolved_at:
-        lines.append(f"- Resolved: {utc(st.resolved_at)} by {st.resolved_by or 'unknown'}")
+        lines.append(f"- Resolved: {utc(st.resolved_at)} by {_inline(st.resolved_by or 'unknown')}")
         lines.append(f"- Total duration: {duration(st.resolved_at - start)}")
     else:
         last = st.timeline[-1].at if st.timeline else start
@@ -145,7 +161,7 @@ def _suspects(st: IncidentState) -> str:
     for s in ctx.suspects:
         c = s.change
         desc = f": {_inline(c.description)}" if c.description else ""
-        link = f" ({c.link})" if c.link else ""
+        link = f" ({_link(c.link)})" if c.link else ""
         lines.append(f"- {_inline(s.text)}, at {utc(c.at)}{desc}{link}")
     for m in ctx.missing:
         lines.append(f"- Not gathered: {_inline(m)}")
@@ -176,7 +192,7 @@ def _who(entries: list[TimelineEntry], approvals: list[Approval], refusals: list
         kinds.setdefault(e.actor, Counter())[e.kind] += 1
     order = sorted(kinds, key=lambda a: _ACTOR_ORDER.get(a.partition(":")[0], 3))
     lines = ["## Who did what", ""]
-    lines += [f"- {a}: " + ", ".join(f"{k} ({n})" for k, n in kinds[a].items()) for a in order]
+    lines += [f"- {_inline(a)}: " + ", ".join(f"{_inline(k)} ({n})" for k, n in kinds[a].items()) for a in order]
     if approvals:
         lines += ["", "Approvals:", "", "| Action | Requested by | Decided by | Status |", "|---|---|---|---|"]
         for ap in approvals:
@@ -191,8 +207,13 @@ def _questions(st: IncidentState, approvals: list[Approval], refusals: list[Refu
     qs = ["What was the root cause? (not determined by baton)"]
     proposal = next((e for e in st.timeline if e.kind == Kind.SEVERITY_PROPOSED), None)
     severity = (proposal.data or {}).get("severity") if proposal else None
-    proposed = f"proposed as {severity} by {proposal.actor}" if severity and proposal else f"{st.severity.value}"
-    confirmed = f"set to {st.severity.value} by {st.severity_confirmed_by}" if st.severity_confirmed_by else None
+    proposed = (
+        f"proposed as {_inline(str(severity))} by {_inline(proposal.actor)}"
+        if severity and proposal
+        else st.severity.value
+    )
+    by = st.severity_confirmed_by
+    confirmed = f"set to {st.severity.value} by {_inline(by)}" if by else None
     qs.append(f"Was the severity right? It was {proposed} and " + (confirmed or "never confirmed by a human") + ".")
     if st.first_page_at:
         took = duration(_to_first_page(st, st.first_page_at))
@@ -207,12 +228,14 @@ def _questions(st: IncidentState, approvals: list[Approval], refusals: list[Refu
     for ap in approvals:
         if ap.status is ApprovalStatus.DENIED:
             why = f" ({_inline(ap.reason)})" if ap.reason else ""
-            qs.append(f"{ap.describe()} was denied by {ap.decided_by or 'unknown'}{why}: was that the right call?")
+            what, who = _inline(ap.describe()), _inline(ap.decided_by or "unknown")
+            qs.append(f"{what} was denied by {who}{why}: was that the right call?")
         elif ap.status is ApprovalStatus.EXPIRED:
-            qs.append(f"{ap.describe()} expired unanswered: why did no approver decide in time?")
+            qs.append(f"{_inline(ap.describe())} expired unanswered: why did no approver decide in time?")
     for r in refusals:
         ask = "keep forbidding it" if r.verdict == "never" else "allow or forbid it"
-        qs.append(f"{r.actor} was refused {r.action} {r.count} time(s) by {r.rule}: should the policy {ask}?")
+        who, what, rule = _inline(r.actor), _inline(r.action), _inline(r.rule)
+        qs.append(f"{who} was refused {what} {r.count} time(s) by {rule}: should the policy {ask}?")
     if st.context and st.context.suspects:
         qs.append("Did any of the changes before the alert play a part, and how would we know sooner?")
     if st.open:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from incident import display
+
 ACTIONS_BLOCK = "baton_actions"
 """The page's buttons: Acknowledge, Resolve, and the "Open incident" link."""
 APPROVAL_BLOCK = "baton_approval"
@@ -71,6 +73,14 @@ def decode_button(raw: str | None) -> ButtonValue:
     return ButtonValue(incident_id=incident_id, workflow_id=workflow_id, approval_id=approval_id)
 
 
-def esc(s: str) -> str:
-    """Slack's mrkdwn escaping: only &, < and > are control characters."""
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def esc(s: str, indent: str = "") -> str:
+    """Text someone else wrote, as Slack mrkdwn that shows it as written: `&`, `<` and `>` escaped as Slack
+    documents (so `<!channel>`, `<@U123>` or `<https://…|label>` cannot ping anyone or forge a link), control and
+    invisible characters shown as escapes, each line after the first marked as its continuation and started with
+    `indent` (`incident.display`)."""
+    return display.hanging(s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"), indent)
+
+
+def esc_href(href: str) -> str:
+    """A URL inside `<url|label>`: a `|` in it would end the URL early and make the rest the label."""
+    return esc(display.one_line(href)).replace("|", "%7C")

@@ -7,6 +7,7 @@ from datetime import UTC
 
 import httpx
 
+from incident import display
 from incident.config import Config
 from incident.models import Page
 
@@ -35,8 +36,9 @@ class NotifierError(Exception):
 
 
 def headline(page: Page) -> str:
-    """One line a responder reads on a lock screen."""
-    line = f"[{page.severity.value}] {page.incident_id} {page.service}: {page.title}"
+    """One line a responder reads on a lock screen: the title as its source wrote it, on one line, with its
+    control and invisible characters shown as escapes."""
+    line = f"[{page.severity.value}] {page.incident_id} {page.service}: {display.one_line(page.title)}"
     if page.kind == "page" and page.late_since is not None:
         return f"LATE {line}"
     if page.kind == "status":

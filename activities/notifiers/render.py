@@ -11,6 +11,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from activities.notifiers.base import headline, page_notes
+from incident import display
 from incident.context import LogLine, MetricSummary, PageContext
 from incident.links import Link
 from incident.models import Page
@@ -100,31 +101,41 @@ def links(page: Page, link: str) -> list[Link]:
     return out
 
 
+ITEM = "  - "
+ITEM_INDENT = "    "
+"""Where an item's continuation lines start in plain text: under its text, never where an item or a heading would."""
+
+
+def _item(value: str) -> str:
+    return ITEM + display.hanging(value, ITEM_INDENT)
+
+
 def text(page: Page, link: str, tz: str = "UTC") -> str:
-    """The page as plain text: what a terminal, a text-only mail client or a log line shows."""
+    """The page as plain text: what a terminal, a text-only mail client or a log line shows. What sources wrote
+    is shown as written (`incident.display`): its controls as escapes, its lines continued under its item."""
     out = [headline(page)]
     if intro(page):
-        out += ["", intro(page)]
+        out += ["", display.visible(intro(page))]
     out.append("")
     width = max(len(name) for name, _ in fields(page, tz)) + 2
-    out += [f"{name + ':':<{width}}{value}" for name, value in fields(page, tz)]
+    out += [f"{name + ':':<{width}}{display.one_line(value)}" for name, value in fields(page, tz)]
     ctx = page.context if page.kind not in BRIEF else None
     if ctx and ctx.suspects:
-        out += ["", "Suspects", *(f"  - {s.text}" for s in ctx.suspects)]
+        out += ["", "Suspects", *(_item(s.text) for s in ctx.suspects)]
     if ctx and ctx.metrics:
         out += ["", "Metrics"]
         for m in ctx.metrics:
-            out.append(f"  - {metric_line(m)}" + (f"  {m.link}" if m.link else ""))
+            out.append(_item(metric_line(m)) + (f"  {display.one_line(m.link)}" if m.link else ""))
     if ctx and ctx.logs:
-        out += ["", f"Logs ({ctx.logs.total:,} lines matched)", *(f"  - {log_line(t)}" for t in ctx.logs.top)]
+        out += ["", f"Logs ({ctx.logs.total:,} lines matched)", *(_item(log_line(t)) for t in ctx.logs.top)]
         if ctx.logs.link:
-            out.append(f"  {ctx.logs.link}")
+            out.append(f"  {display.one_line(ctx.logs.link)}")
     out += ["", "Links"]
-    all_links = links(page, link)
-    width = max(len(lk.text) for lk in all_links) + 2
-    out += [f"  {lk.text + ':':<{width}}{lk.href}" for lk in all_links]
+    all_links = [(display.one_line(lk.text), display.one_line(lk.href)) for lk in links(page, link)]
+    width = max(len(label) for label, _ in all_links) + 2
+    out += [f"  {label + ':':<{width}}{href}" for label, href in all_links]
     if missing := missing_line(ctx):
-        out += ["", missing]
+        out += ["", display.hanging(missing, ITEM_INDENT)]
     return "\n".join(out) + "\n"
 
 
@@ -133,42 +144,47 @@ def safe_href(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
+def _e(value: str) -> str:
+    """Text from outside as HTML: markup escaped, on one line, its controls and invisible characters shown as
+    escapes (a bidi override would reorder what the reader sees)."""
+    return escape(display.one_line(value))
+
+
 def anchor(href: str, label: str) -> str:
     if not safe_href(href):
-        return escape(f"{label} ({href})")
-    return f'<a href="{escape(href, quote=True)}">{escape(label)}</a>'
+        return _e(f"{label} ({href})")
+    return f'<a href="{escape(display.one_line(href), quote=True)}">{_e(label)}</a>'
 
 
 def _metric_item(m: MetricSummary) -> str:
     graph = f" {anchor(m.link, 'graph')}" if m.link else ""
-    return f"<li>{escape(metric_line(m))}{graph}</li>"
+    return f"<li>{_e(metric_line(m))}{graph}</li>"
 
 
 def html(page: Page, link: str, tz: str = "UTC") -> str:
     """The page as an HTML fragment wrapped in a minimal document; every value from outside is escaped."""
-    e = escape
-    parts = [f'<h2 style="margin:0 0 8px">{e(headline(page))}</h2>']
+    parts = [f'<h2 style="margin:0 0 8px">{_e(headline(page))}</h2>']
     if intro(page):
-        parts.append("<p>" + "<br>".join(e(line) for line in intro(page).splitlines()) + "</p>")
+        parts.append("<p>" + "<br>".join(escape(line) for line in display.lines(intro(page))) + "</p>")
     rows = "".join(
-        f'<tr><th align="left" style="padding-right:12px">{e(name)}</th><td>{e(value)}</td></tr>'
+        f'<tr><th align="left" style="padding-right:12px">{_e(name)}</th><td>{_e(value)}</td></tr>'
         for name, value in fields(page, tz)
     )
     parts.append(f"<table>{rows}</table>")
     ctx = page.context if page.kind not in BRIEF else None
     if ctx and ctx.suspects:
-        items = "".join(f"<li>{e(s.text)}</li>" for s in ctx.suspects)
+        items = "".join(f"<li>{_e(s.text)}</li>" for s in ctx.suspects)
         parts.append(f"<h3>Suspects</h3><ul>{items}</ul>")
     if ctx and ctx.metrics:
         items = "".join(_metric_item(m) for m in ctx.metrics)
         parts.append(f"<h3>Metrics</h3><ul>{items}</ul>")
     if ctx and ctx.logs:
-        items = "".join(f"<li><code>{e(log_line(t))}</code></li>" for t in ctx.logs.top)
+        items = "".join(f"<li><code>{_e(log_line(t))}</code></li>" for t in ctx.logs.top)
         more = f"<p>{anchor(ctx.logs.link, 'All matching logs')}</p>" if ctx.logs.link else ""
         parts.append(f"<h3>Logs ({ctx.logs.total:,} lines matched)</h3><ul>{items}</ul>{more}")
     items = "".join(f"<li>{anchor(lk.href, lk.text)}</li>" for lk in links(page, link))
     parts.append(f"<h3>Links</h3><ul>{items}</ul>")
     if missing := missing_line(ctx):
-        parts.append(f'<p style="color:#8a6d3b">{e(missing)}</p>')
+        parts.append(f'<p style="color:#8a6d3b">{_e(missing)}</p>')
     body = "\n".join(parts)
     return f'<!doctype html>\n<html><body style="font-family:sans-serif">\n{body}\n</body></html>\n'

@@ -13,10 +13,10 @@ import httpx
 from activities.http_rules import retry_after, retryable_exception, retryable_status
 from activities.notifiers import render
 from activities.notifiers.base import NotifierError, NotifierReceipt, NotifyEnv, headline
-from incident import slack_contract
+from incident import display, slack_contract
 from incident.config import Person
 from incident.models import Page, Recipient
-from incident.slack_contract import ButtonValue, esc
+from incident.slack_contract import ButtonValue, esc, esc_href
 
 PERMANENT = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope", "no_permission"}
@@ -32,20 +32,25 @@ SECTION_MAX = 3000
 
 def mlink(href: str, label: str) -> str:
     if not render.safe_href(href):
-        return esc(f"{label} ({href})")
-    return f"<{esc(href)}|{esc(label).replace('|', '¦')}>"
+        return esc(display.one_line(f"{label} ({href})"))
+    return f"<{esc_href(href)}|{esc(display.one_line(label)).replace('|', '¦')}>"
 
 
 def code(s: str) -> str:
     """Inline code; a backtick inside would end it early."""
-    return "`" + esc(s).replace("`", "'") + "`"
+    return "`" + esc(display.one_line(s)).replace("`", "'") + "`"
 
 
 def _cut(s: str, limit: int) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+BULLET_INDENT = "    "
+"""Where a bullet's continuation lines start: under its text, never where a bullet would."""
+
+
 def _section(title: str, lines: list[str]) -> dict[str, Any]:
+    """`lines` are mrkdwn, escaped with `BULLET_INDENT` for what continues on another line."""
     body = f"*{title}*\n" + "\n".join(f"• {line}" for line in lines)
     return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(body, SECTION_MAX)}}
 
@@ -91,17 +96,21 @@ def blocks(page: Page, link: str, tz: str = "UTC") -> list[dict[str, Any]]:
     are already on the first page of the thread)."""
     title = headline(page) if page.kind != "update" else f"Update: {headline(page)}"
     out: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": _cut(title, HEADER_MAX)}}]
-    if render.intro(page):
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(esc(render.intro(page)), SECTION_MAX)}})
+    if intro := render.intro(page):
+        text = "\n".join(esc(line) for line in intro.split("\n"))  # baton's own lines (an approval's question)
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_MAX)}})
     facts = render.fields(page, tz)[:4]
     out.append(
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{esc(value)}"} for name, value in facts]}
     )
     ctx = page.context if page.kind not in render.BRIEF else None
     if ctx and ctx.suspects:
-        out.append(_section("Suspects", [esc(s.text) for s in ctx.suspects]))
+        out.append(_section("Suspects", [esc(s.text, BULLET_INDENT) for s in ctx.suspects]))
     if ctx and ctx.metrics:
-        lines = [esc(render.metric_line(m)) + (f" {mlink(m.link, 'graph')}" if m.link else "") for m in ctx.metrics]
+        lines = [
+            esc(render.metric_line(m), BULLET_INDENT) + (f" {mlink(m.link, 'graph')}" if m.link else "")
+            for m in ctx.metrics
+        ]
         out.append(_section("Metrics", lines))
     if ctx and ctx.logs:
         lines = [code(render.log_line(t)) for t in ctx.logs.top]

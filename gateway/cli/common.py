@@ -14,13 +14,15 @@ import typer
 from rich.console import Console
 
 from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.render import escape
 from gateway.temporal import connect, temporal_address
 from incident.config import ConfigError, config_path, load_config
 from incident.durations import parse_duration
 from incident.models import Actor
 
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
+"""No `:emoji:` codes: a note saying `:white_check_mark:` prints as written."""
 T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -29,7 +31,7 @@ IdArg = Annotated[str, typer.Argument(help="Incident id, e.g. INC-7K2Q9M (or its
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -84,7 +86,7 @@ def done(result: Any, as_json: bool) -> None:
     if as_json:
         emit_json(result.model_dump(mode="json"))
     else:
-        out.print(result.message, highlight=False)
+        out.print(escape(result.message), highlight=False)
 
 
 def check_config() -> None:

@@ -66,7 +66,7 @@ def watch(
                 if as_json:
                     typer.echo(e.model_dump_json())
                 else:
-                    out.print(render.timeline_line(e), highlight=False)
+                    out.print(render.timeline_entry(e), highlight=False)
             shown = len(st.timeline)
             if not st.open:
                 return

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import structlog
 from rich.console import Console
-from rich.markup import escape
 
 from gateway.drill.loading import DrillSetupError
 from gateway.drill.results import DrillResult
 from gateway.drill.running import run_drills
+from gateway.render import escape
 from incident.judge import ago
 
 

@@ -11,7 +11,9 @@ from typing import Any
 from mcp.server.mcpserver.exceptions import ToolError
 
 from gateway.client import IncidentSummary, NotFound, Refused, Unavailable
+from gateway.mcp.catalog import UNTRUSTED
 from gateway.oncall import OnCallView
+from incident import display
 from incident.approvals import Approval
 from incident.context import Change
 from incident.durations import format_duration
@@ -22,6 +24,12 @@ from incident.state import IncidentPolicy, IncidentState
 
 def compact(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def untrusted(text: str | None) -> dict[str, str] | None:
+    """Text baton did not write, marked so an agent reads it as data. Characters nobody sees (tags, zero-width,
+    bidi overrides: a way to hide instructions in an alert title) and controls are shown as escapes."""
+    return None if text is None else {UNTRUSTED: display.visible(text)}
 
 
 def _t(when: datetime | None) -> str | None:
@@ -38,15 +46,17 @@ def approval_json(a: Approval) -> dict[str, Any]:
         "deadline": _t(a.deadline),
     }
     if a.params:
-        out["params"] = a.params
+        out["params"] = {k: untrusted(v) for k, v in a.params.items()}
+    if a.rationale:
+        out["rationale"] = untrusted(a.rationale)
     if a.text:
-        out["text"] = a.text
+        out["text"] = untrusted(a.text)
     if a.decided_by:
         out["decided_by"] = a.decided_by
     if a.reason:
-        out["reason"] = a.reason
+        out["reason"] = untrusted(a.reason)
     if a.run is not None:
-        out["run"] = {"ok": a.run.ok, "detail": a.run.detail}
+        out["run"] = {"ok": a.run.ok, "detail": untrusted(a.run.detail)}
     return out
 
 
@@ -54,7 +64,7 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
     cur = st.escalation
     return {
         "incident_id": st.incident_id,
-        "title": st.title,
+        "title": untrusted(st.title),
         "service": st.service,
         "status": st.status.value,
         "severity": st.severity_label,
@@ -62,7 +72,7 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
         "opened_at": _t(st.opened_at),
         "acknowledged_by": st.acknowledged_by,
         "resolved_by": st.resolved_by,
-        "resolution": st.resolution,
+        "resolution": untrusted(st.resolution),
         "alerts": st.alert_count,
         "firing": st.firing,
         "paged": st.paged,
@@ -74,10 +84,10 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
         },
         "pending_approvals": [approval_json(a) for a in st.pending_approvals],
         "decided_approvals": [approval_json(a) for a in st.approvals if not a.pending],
-        "suspects": [s.text for s in st.context.suspects] if st.context else None,
+        "suspects": [untrusted(s.text) for s in st.context.suspects] if st.context else None,
         "refused_requests": st.refused_total,
         "timeline": [
-            {"at": _t(e.at), "actor": e.actor, "kind": e.kind, "text": e.text}
+            {"at": _t(e.at), "actor": e.actor, "kind": e.kind, "text": untrusted(e.text)}
             for e in (st.timeline[-timeline:] if timeline else [])
         ],
         "timeline_total": len(st.timeline),
@@ -144,22 +154,31 @@ def context_json(st: IncidentState, policy: IncidentPolicy, later: Sequence[Chan
     else:
         out["suspects"] = [
             {
-                "text": s.text,
-                "version": s.change.version,
-                "author": s.change.author,
-                "kind": s.change.kind,
+                "text": untrusted(s.text),
+                "version": untrusted(s.change.version),
+                "author": untrusted(s.change.author),
+                "kind": untrusted(s.change.kind),
                 "at": _t(s.change.at),
-                "link": s.change.link,
-                "description": s.change.description,
+                "link": untrusted(s.change.link),
+                "description": untrusted(s.change.description),
             }
             for s in ctx.suspects
         ]
         out["metrics"] = [m.model_dump(mode="json", exclude_none=True) for m in ctx.metrics]
-        out["logs"] = ctx.logs.model_dump(mode="json", exclude_none=True) if ctx.logs else None
-        out["links"] = [link.model_dump(mode="json") for link in ctx.links]
-        out["missing"] = ctx.missing
+        logs = ctx.logs.model_dump(mode="json", exclude_none=True) if ctx.logs else None
+        if logs is not None:
+            logs["top"] = [{**line, "text": untrusted(line["text"])} for line in logs.get("top", [])]
+        out["logs"] = logs
+        out["links"] = [{"href": untrusted(lk.href), "text": untrusted(lk.text)} for lk in ctx.links]
+        out["missing"] = [untrusted(m) for m in ctx.missing]
     out["changes_since_opened"] = [
-        {"version": c.version, "author": c.author, "kind": c.kind, "at": _t(c.at), "description": c.description}
+        {
+            "version": untrusted(c.version),
+            "author": untrusted(c.author),
+            "kind": untrusted(c.kind),
+            "at": _t(c.at),
+            "description": untrusted(c.description),
+        }
         for c in later
     ]
     return out

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import os
 import socket
 import sys
@@ -51,7 +50,7 @@ def build_server(tools: AgentTools) -> MCPServer:
             fn,
             name=spec.name,
             title=spec.title,
-            description=inspect.cleandoc(fn.__doc__ or ""),
+            description=spec.description(fn.__doc__),
             annotations=spec.annotations.model_copy(update={"title": spec.title}),
             structured_output=False,
         )

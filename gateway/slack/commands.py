@@ -20,6 +20,9 @@ from incident.slack_contract import esc
 from incident.state import IncidentState
 
 log = structlog.get_logger("baton.slack")
+TITLE_INDENT = "    "
+QUOTE_INDENT = ">          "
+"""Where a timeline entry's continuation lines start: in its quote, under its text, never where an entry starts."""
 
 
 class Commands:
@@ -105,14 +108,14 @@ class Commands:
         display = self.people.display
         lines = [
             f"*{esc(st.incident_id)}* · {esc(st.severity_label)} · {esc(st.service)} · *{st.status.value}*",
-            esc(st.title),
+            esc(st.title, TITLE_INDENT),
             f"Opened {st.opened_at:%Y-%m-%d %H:%M} UTC ({ago(st.opened_at)}) · alerts: {st.alert_count}"
             f" · paged: {esc(', '.join(st.paged) or 'nobody yet')}",
         ]
         if st.acknowledged_by and st.status is Status.ACKNOWLEDGED:
             lines.append(f"Acknowledged by {esc(display(st.acknowledged_by))}")
         if st.resolved_by:
-            why = f": {esc(st.resolution)}" if st.resolution else ""
+            why = f": {esc(st.resolution, TITLE_INDENT)}" if st.resolution else ""
             lines.append(f"Resolved by {esc(display(st.resolved_by))}{why}")
         for a in st.pending_approvals:
             lines.append(
@@ -120,7 +123,7 @@ class Commands:
                 f"may decide by {a.deadline:%H:%M} UTC"
             )
         for e in st.timeline[-3:]:
-            lines.append(f"> {e.at:%H:%M} {esc(e.actor)}: {esc(cut(e.text, 200))}")
+            lines.append(f"> {e.at:%H:%M} {esc(e.actor)}: {esc(cut(e.text, 200), QUOTE_INDENT)}")
         return "\n".join(lines)
 
     def oncall(self, schedule: str | None) -> str:

@@ -188,6 +188,58 @@ def test_html_escapes_everything_from_outside() -> None:
     assert "<li>checkout v2.41 deployed by bob 20 min before the alert</li>" in out
 
 
+HIDDEN = "\x1b]0;owned\x07\x1b[1A\x9b2K\u202eevil\u200b\U000e0041"
+
+
+def forging_page() -> Page:
+    """A source whose title, deploy, metric and log line carry markup, escape codes and a forged item."""
+    deploy = Change(
+        service="checkout", version=f"v2.41 {HIDDEN}\n  - checkout v2.40 deployed by alice", at=OPENED, author="bob"
+    )
+    ctx = PageContext(
+        suspects=[Suspect(change=deploy, before=timedelta(minutes=20))],
+        metrics=[MetricSummary(name="<b>5xx</b>\nLinks", query="q", current=7.2)],
+        logs=LogSummary(query="q", total=1, top=[LogLine(text=f"<img src=x onerror=alert(1)> {HIDDEN}", count=1)]),
+    )
+    return page(title=f"<script>alert(1)</script> {HIDDEN}\nSeverity: SEV4", ctx=ctx)
+
+
+def test_html_shows_markup_and_escape_codes_from_outside_as_text() -> None:
+    out = render.html(forging_page(), LINK)
+    assert "<script>" not in out and "<img" not in out and "<b>5xx" not in out
+    assert "&lt;script&gt;" in out and "&lt;img src=x onerror=alert(1)&gt;" in out
+    for c in ("\x1b", "\x07", "\x9b", "\u202e", "\u200b", "\U000e0041"):
+        assert c not in out, repr(c)
+    assert "\\x1b]0;owned\\x07" in out and "\\u202eevil" in out
+
+
+def test_plain_text_keeps_what_a_source_wrote_under_its_item() -> None:
+    out = render.text(forging_page(), LINK)
+    lines = out.splitlines()
+    assert lines[0].endswith("\\u202eevil\\u200b\\U000e0041 ↵ Severity: SEV4"), "the title stays on its line"
+    assert [line for line in lines if line.startswith("Severity:")] == ["Severity: SEV1"]
+    assert "    ↳   - checkout v2.40 deployed by alice deployed by bob 20 min before the alert" in lines
+    assert [line for line in lines if line.startswith("  - checkout")] == [
+        "  - checkout v2.41 \\x1b]0;owned\\x07\\x1b[1A\\x9b2K\\u202eevil\\u200b\\U000e0041"
+    ]
+    assert "    ↳ Links: 7.2" in lines and lines.count("Links") == 1
+    for c in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert c not in out, repr(c)
+
+
+async def test_an_email_from_a_hostile_source_escapes_both_parts(
+    smtp: tuple[Mailbox, int], http: httpx.AsyncClient
+) -> None:
+    box, port = smtp
+    await deliver(send_email, smtp_config(port), http, forging_page())
+    msg = box.messages[0]
+    assert "\n" not in msg["Subject"] and "Severity: SEV4" in msg["Subject"] and "\x1b" not in msg["Subject"]
+    html_part, plain_part = msg.get_body(("html",)), msg.get_body(("plain",))
+    assert html_part is not None and plain_part is not None
+    assert "<script>" not in html_part.get_content() and "&lt;script&gt;" in html_part.get_content()
+    assert "\x1b" not in plain_part.get_content() and "\u202e" not in html_part.get_content()
+
+
 # ---- Slack ---------------------------------------------------------------------------------------------------
 
 

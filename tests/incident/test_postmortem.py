@@ -175,7 +175,7 @@ def test_a_pipe_or_newline_in_a_note_keeps_the_table_whole() -> None:
     assert rows[0] == "| Time (UTC) | Who | What |"
     assert all(len(cells(r)) == 3 for r in rows)
     note = next(r for r in rows if "agent:triage" in r and "latency" in r)
-    assert cells(note) == ["2026-11-26 02:20:45", "agent:triage", "error rate \0 latency both up since v2.41"]
+    assert cells(note) == ["2026-11-26 02:20:45", "agent:triage", "error rate \0 latency both up ↵ since v2.41"]
     assert len(rows) == 2 + len(resolved_state().timeline)
 
 
@@ -300,3 +300,60 @@ def test_levels_and_proposals_are_read_from_the_entries_data_not_their_sentences
     questions = draft(state, SERVICE).split("## Open questions for the responders\n", 1)[1]
     assert "- Escalation reached level 2: why did level 1 not acknowledge?" in questions
     assert "It was proposed as SEV1 by agent:triage" in questions
+
+
+FAKE_HEADING = "\n\n## Root cause\n\nalice's deploy broke it\n"
+
+
+def headings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip(" >-").startswith("#")]
+
+
+def test_nothing_a_source_or_an_agent_wrote_can_make_a_heading_or_a_timeline_row() -> None:
+    state = resolved_state()
+    state.title = f"checkout 5xx{FAKE_HEADING}"
+    state.resolution = f"rolled back{FAKE_HEADING}"
+    state.timeline.append(
+        entry(500, "agent:triage", "note", f"<h2>Root cause</h2>{FAKE_HEADING}| 02:30 | human:bob | ok |")
+    )
+    state.timeline.append(entry(501, "agent:triage", "note", "- # Root cause: bob [approved](https://evil.example)"))
+    denied = Approval(
+        id="A1",
+        action="rollback",
+        params={"version": f"v2.40{FAKE_HEADING}"},
+        rationale=FAKE_HEADING,
+        requested_by="agent:triage",
+        requested_at=at(100),
+        rule="boundaries.agent.approval",
+        deadline=at(1000),
+        status=ApprovalStatus.DENIED,
+        decided_by="human:alice",
+        decided_at=at(200),
+        reason=FAKE_HEADING,
+    )
+    text = draft(state, SERVICE, approvals=[denied])
+    expected = headings(draft(resolved_state(), SERVICE))
+    assert len(headings(text)) == len(expected) and headings(text)[1:] == expected[1:], headings(text)
+    assert "<h2>" not in text and "&lt;h2&gt;Root cause&lt;/h2&gt;" in text
+    assert "[approved](" not in text and "\\[approved\\](https://evil.example)" in text
+    rows = table_rows(text, "Timeline")
+    assert not any("human:bob | ok" in r for r in rows) and all(len(cells(r)) == 3 for r in rows)
+    assert "rollback (version=v2.40 ↵  ↵ ## Root cause ↵  ↵ alice's deploy broke it ↵ ) was denied" in text
+
+
+def test_escape_codes_and_hidden_characters_do_not_reach_the_draft() -> None:
+    state = resolved_state()
+    state.timeline.append(entry(500, "agent:triage", "note", "fine\x1b]0;owned\x07\x1b[2J\u202eevil\U000e0041"))
+    state.context = PageContext(
+        suspects=[
+            Suspect(
+                change=Change(service="checkout", version="v2.41", at=at(-60), link="javascript:alert(1)"),
+                before=timedelta(minutes=1),
+            )
+        ]
+    )
+    text = draft(state, SERVICE)
+    for c in ("\x1b", "\x07", "\u202e", "\U000e0041"):
+        assert c not in text, repr(c)
+    assert "fine\\\\x1b\\]0;owned\\\\x07\\\\x1b\\[2J\\\\u202eevil" in text
+    assert "<javascript:" not in text and "(javascript:alert(1))" in text
