@@ -153,9 +153,9 @@ async def test_level_one_page_is_kept_trying_through_an_outage_and_delivered_bef
     receiver.failing.add("/alice")
     wid = await start(hp)
     await until(lambda: _count(receiver, "/alice"), lambda n: n >= 1)
-    await hp.env.sleep(timedelta(seconds=45))
+    await hp.env.sleep(timedelta(seconds=90))
     tried = receiver.to("/alice")
-    assert len(tried) > 3, f"the page was given up after {len(tried)} attempts in a 45 s outage"
+    assert len(tried) > 3, f"the page was given up after {len(tried)} attempts in a 90 s outage"
     assert not receiver.delivered("/alice")
 
     receiver.failing.clear()  # the receiver recovers
