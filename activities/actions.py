@@ -14,6 +14,10 @@ Every attempt at one action carries the same idempotency key (`<incident_id>/<A1
 `dry_run=True` (drills) the request is built, placeholders and all, and described, but nothing is called.
 A command heartbeats while it runs, so the workflow may set a heartbeat timeout; its start-to-close timeout
 must be longer than the runner's `timeout`.
+
+What the request's parameters can do is bounded here too, whatever the workflow checked: a parameter the runner does
+not declare, or a value outside its `pattern`/`values`, fails before anything runs; a command gets parameters after
+`--` as `name=value`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import shlex
 import signal
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -34,13 +39,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities.http_rules import excerpt, retryable_status, unusable_url
 from incident.actions import (
-    ActionRunner,
     CommandRunner,
     HeaderSecret,
+    ParamRule,
     Renderer,
     StatuspageRunner,
     TemplateError,
     WebhookRunner,
+    param_problems,
     placeholder_values,
 )
 from incident.approvals import ActionRun
@@ -71,18 +77,9 @@ class ActionActivities:
         self.http = http
         self.dry_run = dry_run
 
-    def runner_for(self, service: str, action: str) -> tuple[ActionRunner | None, str]:
-        """The runner for `action` on `service` and the config path it came from."""
-        svc = self.config.services.get(service)
-        if svc is not None and (runner := svc.actions.get(action)) is not None:
-            return runner, f"services.{service}.actions.{action}"
-        if (runner := self.config.actions.get(action)) is not None:
-            return runner, f"actions.{action}"
-        return None, ""
-
     @activity.defn(name="run_action")
     async def run_action(self, req: RunActionRequest) -> ActionRun:
-        runner, where = self.runner_for(req.service, req.action)
+        runner, where = self.config.runner_for(req.service, req.action)
         if runner is None:
             return ActionRun(
                 ok=True,
@@ -97,10 +94,13 @@ class ActionActivities:
             incident=req.incident_id, approval=req.approval_id, action=req.action, runner=described, config=where
         )
         try:
+            if problems := param_problems(req.params, runner.declared(where)):
+                refused = "; ".join(f"{p.message} ({p.rule})" for p in problems)
+                raise _Failed(f"refused before running: {refused}")
             if runner.webhook is not None:
                 result = await self._webhook(runner.webhook, req, where)
             elif runner.command is not None:
-                result = await self._command(runner.command, req)
+                result = await self._command(runner.command, runner.param_rules(), req)
             else:
                 assert runner.statuspage is not None
                 result = await self._statuspage(runner.statuspage, req, where)
@@ -177,27 +177,13 @@ class ActionActivities:
 
     # ---- command -----------------------------------------------------------------------------------------------
 
-    async def _command(self, cmd: CommandRunner, req: RunActionRequest) -> ActionRun:
-        r = Renderer(_values(req))
-        argv = [r.text(item) for item in cmd.argv]
-        r.check()
+    async def _command(self, cmd: CommandRunner, rules: Mapping[str, ParamRule], req: RunActionRequest) -> ActionRun:
+        argv = command_argv(cmd, rules, req)
         timeout = format_duration(cmd.timeout)
         if self.dry_run:
             where = f" in {cmd.cwd}" if cmd.cwd else ""
             return ActionRun(ok=True, detail=f"would run {shlex.join(argv)}{where} (timeout {timeout}, no shell)")
-        env = {
-            **os.environ,
-            "BATON_INCIDENT_ID": req.incident_id,
-            "BATON_WORKFLOW_ID": req.workflow_id,
-            "BATON_SERVICE": req.service,
-            "BATON_ACTION": req.action,
-            "BATON_APPROVAL_ID": req.approval_id,
-            "BATON_REQUESTED_BY": req.requested_by,
-            "BATON_APPROVED_BY": req.approved_by or "",
-            "BATON_PARAMS": json.dumps(req.params, sort_keys=True),
-            "BATON_TEXT": req.text or "",
-            "BATON_IDEMPOTENCY_KEY": req.idempotency_key(),
-        }
+        env = command_env(cmd, req)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -247,6 +233,33 @@ class ActionActivities:
             head = f"exit {code} after {took}"
         tail = _output_tail(bytes(err), bytes(out), lines=5 if code == 0 and not timed_out else TAIL_LINES)
         return ActionRun(ok=code == 0 and not timed_out, detail=head + (f"\n{tail}" if tail else ""))
+
+
+def command_argv(cmd: CommandRunner, rules: Mapping[str, ParamRule], req: RunActionRequest) -> list[str]:
+    """`argv` with its placeholders filled, then, when the action declares parameters, `--` and `name=value` for
+    each one the request passes (in the order they are declared): a value can never be read as an option."""
+    r = Renderer(_values(req))
+    argv = [r.text(item) for item in cmd.argv]
+    r.check()
+    if rules:
+        argv += ["--", *(f"{name}={req.params[name]}" for name in rules if name in req.params)]
+    return argv
+
+
+def command_env(cmd: CommandRunner, req: RunActionRequest) -> dict[str, str]:
+    """The worker's environment, then the request as BATON_*."""
+    return dict(os.environ) | {
+        "BATON_INCIDENT_ID": req.incident_id,
+        "BATON_WORKFLOW_ID": req.workflow_id,
+        "BATON_SERVICE": req.service,
+        "BATON_ACTION": req.action,
+        "BATON_APPROVAL_ID": req.approval_id,
+        "BATON_REQUESTED_BY": req.requested_by,
+        "BATON_APPROVED_BY": req.approved_by or "",
+        "BATON_PARAMS": json.dumps(req.params, sort_keys=True),
+        "BATON_TEXT": req.text or "",
+        "BATON_IDEMPOTENCY_KEY": req.idempotency_key(),
+    }
 
 
 def _values(req: RunActionRequest) -> dict[str, str | None]:
