@@ -17,7 +17,7 @@ must be longer than the runner's `timeout`.
 
 What the request's parameters can do is bounded here too, whatever the workflow checked: a parameter the runner does
 not declare, or a value outside its `pattern`/`values`, fails before anything runs; a command gets parameters after
-`--` as `name=value`.
+`--` as `name=value` and an environment of `COMMAND_ENV` plus its own `env:`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0
 """After SIGTERM to a timed-out command's process group, how long before SIGKILL."""
 _KEEP_OUTPUT = 64 * 1024
+COMMAND_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+"""What a command gets of the worker's environment without asking (its `env:` names more); never a token."""
 
 
 class _Failed(Exception):
@@ -247,8 +249,9 @@ def command_argv(cmd: CommandRunner, rules: Mapping[str, ParamRule], req: RunAct
 
 
 def command_env(cmd: CommandRunner, req: RunActionRequest) -> dict[str, str]:
-    """The worker's environment, then the request as BATON_*."""
-    return dict(os.environ) | {
+    """COMMAND_ENV and the command's own `env:` from the worker's environment, then the request as BATON_*."""
+    passed = {name: os.environ[name] for name in (*COMMAND_ENV, *cmd.env) if name in os.environ}
+    return passed | {
         "BATON_INCIDENT_ID": req.incident_id,
         "BATON_WORKFLOW_ID": req.workflow_id,
         "BATON_SERVICE": req.service,

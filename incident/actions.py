@@ -282,6 +282,9 @@ def _declaration(name: str) -> str:
     return f'params: {{{name}: {{pattern: "{SUGGESTED_PATTERN}"}}}}'
 
 
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class HeaderSecret(Strict):
     """A header whose value is a secret: `{secret: env:GITHUB_TOKEN, prefix: "Bearer "}`."""
 
@@ -326,11 +329,15 @@ class CommandRunner(Strict):
     """A local program, run without a shell: every argv item is filled in on its own and stays one argument.
 
     Request parameters are not argv placeholders: the runner appends `--` and then `name=value` per parameter, so
-    no value (`--all`, `--kubeconfig=/x`) can be read as an option."""
+    no value (`--all`, `--kubeconfig=/x`) can be read as an option. The program's environment is a short default
+    list plus the variables `env` names, never the rest of the worker's."""
 
     argv: list[str] = Field(min_length=1, description='e.g. ["./scripts/rollback.sh", "{service}"]')
     timeout: ActionTimeout = Field(default="5m", validate_default=True, description="then its process group is killed")
     cwd: str | None = Field(None, description="working directory; default: the worker's")
+    env: list[str] = Field(
+        default_factory=list, description="variables of the worker's environment the program also gets, e.g. KUBECONFIG"
+    )
 
     @field_validator("argv")
     @classmethod
@@ -350,6 +357,18 @@ class CommandRunner(Strict):
                         f"argv: the program gets them after `--` as {name}=VALUE (and in BATON_PARAMS); declare "
                         f"it, e.g. {_declaration(name)}, and drop it from argv"
                     )
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if name.upper().startswith("BATON_"):
+                raise ValueError(
+                    f"{name} is baton's own: the program gets the request as BATON_* variables, never the worker's"
+                )
         return v
 
 

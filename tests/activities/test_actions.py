@@ -538,6 +538,7 @@ async def test_a_dry_run_runs_no_command(tmp_path: Path) -> None:
         ({"params": {"version": {}}, "webhook": {"url": "https://ci.example"}}, "exactly one of `pattern"),
         ({"params": {"version": {"pattern": "v[0-9"}}, "webhook": {"url": "https://ci.example"}}, "not a regular"),
         ({"params": {"service": {"values": ["x"]}}, "webhook": {"url": "https://ci.example"}}, "never a parameter"),
+        ({"command": {"argv": ["x"], "env": ["BATON_TOKEN"]}}, "baton's own"),
     ],
 )
 def test_parameters_are_declared_or_the_config_says_what_to_add(runner: dict[str, Any], message: str) -> None:
@@ -587,3 +588,38 @@ async def test_a_value_like_an_option_reaches_the_command_as_no_option(tmp_path:
         "all": False,
         "kubeconfig": None,
     }
+
+
+ENV_DUMP = """
+import json, os
+print(json.dumps(dict(os.environ)))
+"""
+
+
+async def test_a_command_gets_only_the_allowed_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_TOKEN", "baton-human-token-123")
+    monkeypatch.setenv("BATON_AGENT_TRIAGE_TOKEN", "baton-agent-token-456")
+    monkeypatch.setenv("DEPLOY_API_TOKEN", "deploy-token-789")
+    monkeypatch.setenv("KUBECONFIG", "/etc/kube/checkout")
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    prog = script(tmp_path, ENV_DUMP)
+    cfg = config(checkout=command_runner([str(prog)], env=["KUBECONFIG"]))
+    result = await run(cfg, request())
+    env = json.loads(result.detail.split("stdout:\n", 1)[1])
+    request_vars = {
+        "BATON_INCIDENT_ID",
+        "BATON_WORKFLOW_ID",
+        "BATON_SERVICE",
+        "BATON_ACTION",
+        "BATON_APPROVAL_ID",
+        "BATON_REQUESTED_BY",
+        "BATON_APPROVED_BY",
+        "BATON_PARAMS",
+        "BATON_TEXT",
+        "BATON_IDEMPOTENCY_KEY",
+    }
+    allowed = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "KUBECONFIG"}
+    assert set(env) - request_vars <= allowed, set(env) - request_vars - allowed
+    assert {k for k in env if k.startswith("BATON_")} == request_vars
+    assert env["KUBECONFIG"] == "/etc/kube/checkout" and env["TZ"] == "Europe/Berlin"
+    assert "DEPLOY_API_TOKEN" not in env and "baton-human-token-123" not in result.detail
