@@ -623,3 +623,73 @@ async def test_a_command_gets_only_the_allowed_environment(tmp_path: Path, monke
     assert {k for k in env if k.startswith("BATON_")} == request_vars
     assert env["KUBECONFIG"] == "/etc/kube/checkout" and env["TZ"] == "Europe/Berlin"
     assert "DEPLOY_API_TOKEN" not in env and "baton-human-token-123" not in result.detail
+
+
+LEAKY = """
+import os, sys
+token = os.environ["TEST_DEPLOY_TOKEN"]
+print(f"using token {token} for the deploy")
+print(f"Authorization: Bearer {token}", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+async def test_a_secret_a_command_echoes_is_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "deploy-secret-0123456789"
+    monkeypatch.setenv("TEST_DEPLOY_TOKEN", token)
+    prog = script(tmp_path, LEAKY)
+    cfg = config(
+        checkout=command_runner([str(prog)], env=["TEST_DEPLOY_TOKEN"]),
+        integrations={"github": {"token": "env:TEST_DEPLOY_TOKEN"}},
+    )
+    result = await run(cfg, request())
+    assert not result.ok
+    assert token not in result.model_dump_json()
+    assert "using token [redacted] for the deploy" in result.detail
+    assert "Authorization: Bearer [redacted]" in result.detail
+
+
+async def test_a_secret_at_the_cut_of_a_long_output_leaves_no_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "deploy-secret-0123456789"
+    monkeypatch.setenv("TEST_DEPLOY_TOKEN", token)
+    prog = script(tmp_path, f"import os\nprint(os.environ['TEST_DEPLOY_TOKEN'] + 'y' * {DETAIL_LIMIT - 20})\n")
+    cfg = config(
+        checkout=command_runner([str(prog)], env=["TEST_DEPLOY_TOKEN"]),
+        integrations={"github": {"token": "env:TEST_DEPLOY_TOKEN"}},
+    )
+    result = await run(cfg, request())
+    assert result.ok and result.detail.count("y") > DETAIL_LIMIT - 100
+    assert token[-8:] not in result.detail, "the cut fell inside the secret and left its end"
+
+
+def echo_headers(status: int) -> Any:
+    """An API that repeats the request's headers in its answer (as some error pages do)."""
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        return status, {"Content-Type": "application/json"}, json.dumps({"you_sent": req.headers}).encode()
+
+    return respond
+
+
+@pytest.mark.parametrize("status", [200, 422])
+async def test_a_secret_in_a_webhook_answer_is_redacted(status: int) -> None:
+    with loopback_http(echo_headers(status)) as url:
+        result = await run(config(checkout=dispatch_runner(url)), request())
+    assert GITHUB_TOKEN not in result.model_dump_json()
+    assert "Bearer [redacted]" in result.detail
+
+
+async def test_a_secret_in_a_retryable_error_is_redacted() -> None:
+    with loopback_http(echo_headers(503)) as url, pytest.raises(ApplicationError) as e:
+        await run(config(checkout=dispatch_runner(url)), request())
+    assert not e.value.non_retryable and "answered 503" in str(e.value)
+    assert GITHUB_TOKEN not in str(e.value) and "Bearer [redacted]" in str(e.value)
+
+
+async def test_a_secret_in_a_statuspage_answer_is_redacted() -> None:
+    with loopback_http(echo_headers(400)) as url:
+        result = await run(config(actions=statuspage(url)), request(action="customer_comms", params={}, text="x"))
+    assert not result.ok and STATUSPAGE_KEY not in result.model_dump_json()
+    assert "OAuth [redacted]" in result.detail
