@@ -16,9 +16,9 @@ A command heartbeats while it runs, so the workflow may set a heartbeat timeout;
 must be longer than the runner's `timeout`.
 
 What the request's parameters can do is bounded here too, whatever the workflow checked: a parameter the runner does
-not declare, or a value outside its `pattern`/`values`, fails before anything runs; a command gets parameters after
-`--` as `name=value` and an environment of `COMMAND_ENV` plus its own `env:`. Everything returned or raised passes
-through the config's secrets' `Redactor`.
+not declare, or a value outside its `pattern`/`values`, fails before anything runs; a webhook goes only to the host
+its URL names and follows no redirect; a command gets parameters after `--` as `name=value` and an environment of
+`COMMAND_ENV` plus its own `env:`. Everything returned or raised passes through the config's secrets' `Redactor`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -133,6 +134,8 @@ class ActionActivities:
         url = r.text(hook.url, url=True)
         body = r.json(hook.body)
         r.check()
+        if _origin(url) != hook.origin():
+            raise _Failed(f"{url} is not on {hook.origin()[1]}, the host {where}.webhook.url names: nothing was sent")
         shown = f"{hook.method} {url}"
         if self.dry_run:
             return ActionRun(ok=True, detail=f"would {shown}" + (f" with {_compact(body)}" if body is not None else ""))
@@ -171,11 +174,13 @@ class ActionActivities:
     async def _request(
         self, method: str, url: str, headers: dict[str, str], body: Any, timeout_s: float, redact: Redact
     ) -> httpx.Response:
-        """2xx returns; 4xx raises _Failed; 5xx, 408, 429 and network trouble raise a retryable ApplicationError.
-        The answer in any message is redacted."""
+        """2xx returns; 4xx (and a redirect: never followed) raises _Failed; 5xx, 408, 429 and network trouble
+        raise a retryable ApplicationError. The answer in any message is redacted."""
         shown = f"{method} {url}"
         try:
-            resp = await self.http.request(method, url, headers=headers, json=body, timeout=timeout_s)
+            resp = await self.http.request(
+                method, url, headers=headers, json=body, timeout=timeout_s, follow_redirects=False
+            )
         except (httpx.InvalidURL, httpx.HTTPError) as e:
             if unusable_url(e):
                 raise _Failed(f"{shown}: not a usable URL ({e})") from None
@@ -184,6 +189,9 @@ class ActionActivities:
             raise _retryable(f"{shown} failed: {type(e).__name__}") from None
         if 200 <= resp.status_code < 300:
             return resp
+        if resp.is_redirect:
+            to = excerpt(redact(resp.headers.get("location", "")), 200)
+            raise _Failed(f"{shown} answered {resp.status_code}: a redirect to {to or '(no Location)'}, not followed")
         answer = f"{shown} answered {resp.status_code}{_excerpt(redact(resp.text))}"
         if retryable_status(resp.status_code):
             raise _retryable(answer)
@@ -278,6 +286,11 @@ def command_env(cmd: CommandRunner, req: RunActionRequest) -> dict[str, str]:
         "BATON_TEXT": req.text or "",
         "BATON_IDEMPOTENCY_KEY": req.idempotency_key(),
     }
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _values(req: RunActionRequest) -> dict[str, str | None]:

@@ -7,7 +7,8 @@ without a shell) or `statuspage` (Atlassian Statuspage, for customer comms). Str
 
 Request parameters come from whoever asked, an agent included, so each action declares the ones it takes
 (`params: {version: {pattern: ...}}` or `{values: [...]}`): the workflow refuses any other parameter or value
-before anything runs (`param_problems`), and a command gets parameters only after `--`, as `name=value`.
+before anything runs (`param_problems`), a parameter never becomes part of a webhook URL's scheme, host or port,
+and a command gets parameters only after `--`, as `name=value`.
 
 Pure: models and templating only. The activity that runs them is `activities/actions.py`.
 """
@@ -19,7 +20,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, field_validator, model_validator
 
@@ -69,6 +70,7 @@ _EMPTY_BUILTIN = {
     "text": "the request has no text (the message to post)",
     "approved_by": "nobody approved this request",
 }
+_DOT_SEGMENTS = (".", "..")
 
 
 def placeholders(template: str) -> list[str]:
@@ -88,9 +90,10 @@ def json_strings(value: Any) -> list[str]:
 
 
 class TemplateError(ValueError):
-    """A placeholder has no value. The message names each one and says how to fix the request."""
+    """A placeholder has no value, or one a URL cannot take. The message names each one and says how to fix the
+    request."""
 
-    def __init__(self, missing: list[str], builtins: Collection[str] = PLACEHOLDERS):
+    def __init__(self, missing: list[str], builtins: Collection[str] = PLACEHOLDERS, dots: Collection[str] = ()):
         self.missing = missing
         params = [m for m in missing if m not in builtins]
         parts = []
@@ -104,6 +107,8 @@ class TemplateError(ValueError):
             )
         for name in (m for m in missing if m in builtins):
             parts.append(f"placeholder {{{name}}} is empty: {_EMPTY_BUILTIN.get(name, 'no value in this request')}")
+        for name in dots:
+            parts.append(f"parameter {name!r} is '.' or '..' in a URL, which would move the URL's path")
         super().__init__("; ".join(parts))
 
 
@@ -116,9 +121,11 @@ class Renderer:
     def __init__(self, values: Mapping[str, str | None]):
         self.values = values
         self.missing: list[str] = []
+        self.dots: list[str] = []
 
     def text(self, template: str, *, url: bool = False) -> str:
-        """`template` filled in; with `url=True` every value is percent-encoded (no `/`, `?`, `&` survive)."""
+        """`template` filled in; with `url=True` every value is percent-encoded (no `/`, `?`, `&`, `@`, `:`
+        survive) and `.` or `..` is refused, so a value stays inside the path or query it was put in."""
 
         def sub(m: re.Match[str]) -> str:
             if m.group(1) is not None:
@@ -129,6 +136,8 @@ class Renderer:
                 if name not in self.missing:
                     self.missing.append(name)
                 return m.group(0)
+            if url and value in _DOT_SEGMENTS and name not in self.dots:
+                self.dots.append(name)
             return quote(value, safe="") if url else value
 
         return _PLACEHOLDER.sub(sub, template)
@@ -144,8 +153,8 @@ class Renderer:
         return value
 
     def check(self) -> None:
-        if self.missing:
-            raise TemplateError(self.missing)
+        if self.missing or self.dots:
+            raise TemplateError(self.missing, dots=self.dots)
 
 
 def placeholder_values(
@@ -295,7 +304,7 @@ class HeaderSecret(Strict):
 class WebhookRunner(Strict):
     """An HTTP request to a CI/CD or deploy API. 2xx is success, 4xx a failure, 5xx and timeouts are retried."""
 
-    url: HttpUrl = Field(description="http(s); placeholders are percent-encoded")
+    url: HttpUrl = Field(description="http(s); placeholders only in the path or query, percent-encoded")
     method: Literal["POST", "PUT", "PATCH", "GET", "DELETE"] = "POST"
     headers: dict[str, str | HeaderSecret] = Field(
         default_factory=dict, description="plain values as written; secrets as `{secret: env:VAR, prefix: ...}`"
@@ -315,10 +324,26 @@ class WebhookRunner(Strict):
                 )
         return v
 
+    @field_validator("url")
+    @classmethod
+    def _fixed_authority(cls, v: str) -> str:
+        origin = v.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        if "{" in origin or "}" in origin:
+            raise ValueError(
+                f"{v!r} has a placeholder in its host or port: the request must never choose where it is sent; "
+                "put placeholders in the path or the query only"
+            )
+        return v
+
     @field_validator("method", mode="before")
     @classmethod
     def _upper(cls, v: Any) -> Any:
         return v.upper() if isinstance(v, str) else v
+
+    def origin(self) -> tuple[str, str]:
+        """(scheme, host and port) of `url`: where every call goes, whatever the request's parameters."""
+        parts = urlsplit(self.url)
+        return parts.scheme.lower(), parts.netloc.lower()
 
     def templates(self) -> list[tuple[str, str]]:
         """(field, template) for every string placeholders are filled in."""

@@ -693,3 +693,53 @@ async def test_a_secret_in_a_statuspage_answer_is_redacted() -> None:
         result = await run(config(actions=statuspage(url)), request(action="customer_comms", params={}, text="x"))
     assert not result.ok and STATUSPAGE_KEY not in result.model_dump_json()
     assert "OAuth [redacted]" in result.detail
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://{host}/deploy",
+        "http://127.0.0.1:{port}/deploy",
+        "http://127.0.0.1:80{port}/deploy",
+        "http://{user}@127.0.0.1/deploy",
+        "http://127.0.0.1{path}",
+    ],
+)
+def test_a_webhook_url_with_a_placeholder_in_its_host_or_port_is_a_config_error(url: str) -> None:
+    anything = {"pattern": ".*"}
+    params = {"host": anything, "port": anything, "user": anything, "path": anything}
+    with pytest.raises(ConfigError) as e:
+        config(actions={"rollback": {"params": params, "webhook": {"url": url}}})
+    assert any("host or port" in p.message for p in e.value.problems), str(e.value)
+
+
+async def test_parameters_cannot_point_a_webhook_at_another_host() -> None:
+    with server(204) as (url, hook), server(204) as (other, elsewhere):
+        other_hostport = other.removeprefix("http://")
+        runner = {
+            "rollback": {
+                "params": {"target": {"pattern": ".*"}},
+                "webhook": {"url": url + "/deploy/{target}?to={target}"},
+            }
+        }
+        cfg = config(checkout=runner)
+        for target in (f"@{other_hostport}", f"//{other_hostport}/x", f"{other}/x", f"x#@{other_hostport}"):
+            result = await run(cfg, request(params={"target": target}))
+            assert result.ok, result.detail
+        dots = await run(cfg, request(params={"target": ".."}))
+    assert elsewhere.requests == []
+    assert all(r.path.startswith("/deploy/") and "/" not in r.path.removeprefix("/deploy/") for r in hook.requests)
+    assert len(hook.requests) == 4
+    assert not dots.ok and "'.' or '..'" in dots.detail
+
+
+async def test_a_webhook_redirect_is_not_followed() -> None:
+    with server(204) as (other, elsewhere):
+
+        def redirect(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+            return 307, {"Location": other + "/stolen"}, b""
+
+        with loopback_http(redirect) as url:
+            result = await run(config(checkout=dispatch_runner(url)), request())
+    assert elsewhere.requests == []
+    assert not result.ok and "answered 307: a redirect to " in result.detail and "not followed" in result.detail
