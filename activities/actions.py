@@ -14,6 +14,11 @@ Every attempt at one action carries the same idempotency key (`<incident_id>/<A1
 `dry_run=True` (drills) the request is built, placeholders and all, and described, but nothing is called.
 A command heartbeats while it runs, so the workflow may set a heartbeat timeout; its start-to-close timeout
 must be longer than the runner's `timeout`.
+
+What the request's parameters can do is bounded here too, whatever the workflow checked: a parameter the runner does
+not declare, or a value outside its `pattern`/`values`, fails before anything runs; a webhook goes only to the host
+its URL names and follows no redirect; a command gets parameters after `--` as `name=value` and an environment of
+`COMMAND_ENV` plus its own `env:`. Everything returned or raised passes through the config's secrets' `Redactor`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import os
 import shlex
 import signal
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -33,14 +40,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.http_rules import excerpt, retryable_status, unusable_url
+from activities.redaction import Redactor
 from incident.actions import (
-    ActionRunner,
     CommandRunner,
     HeaderSecret,
+    ParamRule,
     Renderer,
     StatuspageRunner,
     TemplateError,
     WebhookRunner,
+    param_problems,
     placeholder_values,
 )
 from incident.approvals import ActionRun
@@ -57,6 +66,9 @@ HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0
 """After SIGTERM to a timed-out command's process group, how long before SIGKILL."""
 _KEEP_OUTPUT = 64 * 1024
+COMMAND_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+"""What a command gets of the worker's environment without asking (its `env:` names more); never a token."""
+Redact = Callable[[str], str]
 
 
 class _Failed(Exception):
@@ -71,18 +83,9 @@ class ActionActivities:
         self.http = http
         self.dry_run = dry_run
 
-    def runner_for(self, service: str, action: str) -> tuple[ActionRunner | None, str]:
-        """The runner for `action` on `service` and the config path it came from."""
-        svc = self.config.services.get(service)
-        if svc is not None and (runner := svc.actions.get(action)) is not None:
-            return runner, f"services.{service}.actions.{action}"
-        if (runner := self.config.actions.get(action)) is not None:
-            return runner, f"actions.{action}"
-        return None, ""
-
     @activity.defn(name="run_action")
     async def run_action(self, req: RunActionRequest) -> ActionRun:
-        runner, where = self.runner_for(req.service, req.action)
+        runner, where = self.config.runner_for(req.service, req.action)
         if runner is None:
             return ActionRun(
                 ok=True,
@@ -92,34 +95,47 @@ class ActionActivities:
                     "do it by hand and note it"
                 ),
             )
-        described = runner.describe()
+        redact = Redactor.of(self.config, runner.command.env if runner.command is not None else ())
+        described = redact(runner.describe())
         bound = log.bind(
             incident=req.incident_id, approval=req.approval_id, action=req.action, runner=described, config=where
         )
         try:
+            if problems := param_problems(req.params, runner.declared(where)):
+                refused = "; ".join(f"{p.message} ({p.rule})" for p in problems)
+                raise _Failed(f"refused before running: {refused}")
             if runner.webhook is not None:
-                result = await self._webhook(runner.webhook, req, where)
+                result = await self._webhook(runner.webhook, req, where, redact)
             elif runner.command is not None:
-                result = await self._command(runner.command, req)
+                result = await self._command(runner.command, runner.param_rules(), req, redact)
             else:
                 assert runner.statuspage is not None
-                result = await self._statuspage(runner.statuspage, req, where)
+                result = await self._statuspage(runner.statuspage, req, where, redact)
         except (TemplateError, _Failed) as e:
             result = ActionRun(ok=False, detail=str(e))
         except ApplicationError as e:
-            bound.warning("action attempt failed, will be retried", error=str(e), dry_run=self.dry_run)
-            raise
-        result = result.model_copy(update={"runner": described, "dry_run": self.dry_run})
+            message = redact(e.message)
+            bound.warning("action attempt failed, will be retried", error=message, dry_run=self.dry_run)
+            raise ApplicationError(message, type=e.type, non_retryable=e.non_retryable) from None
+        except Exception as e:  # whatever it says may hold a secret: it leaves redacted, and is retried as before
+            message = redact(f"{type(e).__name__}: {e}")
+            bound.error("action runner failed unexpectedly", error=message, dry_run=self.dry_run)
+            raise ApplicationError(message, type="ActionRunnerError", non_retryable=False) from None
+        result = result.model_copy(
+            update={"runner": described, "dry_run": self.dry_run, "detail": redact(result.detail)}
+        )
         bound.info("action ran" if result.ok else "action failed", ok=result.ok, dry_run=self.dry_run)
         return result
 
     # ---- webhook -----------------------------------------------------------------------------------------------
 
-    async def _webhook(self, hook: WebhookRunner, req: RunActionRequest, where: str) -> ActionRun:
+    async def _webhook(self, hook: WebhookRunner, req: RunActionRequest, where: str, redact: Redact) -> ActionRun:
         r = Renderer(_values(req))
         url = r.text(hook.url, url=True)
         body = r.json(hook.body)
         r.check()
+        if _origin(url) != hook.origin():
+            raise _Failed(f"{url} is not on {hook.origin()[1]}, the host {where}.webhook.url names: nothing was sent")
         shown = f"{hook.method} {url}"
         if self.dry_run:
             return ActionRun(ok=True, detail=f"would {shown}" + (f" with {_compact(body)}" if body is not None else ""))
@@ -129,12 +145,12 @@ class ActionActivities:
                 headers[name] = value.prefix + _reveal(value.secret, f"{where}.webhook.headers.{name}")
             else:
                 headers[name] = value
-        resp = await self._request(hook.method, url, headers, body, hook.timeout.total_seconds())
-        return ActionRun(ok=True, detail=f"{shown} answered {resp.status_code}{_excerpt(resp.text)}")
+        resp = await self._request(hook.method, url, headers, body, hook.timeout.total_seconds(), redact)
+        return ActionRun(ok=True, detail=f"{shown} answered {resp.status_code}{_excerpt(redact(resp.text))}")
 
     # ---- statuspage --------------------------------------------------------------------------------------------
 
-    async def _statuspage(self, page: StatuspageRunner, req: RunActionRequest, where: str) -> ActionRun:
+    async def _statuspage(self, page: StatuspageRunner, req: RunActionRequest, where: str, redact: Redact) -> ActionRun:
         if not req.text:
             raise _Failed("nothing to post: the request has no text (the message for customers)")
         url = page.incidents_url()
@@ -143,7 +159,7 @@ class ActionActivities:
             return ActionRun(ok=True, detail=f"would POST {url} with {_compact(body)}")
         headers = _base_headers(req)
         headers["Authorization"] = "OAuth " + _reveal(page.api_key, f"{where}.statuspage.api_key")
-        resp = await self._request("POST", url, headers, body, page.timeout.total_seconds())
+        resp = await self._request("POST", url, headers, body, page.timeout.total_seconds(), redact)
         try:
             created = resp.json()
         except ValueError:
@@ -156,12 +172,15 @@ class ActionActivities:
         return ActionRun(ok=True, detail=f"{what} created ({page.status}); POST {url} answered {resp.status_code}")
 
     async def _request(
-        self, method: str, url: str, headers: dict[str, str], body: Any, timeout_s: float
+        self, method: str, url: str, headers: dict[str, str], body: Any, timeout_s: float, redact: Redact
     ) -> httpx.Response:
-        """2xx returns; 4xx raises _Failed; 5xx, 408, 429 and network trouble raise a retryable ApplicationError."""
+        """2xx returns; 4xx (and a redirect: never followed) raises _Failed; 5xx, 408, 429 and network trouble
+        raise a retryable ApplicationError. The answer in any message is redacted."""
         shown = f"{method} {url}"
         try:
-            resp = await self.http.request(method, url, headers=headers, json=body, timeout=timeout_s)
+            resp = await self.http.request(
+                method, url, headers=headers, json=body, timeout=timeout_s, follow_redirects=False
+            )
         except (httpx.InvalidURL, httpx.HTTPError) as e:
             if unusable_url(e):
                 raise _Failed(f"{shown}: not a usable URL ({e})") from None
@@ -170,34 +189,25 @@ class ActionActivities:
             raise _retryable(f"{shown} failed: {type(e).__name__}") from None
         if 200 <= resp.status_code < 300:
             return resp
-        answer = f"{shown} answered {resp.status_code}{_excerpt(resp.text)}"
+        if resp.is_redirect:
+            to = excerpt(redact(resp.headers.get("location", "")), 200)
+            raise _Failed(f"{shown} answered {resp.status_code}: a redirect to {to or '(no Location)'}, not followed")
+        answer = f"{shown} answered {resp.status_code}{_excerpt(redact(resp.text))}"
         if retryable_status(resp.status_code):
             raise _retryable(answer)
         raise _Failed(answer)
 
     # ---- command -----------------------------------------------------------------------------------------------
 
-    async def _command(self, cmd: CommandRunner, req: RunActionRequest) -> ActionRun:
-        r = Renderer(_values(req))
-        argv = [r.text(item) for item in cmd.argv]
-        r.check()
+    async def _command(
+        self, cmd: CommandRunner, rules: Mapping[str, ParamRule], req: RunActionRequest, redact: Redact
+    ) -> ActionRun:
+        argv = command_argv(cmd, rules, req)
         timeout = format_duration(cmd.timeout)
         if self.dry_run:
             where = f" in {cmd.cwd}" if cmd.cwd else ""
             return ActionRun(ok=True, detail=f"would run {shlex.join(argv)}{where} (timeout {timeout}, no shell)")
-        env = {
-            **os.environ,
-            "BATON_INCIDENT_ID": req.incident_id,
-            "BATON_WORKFLOW_ID": req.workflow_id,
-            "BATON_SERVICE": req.service,
-            "BATON_ACTION": req.action,
-            "BATON_APPROVAL_ID": req.approval_id,
-            "BATON_REQUESTED_BY": req.requested_by,
-            "BATON_APPROVED_BY": req.approved_by or "",
-            "BATON_PARAMS": json.dumps(req.params, sort_keys=True),
-            "BATON_TEXT": req.text or "",
-            "BATON_IDEMPOTENCY_KEY": req.idempotency_key(),
-        }
+        env = command_env(cmd, req)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -245,8 +255,42 @@ class ActionActivities:
             head = f"killed by {signal.Signals(-code).name} after {took}"
         else:
             head = f"exit {code} after {took}"
-        tail = _output_tail(bytes(err), bytes(out), lines=5 if code == 0 and not timed_out else TAIL_LINES)
+        lines = 5 if code == 0 and not timed_out else TAIL_LINES
+        tail = _output_tail(bytes(err), bytes(out), lines, redact)
         return ActionRun(ok=code == 0 and not timed_out, detail=head + (f"\n{tail}" if tail else ""))
+
+
+def command_argv(cmd: CommandRunner, rules: Mapping[str, ParamRule], req: RunActionRequest) -> list[str]:
+    """`argv` with its placeholders filled, then, when the action declares parameters, `--` and `name=value` for
+    each one the request passes (in the order they are declared): a value can never be read as an option."""
+    r = Renderer(_values(req))
+    argv = [r.text(item) for item in cmd.argv]
+    r.check()
+    if rules:
+        argv += ["--", *(f"{name}={req.params[name]}" for name in rules if name in req.params)]
+    return argv
+
+
+def command_env(cmd: CommandRunner, req: RunActionRequest) -> dict[str, str]:
+    """COMMAND_ENV and the command's own `env:` from the worker's environment, then the request as BATON_*."""
+    passed = {name: os.environ[name] for name in (*COMMAND_ENV, *cmd.env) if name in os.environ}
+    return passed | {
+        "BATON_INCIDENT_ID": req.incident_id,
+        "BATON_WORKFLOW_ID": req.workflow_id,
+        "BATON_SERVICE": req.service,
+        "BATON_ACTION": req.action,
+        "BATON_APPROVAL_ID": req.approval_id,
+        "BATON_REQUESTED_BY": req.requested_by,
+        "BATON_APPROVED_BY": req.approved_by or "",
+        "BATON_PARAMS": json.dumps(req.params, sort_keys=True),
+        "BATON_TEXT": req.text or "",
+        "BATON_IDEMPOTENCY_KEY": req.idempotency_key(),
+    }
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _values(req: RunActionRequest) -> dict[str, str | None]:
@@ -313,11 +357,12 @@ async def _kill_group(proc: asyncio.subprocess.Process, waiter: asyncio.Future[i
     await waiter
 
 
-def _output_tail(stderr: bytes, stdout: bytes, lines: int) -> str:
-    """The last `lines` lines of stderr and of stdout, labelled, at most DETAIL_LIMIT characters in all."""
+def _output_tail(stderr: bytes, stdout: bytes, lines: int, redact: Redact) -> str:
+    """The last `lines` lines of stderr and of stdout, labelled, at most DETAIL_LIMIT characters in all; redacted
+    before it is cut, so no piece of a secret is left at the cut."""
     parts = []
     for label, raw in (("stderr", stderr), ("stdout", stdout)):
-        text = raw.decode("utf-8", "replace").rstrip()
+        text = redact(raw.decode("utf-8", "replace")).rstrip()
         if text:
             parts.append(f"{label}:\n" + "\n".join(text.splitlines()[-lines:]))
     tail = "\n".join(parts)

@@ -72,7 +72,7 @@ class Refusal(BaseModel):
 
     actor: str
     action: str
-    verdict: str = Field(description="`never` or `undefined`")
+    verdict: str = Field(description="`never`, `undefined` or `params`")
     rule: str
     count: int = 0
     first_at: datetime

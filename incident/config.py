@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from incident.actions import ActionRunner
+from incident.actions import ActionParams, ActionRunner
 from incident.durations import Duration
 from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
 from incident.models import NAME
@@ -235,6 +235,26 @@ class Config(Strict):
     @property
     def default_service(self) -> str:
         return self.routing.default_service or next(iter(self.services))
+
+    def runner_for(self, service: str, action: str) -> tuple[ActionRunner | None, str]:
+        """The runner for `action` on `service` and the config path it came from: the service's own, else the
+        top-level one; (None, "") when neither is configured."""
+        svc = self.services.get(service)
+        if svc is not None and (runner := svc.actions.get(action)) is not None:
+            return runner, f"services.{service}.actions.{action}"
+        if (runner := self.actions.get(action)) is not None:
+            return runner, f"actions.{action}"
+        return None, ""
+
+    def action_params(self, service: str) -> dict[str, ActionParams]:
+        """Per action with a runner for `service`: the parameters it takes (what the policy snapshot carries)."""
+        names = [*self.actions, *(a for a in self.services[service].actions if a not in self.actions)]
+        out = {}
+        for action in names:
+            runner, where = self.runner_for(service, action)
+            if runner is not None:
+                out[action] = runner.declared(where)
+        return out
 
     def usable_methods(self) -> set[str]:
         """Contact methods whose integration is configured (webhook and PagerDuty need none of their own)."""

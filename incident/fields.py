@@ -85,3 +85,16 @@ def unknown(what: str, name: str, known: Iterable[str], where: str = "") -> str:
     says where it was looked for (`in the config`) when that is not plain from the place it is reported."""
     names = ", ".join(sorted(known)) or "none defined"
     return f"unknown {what} {name!r}{' ' + where if where else ''} (known: {names})"
+
+
+def secrets_in(value: Any) -> list[Secret]:
+    """Every Secret in a model, dict or list, however deep: what a config holds that must never be recorded."""
+    if isinstance(value, Secret):
+        return [value]
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in secrets_in(getattr(value, name))]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in secrets_in(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in secrets_in(v)]
+    return []

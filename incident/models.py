@@ -229,7 +229,10 @@ class UpdateReply(BaseModel):
     message: str
     rule: str | None = None
     status: Status
-    verdict: str | None = Field(None, description="for a request: auto, approval, never or undefined")
+    verdict: str | None = Field(
+        None,
+        description="for a request: auto, approval, never, undefined, or params (a parameter the action does not take)",
+    )
     approval_id: str | None = Field(None, description="the pending approval a request became")
 
 

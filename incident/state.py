@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from incident.actions import ActionParams
 from incident.approvals import Approval, ApprovalStatus, Refusal
 from incident.config import Config, EscalationPolicy, ServiceContext
 from incident.context import PageContext
@@ -127,6 +128,10 @@ class IncidentPolicy(BaseModel):
     providers: list[str] = Field(
         default_factory=lambda: ["changes"], description="context providers to wait for before the first page"
     )
+    action_params: dict[str, ActionParams] = Field(
+        default_factory=dict,
+        description="per action with a runner: the parameters a request may pass (empty in older snapshots: unchecked)",
+    )
 
     @classmethod
     def snapshot(cls, config: Config, service: str) -> IncidentPolicy:
@@ -144,6 +149,7 @@ class IncidentPolicy(BaseModel):
             boundaries=config.boundaries,
             context=svc.context,
             providers=context_providers(config, service),
+            action_params=config.action_params(service),
         )
 
 

@@ -14,6 +14,7 @@ from gateway.client import IncidentSummary, NotFound, Refused, Unavailable
 from gateway.mcp.catalog import UNTRUSTED
 from gateway.oncall import OnCallView
 from incident import display
+from incident.actions import PARAMS_VERDICT
 from incident.approvals import Approval
 from incident.context import Change
 from incident.durations import format_duration
@@ -103,6 +104,8 @@ def refusal_text(e: Refused, action: str) -> str:
             f"refused: {action} is undefined ({e.rule}). The policy does not name this action; ask a human "
             "(a team names it under boundaries.custom_actions and gives it a rule under boundaries.agent)."
         )
+    if e.verdict == PARAMS_VERDICT:
+        return f"{e} (get_boundaries with the incident id lists the params each action takes)."
     if e.verdict == Verdict.APPROVAL:
         instead = "use propose_resolution" if action == "resolve" else "use request_action to ask a human for approval"
     else:

@@ -187,8 +187,9 @@ class AgentTools:
     ) -> str:
         """What you may do alone, what needs a human's approval (and who may give it), and what you may never
         do, with the rule that says so. With an incident id: for that incident at its current severity, from the
-        policy it runs by; without: the config's policy at every severity. Call it before acting instead of
-        guessing, and after a refusal to see what is left to you."""
+        policy it runs by, and for each action a runner carries out, the params it takes (any other is refused);
+        without: the config's policy at every severity. Call it before acting instead of guessing, and after a
+        refusal to see what is left to you."""
         me = self.actor(ctx)
         if incident_id is None:
             return compact(config_boundaries(self.config.boundaries, me))
@@ -209,6 +210,8 @@ class AgentTools:
             if r.approvers:
                 row["approvers"] = r.approvers
                 row["may_decide_now"] = b.approver_people(action, st.paged)
+            if (declared := policy.action_params.get(action)) is not None:
+                row["params"] = {name: rule.describe() for name, rule in declared.params.items()}
             rows.append(row)
         return compact(
             {

@@ -96,10 +96,14 @@ def server(status: int = 200, body: Any = None) -> Iterator[tuple[str, Recorder]
         yield url, recorder
 
 
+VERSION = {"version": {"pattern": "v[0-9]+.*"}}
+
+
 def dispatch_runner(url: str, timeout: str = "5s") -> dict[str, Any]:
     """A GitHub Actions workflow_dispatch, as docs/actions.md shows it."""
     return {
         "rollback": {
+            "params": VERSION,
             "webhook": {
                 "url": url + "/repos/acme/checkout/actions/workflows/rollback.yml/dispatches?note={version}",
                 "headers": {
@@ -111,7 +115,7 @@ def dispatch_runner(url: str, timeout: str = "5s") -> dict[str, Any]:
                     "inputs": {"version": "{version}", "incident": "{incident_id}", "literal": "{{version}}"},
                 },
                 "timeout": timeout,
-            }
+            },
         }
     }
 
@@ -236,10 +240,10 @@ async def test_the_service_runner_wins_over_the_top_level_one() -> None:
     with server(200, {"status": "ok"}) as (url, hook):
         cfg = config(
             actions={"rollback": {"webhook": {"url": url + "/top/{service}/rollback", "method": "get"}}},
-            checkout={"rollback": {"webhook": {"url": url + "/checkout-own/{version}"}}},
+            checkout={"rollback": {"params": VERSION, "webhook": {"url": url + "/checkout-own/{version}"}}},
         )
         checkout = await run(cfg, request())
-        payments = await run(cfg, request(service="payments"))
+        payments = await run(cfg, request(service="payments", params={}))
     calls = [(r.method, r.path) for r in hook.requests]
     assert calls == [("POST", "/checkout-own/v41"), ("GET", "/top/payments/rollback")]
     assert checkout.runner == f"webhook POST {url}/checkout-own/{{version}}"
@@ -393,7 +397,7 @@ async def test_a_title_parameter_names_the_statuspage_incident_and_no_text_is_a_
 
 async def test_statuspage_refusing_the_key_is_a_failure() -> None:
     with server(401, {"error": "Could not authenticate"}) as (url, _):
-        result = await run(config(actions=statuspage(url)), request(action="customer_comms", text="x"))
+        result = await run(config(actions=statuspage(url)), request(action="customer_comms", params={}, text="x"))
     assert not result.ok and "answered 401" in result.detail and "Could not authenticate" in result.detail
 
 
@@ -416,19 +420,32 @@ print("rolled back")
 """
 
 
-def command_runner(argv: list[str], **options: Any) -> dict[str, Any]:
-    return {"rollback": {"command": {"argv": argv, **options}}}
+def command_runner(argv: list[str], params: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    return {"rollback": {"params": VERSION if params is None else params, "command": {"argv": argv, **options}}}
 
 
 async def test_a_command_gets_its_arguments_one_by_one_and_the_request_in_its_environment(tmp_path: Path) -> None:
     prog = script(tmp_path, RECORD)
     victim = tmp_path / "victim"
     victim.write_text("still here")
-    params = {"version": "; rm -rf victim", "note": "$(touch pwned) `touch pwned2` *"}
-    cfg = config(checkout=command_runner([str(prog), "{service}", "{version}", "--note={note}"], cwd=str(tmp_path)))
+    params = {"note": "$(touch pwned) `touch pwned2` *", "version": "; rm -rf victim"}
+    anything = {"pattern": ".*"}
+    cfg = config(
+        checkout=command_runner(
+            [str(prog), "{service}", "--incident={incident_id}"],
+            params={"version": anything, "note": anything},
+            cwd=str(tmp_path),
+        )
+    )
     result = await run(cfg, request(params=params, text="We are rolling back."))
     ran = json.loads((tmp_path / "ran.json").read_text())
-    assert ran["argv"] == ["checkout", "; rm -rf victim", "--note=$(touch pwned) `touch pwned2` *"]
+    assert ran["argv"] == [
+        "checkout",
+        "--incident=INC-7K2Q9M",
+        "--",
+        "version=; rm -rf victim",
+        "note=$(touch pwned) `touch pwned2` *",
+    ], "parameters follow --, as name=value, in the order the config declares them"
     assert victim.exists() and not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
     assert Path(ran["cwd"]) == tmp_path
     env = ran["env"]
@@ -502,8 +519,227 @@ async def test_a_command_that_does_not_exist_is_a_failure(tmp_path: Path) -> Non
 
 async def test_a_dry_run_runs_no_command(tmp_path: Path) -> None:
     prog = script(tmp_path, RECORD)
-    cfg = config(checkout=command_runner([str(prog), "{service}", "{version}"], timeout="1m"))
+    cfg = config(checkout=command_runner([str(prog), "{service}"], timeout="1m"))
     result = await run(cfg, request(params={"version": "v41 final"}), dry_run=True)
     assert not (tmp_path / "ran.json").exists()
     assert result.ok and result.dry_run
-    assert result.detail == f"would run {prog} checkout 'v41 final' (timeout 1m, no shell)"
+    assert result.detail == f"would run {prog} checkout -- 'version=v41 final' (timeout 1m, no shell)"
+
+
+# ---- what a request's parameters cannot do ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("runner", "message"),
+    [
+        ({"webhook": {"url": "https://ci.example/{version}"}}, "params: {version: {pattern:"),
+        ({"command": {"argv": ["./restart.sh", "{deployment}"]}}, "after `--` as deployment=VALUE"),
+        ({"command": {"argv": ["./post.sh", "{text}"]}}, "BATON_TEXT"),
+        ({"params": {"version": {}}, "webhook": {"url": "https://ci.example"}}, "exactly one of `pattern"),
+        ({"params": {"version": {"pattern": "v[0-9"}}, "webhook": {"url": "https://ci.example"}}, "not a regular"),
+        ({"params": {"service": {"values": ["x"]}}, "webhook": {"url": "https://ci.example"}}, "never a parameter"),
+        ({"command": {"argv": ["x"], "env": ["BATON_TOKEN"]}}, "baton's own"),
+    ],
+)
+def test_parameters_are_declared_or_the_config_says_what_to_add(runner: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        config(actions={"rollback": runner})
+    assert any(p.path.startswith("actions.rollback") and message in p.message for p in e.value.problems), str(e.value)
+
+
+def test_numbers_in_values_are_text() -> None:
+    cfg = config(actions={"rollback": {"params": {"replicas": {"values": [1, 2]}}, "command": {"argv": ["x"]}}})
+    assert cfg.actions["rollback"].params["replicas"].values == ["1", "2"]
+
+
+async def test_a_parameter_outside_its_pattern_or_undeclared_runs_nothing(tmp_path: Path) -> None:
+    prog = script(tmp_path, RECORD)
+    cfg = config(checkout=command_runner([str(prog)], params={"version": {"pattern": "^v[0-9]+$"}}))
+    outside = await run(cfg, request(params={"version": "--all"}))
+    undeclared = await run(cfg, request(params={"version": "v41", "kubeconfig": "/tmp/x"}))
+    assert not (tmp_path / "ran.json").exists(), "nothing ran"
+    assert not outside.ok and outside.detail == (
+        "refused before running: parameter 'version' must match ^v[0-9]+$ (the whole value); got '--all' "
+        "(services.checkout.actions.rollback.params.version)"
+    )
+    assert not undeclared.ok and "parameter 'kubeconfig' is not one this action takes" in undeclared.detail
+
+
+ARGPARSE = """
+import argparse, json, os, sys
+parser = argparse.ArgumentParser()
+parser.add_argument("--all", action="store_true")
+parser.add_argument("--kubeconfig")
+parser.add_argument("rest", nargs="*")
+args = parser.parse_args()
+print(json.dumps({"argv": sys.argv[1:], "all": args.all, "kubeconfig": args.kubeconfig}))
+"""
+
+
+async def test_a_value_like_an_option_reaches_the_command_as_no_option(tmp_path: Path) -> None:
+    prog = script(tmp_path, ARGPARSE)
+    params = {"target": {"values": ["--all", "checkout"]}, "config": {"pattern": ".*"}}
+    cfg = config(checkout=command_runner([str(prog), "{service}"], params=params))
+    result = await run(cfg, request(params={"target": "--all", "config": "--kubeconfig=/x"}))
+    assert result.ok, result.detail
+    printed = json.loads(result.detail.split("stdout:\n", 1)[1])
+    assert printed == {
+        "argv": ["checkout", "--", "target=--all", "config=--kubeconfig=/x"],
+        "all": False,
+        "kubeconfig": None,
+    }
+
+
+ENV_DUMP = """
+import json, os
+print(json.dumps(dict(os.environ)))
+"""
+
+
+async def test_a_command_gets_only_the_allowed_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_TOKEN", "baton-human-token-123")
+    monkeypatch.setenv("BATON_AGENT_TRIAGE_TOKEN", "baton-agent-token-456")
+    monkeypatch.setenv("DEPLOY_API_TOKEN", "deploy-token-789")
+    monkeypatch.setenv("KUBECONFIG", "/etc/kube/checkout")
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    prog = script(tmp_path, ENV_DUMP)
+    cfg = config(checkout=command_runner([str(prog)], env=["KUBECONFIG"]))
+    result = await run(cfg, request())
+    env = json.loads(result.detail.split("stdout:\n", 1)[1])
+    request_vars = {
+        "BATON_INCIDENT_ID",
+        "BATON_WORKFLOW_ID",
+        "BATON_SERVICE",
+        "BATON_ACTION",
+        "BATON_APPROVAL_ID",
+        "BATON_REQUESTED_BY",
+        "BATON_APPROVED_BY",
+        "BATON_PARAMS",
+        "BATON_TEXT",
+        "BATON_IDEMPOTENCY_KEY",
+    }
+    allowed = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "KUBECONFIG"}
+    assert set(env) - request_vars <= allowed, set(env) - request_vars - allowed
+    assert {k for k in env if k.startswith("BATON_")} == request_vars
+    assert env["KUBECONFIG"] == "/etc/kube/checkout" and env["TZ"] == "Europe/Berlin"
+    assert "DEPLOY_API_TOKEN" not in env and "baton-human-token-123" not in result.detail
+
+
+LEAKY = """
+import os, sys
+token = os.environ["TEST_DEPLOY_TOKEN"]
+print(f"using token {token} for the deploy")
+print(f"Authorization: Bearer {token}", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+async def test_a_secret_a_command_echoes_is_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "deploy-secret-0123456789"
+    monkeypatch.setenv("TEST_DEPLOY_TOKEN", token)
+    prog = script(tmp_path, LEAKY)
+    cfg = config(
+        checkout=command_runner([str(prog)], env=["TEST_DEPLOY_TOKEN"]),
+        integrations={"github": {"token": "env:TEST_DEPLOY_TOKEN"}},
+    )
+    result = await run(cfg, request())
+    assert not result.ok
+    assert token not in result.model_dump_json()
+    assert "using token [redacted] for the deploy" in result.detail
+    assert "Authorization: Bearer [redacted]" in result.detail
+
+
+async def test_a_secret_at_the_cut_of_a_long_output_leaves_no_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "deploy-secret-0123456789"
+    monkeypatch.setenv("TEST_DEPLOY_TOKEN", token)
+    prog = script(tmp_path, f"import os\nprint(os.environ['TEST_DEPLOY_TOKEN'] + 'y' * {DETAIL_LIMIT - 20})\n")
+    cfg = config(
+        checkout=command_runner([str(prog)], env=["TEST_DEPLOY_TOKEN"]),
+        integrations={"github": {"token": "env:TEST_DEPLOY_TOKEN"}},
+    )
+    result = await run(cfg, request())
+    assert result.ok and result.detail.count("y") > DETAIL_LIMIT - 100
+    assert token[-8:] not in result.detail, "the cut fell inside the secret and left its end"
+
+
+def echo_headers(status: int) -> Any:
+    """An API that repeats the request's headers in its answer (as some error pages do)."""
+
+    def respond(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+        return status, {"Content-Type": "application/json"}, json.dumps({"you_sent": req.headers}).encode()
+
+    return respond
+
+
+@pytest.mark.parametrize("status", [200, 422])
+async def test_a_secret_in_a_webhook_answer_is_redacted(status: int) -> None:
+    with loopback_http(echo_headers(status)) as url:
+        result = await run(config(checkout=dispatch_runner(url)), request())
+    assert GITHUB_TOKEN not in result.model_dump_json()
+    assert "Bearer [redacted]" in result.detail
+
+
+async def test_a_secret_in_a_retryable_error_is_redacted() -> None:
+    with loopback_http(echo_headers(503)) as url, pytest.raises(ApplicationError) as e:
+        await run(config(checkout=dispatch_runner(url)), request())
+    assert not e.value.non_retryable and "answered 503" in str(e.value)
+    assert GITHUB_TOKEN not in str(e.value) and "Bearer [redacted]" in str(e.value)
+
+
+async def test_a_secret_in_a_statuspage_answer_is_redacted() -> None:
+    with loopback_http(echo_headers(400)) as url:
+        result = await run(config(actions=statuspage(url)), request(action="customer_comms", params={}, text="x"))
+    assert not result.ok and STATUSPAGE_KEY not in result.model_dump_json()
+    assert "OAuth [redacted]" in result.detail
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://{host}/deploy",
+        "http://127.0.0.1:{port}/deploy",
+        "http://127.0.0.1:80{port}/deploy",
+        "http://{user}@127.0.0.1/deploy",
+        "http://127.0.0.1{path}",
+    ],
+)
+def test_a_webhook_url_with_a_placeholder_in_its_host_or_port_is_a_config_error(url: str) -> None:
+    anything = {"pattern": ".*"}
+    params = {"host": anything, "port": anything, "user": anything, "path": anything}
+    with pytest.raises(ConfigError) as e:
+        config(actions={"rollback": {"params": params, "webhook": {"url": url}}})
+    assert any("host or port" in p.message for p in e.value.problems), str(e.value)
+
+
+async def test_parameters_cannot_point_a_webhook_at_another_host() -> None:
+    with server(204) as (url, hook), server(204) as (other, elsewhere):
+        other_hostport = other.removeprefix("http://")
+        runner = {
+            "rollback": {
+                "params": {"target": {"pattern": ".*"}},
+                "webhook": {"url": url + "/deploy/{target}?to={target}"},
+            }
+        }
+        cfg = config(checkout=runner)
+        for target in (f"@{other_hostport}", f"//{other_hostport}/x", f"{other}/x", f"x#@{other_hostport}"):
+            result = await run(cfg, request(params={"target": target}))
+            assert result.ok, result.detail
+        dots = await run(cfg, request(params={"target": ".."}))
+    assert elsewhere.requests == []
+    assert all(r.path.startswith("/deploy/") and "/" not in r.path.removeprefix("/deploy/") for r in hook.requests)
+    assert len(hook.requests) == 4
+    assert not dots.ok and "'.' or '..'" in dots.detail
+
+
+async def test_a_webhook_redirect_is_not_followed() -> None:
+    with server(204) as (other, elsewhere):
+
+        def redirect(req: HttpRequest) -> tuple[int, dict[str, str], bytes]:
+            return 307, {"Location": other + "/stolen"}, b""
+
+        with loopback_http(redirect) as url:
+            result = await run(config(checkout=dispatch_runner(url)), request())
+    assert elsewhere.requests == []
+    assert not result.ok and "answered 307: a redirect to " in result.detail and "not followed" in result.detail

@@ -32,6 +32,11 @@ from tests.helpers.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = "agents:\n  triage: {token: env:BATON_AGENT_TRIAGE_TOKEN, description: first-minute triage}\n"
+RUNNERS = """actions:
+  rollback:
+    params: {version: {values: [v2.40, v2.41]}}
+    webhook: {url: "SINK/deploy/rollback", body: {version: "{version}"}}
+"""
 TRIAGE_TOKEN = "triage-token-0123456789"
 TOOLS = {
     "list_incidents",
@@ -69,7 +74,9 @@ services:
   checkout:
     escalation: two-levels
     actions:
-      rollback: {webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}"}}}
+      rollback:
+        params: {version: {pattern: "^v[0-9]+$"}}
+        webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}"}}
       restart_pods: {webhook: {url: "SINK/deploy/{service}/restart"}}
 routing: {default_service: checkout}
 integrations:
@@ -95,9 +102,10 @@ async def acting(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> As
 async def serving(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, base: str) -> AsyncIterator[Stack]:
     """A worker on the dev server and the environment `baton mcp` runs in, both with `base` (and the agents)."""
     config_file = tmp_path / "baton.yaml"
-    config_file.write_text(base.replace("SINK", sink.url) + AGENTS)
+    extra = AGENTS + RUNNERS.replace("SINK", sink.url)
+    config_file.write_text(base.replace("SINK", sink.url) + extra)
     async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url, extra=AGENTS, base=base), http)
+        h = await harness(dev_env, make_config(sink.url, extra=extra, base=base), http)
         env = os.environ | {
             "TEMPORAL_ADDRESS": dev_address(dev_env),
             "BATON_CONFIG": str(config_file),
@@ -303,6 +311,25 @@ async def test_a_retried_request_action_with_its_request_id_runs_once_and_asks_o
     assert [(a.id, a.request_id) for a in st.approvals] == [("A1", "rb-1")]
     assert [e.kind for e in st.timeline].count("approval_requested") == 1
     assert len(sink.for_path("/deploy/checkout/restart")) == 1 and sink.for_path("/deploy/checkout/rollback") == []
+
+
+async def test_a_parameter_the_action_does_not_take_is_refused_and_get_boundaries_lists_them(stack: Stack) -> None:
+    async with stdio_session(stack.env, "--agent", "triage") as session:
+        agent = Agent(session)
+        opened = await agent(
+            "open_incident", service="checkout", summary="checkout 5xx", idempotency_key=f"p-{uuid.uuid4().hex[:8]}"
+        )
+        iid = opened["incident_id"]
+        bounds = await agent("get_boundaries", incident_id=iid)
+        rollback = next(a for a in bounds["actions"] if a["action"] == "rollback")
+        assert rollback["params"] == {"version": "must be one of 'v2.40', 'v2.41'"}
+        refused = await agent.error(
+            "request_action", incident_id=iid, action="rollback", rationale="bad deploy", params={"version": "--force"}
+        )
+        assert "refused by actions.rollback.params.version: parameter 'version' must be one of" in refused
+        assert "got '--force'" in refused and "get_boundaries with the incident id lists the params" in refused
+    st = await stack.h.incidents.state(iid)
+    assert st.approvals == [] and [(r.action, r.verdict) for r in st.refusals] == [("rollback", "params")]
 
 
 async def test_the_server_refuses_to_start_without_a_proven_identity(stack: Stack, tmp_path: Path) -> None:

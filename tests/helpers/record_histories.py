@@ -22,6 +22,7 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.client import Refused
 from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
 from incident.config import Config, Logs, ServiceContext
@@ -122,7 +123,9 @@ services:
   checkout:
     escalation: two-levels
     actions:
-      rollback: {webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}"}}}
+      rollback:
+        params: {version: {pattern: "^v[0-9]+$"}}
+        webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}"}}
       restart_pods: {webhook: {url: "SINK/deploy/{service}/restart"}}
 routing: {default_service: checkout}
 """
@@ -150,6 +153,35 @@ async def record_actions() -> str:
     with loopback_http(lambda req: (200, {}, b"{}")) as url:
         text = BASE_CONFIG.split("services:")[0] + ACTIONS + "integrations:\n  events: {token: env:TEST_INTAKE_TOKEN}\n"
         return await record(actions, make_config(url, base=text))
+
+
+PARAM_ACTIONS = ACTIONS.replace(
+    'restart_pods: {webhook: {url: "SINK/deploy/{service}/restart"}}',
+    'restart_pods: {params: {deployment: {values: [api]}}, webhook: {url: "SINK/deploy/restart/{deployment}"}}',
+)
+
+
+async def action_params(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """Requests refused for their parameters (an auto action's and an approval's) around one that fits and runs."""
+    await h.incidents.ingest(alert("params"), policy, "replay")
+    wid = workflow_id_for("replay", "params")
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    triage = Actor.agent("triage")
+    with contextlib.suppress(Refused):
+        await h.incidents.request(wid, triage, "restart_pods", "stuck pods", {"deployment": "--all"})
+    await h.incidents.request(wid, triage, "restart_pods", "stuck pods", {"deployment": "api"})
+    with contextlib.suppress(Refused):
+        await h.incidents.request(wid, triage, "rollback", "bad deploy", {"version": "v41 --force"})
+    await until(lambda: _state(h, wid), _has("action_ran"))
+    await h.incidents.resolve(wid, Actor.human("alice"), "restarted")
+    return wid
+
+
+async def record_action_params() -> str:
+    with loopback_http(lambda req: (200, {}, b"{}")) as url:
+        text = BASE_CONFIG.split("services:")[0] + PARAM_ACTIONS
+        text += "integrations:\n  events: {token: env:TEST_INTAKE_TOKEN}\n"
+        return await record(action_params, make_config(url, base=text))
 
 
 async def _state(h: Harness, wid: str) -> IncidentState:
@@ -363,6 +395,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_escalate_severity": record_escalate_severity,
     "incident_reopen_fresh_policy": record_reopen,
     "incident_actions": record_actions,
+    "incident_action_params": record_action_params,
 }
 
 

@@ -38,6 +38,7 @@ services:
     customer_facing: true
     actions:
       rollback:
+        params: {version: {pattern: "^v[0-9]+$"}}
         webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}", incident: "{incident_id}"}}
       restart_pods:
         webhook: {url: "SINK/deploy/{service}/restart"}

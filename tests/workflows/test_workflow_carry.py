@@ -44,6 +44,7 @@ services:
     escalation: two-levels
     actions:
       rollback:
+        params: {version: {pattern: "^v[0-9]+$"}}
         webhook: {url: "SINK/deploy/{service}/rollback", body: {version: "{version}"}}
       restart_pods:
         webhook: {url: "SINK/deploy/{service}/restart"}

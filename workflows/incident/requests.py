@@ -21,7 +21,7 @@ from temporalio.exceptions import ActivityError
 
 from incident import lifecycle
 from incident import sentences as say
-from incident.actions import ACTION_ATTEMPT_TIMEOUT
+from incident.actions import ACTION_ATTEMPT_TIMEOUT, PARAMS_VERDICT, param_problems
 from incident.approvals import ActionRun, Approval
 from incident.models import Actor, ActorKind, Severity, Status, UpdateReply
 from incident.policy import Decision, Verdict
@@ -53,6 +53,9 @@ ASKED_BEFORE_FIRST = "asked-before-first"
 """Patch id: a request asked again with the same request id is answered with what the first ask became, an
 accepted action or an approval, before the boundaries decide again. Before it, only accepted actions were
 recognised, and a retried request that needed approval became a second approval."""
+ACTION_PARAMS = "action-params"
+"""Patch id: a request whose parameters its action's runner does not take (`actions.X.params`) is refused and
+recorded. Before it, every parameter reached the runner."""
 RECORDED_ONLY = frozenset(
     {"resolve", "acknowledge", "note", "triage_severity", "escalate", "page", "lookup_oncall", "gather_context"}
 )
@@ -158,11 +161,26 @@ class Requests:
             else:
                 hint = "ask the team to write a rule for it in boundaries, or ask a responder to do it"
             return self.refusals.refuse(req.actor, req.action, decision.rule, hint, decision.verdict.value)
+        refused = self.refuse_params(req)
+        if refused is not None:
+            return refused
         if decision.verdict is Verdict.APPROVAL:
             return self.approvals.ask(req, decision, request_id or None)
         if req.action not in RECORDED_ONLY and workflow.patched(ACTIONS_FROM_MAIN_LOOP):
             return self.accept(req, decision)
         return await self.do(req, req.actor, approval=None)
+
+    def refuse_params(self, req: ActionRequest) -> UpdateReply | None:
+        """The refusal for parameters the action's runner does not take (its rule: the config path that declares
+        them), before it is asked for approval or run; None when they fit, or nothing runs it."""
+        declared = self.run.policy.action_params.get(req.action)
+        if declared is None or req.action in RECORDED_ONLY:
+            return None
+        problems = param_problems(req.params, declared)
+        if not problems or not workflow.patched(ACTION_PARAMS):
+            return None
+        hint = "; ".join(p.message for p in problems) + "; ask again with parameters the action takes"
+        return self.refusals.refuse(req.actor, req.action, problems[0].rule, hint, PARAMS_VERDICT)
 
     def accept(self, req: ActionRequest, decision: Decision) -> ActionReply:
         """An allowed action to run: recorded and queued for the main loop; the same request id asked again gets
