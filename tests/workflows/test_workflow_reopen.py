@@ -11,7 +11,7 @@ from incident.models import AlertAction
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import alert, make_config
 from tests.helpers.http import Sink
-from tests.helpers.incidents import SCOPE
+from tests.helpers.incidents import QUERY_TIMEOUT, SCOPE
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
@@ -43,7 +43,9 @@ async def test_the_next_incident_on_the_key_takes_a_fresh_policy(ts_env: Workflo
 
 async def _state(h: Harness, wid: str) -> IncidentState | None:
     try:
-        st: IncidentState = await h.client.get_workflow_handle(wid).query(IncidentWorkflow.state)
+        # A query that reaches a run as it continues as new goes unanswered on the test server: ask again.
+        handle = h.client.get_workflow_handle(wid)
+        st: IncidentState = await handle.query(IncidentWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
         return st
     except Exception:
         return None
