@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
+
 from incident.ids import workflow_id_for
 from incident.models import IncidentResult
 from incident.state import IncidentPolicy, IncidentState
@@ -49,3 +51,25 @@ async def outcome(h: Harness, wid: str) -> IncidentResult:
     """What the incident's run returned once it closed (the test server skips time while waiting)."""
     result: IncidentResult = await h.client.get_workflow_handle(wid, result_type=IncidentResult).result()
     return result
+
+
+WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+
+
+async def idle(h: Harness, wid: str) -> None:
+    """Wait until the incident's latest run has no workflow task in flight, before skipping time. The time-skipping
+    server strands a run whose task cancels a timer that fired while the task was with the worker
+    (temporalio/sdk-java#3088): a skip that lands on a deadline while a task re-arms it would do that."""
+
+    async def settled() -> bool:
+        history = await h.client.get_workflow_handle(wid).fetch_history()
+        last = [e.event_type for e in history.events if e.event_type in WORKFLOW_TASK_EVENTS]
+        return bool(last) and last[-1] == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+
+    await until(settled, timeout=30)

@@ -20,7 +20,7 @@ from incident.models import Actor
 from incident.state import IncidentInput, IncidentPolicy, IncidentState
 from tests.helpers.config import alert, make_config
 from tests.helpers.http import Sink
-from tests.helpers.incidents import SCOPE, entries, paged_count
+from tests.helpers.incidents import SCOPE, entries, idle, paged_count
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
@@ -105,6 +105,7 @@ async def test_ten_thousand_notes_and_five_thousand_alerts_still_page_level_two_
             shown = Console(record=True, width=200)
             print_incident(shown, st)
             assert f"{st.timeline_left} earlier timeline entries are not shown" in shown.export_text()
+            await idle(h, wid)
             await h.env.sleep(timedelta(minutes=5, seconds=5))
             await until(lambda: paged_count(h, wid, level=2), timeout=30)
             st = await until(lambda: settled(h, wid), lambda s: s is not None)
@@ -139,6 +140,7 @@ async def test_oversized_requests_are_refused_and_the_incident_goes_on(ts_env: W
                 await handle.signal(IncidentWorkflow.alert, alert("oversized", summary=f"repeat {i}"))
             st = await until(lambda: settled(h, wid), lambda s: s is not None and s.runs >= 2, timeout=30)
             assert not st.approvals
+            await idle(h, wid)
             await h.env.sleep(timedelta(minutes=5, seconds=5))
             await until(lambda: paged_count(h, wid, level=2), timeout=30)
 
