@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 
 from gateway.client import Incidents
+from gateway.http_server import server_config
 from gateway.intake import create_app
 from gateway.secret_file import UnsafeSecretFile, read_secret
 from gateway.temporal import connect
@@ -40,7 +41,7 @@ def intake_token_file() -> Path:
 async def serve_async(config: Config, host: str, port: int, with_worker: bool = False) -> None:
     client = await connect(lazy=True)
     app = create_app(config, Incidents(client))
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(server_config(app, host, port))
     if not with_worker:
         await server.serve()
         return

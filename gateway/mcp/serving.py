@@ -120,11 +120,12 @@ async def _serve_http(
 ) -> None:
     import uvicorn
 
+    from gateway.http_server import server_config
     from gateway.temporal import connect
 
     client = await connect(lazy=True)
     app = http_app(AgentTools(config, Incidents(client), agents), host, port)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, lifespan="on"))
     shown = f"[{host}]" if ":" in host else host
     print(
         f"baton mcp: Streamable HTTP on http://{shown}:{port}{MCP_PATH} for agent(s) {', '.join(sorted(agents))}",

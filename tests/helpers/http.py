@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from gateway.http_server import server_config
 from tests.helpers.wait import until
 
 
@@ -109,8 +110,8 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
-    """Run an ASGI app with uvicorn on a free loopback port; yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    """Run an ASGI app with uvicorn, as baton serves it, on a free loopback port; yield its base URL."""
+    server = uvicorn.Server(server_config(app))
     task = asyncio.create_task(server.serve())
     await until(lambda: _started(server), timeout=10)
     port = server.servers[0].sockets[0].getsockname()[1]
