@@ -14,6 +14,7 @@ import uvicorn
 from gateway.client import Incidents
 from gateway.http_server import server_config
 from gateway.intake import create_app
+from gateway.keyfiles import gateway_signer
 from gateway.secret_file import UnsafeSecretFile, read_secret
 from gateway.temporal import connect
 from incident.config import Config, load_config
@@ -40,7 +41,7 @@ def intake_token_file() -> Path:
 
 async def serve_async(config: Config, host: str, port: int, with_worker: bool = False) -> None:
     client = await connect(lazy=True)
-    app = create_app(config, Incidents(client))
+    app = create_app(config, Incidents(client, signer=gateway_signer()))
     server = uvicorn.Server(server_config(app, host, port))
     if not with_worker:
         await server.serve()

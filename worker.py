@@ -12,15 +12,18 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.actions import ActionActivities
+from activities.attestation import ProofActivities
 from activities.changes import ChangeActivities
 from activities.context import ContextActivities
 from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
 from activities.policy import PolicyActivities
 from gateway.ingest import send_alerts
+from gateway.keyfiles import trusted_keys
 from gateway.logs import quiet_tracebacks
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
+from incident.keys import TrustedKeys
 from workflows.changelog import ChangeLogWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
@@ -42,6 +45,7 @@ def build_worker(
     http: httpx.AsyncClient,
     task_queue: str = TASK_QUEUE,
     capture: list[PageRequest] | None = None,
+    trusted: TrustedKeys | None = None,
 ) -> Worker:
     """`capture` makes a drill's worker: pages are appended to it instead of sent, and actions are described
     instead of run."""
@@ -51,6 +55,7 @@ def build_worker(
     context = ContextActivities(config, http)
     actions = ActionActivities(config, http, dry_run=capture is not None)
     policies = PolicyActivities(config)
+    proofs = ProofActivities(trusted if trusted is not None else trusted_keys(config))
     return Worker(
         client,
         task_queue=task_queue,
@@ -65,6 +70,7 @@ def build_worker(
             context.gather_deployments,
             actions.run_action,
             policies.policy_snapshot,
+            proofs.verify_proof,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )

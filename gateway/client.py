@@ -6,6 +6,7 @@ errors into three plain ones: NotFound, Refused, Unavailable.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from gateway.attesting import Signer
 from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE
 from incident.approvals import RefusalRow, aggregate_refusals
+from incident.attestation import Method
 from incident.batch import AlertBatch
 from incident.context import Change
 from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
@@ -130,9 +133,20 @@ def temporal_errors(not_found: str | None = None) -> Iterator[None]:
 
 
 class Incidents:
-    def __init__(self, client: Client, task_queue: str = TASK_QUEUE):
+    def __init__(self, client: Client, task_queue: str = TASK_QUEUE, signer: Signer | None = None):
         self.client = client
         self.task_queue = task_queue
+        self.signer = signer
+        """The gateway's: each request it sends carries its proof of who sent it. Without one (a raw Temporal
+        client), an incident refuses every human and agent request as unproven."""
+        self.method = Method.TOKEN
+        self.totp_step: int | None = None
+
+    def acting(self, method: Method, totp_step: int | None = None) -> Incidents:
+        """This façade for requests whose human proved who they are by `method` (a Slack signature, a code)."""
+        other = copy.copy(self)
+        other.method, other.totp_step = method, totp_step
+        return other
 
     # ---- intake ----------------------------------------------------------------------------------------------
 
@@ -364,6 +378,11 @@ class Incidents:
             found = await self.find(ref)
             if not found.open:
                 raise Refused(f"{found.incident_id or ref} is already resolved")
+            if self.signer is not None:
+                name = getattr(update, "__name__", "")
+                request = self.signer.attach(
+                    request, name, found.workflow_id, found.run_id or "", self.method, self.totp_step
+                )
             try:
                 with temporal_errors(not_found=f"{ref} is closed"):
                     result: UpdateReply = await self._handle(found).execute_update(

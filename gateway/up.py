@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from gateway.keyfiles import KeyProblem, ensure_signing_key
 from gateway.secret_file import UnsafeSecretFile, create_secret, read_secret
 from gateway.supervise import ChildSpec, StopRequest, Supervisor, describe_exit
 from gateway.temporal import search_attribute_flags
@@ -88,7 +89,8 @@ class Stack:
                 return 1
         try:
             token, from_file = intake_token(self.data_dir)
-        except UnsafeSecretFile as e:
+            ensure_signing_key(self.data_dir)
+        except (UnsafeSecretFile, KeyProblem) as e:
             print(f"baton up: {e}", file=sys.stderr)
             return 1
         env = os.environ | {

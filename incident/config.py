@@ -217,6 +217,23 @@ class AgentIdentity(Strict):
     description: str | None = None
 
 
+class Identity(Strict):
+    """`identity:` in the config: whose proofs a worker accepts (see docs/security.md)."""
+
+    trusted_keys: list[str] = Field(
+        default_factory=list,
+        description="the gateway's public keys (`ed25519:...`); two while rotating; `baton up` needs none here",
+    )
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _keys(cls, v: list[str]) -> list[str]:
+        from incident.keys import TrustedKeys
+
+        TrustedKeys(v)  # a key that is not one is refused when the config loads
+        return v
+
+
 class Config(Strict):
     people: dict[str, Person] = Field(default_factory=dict)
     schedules: dict[str, Schedule] = Field(default_factory=dict)
@@ -231,6 +248,7 @@ class Config(Strict):
     agents: dict[str, AgentIdentity] = Field(
         default_factory=dict, description="agent identities for `baton mcp`, each with its token; see docs/mcp.md"
     )
+    identity: Identity = Field(default_factory=Identity)
 
     @property
     def default_service(self) -> str:

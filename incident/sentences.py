@@ -213,6 +213,10 @@ def refused(actor: Actor, action: str, rule: str, hint: str, undefined: bool) ->
     return f"{actor} asked to {action}: {what}; {hint}"
 
 
+def impersonation(claimed: Actor, update: str, problem: str) -> str:
+    return f"impersonation attempt: a {update} request claiming to be {claimed} was refused: {problem}"
+
+
 def refused_notice(text: str) -> str:
     return f"Refused: {text}"
 

@@ -70,6 +70,8 @@ class Kind(StrEnum):
     # boundaries, approvals and actions
     REFUSED = "refused"
     UNDEFINED = "undefined"
+    IMPERSONATION = "impersonation"
+    """A request whose actor the gateway did not vouch for: refused, changed nothing."""
     APPROVAL_REQUESTED = "approval_requested"
     APPROVAL_ESCALATED = "approval_escalated"
     APPROVAL_EXPIRED = "approval_expired"

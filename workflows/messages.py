@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from incident.actions import idempotency_key
+from incident.attestation import MAX_PROOF, Claim
 from incident.models import NAME, Actor, Page, Recipient, Severity, UpdateReply
 from incident.state import IncidentPolicy
 
@@ -50,6 +51,9 @@ def check_params(params: dict[str, str]) -> dict[str, str]:
 
 class ActorRequest(BaseModel):
     actor: Actor
+    proof: str | None = Field(
+        None, max_length=MAX_PROOF, description="the gateway's signed claim that `actor` sent this very request"
+    )
 
 
 class NoteRequest(ActorRequest):
@@ -178,3 +182,12 @@ def changelog_id(task_queue: str, service: str) -> str:
     """The change log workflow's id. Per task queue too: two baton deployments sharing a namespace keep their change
     logs apart."""
     return f"{CHANGELOG_ID_PREFIX}{task_queue}:{service}"
+
+
+class ProofCheck(BaseModel):
+    """`verify_proof`'s answer: the claim a trusted key signed, or why the proof proves nothing. The workflow
+    checks the claim against the request; the answer is in its history, so a key retired later changes nothing
+    on replay."""
+
+    claim: Claim | None = None
+    problem: str = ""

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.keyfiles import gateway_signer
 from gateway.render import escape
 from gateway.temporal import connect, temporal_address
 from incident.config import ConfigError, config_path, load_config
@@ -43,7 +44,7 @@ def run(coro_fn: Callable[[Incidents], Awaitable[T]]) -> T:
             client = await connect()
         except RuntimeError as e:
             raise Unavailable(str(e)) from None
-        return await coro_fn(Incidents(client))
+        return await coro_fn(Incidents(client, signer=gateway_signer()))
 
     try:
         return asyncio.run(go())

@@ -15,10 +15,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.attesting import Signer
 from gateway.client import Incidents, NotFound, Refused
 from gateway.drill.loading import Drill
 from gateway.drill.results import TimelineLine
 from incident.judge import Seen, SentPage, StepResult
+from incident.keys import SigningKey
 from incident.models import Alert, AlertAction, Severity
 from incident.scenario import AlertEvent, Step, StepOutcome
 from incident.state import IncidentPolicy, IncidentState
@@ -60,7 +62,9 @@ class Play:
         self.scope = f"drill:{self.tag}"
         self.queue = f"drill-{self.tag}"
         self.pages = _Captured()
-        self.incidents = Incidents(env.client, task_queue=self.queue)
+        self.key = SigningKey.generate()
+        """The drill's own gateway key: its requests carry proofs its worker trusts, as a real gateway's do."""
+        self.incidents = Incidents(env.client, task_queue=self.queue, signer=Signer(self.key))
         self.opened: dict[str, _Incident] = {}
 
     # -- the clock and settling --

@@ -18,6 +18,7 @@ from gateway.drill.results import DrillResult
 from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
 from incident.judge import check, check_step
+from incident.keys import TrustedKeys
 from incident.scenario import AlertEvent, Expectation, Step
 
 
@@ -50,7 +51,12 @@ async def _run(env: WorkflowEnvironment, drill: Drill, http: httpx.AsyncClient) 
 
     # The worker's paging activities append to the list it is given; ours notes the time too.
     worker = build_worker(
-        env.client, at_scenario_time(drill.config, shift), http, task_queue=play.queue, capture=play.pages
+        env.client,
+        at_scenario_time(drill.config, shift),
+        http,
+        task_queue=play.queue,
+        capture=play.pages,
+        trusted=TrustedKeys([play.key.public_text()]),
     )
     try:
         async with worker:

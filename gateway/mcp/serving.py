@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.client import Incidents
+from gateway.keyfiles import gateway_signer
 from gateway.mcp.catalog import INSTRUCTIONS, TOOLS
 from gateway.mcp.identity import (
     AGENT_ENV,
@@ -124,7 +125,7 @@ async def _serve_http(
     from gateway.temporal import connect
 
     client = await connect(lazy=True)
-    app = http_app(AgentTools(config, Incidents(client), agents), host, port)
+    app = http_app(AgentTools(config, Incidents(client, signer=gateway_signer()), agents), host, port)
     server = uvicorn.Server(server_config(app, lifespan="on"))
     shown = f"[{host}]" if ":" in host else host
     print(
@@ -139,7 +140,7 @@ async def _serve_stdio(config: Config, agent: str) -> None:
     from gateway.temporal import connect
 
     client = await connect(lazy=True)
-    tools = AgentTools(config, Incidents(client), {agent: config.agents[agent]}, agent=agent)
+    tools = AgentTools(config, Incidents(client, signer=gateway_signer()), {agent: config.agents[agent]}, agent=agent)
     await build_server(tools).run_stdio_async()
 
 

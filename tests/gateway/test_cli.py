@@ -22,7 +22,7 @@ from incident.models import Actor
 from incident.state import IncidentPolicy
 from tests.helpers.config import BASE_CONFIG, alert, make_config
 from tests.helpers.http import Sink
-from tests.helpers.temporal import Harness, dev_address, harness
+from tests.helpers.temporal import GATEWAY_KEY, Harness, dev_address, harness
 from tests.helpers.wait import until
 
 BATON = str(Path(sys.executable).parent / "baton")
@@ -66,6 +66,7 @@ async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> Asy
             "BATON_CONFIG": str(config_file),
             "BATON_TASK_QUEUE": h.task_queue,
             "COLUMNS": "200",
+            "BATON_GATEWAY_KEY": GATEWAY_KEY.text(),
         }
         async with h.worker:
             yield Cli(env), h

@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from incident.models import Actor, Severity
 from tests.helpers.config import BASE_CONFIG, make_config
 from tests.helpers.http import Sink, free_port
-from tests.helpers.temporal import Harness, dev_address, harness
+from tests.helpers.temporal import GATEWAY_KEY, Harness, dev_address, harness
 from tests.helpers.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +111,7 @@ async def serving(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, base
             "BATON_CONFIG": str(config_file),
             "BATON_TASK_QUEUE": h.task_queue,
             "BATON_AGENT_TRIAGE_TOKEN": TRIAGE_TOKEN,
+            "BATON_GATEWAY_KEY": GATEWAY_KEY.text(),
             "BATON_AGENT_TOKEN": TRIAGE_TOKEN,
         }
         env.pop("BATON_AGENT", None)

@@ -24,6 +24,7 @@ from incident.config import parse_config
 from tests.helpers.invariants import KEY_SEPARATOR, Escalation, Level
 from tests.helpers.processes import Child, DevServer, Intake, intake, worker
 from tests.helpers.receiver import Receiver, webhook_receiver
+from tests.helpers.temporal import TRUSTED_ENV, gateway
 from tests.helpers.wait import until
 
 TOKEN = "fault-token-0123456789abcdef"
@@ -103,7 +104,7 @@ class Stack:
         await until(lambda: _clock_past(time.time() + down_for), timeout=down_for + 5)
         self.server.start()
         self.client = await until(lambda: _connected(self.server.address), timeout=30)
-        self.incidents = Incidents(self.client, task_queue=self.queue)
+        self.incidents = gateway(self.client, self.queue)
         # Temporal is back for baton once its worker polls again (the SDK reconnects with a backoff of its own)
         await worker_polling(self.client, self.queue, self.worker, timeout=60)
 
@@ -143,7 +144,7 @@ async def stack(tmp: Path, after1: int = 3, after2: int = 3, start_intake: bool 
         server = DevServer(tmp / "temporal.db", tmp / "temporal.log")
         server.start()
         w = worker(server.address, config, queue, tmp / "worker.log")
-        w.env |= TOKEN_ENV
+        w.env |= TOKEN_ENV | TRUSTED_ENV
         i = intake(server.address, config, queue, tmp / "intake.log", TOKEN_ENV)
         try:
             client = await until(lambda: _connected(server.address), timeout=30)
@@ -152,7 +153,7 @@ async def stack(tmp: Path, after1: int = 3, after2: int = 3, start_intake: bool 
             if start_intake:
                 i.start()
             escalation = Escalation([Level("alice", after1), Level("dave", after2)])
-            yield Stack(tmp, server, w, i, receiver, client, Incidents(client, task_queue=queue), escalation, queue)
+            yield Stack(tmp, server, w, i, receiver, client, gateway(client, queue), escalation, queue)
         finally:
             for child in (i.child, w, server.child):
                 if child is not None:

@@ -83,8 +83,7 @@ async def test_ten_thousand_notes_and_five_thousand_alerts_still_page_level_two_
 
             async def note(i: int) -> None:
                 async with gate:
-                    req = NoteRequest(actor=alice, text=f"{i}: {text}")
-                    reply = await retrying(lambda: handle.execute_update(IncidentWorkflow.note, req))
+                    reply = await retrying(lambda: h.incidents.note(wid, alice, f"{i}: {text}"))
                     assert reply.ok
 
             async def alerts() -> None:

@@ -22,7 +22,7 @@ from incident.state import IncidentInput, IncidentPolicy, IncidentState
 from tests.helpers.config import BASE_CONFIG, alert, make_config
 from tests.helpers.http import HttpRequest, Sink, loopback_http, recording_sink
 from tests.helpers.incidents import SCOPE, entries, paged_count
-from tests.helpers.temporal import Harness, harness
+from tests.helpers.temporal import Harness, harness, proven
 from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
 from workflows.messages import ActionRequest
@@ -130,12 +130,18 @@ async def test_an_auto_action_answers_at_once_and_a_retried_request_runs_it_once
         async with stack(ts_env, rec) as h:
             wid, handle = await start(h, "auto-once")
             first = await asyncio.wait_for(
-                handle.execute_update(IncidentWorkflow.request, ask("restart_pods", request_id="mcp-1")), timeout=5
+                handle.execute_update(
+                    IncidentWorkflow.request, await proven(h, wid, "request", ask("restart_pods", request_id="mcp-1"))
+                ),
+                timeout=5,
             )
             assert first.ok and "R1" in first.message, "accepted at once, with the id its outcome is recorded under"
             await until(lambda: asyncio.sleep(0, rec.to("/deploy/checkout/restart")))
             again = await asyncio.wait_for(
-                handle.execute_update(IncidentWorkflow.request, ask("restart_pods", request_id="mcp-1")), timeout=5
+                handle.execute_update(
+                    IncidentWorkflow.request, await proven(h, wid, "request", ask("restart_pods", request_id="mcp-1"))
+                ),
+                timeout=5,
             )
             assert again.ok and "R1" in again.message
             rec.release.set()
@@ -150,7 +156,10 @@ async def test_slow_actions_never_hold_the_escalation(ts_env: WorkflowEnvironmen
     with receiver() as rec:
         async with stack(ts_env, rec, quick=True) as h:
             wid, handle = await start(h, "slow-actions")
-            await asyncio.wait_for(handle.execute_update(IncidentWorkflow.request, ask("restart_pods")), timeout=5)
+            await asyncio.wait_for(
+                handle.execute_update(IncidentWorkflow.request, await proven(h, wid, "request", ask("restart_pods"))),
+                timeout=5,
+            )
             pending = await h.incidents.request(wid, TRIAGE, "rollback", "v42 is the only change", {"version": "v41"})
             await h.incidents.approve(wid, ALICE, pending.approval_id or "")
             await until(lambda: asyncio.sleep(0, len(rec.to("/deploy/checkout/rollback"))))
@@ -171,7 +180,8 @@ async def test_every_action_has_a_key_of_its_own(ts_env: WorkflowEnvironment) ->
         rec.release.set()
         async with stack(ts_env, rec) as h:
             wid, handle = await start(h, "keys")
-            await asyncio.gather(*(handle.execute_update(IncidentWorkflow.request, ask("restart_pods")) for _ in "ab"))
+            asks = [await proven(h, wid, "request", ask("restart_pods")) for _ in "ab"]
+            await asyncio.gather(*(handle.execute_update(IncidentWorkflow.request, a) for a in asks))
             first = await state(h, wid)
             pending = await h.incidents.request(wid, TRIAGE, "rollback", "bad deploy", {"version": "v41"})
             await h.incidents.approve(wid, ALICE, pending.approval_id or "")
@@ -200,14 +210,18 @@ async def test_continue_as_new_in_the_middle_of_queued_work_loses_none_of_it(ts_
             wid, handle = await start(h, "carry", history_limit=100)
             first_run = (await handle.describe()).run_id
             # A slow auto action is under way while the run reaches its history limit.
-            busy = asyncio.ensure_future(handle.execute_update(IncidentWorkflow.request, ask("restart_pods")))
+            busy = asyncio.ensure_future(
+                handle.execute_update(IncidentWorkflow.request, await proven(h, wid, "request", ask("restart_pods")))
+            )
             await until(lambda: asyncio.sleep(0, rec.to("/deploy/checkout/restart")))
             await fill_history(handle, "carry")
             # Meanwhile: an approval asked for and one approved, a refusal, a page and an escalation requested.
             await h.incidents.request(wid, TRIAGE, "rollback", "v42 is the only change", {"version": "v41"})
             rollback = await h.incidents.request(wid, TRIAGE, "rollback", "or v40", {"version": "v40"})
             await h.incidents.approve(wid, ALICE, rollback.approval_id or "")
-            await handle.execute_update(IncidentWorkflow.request, ask("drop_database", "it is corrupt"))
+            await handle.execute_update(
+                IncidentWorkflow.request, await proven(h, wid, "request", ask("drop_database", "it is corrupt"))
+            )
             await h.incidents.request(wid, TRIAGE, "page", "need the database owner", {"target": "bob"})
             await h.incidents.acknowledge(wid, ALICE)
             await h.incidents.request(wid, TRIAGE, "escalate", "the database team too")
@@ -260,7 +274,7 @@ async def test_a_resolve_while_an_action_runs_records_its_outcome_first(ts_env: 
     with receiver() as rec:
         async with stack(ts_env, rec) as h:
             wid, handle = await start(h, "resolve-busy")
-            await handle.execute_update(IncidentWorkflow.request, ask("restart_pods"))
+            await handle.execute_update(IncidentWorkflow.request, await proven(h, wid, "request", ask("restart_pods")))
             await until(lambda: asyncio.sleep(0, rec.to("/deploy/checkout/restart")))
             await h.incidents.resolve(wid, ALICE, "it recovered")
             rec.release.set()

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.incident.context import ContextGathering
     from workflows.incident.escalation import Escalation
     from workflows.incident.paging import Paging
+    from workflows.incident.proofs import Proofs
     from workflows.incident.refusals import Refusals
     from workflows.incident.requests import ACTIONS_FROM_MAIN_LOOP, Requests
     from workflows.incident.run import IncidentRun, Rejected
@@ -93,6 +94,7 @@ class IncidentWorkflow:
         self._escalation = Escalation(run, self._paging, self._context)
         self._refusals = Refusals(run)
         self._approvals = Approvals(run, self._refusals)
+        self._proofs = Proofs(run, self._refusals)
         self._requests = Requests(run, self._refusals, self._approvals)
         run.hold(lambda: self._context.late_pending > 0 or self._context.late_ready)
         for alert in inp.carry_alerts:
@@ -295,33 +297,33 @@ class IncidentWorkflow:
     # ---- human and agent requests ----------------------------------------------------------------------------
 
     @workflow.update
-    def acknowledge(self, req: ActorRequest) -> UpdateReply:
-        return self._requests.acknowledge(req)
+    async def acknowledge(self, req: ActorRequest) -> UpdateReply:
+        return await self._vouched(req, "acknowledge") or self._requests.acknowledge(req)
 
     @acknowledge.validator
     def _validate_acknowledge(self, req: ActorRequest) -> None:
         self._run.validate_open()
 
     @workflow.update
-    def resolve(self, req: ResolveRequest) -> UpdateReply:
-        return self._requests.resolve(req)
+    async def resolve(self, req: ResolveRequest) -> UpdateReply:
+        return await self._vouched(req, "resolve") or self._requests.resolve(req)
 
     @resolve.validator
     def _validate_resolve(self, req: ResolveRequest) -> None:
         self._run.validate_open()
 
     @workflow.update
-    def severity(self, req: SeverityRequest) -> UpdateReply:
+    async def severity(self, req: SeverityRequest) -> UpdateReply:
         """A human sets the severity (confirming or changing it); an agent proposes one, with a reason."""
-        return self._requests.severity(req)
+        return await self._vouched(req, "severity") or self._requests.severity(req)
 
     @severity.validator
     def _validate_severity(self, req: SeverityRequest) -> None:
         self._requests.validate_severity(req)
 
     @workflow.update
-    def note(self, req: NoteRequest) -> UpdateReply:
-        return self._requests.note(req)
+    async def note(self, req: NoteRequest) -> UpdateReply:
+        return await self._vouched(req, "note") or self._requests.note(req)
 
     @note.validator
     def _validate_note(self, req: NoteRequest) -> None:
@@ -330,7 +332,7 @@ class IncidentWorkflow:
     @workflow.update
     async def request(self, req: ActionRequest) -> ActionReply:
         """Ask to do an action: accepted to run now (auto), a pending approval (approval), or refused."""
-        reply = await self._requests.request(req)
+        reply = await self._vouched(req, "request") or await self._requests.request(req)
         return reply if isinstance(reply, ActionReply) else ActionReply.model_validate(reply.model_dump())
 
     @request.validator
@@ -338,17 +340,19 @@ class IncidentWorkflow:
         self._requests.validate_request(req)
 
     @workflow.update
-    def decide(self, req: DecisionRequest) -> UpdateReply:
+    async def decide(self, req: DecisionRequest) -> UpdateReply:
         """A human approves or denies a pending approval."""
-        return self._approvals.decide(req)
+        return await self._vouched(req, "decide") or self._approvals.decide(req)
 
     @decide.validator
     def _validate_decide(self, req: DecisionRequest) -> None:
         self._approvals.validate_decide(req)
 
     @workflow.update
-    def reload(self, req: ReloadRequest) -> UpdateReply:
+    async def reload(self, req: ReloadRequest) -> UpdateReply:
         """A human applies the current config's policy to this running incident."""
+        if refused := await self._vouched(req, "reload"):
+            return refused
         run, st = self._run, self._run.require()
         if req.actor.kind is not ActorKind.HUMAN:
             return self._refusals.refuse(
@@ -367,6 +371,16 @@ class IncidentWorkflow:
         service = self._run.require().service
         if req.policy.service.name != service:
             raise Rejected(f"the policy is for {req.policy.service.name}, this incident is {service}")
+
+    async def _vouched(self, req: ActorRequest, update: str) -> UpdateReply | None:
+        """None when the request may go on: its actor is proven and the incident is still open once that is known
+        (a proof is checked by a local activity, meanwhile another request may have resolved it); else the reply."""
+        if refused := await self._proofs.vouch(req, update):
+            return refused
+        st = self._run.require()
+        if not st.open:
+            return UpdateReply(ok=False, message=f"{st.incident_id} is already resolved", status=st.status)
+        return None
 
     # ---- reading ---------------------------------------------------------------------------------------------
 
