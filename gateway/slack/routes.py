@@ -28,6 +28,7 @@ from gateway.slack.interactions import Interactions
 from gateway.slack.people import People
 from gateway.slack.signing import ReplayCache, Unverified, verify
 from gateway.slack.web import SlackWeb
+from incident.attestation import Method
 from incident.config import Config, SlackIntegration
 
 log = structlog.get_logger("baton.slack")
@@ -77,6 +78,7 @@ def _bad(message: str) -> JSONResponse:
 def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLINE) -> APIRouter:
     """`POST /v1/slack/interactions` and `POST /v1/slack/commands`, for `app.include_router`."""
     gate = SlackGate(config.integrations.slack)
+    incidents = incidents.acting(Method.SLACK)  # whoever acts here is a Slack user, by a request Slack signed
     people, web, within = People(config), SlackWeb(config.integrations.slack), Deadline(deadline)
     interactions = Interactions(incidents, people, web, within)
     commands = Commands(config, incidents, people)
