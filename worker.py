@@ -19,7 +19,7 @@ from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
 from activities.policy import PolicyActivities
 from gateway.ingest import send_alerts
-from gateway.keyfiles import trusted_keys
+from gateway.keyfiles import KeyProblem, trusted_keys
 from gateway.logs import quiet_tracebacks
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
@@ -79,9 +79,18 @@ def build_worker(
 async def run_worker(config_path: str | None = None) -> None:
     quiet_tracebacks()  # an activity's failure carries alert contents in its locals: never log them
     config = load_config(config_path)
+    try:
+        trusted = trusted_keys(config)
+    except KeyProblem as e:
+        raise SystemExit(f"baton worker: {e}") from None
+    if not len(trusted):
+        log.warning(
+            "this worker trusts no gateway key: every human and agent request will be refused; set "
+            "identity.trusted_keys or BATON_TRUSTED_KEYS (see docs/security.md)"
+        )
     client = await connect()
     async with httpx.AsyncClient() as http:
-        worker = build_worker(client, config, http)
+        worker = build_worker(client, config, http, trusted=trusted)
         log.info("worker started", task_queue=TASK_QUEUE, temporal=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"))
         await worker.run()
 
