@@ -99,7 +99,7 @@ def refusals_table(rows: list[RefusalRow]) -> Table:
     for col in ("COUNT", "ACTION", "VERDICT", "RULE", "INCIDENTS", "ACTORS"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        style = "bold yellow" if r.verdict == "undefined" else ""
+        style = {"undefined": "bold yellow", "impersonation": "bold red"}.get(r.verdict, "")
         table.add_row(
             str(r.count),
             escape(r.action),
