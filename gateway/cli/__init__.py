@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from gateway.cli import acting, policy, processes, reading
+from gateway.cli import acting, keys, policy, processes, reading
 
 app = typer.Typer(
     name="baton",
@@ -25,6 +25,8 @@ config_app = typer.Typer(help="Check the config file.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 boundaries_app = typer.Typer(help="What an agent may do alone, what needs a human, what it may never do.")
 app.add_typer(boundaries_app, name="boundaries")
+keys_app = typer.Typer(help="The gateway's signing key: what workers trust, and rotating it.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 for command in (
     reading.incidents,
@@ -51,6 +53,8 @@ for command in (
 config_app.command("check")(policy.config_check)
 boundaries_app.command("show")(policy.boundaries_show)
 boundaries_app.command("report")(policy.boundaries_report)
+keys_app.command("new")(keys.keys_new)
+keys_app.command("show")(keys.keys_show)
 
 
 def main() -> None:

@@ -3,7 +3,11 @@ and the keys a worker trusts, from the config, the environment and the data dir.
 
 from __future__ import annotations
 
+import json
+import os
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,3 +68,16 @@ def test_a_worker_trusts_the_configured_keys_and_the_environment_s(
 def test_a_key_in_the_config_that_is_not_one_is_refused_when_it_loads() -> None:
     with pytest.raises(ConfigError, match=r"identity\.trusted_keys"):
         make_config(extra='identity:\n  trusted_keys: ["rsa:AAAA"]\n')
+
+
+def test_baton_keys_new_makes_a_pair_and_show_prints_what_workers_trust(tmp_path: Path) -> None:
+    baton = str(Path(sys.executable).parent / "baton")
+    env = {k: v for k, v in os.environ.items() if k != "BATON_GATEWAY_KEY"} | {"BATON_DATA_DIR": str(tmp_path)}
+    made = subprocess.run([baton, "keys", "new", "--json"], env=env, capture_output=True, text=True, check=True)
+    pair = json.loads(made.stdout)
+    assert SigningKey.parse(pair["private"]).public_text() == pair["public"]
+    missing = subprocess.run([baton, "keys", "show"], env=env, capture_output=True, text=True)
+    assert missing.returncode == 1 and "no gateway key here" in missing.stderr
+    env["BATON_GATEWAY_KEY"] = pair["private"]
+    shown = subprocess.run([baton, "keys", "show"], env=env, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == pair["public"]
