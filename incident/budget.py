@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from incident.durations import Duration, format_duration
 from incident.fields import Strict
 
+BUDGET_VERDICT = "budget"
+"""The verdict of a request refused because the agent's budget for it is used up."""
 BudgetKind = Literal["requests", "pages", "notes", "incidents"]
 MAX_USAGE = 100
 """(actor, kind) windows an incident keeps; past it the oldest is forgotten (only invented actors get there)."""

@@ -23,7 +23,7 @@ from incident import lifecycle
 from incident import sentences as say
 from incident.actions import ACTION_ATTEMPT_TIMEOUT, PARAMS_VERDICT, param_problems
 from incident.approvals import ActionRun, Approval
-from incident.budget import BudgetKind, refresh_at, take
+from incident.budget import BUDGET_VERDICT, BudgetKind, refresh_at, take
 from incident.models import NAME, Actor, ActorKind, Severity, Status, UpdateReply
 from incident.policy import Decision, Verdict, resembles
 from incident.state import MAX_PENDING, AcceptedAction
@@ -62,7 +62,6 @@ FOLD_DUPLICATES = "fold-duplicate-requests"
 answered with that one, and nothing new is asked or run. Before it, each became an approval of its own."""
 AGENT_PAGED = "agent-paged-not-oncall"
 """Patch id: people reached only because an agent paged them are not `oncall` approvers of any request."""
-BUDGET_VERDICT = "budget"
 PAGING = frozenset({"page", "escalate"})
 """Actions an agent's `pages` budget counts; every other allowed or asked-for request counts as `requests`."""
 RECORDED_ONLY = frozenset(
