@@ -40,10 +40,11 @@ OPEN_RULE = "opening an incident pages on-call"
 _LOOKALIKES = str.maketrans(
     "\u0430\u0432\u0435\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443\u0445\u0456\u0458\u0455"
     "\u0501\u04cf\u0261\u0131\u03b1\u03b2\u03b5\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4\u03c5\u03c7"
-    "01|-. ",
-    "abekmhopctyxijsdlgiabeikvoptuxoll___",
+    "01|",
+    "abekmhopctyxijsdlgiabeikvoptuxoll",
+    "-._ \t",
 )
-"""Letters that look like Latin ones (Cyrillic, Greek) and separators that read alike: for `resembles` only."""
+"""Letters that look like Latin ones (Cyrillic, Greek) mapped to them, and separators dropped: `resembles` only."""
 
 
 def skeleton(name: str) -> str:
@@ -51,7 +52,7 @@ def skeleton(name: str) -> str:
     letters mapped to Latin ones. Two names with one skeleton read the same to a person."""
     folded = unicodedata.normalize("NFKC", name).casefold()
     shown = "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Cc", "Mn", "Zl", "Zp"))
-    return shown.strip().translate(_LOOKALIKES).strip("_")
+    return shown.translate(_LOOKALIKES)
 
 
 def resembles(name: str, actions: Iterable[str]) -> str | None:

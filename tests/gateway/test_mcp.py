@@ -100,10 +100,12 @@ async def acting(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> As
 
 
 @asynccontextmanager
-async def serving(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, base: str) -> AsyncIterator[Stack]:
+async def serving(
+    dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, base: str, agents: str = AGENTS
+) -> AsyncIterator[Stack]:
     """A worker on the dev server and the environment `baton mcp` runs in, both with `base` (and the agents)."""
     config_file = tmp_path / "baton.yaml"
-    extra = AGENTS + RUNNERS.replace("SINK", sink.url)
+    extra = agents + RUNNERS.replace("SINK", sink.url)
     config_file.write_text(base.replace("SINK", sink.url) + extra)
     async with httpx.AsyncClient() as http:
         h = await harness(dev_env, make_config(sink.url, extra=extra, base=base), http)
