@@ -58,8 +58,8 @@ ACTION_PARAMS = "action-params"
 """Patch id: a request whose parameters its action's runner does not take (`actions.X.params`) is refused and
 recorded. Before it, every parameter reached the runner."""
 FOLD_DUPLICATES = "fold-duplicate-requests"
-"""Patch id: an agent's request like one of its own that still waits (a pending approval, an action not yet run) is
-answered with that one, and nothing new is asked or run. Before it, each became an approval of its own."""
+"""Patch id: an agent's request like one of its own pending approvals is answered with that approval, and nobody is
+asked again. Before it, each became an approval of its own."""
 AGENT_PAGED = "agent-paged-not-oncall"
 """Patch id: people reached only because an agent paged them are not `oncall` approvers of any request."""
 PAGING = frozenset({"page", "escalate"})
@@ -122,8 +122,9 @@ class Requests:
         )
 
     def folded(self, req: ActionRequest) -> UpdateReply | None:
-        """An agent's request like one of its own that still waits: answered with that one (a resolve proposal
-        is like any other of its resolve proposals; anything else has the same action and parameters)."""
+        """An agent's request like one of its own that still waits for approval: answered with that approval (a
+        resolve proposal is like any other of its resolve proposals; anything else has the same action and
+        parameters). Actions the agent may do alone are not folded: a new request is a new run."""
         if req.actor.kind is not ActorKind.AGENT or not workflow.patched(FOLD_DUPLICATES):
             return None
         st, me = self.run.require(), str(req.actor)
@@ -137,10 +138,6 @@ class Requests:
         for approval in st.pending_approvals:
             if approval.requested_by == me and same(approval.action, approval.params, approval.text):
                 return self.approvals.asked_again(approval, folded=True)
-        for accepted in st.actions:
-            waiting = accepted.status in ("queued", "running")
-            if waiting and accepted.requested_by == me and same(accepted.action, accepted.params, accepted.text):
-                return self.accepted_again(accepted)
         return None
 
     # ---- the updates that are requests of their own ------------------------------------------------------------
