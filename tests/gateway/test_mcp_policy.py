@@ -174,8 +174,8 @@ async def test_every_odd_name_is_recorded_and_judgment_calls_survive_many_junk_n
     assert kinds[("postmortem_conclusions", "never")] == 1
     assert sum(r.count for r in st.refusals) == total and len(st.refusals) <= 60
     rows = await h.incidents.refusals(datetime.now(UTC) - timedelta(hours=1))
-    assert ("postmortem_conclusions", "never") in {(r.action, r.verdict) for r in rows}
-    assert sum(r.count for r in rows if iid in r.incidents) == total
+    reported = {(r.action, r.verdict) for r in rows if iid in r.incidents}
+    assert {("postmortem_conclusions", "never"), ("rollback", "undefined")} <= reported
     await until(lambda: asyncio.sleep(0, sink.to("/alice", "notice")), lambda told: len(told) >= 5)
     assert len(sink.to("/alice", "notice")) == 5, "responders are told of a few refusals, not of every one"
 
