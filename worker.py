@@ -24,6 +24,7 @@ from gateway.logs import quiet_tracebacks
 from gateway.temporal import TASK_QUEUE, connect
 from incident.config import Config, load_config
 from incident.keys import TrustedKeys
+from workflows.agent import AgentWorkflow
 from workflows.changelog import ChangeLogWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
@@ -59,7 +60,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow],
+        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow],
         activities=[
             paging.lookup_targets,
             paging.send_page,

@@ -6,21 +6,26 @@ errors into three plain ones: NotFound, Refused, Unavailable.
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -36,6 +41,7 @@ from incident.models import Actor, Alert, Severity, Status, UpdateReply
 from incident.postmortem import draft
 from incident.state import IncidentPolicy, IncidentState
 from workflows import search_attributes as sa
+from workflows.agent import AgentRecord, AgentWorkflow, OpenReply, OpenRequest, agent_workflow_id
 from workflows.changelog import ChangeLogWorkflow, changelog_id
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import BUFFER_ID_PREFIX, IntakeBufferWorkflow
@@ -47,10 +53,17 @@ from workflows.messages import (
     ReloadRequest,
     ResolveRequest,
     SeverityRequest,
+    WithdrawRequest,
 )
 
 RPC_TIMEOUT = timedelta(seconds=5)
+UPDATE_TIMEOUT = timedelta(seconds=30)
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+IN_FLIGHT = 4
+"""Updates one façade sends one incident at a time; Temporal takes 10 in flight per workflow, shared by every
+process that sends them (CLI, Slack, MCP servers)."""
+BUSY_DEADLINE = 20.0
+"""Seconds a request keeps trying while Temporal says the incident has too many requests in flight."""
 
 
 class NotFound(Exception):
@@ -68,6 +81,13 @@ class Refused(Exception):
 
 class Unavailable(Exception):
     """Temporal cannot be reached: nothing was recorded; the caller should retry."""
+
+
+class Busy(Refused):
+    """Temporal is up, but the incident did not take the request: too many in flight, or no answer in time."""
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,26 @@ class Ingested:
     message: str
 
 
+async def patiently(call: Callable[[], Awaitable[T]], what: str) -> T:
+    """`call`, tried again while Temporal answers RESOURCE_EXHAUSTED (too many updates in flight on one workflow,
+    or a rate limit), for up to `BUSY_DEADLINE` seconds; then `Busy`, in words."""
+    loop = asyncio.get_running_loop()
+    deadline, pause = loop.time() + BUSY_DEADLINE, 0.05
+    while True:
+        try:
+            return await call()
+        except RPCError as e:
+            if e.status is not RPCStatusCode.RESOURCE_EXHAUSTED:
+                raise
+            if loop.time() + pause > deadline:
+                raise Busy(
+                    f"{what} is busy with other requests and did not take this one in {BUSY_DEADLINE:.0f} s; "
+                    "nothing was recorded: ask again in a moment"
+                ) from None
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
 @contextmanager
 def temporal_errors(not_found: str | None = None) -> Iterator[None]:
     """Temporal's errors as ours: NotFound (when `not_found` says what), Unavailable (retry later), else as is."""
@@ -136,6 +176,8 @@ class Incidents:
     def __init__(self, client: Client, task_queue: str = TASK_QUEUE, signer: Signer | None = None):
         self.client = client
         self.task_queue = task_queue
+        self._lanes: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(IN_FLIGHT))
+        """Per workflow id: at most `IN_FLIGHT` updates from this façade at once; the rest wait their turn."""
         self.signer = signer
         """The gateway's: each request it sends carries its proof of who sent it. Without one (a raw Temporal
         client), an incident refuses every human and agent request as unproven."""
@@ -249,8 +291,46 @@ class Incidents:
         return IncidentRef(workflow_id=best.id, run_id=best.run_id, incident_id=incident_id, open=is_open)
 
     async def _runs(self, query: str, limit: int = 1000) -> list[WorkflowExecution]:
-        with temporal_errors():
+        async def listed() -> list[WorkflowExecution]:
             return [wf async for wf in self.client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT)]
+
+        with temporal_errors():
+            return await patiently(listed, "Temporal's list of incidents")
+
+    async def severity_floor(self, service: str, besides: str) -> Severity | None:
+        """The most severe open incident of `service` other than the workflow `besides`: what an incident an agent
+        opens is decided at, at least, until a human confirms its severity. None when there is none."""
+        query = (
+            f'IncidentService = "{_quote(service)}" AND ExecutionStatus = "Running" AND IncidentId IS NOT NULL '
+            f'AND TaskQueue = "{_quote(self.task_queue)}"'
+        )
+        found = [
+            Severity(sev)
+            for wf in await self._runs(query, limit=200)
+            if wf.id != besides and (sev := wf.typed_search_attributes.get(sa.INCIDENT_SEVERITY)) in list(Severity)
+        ]
+        return min(found, key=lambda s: list(Severity).index(s)) if found else None
+
+    async def count_opening(self, agent: str, req: OpenRequest) -> OpenReply:
+        """Ask the agent's own workflow (started on first use) whether it may open one more incident now, and
+        count it; or record a refusal (`req.refused_by`). Durable: a restarted gateway or worker counts on."""
+        wid = agent_workflow_id(self.task_queue, agent)
+        start = WithStartWorkflowOperation(
+            AgentWorkflow.run,
+            AgentRecord(agent=agent),
+            id=wid,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=self.task_queue,
+            static_summary=f"what agent:{agent} does across incidents",
+        )
+
+        async def ask() -> OpenReply:
+            return await self.client.execute_update_with_start_workflow(
+                AgentWorkflow.open, req, start_workflow_operation=start, rpc_timeout=UPDATE_TIMEOUT
+            )
+
+        with temporal_errors():
+            return await patiently(ask, f"agent:{agent}'s record")
 
     async def search(
         self,
@@ -364,6 +444,11 @@ class Incidents:
         req = DecisionRequest(actor=actor, approval_id=approval_id, approve=False, reason=reason)
         return await self._act(ref, IncidentWorkflow.decide, req)
 
+    async def withdraw(self, ref: Ref, actor: Actor, approval_id: str, reason: str = "") -> UpdateReply:
+        """Whoever asked for a pending approval takes it back."""
+        req = WithdrawRequest(actor=actor, approval_id=approval_id, reason=reason)
+        return await self._act(ref, IncidentWorkflow.withdraw, req)
+
     async def reload(self, ref: Ref, actor: Actor, policy: IncidentPolicy) -> UpdateReply:
         """Apply a new policy snapshot to a running incident (a human's decision, recorded on its timeline)."""
         return await self._act(ref, IncidentWorkflow.reload, ReloadRequest(actor=actor, policy=policy))
@@ -378,18 +463,30 @@ class Incidents:
             found = await self.find(ref)
             if not found.open:
                 raise Refused(f"{found.incident_id or ref} is already resolved")
-            if self.signer is not None:
+            sent = request
+            if self.signer is not None:  # the proof binds this run: made again when the run is found again
                 name = getattr(update, "__name__", "")
-                request = self.signer.attach(
+                sent = self.signer.attach(
                     request, name, found.workflow_id, found.run_id or "", self.method, self.totp_step
                 )
+            handle, lane = self._handle(found), self._lanes[found.workflow_id]
+
+            async def send(
+                handle: WorkflowHandle[IncidentWorkflow, object] = handle,
+                lane: asyncio.Semaphore = lane,
+                sent: ActorRequest = sent,
+            ) -> UpdateReply:
+                async with lane:
+                    return await handle.execute_update(update, sent, rpc_timeout=UPDATE_TIMEOUT)
+
             try:
                 with temporal_errors(not_found=f"{ref} is closed"):
-                    result: UpdateReply = await self._handle(found).execute_update(
-                        update,
-                        request,
-                        rpc_timeout=timedelta(seconds=30),
-                    )
+                    result = await patiently(send, found.incident_id or str(ref))
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                raise Busy(
+                    f"{found.incident_id or ref} did not answer within {UPDATE_TIMEOUT.seconds} s; it may still take "
+                    "the request: look at the incident before asking again"
+                ) from None
             except WorkflowUpdateFailedError as e:
                 cause = e.cause
                 raise Refused(getattr(cause, "message", None) or str(cause or e)) from None

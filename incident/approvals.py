@@ -13,7 +13,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 MAX_REFUSAL_KINDS = 50
-"""Distinct (actor, action, rule) refusals an incident counts one by one; the rest are only added to the total."""
+"""Distinct (actor, action, rule) refusals of names the policy does not know (junk, look-alikes) an incident counts
+one by one; past it they are counted together in one `OTHER_NAMES` row per actor and verdict. Refusals of actions
+the policy names (judgment calls above all) are always counted one by one, up to `MAX_NAMED_KINDS`."""
+MAX_NAMED_KINDS = 200
+"""Distinct refusals of named actions kept: the policy's actions times its agents' rules; a bound on memory only."""
+OTHER_NAMES = "(other unknown names)"
+MAX_REFUSAL_NOTICES = 5
+"""Refusal notices an incident sends its responders, however an agent varies its requests; the rest are recorded."""
 
 
 class ApprovalStatus(StrEnum):
@@ -21,6 +28,7 @@ class ApprovalStatus(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
 
 
 class ActionRun(BaseModel):

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from incident.actions import ActionParams, ActionRunner
+from incident.budget import AgentBudget
 from incident.durations import Duration
 from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
 from incident.models import NAME
@@ -215,6 +216,9 @@ class AgentIdentity(Strict):
 
     token: SecretRef
     description: str | None = None
+    budget: AgentBudget = Field(
+        default_factory=AgentBudget, description="per window: requests, pages, notes per incident; incidents opened"
+    )
 
 
 class Identity(Strict):

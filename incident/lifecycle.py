@@ -16,7 +16,7 @@ from typing import Any, Literal
 from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus
 from incident.escalation import EscalationCursor
-from incident.models import Actor, Alert, AlertAction, AlertRecord, Severity, Status, TimelineEntry, bounded
+from incident.models import NAME, Actor, Alert, AlertAction, AlertRecord, Severity, Status, TimelineEntry, bounded
 from incident.state import (
     DETAILS_KEPT,
     MAX_ALERT_RECORDS,
@@ -105,13 +105,21 @@ def open_incident(
     )
     st.alert_received_at = alert.received_at
     st.severity_needs_confirmation = needs_confirmation(policy, alert.severity)
+    st.opened_by, st.severity_floor = opener(alert), alert.severity_floor if opener(alert) else None
     t = Transition(now)
-    t.add(Actor.system(alert.source), Kind.OPENED, say.opened(alert.service, alert.severity))
+    by = Actor.parse(st.opened_by) if st.opened_by else Actor.system(alert.source)
+    t.add(by, Kind.OPENED, say.opened(alert.service, alert.severity))
     st.escalation = EscalationCursor.start(now)
     agent = Actor.agent(AGENT)
     if policy.boundaries.decide("acknowledge", agent, alert.severity).allowed:
         t.add(agent, Kind.COORDINATION, say.COORDINATION_STARTED)
     return st, t
+
+
+def opener(alert: Alert) -> str | None:
+    """The agent an alert says opens the incident (`agent:NAME`, set by the gateway), else None: a source."""
+    who = alert.opened_by
+    return who if who and who.startswith("agent:") and NAME.match(who.removeprefix("agent:")) else None
 
 
 def raises_severity(st: IncidentState, alert: Alert) -> bool:
@@ -142,7 +150,8 @@ def record_alert(
             return t
         _remember(st, recent, event_id)
     summary = clip(alert.summary, SUMMARY_KEPT)
-    source = Actor.system(alert.source)
+    who = opener(alert)
+    source = Actor.parse(who) if who else Actor.system(alert.source)
     rec = st.alerts.get(alert.key)
     t.wake = True
     if alert.action is AlertAction.TRIGGER:

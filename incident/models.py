@@ -106,6 +106,12 @@ class Alert(BaseModel):
     links: list[Link] = Field(default_factory=list)
     occurred_at: datetime | None = None
     received_at: datetime
+    opened_by: str | None = Field(
+        None, description="set by the gateway only: the agent (`agent:NAME`) that opens an incident with this alert"
+    )
+    severity_floor: Severity | None = Field(
+        None, description="set by the gateway only: the most severe other open incident of the service, if any"
+    )
 
     @field_validator("alert_key")
     @classmethod
@@ -220,6 +226,9 @@ class Page(BaseModel):
         None, description="a page delivered after its level's time ran out: when that was (it says it is late)"
     )
     unreachable: str | None = Field(None, description="who of the level before could not be reached, and why")
+    requested_by: str | None = Field(
+        None, exclude=True, description="in the workflow only: the agent whose `page` request this page is"
+    )
 
 
 class UpdateReply(BaseModel):

@@ -8,6 +8,7 @@ layers only ever tighten: `boundaries.agent` puts each action in `auto`, `approv
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,6 +34,34 @@ JUDGMENT = ("rollback", "customer_comms", "resolve", "postmortem_conclusions")
 READ_ONLY = ("lookup_oncall", "gather_context", "note")
 """What an agent may still do where its autonomy is `read_only`."""
 KNOWN_ACTIONS = MACHINE_WORK + JUDGMENT
+OPEN_RULE = "opening an incident pages on-call"
+"""Why opening is decided as `page`: an incident an agent opens pages the service's on-call at once."""
+
+_LOOKALIKES = str.maketrans(
+    "\u0430\u0432\u0435\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443\u0445\u0456\u0458\u0455"
+    "\u0501\u04cf\u0261\u0131\u03b1\u03b2\u03b5\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4\u03c5\u03c7"
+    "01|",
+    "abekmhopctyxijsdlgiabeikvoptuxoll",
+    "-._ \t",
+)
+"""Letters that look like Latin ones (Cyrillic, Greek) mapped to them, and separators dropped: `resembles` only."""
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like: compatibility forms folded, case folded, invisible characters dropped, look-alike
+    letters mapped to Latin ones. Two names with one skeleton read the same to a person."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    shown = "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Cc", "Mn", "Zl", "Zp"))
+    return shown.translate(_LOOKALIKES)
+
+
+def resembles(name: str, actions: Iterable[str]) -> str | None:
+    """The action `name` reads as but is not (`Rollback`, ` rollback`, `r\u043ellback` with a Cyrillic o, a zero-width
+    space inside): such a request is refused as undefined, and counted as an attempt at that action."""
+    if name in actions:
+        return None
+    want = skeleton(name)
+    return next((a for a in actions if skeleton(a) == want), None)
 
 
 class Verdict(StrEnum):
@@ -174,6 +203,15 @@ class Boundaries(Strict):
         if verdict is Verdict.AUTO and autonomy == "approval" and action not in MACHINE_WORK:
             return Decision(verdict=Verdict.APPROVAL, rule=f"boundaries.autonomy.{severity.value}: approval")
         return Decision(verdict=verdict, rule=rule)
+
+    def decide_open(self, actor: Actor, severity: Severity) -> Decision:
+        """Whether `actor` may open an incident at `severity`: opening pages the service's on-call at once, so it
+        is decided as `page` at that severity, and only `auto` opens (an approval cannot hold back the page)."""
+        d = self.decide("page", actor, severity)
+        if d.allowed:
+            return d
+        why = f"{OPEN_RULE}: `page` is {d.verdict.value} at {severity}"
+        return Decision(verdict=Verdict.NEVER, rule=f"{d.rule} ({why})")
 
     def table(self, actor: Actor, severities: Iterable[Severity] = tuple(Severity)) -> list[BoundaryRow]:
         """What `actor` may do: one row per action (built-in, then custom), with a decision per severity. Every

@@ -6,7 +6,7 @@ the kind of entry (`incident.timeline.Kind`) and its data stay with the code tha
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from incident.approvals import Approval
 from incident.durations import format_duration
@@ -219,6 +219,39 @@ def impersonation(claimed: Actor, update: str, problem: str) -> str:
 
 def refused_notice(text: str) -> str:
     return f"Refused: {text}"
+
+
+LAST_REFUSAL_NOTICE = (
+    " (the last refusal notice for this incident: further refusals go on its timeline and are counted, untold)"
+)
+OTHER_NAMES_RULE = "too many distinct unknown names on this incident: counted together"
+
+
+def lookalike_hint(action: str) -> str:
+    return (
+        f"it reads like {action} but is another name (case, spaces, look-alike or hidden characters); "
+        f"ask for {action} exactly, if the policy lets you"
+    )
+
+
+def decided_at_floor(severity: Severity) -> str:
+    return (
+        f"decided at {severity.value}: an agent opened this incident while another open incident of the service is "
+        f"{severity.value}, and until a human confirms this one's severity agents are held to the stricter"
+    )
+
+
+def over_budget(actor: Actor, kind: str, refills: datetime) -> str:
+    return f"{actor} has used its budget of {kind} on this incident; it refills at {refills:%H:%M} UTC"
+
+
+def withdrawn(actor: Actor, approval: Approval) -> str:
+    return f"{actor} withdrew {approval.id} ({approval.describe()}){_why(approval.reason or '', ': ')}"
+
+
+def lookalike_rule(action: str) -> str:
+    what = "other case, spaces, look-alike or hidden characters"
+    return f"a look-alike of {action} ({what}): not a name the policy knows"
 
 
 def approval_requested(actor: Actor, approval: Approval, timeout: timedelta) -> str:

@@ -16,11 +16,12 @@ from pydantic import BaseModel, Field
 
 from incident.actions import ActionParams
 from incident.approvals import Approval, ApprovalStatus, Refusal
+from incident.budget import AgentBudgets, Usage
 from incident.config import Config, EscalationPolicy, ServiceContext
 from incident.context import PageContext
 from incident.escalation import EscalationCursor
 from incident.links import Link
-from incident.models import Alert, AlertRecord, Severity, Status, TimelineEntry
+from incident.models import Actor, ActorKind, Alert, AlertRecord, Severity, Status, TimelineEntry
 from incident.policy import Boundaries
 from incident.timeline import STORY
 
@@ -132,6 +133,9 @@ class IncidentPolicy(BaseModel):
         default_factory=dict,
         description="per action with a runner: the parameters a request may pass (empty in older snapshots: unchecked)",
     )
+    budgets: AgentBudgets | None = Field(
+        None, description="agents' budgets per incident (None in older snapshots: no budget is counted)"
+    )
 
     @classmethod
     def snapshot(cls, config: Config, service: str) -> IncidentPolicy:
@@ -150,6 +154,7 @@ class IncidentPolicy(BaseModel):
             context=svc.context,
             providers=context_providers(config, service),
             action_params=config.action_params(service),
+            budgets=AgentBudgets(agents={name: a.budget for name, a in config.agents.items()}),
         )
 
 
@@ -223,6 +228,32 @@ class IncidentState(BaseModel):
     approvals_issued: int = Field(0, description="approval ids given so far (A1, A2, …), carried or not")
     actions: list[AcceptedAction] = Field(default_factory=list, description="auto actions: waiting, running, done")
     actions_issued: int = Field(0, description="action ids given so far (R1, R2, …)")
+    opened_by: str | None = Field(None, description="the agent that opened it (`agent:NAME`); None: an alert")
+    severity_floor: Severity | None = Field(
+        None,
+        description="the most severe other open incident of the service when an agent opened this one: until a "
+        "human confirms the severity, agents' requests are decided at least at it",
+    )
+    agent_paged: list[str] = Field(
+        default_factory=list, description="people reached only because an agent paged them: never `oncall` approvers"
+    )
+    budget_use: list[Usage] = Field(default_factory=list, description="agents' budgets used in the current windows")
+    refusal_notices: int = Field(0, description="refusal notices sent to responders (bounded)")
+
+    @property
+    def oncall(self) -> list[str]:
+        """Who `approvers: oncall` means: everyone paged, but people only an agent brought in (an agent could
+        otherwise choose who approves its own request)."""
+        return [p for p in self.paged if p not in self.agent_paged]
+
+    def deciding_severity(self, actor: Actor) -> Severity:
+        """The severity `actor`'s requests are decided at. An agent's, until a human confirms the severity, at the
+        more severe of the one in force and `severity_floor`: a severity an agent chose never widens what agents
+        may do."""
+        floor = self.severity_floor
+        if actor.kind is ActorKind.HUMAN or self.severity_confirmed_by or floor is None:
+            return self.severity
+        return min(self.severity, floor, key=lambda s: list(Severity).index(s))
 
     def next_approval_id(self) -> str:
         self.approvals_issued = max(self.approvals_issued, len(self.approvals)) + 1

@@ -77,6 +77,7 @@ class Kind(StrEnum):
     APPROVAL_EXPIRED = "approval_expired"
     APPROVAL_DENIED = "approval_denied"
     APPROVAL_APPROVED = "approval_approved"
+    APPROVAL_WITHDRAWN = "approval_withdrawn"
     ACTION_ACCEPTED = "action_accepted"
     """An auto action accepted by `request`: it runs from the main loop, its outcome follows."""
     ACTION_RAN = "action_ran"
@@ -110,6 +111,7 @@ STORY = frozenset(
         Kind.APPROVAL_EXPIRED,
         Kind.APPROVAL_DENIED,
         Kind.APPROVAL_APPROVED,
+        Kind.APPROVAL_WITHDRAWN,
         Kind.ACTION_ACCEPTED,
         Kind.ACTION_RAN,
         Kind.ACTION_FAILED,

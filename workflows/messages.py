@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from incident.actions import idempotency_key
 from incident.attestation import MAX_PROOF, Claim
-from incident.models import NAME, Actor, Page, Recipient, Severity, UpdateReply
+from incident.models import Actor, Page, Recipient, Severity, UpdateReply
 from incident.state import IncidentPolicy
 
 MAX_TEXT = 4_000
@@ -28,6 +28,9 @@ MAX_PARAMS_BYTES = 4_000
 """An action's parameters, encoded: what an approval carries across continue-as-new stays small."""
 MAX_POLICY_BYTES = 256_000
 """A reloaded policy, encoded: a config's snapshot is a few kB; this keeps one update far from Temporal's limits."""
+MAX_ACTION_NAME = 200
+"""Characters of an action's name as asked for: a name the policy does not know is refused and recorded, not
+rejected unseen, so it may be any text up to this long."""
 REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 
 ParamKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PARAM_KEY)]
@@ -74,7 +77,12 @@ class SeverityRequest(ActorRequest):
 class ActionRequest(ActorRequest):
     """Ask to do an action the boundaries decide on: it runs (auto), waits for a human (approval) or is refused."""
 
-    action: str = Field(pattern=NAME.pattern, description="rollback, customer_comms, resolve, or a custom action")
+    action: str = Field(
+        min_length=1,
+        max_length=MAX_ACTION_NAME,
+        description="rollback, customer_comms, resolve, or a custom action; any other name reaches the incident and "
+        "is refused there as undefined, on the record",
+    )
     params: dict[ParamKey, ParamValue] = Field(
         default_factory=dict, max_length=MAX_PARAMS, description="e.g. {version: v41}"
     )
@@ -106,6 +114,13 @@ class DecisionRequest(ActorRequest):
     approve: bool
     reason: str = Field("", max_length=MAX_TEXT)
     text: str | None = Field(None, max_length=MAX_TEXT, description="the approver's edit of the message to post")
+
+
+class WithdrawRequest(ActorRequest):
+    """Whoever asked for an approval takes it back while it waits."""
+
+    approval_id: str = Field(min_length=1, max_length=20)
+    reason: str = Field("", max_length=MAX_TEXT)
 
 
 class ReloadRequest(ActorRequest):

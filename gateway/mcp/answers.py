@@ -10,12 +10,13 @@ from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from gateway.client import IncidentSummary, NotFound, Refused, Unavailable
+from gateway.client import Busy, IncidentSummary, NotFound, Refused, Unavailable
 from gateway.mcp.catalog import UNTRUSTED
 from gateway.oncall import OnCallView
 from incident import display
 from incident.actions import PARAMS_VERDICT
 from incident.approvals import Approval
+from incident.budget import BUDGET_VERDICT
 from incident.context import Change
 from incident.durations import format_duration
 from incident.models import UpdateReply
@@ -95,8 +96,32 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
     }
 
 
+class Declined(Exception):
+    """A clean "no" (a refusal, a request the incident cannot take, a busy incident): the tool's answer, not an
+    error; `answer` is the JSON it answers with."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer.get("message", ""))
+        self.answer = answer
+
+
+def refusal_json(e: Refused, action: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"ok": False, "refused": not isinstance(e, Busy), "message": refusal_text(e, action)}
+    if e.rule:
+        out["rule"] = e.rule
+    if e.verdict:
+        out["verdict"] = e.verdict
+    return out
+
+
 def refusal_text(e: Refused, action: str) -> str:
-    """A refusal the agent can act on: which rule refused it, and what to do instead."""
+    """A refusal the agent can act on: which rule refused it, and what to do instead. The action's name as asked
+    for is shown with hidden characters as escapes."""
+    action = display.one_line(action)
+    if isinstance(e, Busy):
+        return str(e)
+    if e.verdict == BUDGET_VERDICT:
+        return f"refused by {e.rule} (verdict: budget). {e}. Instead: wait, or ask a human responder."
     if e.rule is None and e.verdict is None:
         return f"refused: {e}"
     if e.verdict == Verdict.UNDEFINED:
@@ -115,11 +140,12 @@ def refusal_text(e: Refused, action: str) -> str:
 
 @contextmanager
 def facade_errors(action: str) -> Iterator[None]:
-    """The façade's three errors as tool errors the agent can read."""
+    """The façade's errors as answers an agent reads: a refusal is the tool's answer (`Declined`); an incident
+    that does not exist, or Temporal out of reach, is a tool error in plain words."""
     try:
         yield
     except Refused as e:
-        raise ToolError(refusal_text(e, action)) from None
+        raise Declined(refusal_json(e, action)) from None
     except NotFound as e:
         raise ToolError(str(e)) from None
     except Unavailable:

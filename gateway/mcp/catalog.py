@@ -39,8 +39,11 @@ INSTRUCTIONS = f"""\
 baton runs incident response: you do the coordination work, humans keep the judgment. You act as an agent
 identity; every call is recorded on the incident's timeline under that name. Rollback, customer communication,
 declaring resolved and postmortem conclusions are human decisions: ask with request_action or propose_resolution
-and a human approves or denies. Call get_boundaries before acting if unsure what you may do alone. A refusal names
-the rule that refused it; do not retry a refused request, do what the refusal says instead. {UNTRUSTED_NOTE}"""
+and a human approves or denies. Call get_boundaries before acting if unsure what you may do alone. A refusal is an
+answer with "ok": false that names the rule that refused it; do not retry a refused request, do what the refusal
+says instead. Asking again for what already waits for approval asks nobody anew; withdraw_request takes back a
+request you no longer need. You have a budget of requests, pages and notes per incident, and of incidents opened.
+{UNTRUSTED_NOTE}"""
 
 
 # ---- tool inputs ------------------------------------------------------------------------------------------------
@@ -110,6 +113,7 @@ TOOLS = (
         untrusted=True,
     ),
     ToolSpec("propose_resolution", "Propose resolving", REACH_PEOPLE, untrusted=True),
+    ToolSpec("withdraw_request", "Withdraw a request", RECORD),
     ToolSpec("draft_postmortem", "Draft the postmortem", READ),
     ToolSpec("get_boundaries", "What may I do?", READ),
 )

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from pydantic import ValidationError
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.client import Incidents
 from gateway.keyfiles import gateway_signer
+from gateway.mcp.answers import Declined, compact
 from gateway.mcp.catalog import INSTRUCTIONS, TOOLS
 from gateway.mcp.identity import (
     AGENT_ENV,
@@ -43,12 +49,54 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # ---- HTTP -------------------------------------------------------------------------------------------------------
 
 
+class PlainServer(MCPServer):
+    """An MCP server whose tool errors say what is wrong in plain words: no `Error executing tool` in front of
+    them, and for arguments that do not fit, which argument and why, without pydantic's dump (or the value)."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as e:
+            if isinstance(e, UnexpectedToolError):
+                raise
+            cause = e.__cause__
+            if isinstance(cause, ValidationError):
+                text = bad_arguments(name, cause)
+            else:
+                text = str(e).removeprefix(f"Error executing tool {name}: ")
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def bad_arguments(tool: str, e: ValidationError) -> str:
+    """`page: target: a value is required; reason: at most 4000 characters`: each argument that does not fit."""
+    problems = []
+    for err in e.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"] if p != tool and not str(p).endswith("Arguments")) or "arguments"
+        problems.append(f"{where}: {err['msg']}")
+    return f"{tool} cannot take these arguments: " + "; ".join(dict.fromkeys(problems))
+
+
+def answering(fn: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
+    """A tool whose clean "no" (`Declined`: a refusal, a busy incident) is its answer, not an error."""
+
+    @functools.wraps(fn)
+    async def tool(*args: Any, **kwargs: Any) -> str:
+        try:
+            return await fn(*args, **kwargs)
+        except Declined as e:
+            return compact(e.answer)
+
+    return tool
+
+
 def build_server(tools: AgentTools) -> MCPServer:
-    server: MCPServer = MCPServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
+    server: MCPServer = PlainServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
     for spec in TOOLS:
         fn = getattr(tools, spec.name)
         server.add_tool(
-            fn,
+            answering(fn),
             name=spec.name,
             title=spec.title,
             description=spec.description(fn.__doc__),

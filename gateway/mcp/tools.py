@@ -17,6 +17,7 @@ from pydantic import Field
 
 from gateway.client import Incidents, NotFound
 from gateway.mcp.answers import (
+    Declined,
     approval_json,
     compact,
     context_json,
@@ -29,12 +30,16 @@ from gateway.mcp.answers import (
 from gateway.mcp.catalog import TOOL_FOR_ACTION, IncidentId, Reason, RequestId, SeverityName, StatusName
 from gateway.mcp.identity import agent_for_token, bearer
 from gateway.oncall import OnCallError, views
+from incident import display
+from incident.budget import AgentBudget
 from incident.config import AgentIdentity, Config
 from incident.durations import format_duration, parse_duration
 from incident.ids import workflow_id_for
-from incident.models import NAME, Actor, Alert, Severity, Status
+from incident.models import Actor, Alert, Severity, Status
 from incident.policy import Boundaries
 from incident.state import IncidentPolicy
+from workflows.agent import OpenReply, OpenRequest
+from workflows.messages import MAX_ACTION_NAME
 
 
 def config_boundaries(b: Boundaries, me: Actor) -> dict[str, Any]:
@@ -197,10 +202,10 @@ class AgentTools:
             found = await self.incidents.find(incident_id)
             st = await self.incidents.state(found)
             policy = await self.incidents.policy(found)
-        b = policy.boundaries
+        b, at = policy.boundaries, st.deciding_severity(me)
         rows = []
-        for r in b.table(me, [st.severity]):
-            action, d = r.action, r.by_severity[st.severity]
+        for r in b.table(me, [at]):
+            action, d = r.action, r.by_severity[at]
             row: dict[str, Any] = {
                 "action": action,
                 "verdict": d.verdict.value,
@@ -209,7 +214,7 @@ class AgentTools:
             }
             if r.approvers:
                 row["approvers"] = r.approvers
-                row["may_decide_now"] = b.approver_people(action, st.paged)
+                row["may_decide_now"] = b.approver_people(action, st.oncall)
             if (declared := policy.action_params.get(action)) is not None:
                 row["params"] = {name: rule.describe() for name, rule in declared.params.items()}
             rows.append(row)
@@ -218,7 +223,8 @@ class AgentTools:
                 "agent": str(me),
                 "incident_id": st.incident_id,
                 "severity": st.severity.value,
-                "autonomy": b.autonomy.get(st.severity, "full"),
+                "decided_at": at.value,
+                "autonomy": b.autonomy.get(at, "full"),
                 "approval_timeout": format_duration(b.approval_timeout),
                 "actions": rows,
             }
@@ -248,6 +254,42 @@ class AgentTools:
         me = self.actor(ctx)
         self._service(service)
         scope = f"mcp:{me.name}"
+        wid = workflow_id_for(scope, idempotency_key)
+        decision = self.config.boundaries.decide_open(me, Severity(severity))
+        with facade_errors("open_incident"):
+            if not decision.allowed:
+                await self._count_opening(me, wid, decision.rule, refused_by=decision.verdict.value)
+                return compact(
+                    {
+                        "ok": False,
+                        "refused": True,
+                        "opened": False,
+                        "verdict": decision.verdict.value,
+                        "rule": decision.rule,
+                        "message": f"refused by {decision.rule}: nothing was opened and nobody paged. Instead: ask "
+                        "a human responder to open it, or find the open incident with list_incidents.",
+                    }
+                )
+            try:
+                joined = (await self.incidents.find(wid)).open
+            except NotFound:
+                joined = False
+            if not joined:
+                budget = self._budget(me)
+                counted = await self._count_opening(me, wid, budget.rule(me.name, "incidents"), limit=budget.incidents)
+                if not counted.ok:
+                    return compact(
+                        {
+                            "ok": False,
+                            "refused": True,
+                            "opened": False,
+                            "verdict": counted.verdict,
+                            "rule": counted.rule,
+                            "message": f"refused by {counted.rule}: {counted.message}; nothing was opened. Instead: "
+                            "add to an open incident (list_incidents), or ask a human responder.",
+                        }
+                    )
+            floor = await self.incidents.severity_floor(service, besides=wid)
         alert = Alert(
             source="mcp",
             scope=scope,
@@ -258,12 +300,10 @@ class AgentTools:
             severity=Severity(severity),
             details={"opened_by": str(me)},
             received_at=datetime.now(UTC),
+            opened_by=str(me),
+            severity_floor=floor,
         )
         with facade_errors("open"):
-            try:
-                joined = (await self.incidents.find(workflow_id_for(scope, idempotency_key))).open
-            except NotFound:
-                joined = False
             ingested = await self.incidents.ingest(alert, IncidentPolicy.snapshot(self.config, service), scope=scope)
             found = await self.incidents.find(ingested.workflow_id)
         opened = not joined
@@ -272,14 +312,20 @@ class AgentTools:
             if opened
             else f"this idempotency_key already names open incident {found.incident_id}; nothing new was opened"
         )
-        return compact(
-            {
-                "incident_id": found.incident_id,
-                "workflow_id": ingested.workflow_id,
-                "opened": opened,
-                "message": message,
-            }
-        )
+        out: dict[str, Any] = {
+            "ok": True,
+            "incident_id": found.incident_id,
+            "workflow_id": ingested.workflow_id,
+            "opened": opened,
+            "message": message,
+        }
+        if floor is not None and opened and list(Severity).index(floor) < list(Severity).index(Severity(severity)):
+            out["decided_at"] = floor.value
+            out["message"] += (
+                f"; another open incident of {service} is {floor.value}: until a human confirms this one's severity, "
+                f"your requests here are decided at {floor.value}"
+            )
+        return compact(out)
 
     async def acknowledge(self, ctx: Context, incident_id: IncidentId) -> str:
         """Say that you have started coordinating this incident. As an agent this is recorded as 'coordination
@@ -318,6 +364,7 @@ class AgentTools:
         """Page one more person (or whoever is on call on a schedule) into this incident now, with the incident's
         context, through their configured contact methods. Use it when the incident needs someone the escalation
         has not reached, e.g. a database expert; use escalate to move to the next escalation level instead."""
+        self._target(target)
         with facade_errors("page"):
             result = await self.incidents.request(incident_id, self.actor(ctx), "page", reason, {"target": target})
         return compact(result_json(result))
@@ -351,8 +398,9 @@ class AgentTools:
         action: Annotated[
             str,
             Field(
-                pattern=NAME.pattern,
-                description="rollback, customer_comms, or a team's custom action (get_boundaries lists them)",
+                min_length=1,
+                max_length=MAX_ACTION_NAME,
+                description="rollback, customer_comms, or a team's custom action, exactly as get_boundaries names it",
             ),
         ],
         rationale: Reason,
@@ -373,7 +421,9 @@ class AgentTools:
         you retry a call that timed out or failed: the retry then gets the same R1 or A1 back and nothing runs
         or is asked twice."""
         if action in TOOL_FOR_ACTION:
-            raise ToolError(f"{action} has its own tool: use {TOOL_FOR_ACTION[action]}")
+            raise Declined(
+                {"ok": False, "message": f"{action} has its own tool: use {TOOL_FOR_ACTION[action]}", "tool": action}
+            )
         me = self.actor(ctx)
         with facade_errors(action):
             result = await self.incidents.request(incident_id, me, action, rationale, params or {}, text, request_id)
@@ -398,6 +448,45 @@ class AgentTools:
                 out["approval"] = await self._approval(incident_id, result.approval_id)
         return compact(out)
 
+    async def withdraw_request(
+        self,
+        ctx: Context,
+        incident_id: IncidentId,
+        approval_id: Annotated[str, Field(min_length=1, max_length=20, description="The approval, e.g. A1")],
+        reason: Reason,
+    ) -> str:
+        """Take back a request of yours that still waits for approval (e.g. A1), because it is no longer needed
+        or was a mistake: nobody is asked to decide it any more, and the withdrawal is on the timeline. Only your
+        own pending requests can be withdrawn."""
+        with facade_errors(f"withdraw {approval_id}"):
+            result = await self.incidents.withdraw(incident_id, self.actor(ctx), approval_id, reason)
+        return compact(result_json(result))
+
+    def _budget(self, me: Actor) -> AgentBudget:
+        identity = self.config.agents.get(me.name)
+        return identity.budget if identity is not None else AgentBudget()
+
+    async def _count_opening(
+        self, me: Actor, wid: str, rule: str, limit: int = 0, refused_by: str | None = None
+    ) -> OpenReply:
+        window = int(self._budget(me).window.total_seconds())
+        req = OpenRequest(key=wid, limit=limit, window_s=max(window, 1), rule=rule, refused_by=refused_by)
+        return await self.incidents.count_opening(me.name, req)
+
+    def _target(self, target: str) -> None:
+        """A person or a schedule of the config: anything else would page nobody."""
+        kind, _, name = target.strip().rpartition(":")
+        if (kind in ("", "user") and name in self.config.people) or (
+            kind == "schedule" and name in self.config.schedules
+        ):
+            return
+        people = ", ".join(sorted(self.config.people)) or "none"
+        schedules = ", ".join(sorted(self.config.schedules)) or "none"
+        raise ToolError(
+            f"nobody to page at {display.one_line(target)!r}: a target is NAME or user:NAME for a person in the "
+            f"config ({people}), or schedule:NAME for whoever is on call there ({schedules})"
+        )
+
     def _service(self, service: str) -> None:
         if service not in self.config.services:
             raise ToolError(f"unknown service {service!r} (services: {', '.join(sorted(self.config.services))})")
@@ -410,5 +499,5 @@ class AgentTools:
             return None
         policy = await self.incidents.policy(found)
         out = approval_json(approval)
-        out["may_decide_now"] = policy.boundaries.approver_people(approval.action, st.paged)
+        out["may_decide_now"] = policy.boundaries.approver_people(approval.action, st.oncall)
         return out

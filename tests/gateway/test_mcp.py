@@ -51,6 +51,7 @@ TOOLS = {
     "propose_severity",
     "request_action",
     "propose_resolution",
+    "withdraw_request",
     "draft_postmortem",
     "get_boundaries",
 }
@@ -99,10 +100,12 @@ async def acting(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> As
 
 
 @asynccontextmanager
-async def serving(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, base: str) -> AsyncIterator[Stack]:
+async def serving(
+    dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, base: str, agents: str = AGENTS
+) -> AsyncIterator[Stack]:
     """A worker on the dev server and the environment `baton mcp` runs in, both with `base` (and the agents)."""
     config_file = tmp_path / "baton.yaml"
-    extra = AGENTS + RUNNERS.replace("SINK", sink.url)
+    extra = agents + RUNNERS.replace("SINK", sink.url)
     config_file.write_text(base.replace("SINK", sink.url) + extra)
     async with httpx.AsyncClient() as http:
         h = await harness(dev_env, make_config(sink.url, extra=extra, base=base), http)
@@ -145,7 +148,16 @@ class Agent:
     async def error(self, tool: str, **arguments: Any) -> str:
         result = await self.session.call_tool(tool, arguments)
         assert result.is_error, f"{tool} should have failed: {result.content}"
-        return result.content[0].text  # type: ignore[union-attr]
+        text: str = result.content[0].text  # type: ignore[union-attr]
+        assert not text.startswith("Error executing tool"), text
+        return text
+
+    async def refused(self, tool: str, **arguments: Any) -> str:
+        """A clean "no": the tool's answer (not an error), with ok false and what to do instead."""
+        answer = await self(tool, **arguments)
+        assert answer["ok"] is False, f"{tool} should have been refused: {answer}"
+        message: str = answer["message"]
+        return message
 
 
 async def test_few_tools_each_annotated_and_none_decides(stack: Stack) -> None:
@@ -227,7 +239,7 @@ async def test_an_incident_driven_by_tool_calls_with_humans_deciding(stack: Stac
 
         draft = await agent("draft_postmortem", incident_id=iid)
         assert draft.startswith("#") and iid in draft
-        assert "already resolved" in await agent.error("add_note", incident_id=iid, text="late")
+        assert "already resolved" in await agent.refused("add_note", incident_id=iid, text="late")
 
     st = await h.incidents.state(iid)
     assert st.resolved_by == "human:alice" and st.alert_count == 1
@@ -244,30 +256,34 @@ async def test_refusals_name_the_rule_and_what_to_do_instead(stack: Stack) -> No
         )
         iid = opened["incident_id"]
 
-        never = await agent.error(
+        never = await agent.refused(
             "request_action", incident_id=iid, action="postmortem_conclusions", rationale="the deploy caused it"
         )
         assert "refused by boundaries.agent.never (verdict: never)" in never and "ask a human" in never
-        undefined = await agent.error("request_action", incident_id=iid, action="restart_pods", rationale="stuck pods")
+        undefined = await agent.refused(
+            "request_action", incident_id=iid, action="restart_pods", rationale="stuck pods"
+        )
         assert (
             "restart_pods is undefined" in undefined
             and "The policy does not name this action; ask a human" in undefined
         )
-        assert "use propose_resolution" in await agent.error(
+        assert "use propose_resolution" in await agent.refused(
             "request_action", incident_id=iid, action="resolve", rationale="fixed"
         )
 
         await h.incidents.set_severity(iid, ALICE, Severity.SEV0, "all payments down")
         bounds = await agent("get_boundaries", incident_id=iid)
         page = next(a for a in bounds["actions"] if a["action"] == "page")
-        assert bounds["agent"] == "agent:triage" and bounds["autonomy"] == "read_only"
+        assert (
+            bounds["agent"] == "agent:triage" and bounds["autonomy"] == "read_only" and bounds["decided_at"] == "SEV0"
+        )
         assert page == {
             "action": "page",
             "verdict": "never",
             "rule": "boundaries.autonomy.SEV0: read_only",
             "tool": "page",
         }
-        read_only = await agent.error("page", incident_id=iid, target="dave", reason="need the lead")
+        read_only = await agent.refused("page", incident_id=iid, target="dave", reason="need the lead")
         assert "refused by boundaries.autonomy.SEV0: read_only" in read_only
 
     st = await h.incidents.state(iid)
@@ -324,7 +340,7 @@ async def test_a_parameter_the_action_does_not_take_is_refused_and_get_boundarie
         bounds = await agent("get_boundaries", incident_id=iid)
         rollback = next(a for a in bounds["actions"] if a["action"] == "rollback")
         assert rollback["params"] == {"version": "must be one of 'v2.40', 'v2.41'"}
-        refused = await agent.error(
+        refused = await agent.refused(
             "request_action", incident_id=iid, action="rollback", rationale="bad deploy", params={"version": "--force"}
         )
         assert "refused by actions.rollback.params.version: parameter 'version' must be one of" in refused

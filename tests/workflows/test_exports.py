@@ -9,7 +9,7 @@ import workflows.incident
 from workflows.incident import IncidentWorkflow, Rejected
 
 SIGNALS = {"alert", "alerts"}
-UPDATES = {"acknowledge", "resolve", "severity", "note", "request", "decide", "reload"}
+UPDATES = {"acknowledge", "resolve", "severity", "note", "request", "decide", "withdraw", "reload"}
 QUERIES = {"state", "policy", "timeline"}
 
 

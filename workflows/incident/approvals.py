@@ -15,7 +15,7 @@ from incident.policy import Decision, Verdict
 from incident.timeline import Kind
 from workflows.incident.refusals import Refusals
 from workflows.incident.run import IncidentRun, Rejected
-from workflows.messages import ActionRequest, DecisionRequest
+from workflows.messages import ActionRequest, DecisionRequest, WithdrawRequest
 
 APPROVAL_OWN_LEVEL = "approval-own-level"
 """An unanswered approval escalates on its own level and leaves the incident's (`top_level`) to `escalate`."""
@@ -63,10 +63,13 @@ class Approvals:
             approval_id=approval.id,
         )
 
-    def asked_again(self, approval: Approval) -> UpdateReply:
-        """The answer to a retry of the request `approval` came from: the same approval, nothing new asked."""
+    def asked_again(self, approval: Approval, folded: bool = False) -> UpdateReply:
+        """The answer to a retry of the request `approval` came from (or, `folded`, to a request like it while it
+        waits): the same approval, nothing new asked."""
         st, asked = self.run.require(), f"{approval.id}: {approval.describe()}"
         message = f"{asked} was already asked for ({approval.status.value}); nothing new is asked"
+        if folded:
+            message = f"{asked} already waits for approval; this request is folded into it and nothing new is asked"
         return UpdateReply(
             ok=True,
             message=message,
@@ -79,9 +82,9 @@ class Approvals:
     def _targets(self, approval: Approval) -> list[str]:
         """Who is asked: the people who may approve; with nobody paged yet, the first escalation level."""
         st, policy = self.run.require(), self.run.policy
-        people = policy.boundaries.approver_people(approval.action, st.paged)
+        people = policy.boundaries.approver_people(approval.action, st.oncall)
         targets = [f"user:{p}" for p in people if f"user:{p}" != approval.requested_by.replace("human:", "user:")]
-        if "oncall" in approval.approvers and not st.paged and policy.escalation.levels:
+        if "oncall" in approval.approvers and not st.oncall and policy.escalation.levels:
             targets += policy.escalation.levels[0].notify
         return targets
 
@@ -99,7 +102,7 @@ class Approvals:
         if req.actor.kind is not ActorKind.HUMAN:
             return refuse(req.actor, f"{verb} {approval.id}", "only humans decide approvals", "a responder decides")
         bounds = run.policy.boundaries
-        if not bounds.may_approve(approval.action, req.actor.name, st.paged):
+        if not bounds.may_approve(approval.action, req.actor.name, st.oncall):
             return refuse(
                 req.actor,
                 f"{verb} {approval.id}",
@@ -129,13 +132,40 @@ class Approvals:
         run.wake = True
         return UpdateReply(ok=True, message=text, status=st.status)
 
+    def withdraw(self, req: WithdrawRequest) -> UpdateReply:
+        """Whoever asked takes back a request that still waits: nobody decides it any more."""
+        run, st, now = self.run, self.run.require(), workflow.now()
+        approval = st.approval(req.approval_id)
+        assert approval is not None  # the validator checked
+        if approval.requested_by != str(req.actor):
+            return self.refusals.refuse(
+                req.actor,
+                f"withdraw {approval.id}",
+                "only whoever asked may withdraw a request",
+                f"{approval.id} was asked for by {approval.requested_by}; a responder may deny it",
+            )
+        approval.status, approval.decided_by, approval.decided_at = ApprovalStatus.WITHDRAWN, str(req.actor), now
+        approval.reason = req.reason.strip() or None
+        text = say.withdrawn(req.actor, approval)
+        run.record(req.actor, Kind.APPROVAL_WITHDRAWN, text, {"approval": approval.id})
+        run.wake = True  # its deadline is no longer one to wait for
+        return UpdateReply(ok=True, message=text, status=st.status, approval_id=approval.id)
+
+    def validate_withdraw(self, req: WithdrawRequest) -> None:
+        self._validate_pending(req.approval_id)
+
     def validate_decide(self, req: DecisionRequest) -> None:
+        self._validate_pending(req.approval_id)
+        if not req.approve and not req.reason.strip():
+            raise Rejected("a denial needs a reason (--reason)")
+
+    def _validate_pending(self, approval_id: str) -> None:
         self.run.validate_open()
         st = self.run.require()
-        approval = st.approval(req.approval_id)
+        approval = st.approval(approval_id)
         if approval is None:
             pending = ", ".join(a.id for a in st.pending_approvals) or "none"
-            raise Rejected(f"{st.incident_id} has no approval {req.approval_id}; pending: {pending}")
+            raise Rejected(f"{st.incident_id} has no approval {approval_id}; pending: {pending}")
         if approval.status is ApprovalStatus.EXPIRED:
             raise Rejected(
                 f"{approval.id} expired at {approval.decided_at:%H:%M:%S} UTC; it can no longer be decided "
@@ -146,5 +176,3 @@ class Approvals:
                 f"{approval.id} was already {approval.status.value} by {approval.decided_by} "
                 f"at {approval.decided_at:%H:%M:%S} UTC"
             )
-        if not req.approve and not req.reason.strip():
-            raise Rejected("a denial needs a reason (--reason)")

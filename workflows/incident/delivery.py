@@ -223,6 +223,8 @@ class Deliveries:
         st.threads.setdefault(d.person, {})[method] = receipt.thread or ""
         if d.person not in st.paged:
             st.paged.append(d.person)
+        if d.person in st.agent_paged:  # an escalation level reached them too: they are on call here
+            st.agent_paged.remove(d.person)
         if st.first_page_at is None:
             st.first_page_at = now
             if st.alert_received_at is not None:

@@ -191,10 +191,16 @@ class Paging:
                     st.threads.setdefault(recipient.person, {}).setdefault(method, delivery.thread or "")
                     if recipient.person not in st.paged:
                         st.paged.append(recipient.person)
+                    if recipient.person in st.agent_paged:  # asked to decide by the policy's own rules
+                        st.agent_paged.remove(recipient.person)
                 return
             st.threads.setdefault(recipient.person, {})[method] = delivery.thread or ""
             if recipient.person not in st.paged:
                 st.paged.append(recipient.person)
+                if page.requested_by:  # reached only because an agent asked: not one of `oncall`
+                    st.agent_paged.append(recipient.person)
+            elif not page.requested_by and recipient.person in st.agent_paged:
+                st.agent_paged.remove(recipient.person)
             if st.first_page_at is None:
                 st.first_page_at = workflow.now()
                 if st.alert_received_at is not None:

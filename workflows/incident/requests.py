@@ -23,8 +23,9 @@ from incident import lifecycle
 from incident import sentences as say
 from incident.actions import ACTION_ATTEMPT_TIMEOUT, PARAMS_VERDICT, param_problems
 from incident.approvals import ActionRun, Approval
-from incident.models import Actor, ActorKind, Severity, Status, UpdateReply
-from incident.policy import Decision, Verdict
+from incident.budget import BUDGET_VERDICT, BudgetKind, refresh_at, take
+from incident.models import NAME, Actor, ActorKind, Severity, Status, UpdateReply
+from incident.policy import Decision, Verdict, resembles
 from incident.state import MAX_PENDING, AcceptedAction
 from incident.timeline import Kind
 from workflows.incident.approvals import Approvals
@@ -56,6 +57,13 @@ recognised, and a retried request that needed approval became a second approval.
 ACTION_PARAMS = "action-params"
 """Patch id: a request whose parameters its action's runner does not take (`actions.X.params`) is refused and
 recorded. Before it, every parameter reached the runner."""
+FOLD_DUPLICATES = "fold-duplicate-requests"
+"""Patch id: an agent's request like one of its own pending approvals is answered with that approval, and nobody is
+asked again. Before it, each became an approval of its own."""
+AGENT_PAGED = "agent-paged-not-oncall"
+"""Patch id: people reached only because an agent paged them are not `oncall` approvers of any request."""
+PAGING = frozenset({"page", "escalate"})
+"""Actions an agent's `pages` budget counts; every other allowed or asked-for request counts as `requests`."""
 RECORDED_ONLY = frozenset(
     {"resolve", "acknowledge", "note", "triage_severity", "escalate", "page", "lookup_oncall", "gather_context"}
 )
@@ -74,14 +82,62 @@ class Requests:
 
     def gate(self, actor: Actor, action: str, ask: ActionRequest) -> UpdateReply | None:
         """The boundaries' answer to `actor` doing `action` through its own update: None when allowed, else the
-        pending approval it became or the refusal."""
-        decision = self.run.policy.boundaries.decide(action, actor, self.run.require().severity)
+        pending approval it became (or the one like it that still waits), the refusal, or the budget's."""
+        decision = self.decide(action, actor)
         if decision.verdict is Verdict.APPROVAL and workflow.patched(APPROVALS):
-            return self.approvals.ask(ask, decision)
+            if (folded := self.folded(ask)) is not None:
+                return folded
+            return self.over_budget(actor, action) or self.approvals.ask(ask, decision)
         if not decision.allowed:
             return self.refusals.refuse(
                 actor, action, decision.rule, "ask a responder to do it", decision.verdict.value
             )
+        return self.over_budget(actor, action)
+
+    def decide(self, action: str, actor: Actor) -> Decision:
+        """The boundaries' verdict, at the severity `actor`'s requests are decided at (`deciding_severity`); the
+        rule says so when that is not the severity in force."""
+        st, bounds = self.run.require(), self.run.policy.boundaries
+        at = st.deciding_severity(actor)
+        decision = bounds.decide(action, actor, at)
+        if at is not st.severity and bounds.decide(action, actor, st.severity).verdict is not decision.verdict:
+            decision = Decision(verdict=decision.verdict, rule=f"{decision.rule} ({say.decided_at_floor(at)})")
+        return decision
+
+    def over_budget(self, actor: Actor, action: str, kind: BudgetKind | None = None) -> UpdateReply | None:
+        """The refusal when `actor` (an agent) has used its budget for this kind of request on this incident in
+        the current window; None otherwise (and the use is counted). The first refusal of a window goes on the
+        timeline; every one is counted."""
+        budgets = self.run.policy.budgets
+        if actor.kind is not ActorKind.AGENT or budgets is None:
+            return None
+        kind = kind or ("pages" if action in PAGING else "requests")
+        budget, st = budgets.of(actor.name), self.run.require()
+        within, use = take(st.budget_use, str(actor), kind, budget.limit(kind), budget.window, workflow.now())
+        if within:
+            return None
+        hint = say.over_budget(actor, kind, refresh_at(use, budget.window))
+        return self.refusals.refuse(
+            actor, action, budget.rule(actor.name, kind), hint, BUDGET_VERDICT, quiet=use.refused > 1
+        )
+
+    def folded(self, req: ActionRequest) -> UpdateReply | None:
+        """An agent's request like one of its own that still waits for approval: answered with that approval (a
+        resolve proposal is like any other of its resolve proposals; anything else has the same action and
+        parameters). Actions the agent may do alone are not folded: a new request is a new run."""
+        if req.actor.kind is not ActorKind.AGENT or not workflow.patched(FOLD_DUPLICATES):
+            return None
+        st, me = self.run.require(), str(req.actor)
+
+        def same(action: str, params: dict[str, str], text: str | None) -> bool:
+            if action != req.action:
+                return False
+            asked = (req.text or "").strip() or None
+            return action == "resolve" or (params == req.params and (text or None) == asked)
+
+        for approval in st.pending_approvals:
+            if approval.requested_by == me and same(approval.action, approval.params, approval.text):
+                return self.approvals.asked_again(approval, folded=True)
         return None
 
     # ---- the updates that are requests of their own ------------------------------------------------------------
@@ -133,6 +189,9 @@ class Requests:
 
     def note(self, req: NoteRequest) -> UpdateReply:
         ask = ActionRequest(actor=req.actor, action="note", text=req.text, rationale=req.text)
+        decision = self.decide("note", req.actor)
+        if decision.allowed:
+            return self.over_budget(req.actor, "note", "notes") or self.note_by(req.actor, req.text)
         return self.gate(req.actor, "note", ask) or self.note_by(req.actor, req.text)
 
     def note_by(self, actor: Actor, text: str) -> UpdateReply:
@@ -148,14 +207,17 @@ class Requests:
 
     async def request(self, req: ActionRequest) -> UpdateReply:
         """Ask to do an action: it runs now (auto), becomes a pending approval (approval), or is refused."""
-        st = self.run.require()
+        self.run.require()
         request_id = self.request_id(req)
         if (before := self.asked_before(request_id)) is not None and workflow.patched(ASKED_BEFORE_FIRST):
             return before
-        decision = self.run.policy.boundaries.decide(req.action, req.actor, st.severity)
+        decision = self.decide(req.action, req.actor)
         if decision.verdict in (Verdict.NEVER, Verdict.UNDEFINED):
+            like = resembles(req.action, self.run.policy.boundaries.actions())
             if decision.verdict is not Verdict.UNDEFINED:
                 hint = "ask a responder to do it"
+            elif like is not None:
+                hint = say.lookalike_hint(like)
             elif req.actor.kind is ActorKind.HUMAN:
                 hint = "name it in boundaries.custom_actions (and give agents a rule for it) first"
             else:
@@ -164,6 +226,10 @@ class Requests:
         refused = self.refuse_params(req)
         if refused is not None:
             return refused
+        if (folded := self.folded(req)) is not None:
+            return folded
+        if (spent := self.over_budget(req.actor, req.action)) is not None:
+            return spent
         if decision.verdict is Verdict.APPROVAL:
             return self.approvals.ask(req, decision, request_id or None)
         if req.action not in RECORDED_ONLY and workflow.patched(ACTIONS_FROM_MAIN_LOOP):
@@ -241,8 +307,10 @@ class Requests:
             raise Rejected(f"a request to {req.action} needs a rationale: say why")
         if req.action == "customer_comms" and not (req.text or "").strip():
             raise Rejected("customer_comms needs the text to post")
-        if req.action == "page" and not req.params.get("target", "").strip():
-            raise Rejected("page needs params {target: NAME | user:NAME | schedule:NAME}")
+        if req.action == "page" and not page_target_ok(req.params.get("target", "")):
+            raise Rejected(
+                f"page needs params {{target: NAME | user:NAME | schedule:NAME}}; got {req.params.get('target')!r}"
+            )
         if req.action == "triage_severity" and req.params.get("severity") not in list(Severity):
             raise Rejected("triage_severity needs params {severity: SEV0..SEV4}")
 
@@ -425,6 +493,15 @@ class Requests:
         st = self.run.require()
         target = target if ":" in target else f"user:{target}"
         self.run.record(by, Kind.PAGE_REQUESTED, say.page_requested(by, target, why), {"target": target})
-        self.run.notices.append(([target], self.run.page(max(st.top_level, 1), 0)))
+        page = self.run.page(max(st.top_level, 1), 0)
+        if by.kind is ActorKind.AGENT and workflow.patched(AGENT_PAGED):
+            page = page.model_copy(update={"requested_by": str(by)})  # who it reaches is no `oncall` approver
+        self.run.notices.append(([target], page))
         self.run.wake = True
         return UpdateReply(ok=True, message=f"paging {target}", status=st.status)
+
+
+def page_target_ok(target: str) -> bool:
+    """`NAME`, `user:NAME` or `schedule:NAME`: anything else would page nobody."""
+    kind, _, name = target.rpartition(":")
+    return kind in ("", "user", "schedule") and bool(NAME.match(name))

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ReloadRequest,
         ResolveRequest,
         SeverityRequest,
+        WithdrawRequest,
     )
 
 
@@ -347,6 +348,15 @@ class IncidentWorkflow:
     @decide.validator
     def _validate_decide(self, req: DecisionRequest) -> None:
         self._approvals.validate_decide(req)
+
+    @workflow.update
+    async def withdraw(self, req: WithdrawRequest) -> UpdateReply:
+        """Whoever asked for a pending approval takes it back."""
+        return await self._vouched(req, "withdraw") or self._approvals.withdraw(req)
+
+    @withdraw.validator
+    def _validate_withdraw(self, req: WithdrawRequest) -> None:
+        self._approvals.validate_withdraw(req)
 
     @workflow.update
     async def reload(self, req: ReloadRequest) -> UpdateReply:
