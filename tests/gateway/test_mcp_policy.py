@@ -22,6 +22,7 @@ from incident.state import IncidentPolicy
 from tests.gateway.test_mcp import AGENTS, ALICE, WITH_ACTIONS, Agent, Stack, serving, stdio_session
 from tests.helpers.config import BASE_CONFIG
 from tests.helpers.http import Sink
+from tests.helpers.temporal import trusted
 from tests.helpers.wait import until
 from worker import build_worker
 from workflows.agent import agent_workflow_id
@@ -214,7 +215,10 @@ async def test_the_agents_budget_holds_across_a_worker_restart(
             await open_one(agent, stack)
             for i in range(3):
                 assert (await agent("add_note", incident_id=first, text=f"finding {i}"))["ok"]
-    async with httpx.AsyncClient() as http, build_worker(h.client, h.config, http, task_queue=h.task_queue):
+    async with (
+        httpx.AsyncClient() as http,
+        build_worker(h.client, h.config, http, task_queue=h.task_queue, trusted=trusted()),
+    ):
         async with stdio_session(stack.env, "--agent", "triage") as session:
             agent = Agent(session)
             third = await agent("open_incident", service="checkout", summary="x", idempotency_key=key())
