@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from gateway.api.bodies import Me, Opened, Postmortem, Run, Summary
 from gateway.client import IncidentRef, IncidentSummary, Ingested, NotFound, Pinned, Refused, Unavailable
@@ -31,6 +31,7 @@ DEFAULT_URL = "http://127.0.0.1:8400"
 TIMEOUT = httpx.Timeout(40.0, connect=5.0)
 """Longer than the gateway's own wait for an incident's answer (30 s)."""
 M = TypeVar("M")
+R = TypeVar("R", bound=UpdateReply)
 
 
 def gateway_url() -> str:
@@ -93,12 +94,17 @@ class RemoteIncidents:
     async def _get(self, kind: type[M], path: str, **params: Any) -> M:
         return TypeAdapter(kind).validate_python(await self._call("GET", path, **params))
 
-    async def _act(self, actor: Actor, path: str, body: BaseModel | dict[str, Any] | None = None) -> ActionReply:
+    async def _act(
+        self,
+        actor: Actor,
+        path: str,
+        body: dict[str, Any] | None = None,
+        reply: type[R] = UpdateReply,  # type: ignore[assignment]
+    ) -> R:
         me = await self.whoami()
         if actor != me:
             raise Forbidden(f"this token is {me}'s; it cannot act as {actor}")
-        data = body.model_dump(exclude_none=True) if isinstance(body, BaseModel) else body
-        return ActionReply.model_validate(await self._call("POST", path, data))
+        return reply.model_validate(await self._call("POST", path, body))
 
     # ---- who ----------------------------------------------------------------------------------------------------
 
@@ -187,7 +193,7 @@ class RemoteIncidents:
         body = {"action": action, "rationale": rationale, "params": params or {}, "text": text}
         body["request_id"] = request_id
         sent = {k: v for k, v in body.items() if v is not None}
-        return await self._act(actor, f"/v1/incidents/{_path(ref)}/requests", sent)
+        return await self._act(actor, f"/v1/incidents/{_path(ref)}/requests", sent, ActionReply)
 
     async def approve(self, ref: str | Pinned, actor: Actor, approval_id: str, text: str | None = None) -> UpdateReply:
         path = f"/v1/incidents/{_path(ref)}/approvals/{quote(approval_id, safe='')}/approve"

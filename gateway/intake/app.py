@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from gateway.api import incidents_router
+from gateway.api.routes import incidents_router
 from gateway.client import Incidents
 from gateway.intake import alerts, changes, health
 from gateway.intake.dependencies import Intake
