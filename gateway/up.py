@@ -122,12 +122,16 @@ class Stack:
         except (UnsafeSecretFile, KeyProblem, ConfigError) as e:
             print(f"baton up: {e}", file=sys.stderr)
             return 1
-        env = os.environ | identities | {
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
-            "BATON_HTTP_ADDR": f"127.0.0.1:{self.http_port}",
-            "BATON_INTAKE_TOKEN": token,
-            "BATON_UI_URL": f"http://localhost:{self.ui_port}",
-        }
+        env = (
+            os.environ
+            | identities
+            | {
+                "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
+                "BATON_HTTP_ADDR": f"127.0.0.1:{self.http_port}",
+                "BATON_INTAKE_TOKEN": token,
+                "BATON_UI_URL": f"http://localhost:{self.ui_port}",
+            }
+        )
         db = self.data_dir / "temporal.db"
         temporal = [installed_binary("temporal"), *dev_server_args(db, self.temporal_port, self.ui_port)]
         children = Supervisor(
