@@ -39,9 +39,14 @@ def intake_token_file() -> Path:
     return Path(os.environ.get("BATON_DATA_DIR", ".baton")) / "intake-token"
 
 
-async def serve_async(config: Config, host: str, port: int, with_worker: bool = False) -> None:
+async def serve_async(
+    config: Config, host: str, port: int, with_worker: bool = False, config_path: str | None = None
+) -> None:
     client = await connect(lazy=True)
-    app = create_app(config, Incidents(client, signer=gateway_signer()))
+    try:
+        app = create_app(config, Incidents(client, signer=gateway_signer()), lambda: load_config(config_path))
+    except ValueError as e:
+        raise SystemExit(f"baton intake: cannot start: {e}") from None
     server = uvicorn.Server(server_config(app, host, port))
     if not with_worker:
         await server.serve()
@@ -60,7 +65,8 @@ def serve(config_path: str | None = None, with_worker: bool = False) -> None:
     if missing:
         raise SystemExit("baton intake: cannot start:\n  " + "\n  ".join(missing))
     host, port = http_addr()
-    asyncio.run(serve_async(config, host, port, with_worker or os.environ.get("BATON_INTAKE_WORKER") == "1"))
+    worker = with_worker or os.environ.get("BATON_INTAKE_WORKER") == "1"
+    asyncio.run(serve_async(config, host, port, worker, config_path))
 
 
 def intake_token() -> str:

@@ -21,6 +21,7 @@ from gateway.keyfiles import KeyProblem, ensure_signing_key
 from gateway.secret_file import UnsafeSecretFile, create_secret, read_secret
 from gateway.supervise import ChildSpec, StopRequest, Supervisor, describe_exit
 from gateway.temporal import search_attribute_flags
+from incident.config import Config, ConfigError, load_config
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 """Measured on a 2-core machine: default SQLite settings saturate near 26 new incidents/s; WAL with
@@ -69,6 +70,33 @@ def intake_token(data_dir: Path) -> tuple[str, bool]:
     return create_secret(path, secrets.token_urlsafe(24)), True
 
 
+TOKENS_DIR = "tokens"
+
+
+def identity_tokens(config: Config, data_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """The people's and agents' own tokens for the gateway: for each whose token is `env:VAR` with VAR unset, one
+    generated once and kept in `<data dir>/tokens/NAME` (mode 0600 from its creation), handed to the gateway as
+    VAR. Returns those variables and the names with a kept token. Raises UnsafeSecretFile for a kept file others
+    could read."""
+    refs = [(name, p.token) for name, p in config.people.items() if p.token is not None]
+    refs += [(name, a.token) for name, a in config.agents.items()]
+    env: dict[str, str] = {}
+    kept: list[str] = []
+    folder = data_dir / TOKENS_DIR
+    for name, ref in refs:
+        var = ref.env_var
+        if var is None or os.environ.get(var):
+            continue
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / name
+        token = read_secret(path)
+        if token == "":
+            raise UnsafeSecretFile(f"{path} is empty: remove it and a new token is made on the next start")
+        env[var] = token or create_secret(path, secrets.token_urlsafe(24))
+        kept.append(name)
+    return env, kept
+
+
 class StartFailed(Exception):
     pass
 
@@ -90,15 +118,20 @@ class Stack:
         try:
             token, from_file = intake_token(self.data_dir)
             ensure_signing_key(self.data_dir)
-        except (UnsafeSecretFile, KeyProblem) as e:
+            identities, kept = identity_tokens(load_config(), self.data_dir)
+        except (UnsafeSecretFile, KeyProblem, ConfigError) as e:
             print(f"baton up: {e}", file=sys.stderr)
             return 1
-        env = os.environ | {
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
-            "BATON_HTTP_ADDR": f"127.0.0.1:{self.http_port}",
-            "BATON_INTAKE_TOKEN": token,
-            "BATON_UI_URL": f"http://localhost:{self.ui_port}",
-        }
+        env = (
+            os.environ
+            | identities
+            | {
+                "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
+                "BATON_HTTP_ADDR": f"127.0.0.1:{self.http_port}",
+                "BATON_INTAKE_TOKEN": token,
+                "BATON_UI_URL": f"http://localhost:{self.ui_port}",
+            }
+        )
         db = self.data_dir / "temporal.db"
         temporal = [installed_binary("temporal"), *dev_server_args(db, self.temporal_port, self.ui_port)]
         children = Supervisor(
@@ -117,7 +150,7 @@ class Stack:
             children.start("worker")
             children.start("intake")
             self._wait(children, self._intake_ready, "the intake")
-            self._banner(from_file)
+            self._banner(from_file, kept)
             code = children.supervise(self.stop)
         except KeyboardInterrupt:
             code = 0
@@ -157,17 +190,24 @@ class Stack:
         except httpx.HTTPError:
             return False
 
-    def _banner(self, token_from_file: bool) -> None:
+    def _banner(self, token_from_file: bool, kept: list[str]) -> None:
         where = self.data_dir / "intake-token"
         token_line = (
             f"  intake token   in {where} (export BATON_INTAKE_TOKEN=$(cat {where}))"
             if token_from_file
             else "  intake token   $BATON_INTAKE_TOKEN"
         )
+        if kept:
+            folder = self.data_dir / TOKENS_DIR
+            first = kept[0]
+            token_line += (
+                f"\n  tokens         in {folder}/NAME, one each for {', '.join(kept)}"
+                f"\n                 to use the CLI as {first}: export BATON_TOKEN=$(cat {folder}/{first})"
+            )
         print(
             "\nbaton is up\n"
             f"  Temporal UI    http://localhost:{self.ui_port}/namespaces/default/workflows\n"
-            f"  intake         http://127.0.0.1:{self.http_port}  (OpenAPI: /docs)\n"
+            f"  gateway        http://127.0.0.1:{self.http_port}  (intake and incidents API; OpenAPI: /docs)\n"
             f"  Temporal       127.0.0.1:{self.temporal_port}  (data in {self.data_dir})\n"
             f"{token_line}\n"
             "A part that dies is restarted; Ctrl-C stops everything.\n",

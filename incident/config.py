@@ -37,6 +37,9 @@ class Person(Strict):
     webhook: HttpUrl | None = None
     pagerduty: SecretRef | None = Field(None, description="a PagerDuty Events v2 routing key: pages forwarded there")
     timezone: str = "UTC"
+    token: SecretRef | None = Field(
+        None, description="the person's own token for the gateway's API (`baton` sends it from $BATON_TOKEN)"
+    )
     notify: list[ContactMethod] | None = Field(
         None, description="contact methods in the order to try; default: every configured one, then `log`"
     )

@@ -1,25 +1,22 @@
-"""Commands a human acts with: each sends one update to the incident as `--as` (or $BATON_USER) and prints its
-reply; the workflow decides whether it is allowed."""
+"""Commands a human acts with: each sends one request to the gateway as whoever $BATON_TOKEN is (`--as` only
+checks that) and prints the incident's reply; the incident decides whether it is allowed."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from gateway.cli.common import AsOpt, IdArg, JsonOpt, done, fail, human, run
-from gateway.client import Incidents
-from incident.config import ConfigError, load_config
+from gateway.cli.common import AsOpt, IdArg, JsonOpt, act, done, fail
 from incident.models import Severity
 
 
 def ack(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
     """Acknowledge: you are on it, escalation stops.
 
-    Example: baton ack INC-7K2Q9M --as alice
+    Example: baton ack INC-7K2Q9M
     """
-    actor = human(as_)
-    result = run(lambda c: c.acknowledge(incident, actor))
+    result = act(as_, lambda c, me: c.acknowledge(incident, me))
     done(result, as_json)
 
 
@@ -31,10 +28,9 @@ def resolve(
 ) -> None:
     """Declare the incident resolved (a human decision).
 
-    Example: baton resolve INC-7K2Q9M -m "rolled back v2.41" --as alice
+    Example: baton resolve INC-7K2Q9M -m "rolled back v2.41"
     """
-    actor = human(as_)
-    result = run(lambda c: c.resolve(incident, actor, summary))
+    result = act(as_, lambda c, me: c.resolve(incident, me, summary))
     done(result, as_json)
 
 
@@ -46,10 +42,9 @@ def note(
 ) -> None:
     """Add a note to the timeline.
 
-    Example: baton note INC-7K2Q9M "error rate falling since the rollback" --as alice
+    Example: baton note INC-7K2Q9M "error rate falling since the rollback"
     """
-    actor = human(as_)
-    result = run(lambda c: c.note(incident, actor, text))
+    result = act(as_, lambda c, me: c.note(incident, me, text))
     done(result, as_json)
 
 
@@ -62,10 +57,9 @@ def severity(
 ) -> None:
     """Set the severity: confirm what was proposed, or change it (a human decision).
 
-    Example: baton severity INC-7K2Q9M SEV1 -m "checkout down for all EU customers" --as alice
+    Example: baton severity INC-7K2Q9M SEV1 -m "checkout down for all EU customers"
     """
-    actor = human(as_)
-    result = run(lambda c: c.set_severity(incident, actor, level, reason))
+    result = act(as_, lambda c, me: c.set_severity(incident, me, level, reason))
     done(result, as_json)
 
 
@@ -80,8 +74,7 @@ def page(
 
     Examples: baton page INC-7K2Q9M dave -m "database expertise"; baton page INC-7K2Q9M schedule:platform-primary
     """
-    actor = human(as_)
-    result = run(lambda c: c.request(incident, actor, "page", reason, {"target": who}))
+    result = act(as_, lambda c, me: c.request(incident, me, "page", reason, {"target": who}))
     done(result, as_json)
 
 
@@ -95,8 +88,7 @@ def escalate(
 
     Example: baton escalate INC-7K2Q9M -m "need the payments lead"
     """
-    actor = human(as_)
-    result = run(lambda c: c.request(incident, actor, "escalate", reason))
+    result = act(as_, lambda c, me: c.request(incident, me, "escalate", reason))
     done(result, as_json)
 
 
@@ -111,10 +103,9 @@ def approve(
 ) -> None:
     """Approve a pending request; the action then runs, and its result goes on the timeline.
 
-    Example: baton approve INC-7K2Q9M A1 --as alice
+    Example: baton approve INC-7K2Q9M A1
     """
-    actor = human(as_)
-    result = run(lambda c: c.approve(incident, actor, approval, text))
+    result = act(as_, lambda c, me: c.approve(incident, me, approval, text))
     done(result, as_json)
 
 
@@ -127,34 +118,20 @@ def deny(
 ) -> None:
     """Deny a pending request, with the reason.
 
-    Example: baton deny INC-7K2Q9M A1 --reason "the deploy is not the cause" --as alice
+    Example: baton deny INC-7K2Q9M A1 --reason "the deploy is not the cause"
     """
     if not reason.strip():
         raise fail("a denial needs a reason: --reason TEXT", 2)
-    actor = human(as_)
-    result = run(lambda c: c.deny(incident, actor, approval, reason))
+    result = act(as_, lambda c, me: c.deny(incident, me, approval, reason))
     done(result, as_json)
 
 
 def reload(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
     """Apply the current config's policy to a running incident (a human decision).
 
-    New incidents always start with the current config; a running one changes only when a human says so.
+    New incidents always start with the current config; a running one changes only when a human says so. The
+    gateway applies its config file as it is now.
 
-    Example: baton reload INC-7K2Q9M --as alice
+    Example: baton reload INC-7K2Q9M
     """
-    from incident.state import IncidentPolicy
-
-    actor = human(as_)
-
-    async def go(c: Incidents) -> Any:
-        st = await c.state(incident)
-        try:
-            config = load_config()
-        except ConfigError as e:
-            raise fail(str(e), 2) from None
-        if st.service not in config.services:
-            raise fail(f"the config has no service {st.service!r} any more", 2)
-        return await c.reload(incident, actor, IncidentPolicy.snapshot(config, st.service))
-
-    done(run(go), as_json)
+    done(act(as_, lambda c, me: c.reload(incident, me)), as_json)

@@ -1,23 +1,23 @@
-"""What every `baton` command shares: the consoles, the common options, and one way to turn the façade's errors
-into sentences and exit codes (0 ok, 1 refused or not found, 2 bad usage or config)."""
+"""What every `baton` command shares: the consoles, the common options, the way to the gateway (every command
+that reads or changes incidents goes through its API, as the person $BATON_TOKEN names), and one way to turn its
+errors into sentences and exit codes (0 ok, 1 refused or not found, 2 bad usage, config or credentials)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from gateway.client import Incidents, NotFound, Refused, Unavailable
-from gateway.keyfiles import gateway_signer
+from gateway.client import NotFound, Refused, Unavailable
+from gateway.remote import TOKEN_ENV, URL_ENV, GatewayUnreachable, RemoteIncidents, Unauthenticated
 from gateway.render import escape
-from gateway.temporal import connect, temporal_address
-from incident.config import ConfigError, config_path, load_config
+from incident.config import ConfigError, load_config
 from incident.durations import parse_duration
 from incident.models import Actor
 
@@ -27,7 +27,12 @@ err = Console(stderr=True, emoji=False)
 T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-AsOpt = Annotated[str | None, typer.Option("--as", help="Who you are (a person in the config). Default: $BATON_USER.")]
+AsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as", help="Check that $BATON_TOKEN is this person's (default: $BATON_USER); the token decides who acts."
+    ),
+]
 IdArg = Annotated[str, typer.Argument(help="Incident id, e.g. INC-7K2Q9M (or its workflow id).")]
 
 
@@ -36,39 +41,48 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run(coro_fn: Callable[[Incidents], Awaitable[T]]) -> T:
-    """Connect, run one façade call, and turn its errors into sentences and exit codes."""
-
-    async def go() -> T:
-        try:
-            client = await connect()
-        except RuntimeError as e:
-            raise Unavailable(str(e)) from None
-        return await coro_fn(Incidents(client, signer=gateway_signer()))
-
+def run(coro_fn: Callable[[RemoteIncidents], Coroutine[Any, Any, T]]) -> T:
+    """Run one call through the gateway ($BATON_URL) with your token ($BATON_TOKEN), and turn its errors into
+    sentences and exit codes."""
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        raise fail(NO_TOKEN, 2)
+    incidents = RemoteIncidents(token)
     try:
-        return asyncio.run(go())
-    except NotFound as e:
+        return asyncio.run(coro_fn(incidents))
+    except Unauthenticated as e:
+        raise fail(f"the gateway at {incidents.url} does not know this token: {e}. Check {TOKEN_ENV}", 2) from None
+    except (NotFound, Refused) as e:
         raise fail(str(e), 1) from None
-    except Refused as e:
-        raise fail(str(e), 1) from None
-    except Unavailable:
-        raise fail(f"cannot reach Temporal at {temporal_address()}: is `baton up` running?", 1) from None
+    except GatewayUnreachable:
+        raise fail(
+            f"cannot reach the baton gateway at {incidents.url}: is `baton up` running? (set {URL_ENV} if it runs "
+            "elsewhere)",
+            1,
+        ) from None
+    except Unavailable as e:
+        raise fail(f"the gateway at {incidents.url} cannot reach Temporal: {e}", 1) from None
 
 
-def human(as_: str | None) -> Actor:
-    """The acting human: --as or $BATON_USER, and a person in the config."""
-    name = as_ or os.environ.get("BATON_USER")
-    if not name:
-        raise fail("who is acting? pass --as NAME or set BATON_USER", 2)
-    try:
-        config = load_config()
-    except ConfigError as e:
-        raise fail(str(e), 2) from None
-    if name not in config.people:
-        known = ", ".join(sorted(config.people)) or "none"
-        raise fail(f"{name!r} is not a person in {config_path()} (people: {known})", 2)
-    return Actor.human(name)
+NO_TOKEN = (
+    f"who are you? set {TOKEN_ENV} to your personal token (people.NAME.token in the config; with `baton up`: "
+    f"export {TOKEN_ENV}=$(cat .baton/tokens/NAME)); see docs/security.md"
+)
+
+
+def act(as_: str | None, call: Callable[[RemoteIncidents, Actor], Coroutine[Any, Any, T]]) -> T:
+    """An action as whoever $BATON_TOKEN is. `--as` (or $BATON_USER) only checks that the token is that
+    person's: a name alone never acts."""
+    claimed = as_ or os.environ.get("BATON_USER")
+
+    async def go(c: RemoteIncidents) -> T:
+        me = await c.whoami()
+        if claimed and me != Actor.human(claimed):
+            who = "--as" if as_ else "BATON_USER"
+            raise fail(f"{who} says {claimed}, but {TOKEN_ENV} is {me}'s token: the token decides who acts", 2)
+        return await call(c, me)
+
+    return run(go)
 
 
 def duration_opt(option: str, text: str) -> timedelta:

@@ -1,4 +1,5 @@
-"""Commands that read incidents and change nothing: list, show, follow live, draft the postmortem."""
+"""Commands that read incidents (through the gateway, with your token) and change nothing: list, show, follow
+live, draft the postmortem."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 
 from gateway import render
 from gateway.cli.common import IdArg, JsonOpt, duration_opt, emit_json, out, run
-from gateway.client import Incidents
+from gateway.remote import RemoteIncidents
 from incident.models import Severity, Status
 
 
@@ -56,7 +57,7 @@ def watch(
     Examples: baton watch INC-7K2Q9M; baton watch INC-7K2Q9M --json | jq .text
     """
 
-    async def follow(c: Incidents) -> None:
+    async def follow(c: RemoteIncidents) -> None:
         shown = 0
         while True:
             st = await c.state(incident)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
+from gateway.api.routes import incidents_router
 from gateway.client import Incidents
 from gateway.intake import alerts, changes, health
 from gateway.intake.dependencies import Intake
@@ -15,18 +18,21 @@ from gateway.slack.routes import slack_router
 from incident.config import Config
 
 
-def create_app(config: Config, incidents: Incidents) -> FastAPI:
+def create_app(config: Config, incidents: Incidents, load: Callable[[], Config] | None = None) -> FastAPI:
+    """`load` reads the config file again (for `reload`); without it, `config` is what reload applies."""
     quiet_tracebacks()
     app = FastAPI(
-        title="baton intake",
+        title="baton gateway",
         version="1",
-        description="Alert intake for baton. Every 2xx means the event is durably recorded.",
+        description="baton's way in: alert intake (every 2xx means the event is durably recorded), changes, Slack, "
+        "and the incidents API for people and agents, each authenticated by their own bearer token.",
     )
-    app.state.intake = Intake.build(config, incidents)
+    app.state.intake = Intake.build(config, incidents, load)
     install_error_handlers(app)
     app.include_router(alerts.router)  # POST /v1/events, /v1/alerts/{alertmanager,grafana,datadog}
     app.include_router(changes.router)  # POST /v1/changes, GET /v1/changes/{service}
     app.include_router(health.router)  # GET /healthz
+    app.include_router(incidents_router)  # /v1/incidents/..., /v1/whoami: people and agents, by their tokens
     app.include_router(slack_router(config, incidents))  # POST /v1/slack/interactions, /v1/slack/commands
     app.add_middleware(AnswerUnexpected)
     app.add_middleware(BodyLimit)  # outermost

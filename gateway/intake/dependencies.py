@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.callers import Callers
 from gateway.client import Incidents
 from gateway.coalescer import Coalescer
 from gateway.intake.crossing import problem
@@ -28,11 +29,16 @@ class Intake:
     tokens: dict[str, str | None]
     policies: dict[str, IncidentPolicy]
     coalescer: Coalescer
+    callers: Callers
+    """The people and agents who may use the incidents API, by their tokens."""
+    load: Callable[[], Config]
+    """The config as it is now (the file, read again): what `reload` applies to a running incident."""
 
     @classmethod
-    def build(cls, config: Config, incidents: Incidents) -> Intake:
-        """Raises ValueError for a service whose policy would not reach its incidents unchanged: every incident
-        starts with it, so that is refused when the intake starts, not when an alert comes."""
+    def build(cls, config: Config, incidents: Incidents, load: Callable[[], Config] | None = None) -> Intake:
+        """Raises ValueError for a service whose policy would not reach its incidents unchanged (every incident
+        starts with it, so that is refused when the intake starts, not when an alert comes), and for two people or
+        agents sharing a token."""
         policies = {name: IncidentPolicy.snapshot(config, name) for name in config.services}
         for name, policy in policies.items():
             if (why := problem(policy)) is not None:
@@ -43,6 +49,8 @@ class Intake:
             tokens={name: integ.token.reveal() for name, integ in config.integrations.intake().items()},
             policies=policies,
             coalescer=Coalescer(incidents.send_batch, incidents.buffer_alerts, incidents.buffer_history),
+            callers=Callers.from_config(config),
+            load=load or (lambda: config),
         )
 
 

@@ -20,6 +20,8 @@ log = structlog.get_logger("baton.intake")
 
 RETRY_LATER = {"Retry-After": "5"}
 BEARER = {"WWW-Authenticate": "Bearer"}
+API_PATHS = ("/v1/incidents", "/v1/whoami", "/v1/services", "/v1/boundaries")
+"""The incidents API's: a body or query it refuses is a request, not an event."""
 
 
 class ApiError(Exception):
@@ -78,4 +80,5 @@ def install_error_handlers(app: FastAPI) -> None:
             {"field": _field(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in errors
         ]
         first = problems[0] if problems else {"field": "(body)", "message": "invalid"}
-        return error(422, "invalid_event", f"{first['field']}: {first['message']}", problems=problems)
+        name = "invalid_request" if request.url.path.startswith(API_PATHS) else "invalid_event"
+        return error(422, name, f"{first['field']}: {first['message']}", problems=problems)

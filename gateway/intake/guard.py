@@ -25,11 +25,12 @@ encoder and every log line that renders it."""
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
-Check = Callable[[Request, Any], Awaitable[None]]
+Check = Callable[[Request, Any], Awaitable[Any]]
 
 
 def guards(check: Check) -> Check:
-    """Mark a dependency as one to run before the body is read (a credential check)."""
+    """Mark a dependency as one to run before the body is read (a credential check; what it returns is the
+    route's to use)."""
     check.guards_intake = True  # type: ignore[attr-defined]
     return check
 

@@ -13,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from gateway.client import Busy, IncidentSummary, NotFound, Refused, Unavailable
 from gateway.mcp.catalog import UNTRUSTED
 from gateway.oncall import OnCallView
+from gateway.remote import GatewayUnreachable
 from incident import display
 from incident.actions import PARAMS_VERDICT
 from incident.approvals import Approval
@@ -148,6 +149,8 @@ def facade_errors(action: str) -> Iterator[None]:
         raise Declined(refusal_json(e, action)) from None
     except NotFound as e:
         raise ToolError(str(e)) from None
+    except GatewayUnreachable as e:
+        raise ToolError(f"{e}; retry in a moment (nothing was recorded)") from None
     except Unavailable:
         raise ToolError("Temporal unavailable, retry in a moment (nothing was recorded)") from None
 

@@ -1,15 +1,20 @@
-"""Who the MCP server acts as: one configured agent identity (`agents:` in the config), proven by its token. On
-stdio the agent is named by `--agent NAME` (or $BATON_AGENT) and proven by its token in $BATON_AGENT_TOKEN; over
-HTTP each request's `Authorization: Bearer <token>` names the agent. Tokens are compared in constant time, and the
-server refuses to start when it cannot prove who it is.
+"""Who the MCP server acts as: one configured agent identity (`agents:` in the config), proven by its token to
+the gateway, which alone knows the agents' tokens. On stdio the agent is named by `--agent NAME` (or $BATON_AGENT)
+and its token is $BATON_AGENT_TOKEN; over HTTP each request's `Authorization: Bearer <token>` names the agent. The
+server refuses to start when the gateway does not know the token as that agent's.
 """
 
 from __future__ import annotations
 
-import hmac
+import hashlib
+import time
 from collections.abc import Mapping
 
+from gateway.callers import bearer as bearer  # re-exported: the tools read an HTTP request's token with it
+from gateway.callers import owner_of
+from gateway.remote import RemoteIncidents, Unauthenticated
 from incident.config import AgentIdentity, Config, config_path
+from incident.models import Actor
 
 TOKEN_ENV = "BATON_AGENT_TOKEN"
 AGENT_ENV = "BATON_AGENT"
@@ -21,18 +26,7 @@ class IdentityError(Exception):
 
 def agent_for_token(agents: Mapping[str, AgentIdentity], presented: str | None) -> str | None:
     """The agent whose configured token is `presented`, compared in constant time against every agent."""
-    found = None
-    given = (presented or "").encode()
-    for name, identity in agents.items():
-        expected = identity.token.reveal()
-        if expected and given and hmac.compare_digest(expected.encode(), given) and found is None:
-            found = name
-    return found
-
-
-def bearer(authorization: str | None) -> str | None:
-    scheme, _, token = (authorization or "").partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
+    return owner_of({name: identity.token.reveal() for name, identity in agents.items()}, presented)
 
 
 def _known(config: Config) -> str:
@@ -47,46 +41,58 @@ def _require_agents(config: Config) -> None:
         )
 
 
-def _expected_token(name: str, identity: AgentIdentity) -> str:
-    token = identity.token.reveal()
-    if not token:
-        raise IdentityError(f"agents.{name}.token: environment variable {identity.token.env_var} is not set")
-    return token
-
-
-def stdio_identity(config: Config, agent: str | None, env: Mapping[str, str]) -> str:
-    """The agent a stdio server acts as: named, configured, and proven by the token in $BATON_AGENT_TOKEN."""
+def stdio_agent(config: Config, agent: str | None, env: Mapping[str, str]) -> tuple[str, str]:
+    """The agent a stdio server acts as (named, and configured) and its token from $BATON_AGENT_TOKEN; the
+    gateway proves it (`prove`)."""
     _require_agents(config)
     name = agent or env.get(AGENT_ENV)
     if not name:
         raise IdentityError(f"which agent? pass --agent NAME or set {AGENT_ENV} (agents: {_known(config)})")
     if name not in config.agents:
         raise IdentityError(f"{name!r} is not an agent in {config_path()} (agents: {_known(config)})")
-    expected = _expected_token(name, config.agents[name])
     presented = env.get(TOKEN_ENV, "")
     if not presented:
         raise IdentityError(f"set {TOKEN_ENV} to agent {name}'s token")
-    if not hmac.compare_digest(expected.encode(), presented.encode()):
-        raise IdentityError(f"{TOKEN_ENV} is not agent {name}'s token")
-    return name
+    return name, presented
+
+
+async def prove(remote: RemoteIncidents, name: str) -> None:
+    """The gateway knows `remote`'s token as agent `name`'s; else IdentityError (GatewayUnreachable passes)."""
+    try:
+        me = await remote.whoami()
+    except Unauthenticated:
+        raise IdentityError(f"{TOKEN_ENV} is not agent {name}'s token") from None
+    if me != Actor.agent(name):
+        raise IdentityError(f"{TOKEN_ENV} is {me}'s token, not agent {name}'s")
 
 
 def http_agents(config: Config, agent: str | None) -> dict[str, AgentIdentity]:
-    """The agents an HTTP server accepts tokens for: every configured one with a token, or only `agent`."""
+    """The agents an HTTP server serves: every configured one, or only `agent`."""
     _require_agents(config)
     if agent is not None and agent not in config.agents:
         raise IdentityError(f"{agent!r} is not an agent in {config_path()} (agents: {_known(config)})")
-    wanted = {agent: config.agents[agent]} if agent else dict(config.agents)
-    if agent:
-        _expected_token(agent, wanted[agent])
-    usable = {name: ident for name, ident in wanted.items() if ident.token.reveal()}
-    if not usable:
-        unset = ", ".join(f"{ident.token.env_var}" for ident in wanted.values() if ident.token.env_var)
-        raise IdentityError(f"no agent has a token: set {unset}")
-    tokens: dict[str, str] = {}
-    for name, ident in usable.items():
-        token = ident.token.reveal() or ""
-        if token in tokens:
-            raise IdentityError(f"agents {tokens[token]} and {name} share a token: each agent needs its own")
-        tokens[token] = name
-    return usable
+    return {agent: config.agents[agent]} if agent else dict(config.agents)
+
+
+class GatewayTokens:
+    """Which agent an HTTP request's token is, as the gateway says (asked once a minute per token at most)."""
+
+    TTL = 60.0
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url
+        self._known: dict[str, tuple[float, Actor]] = {}
+
+    async def who(self, token: str) -> Actor | None:
+        """The token's owner, or None when the gateway knows no one by it. Raises GatewayUnreachable."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        hit = self._known.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            me = await RemoteIncidents(token, self.url).whoami()
+        except Unauthenticated:
+            self._known.pop(key, None)
+            return None
+        self._known[key] = (time.monotonic() + self.TTL, me)
+        return me

@@ -1,7 +1,8 @@
 """Serving the agent tools: `baton mcp` over stdio (an editor starts it and the client ends it) or Streamable HTTP
 (`--http`, 127.0.0.1:8401/mcp), where every request carries `Authorization: Bearer <token>` and Host and Origin are
-checked against the address it is bound to. Also runnable without the CLI:
-`python -m gateway.mcp.serving [--agent NAME] [--http] [--host H] [--port P]`.
+checked against the address it is bound to. Either way the tools reach incidents only through the gateway
+($BATON_URL), with the agent's own token: this process needs neither Temporal nor the gateway's key. Also runnable
+without the CLI: `python -m gateway.mcp.serving [--agent NAME] [--http] [--host H] [--port P]`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import functools
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -20,25 +22,28 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
+from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.client import Incidents
-from gateway.keyfiles import gateway_signer
+from gateway.callers import bearer
+from gateway.client import Unavailable
 from gateway.mcp.answers import Declined, compact
 from gateway.mcp.catalog import INSTRUCTIONS, TOOLS
 from gateway.mcp.identity import (
     AGENT_ENV,
     TOKEN_ENV,
+    GatewayTokens,
     IdentityError,
-    agent_for_token,
-    bearer,
     http_agents,
-    stdio_identity,
+    prove,
+    stdio_agent,
 )
 from gateway.mcp.tools import AgentTools
+from gateway.remote import RemoteIncidents, gateway_url
 from incident.config import AgentIdentity, Config, ConfigError, load_config
+from incident.models import Actor
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8401
@@ -115,29 +120,54 @@ def _version() -> str:
         return "0"
 
 
-class BearerAgents:
-    """Every HTTP request needs `Authorization: Bearer <an agent's token>`: 401 with a JSON body before any MCP
-    processing otherwise."""
+class AgentGate:
+    """Every HTTP request needs `Authorization: Bearer <an agent's token>` (401 with a JSON body before any MCP
+    processing otherwise), and goes to that agent's own server, whose tools act as it and reach the gateway with
+    its token. Which agent a token is, the gateway says."""
 
-    def __init__(self, app: ASGIApp, agents: Mapping[str, AgentIdentity]):
-        self.app = app
-        self.agents = dict(agents)
+    def __init__(self, apps: dict[str, Starlette], remotes: dict[str, RemoteIncidents], tokens: GatewayTokens):
+        self.apps, self.remotes, self.tokens = apps, remotes, tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            token = bearer(Headers(scope=scope).get("authorization"))
-            if agent_for_token(self.agents, token) is None:
-                response = JSONResponse(
-                    {
-                        "error": "unauthorized",
-                        "message": "send Authorization: Bearer <token> with the token of an agent in the baton config",
-                    },
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="baton"'},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        token = bearer(Headers(scope=scope).get("authorization"))
+        try:
+            me = await self.tokens.who(token) if token else None
+        except Unavailable as e:
+            await _answer(scope, receive, send, 503, "gateway_unavailable", f"{e}; retry in a moment")
+            return
+        name = me.name if me is not None and me == Actor.agent(me.name) else None
+        if name is None or name not in self.apps:
+            await _answer(
+                scope,
+                receive,
+                send,
+                401,
+                "unauthorized",
+                "send Authorization: Bearer <token> with the token of an agent this server serves",
+            )
+            return
+        self.remotes[name].token = token
+        await self.apps[name](scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Each agent's server keeps its sessions (its lifespan) for as long as this one runs."""
+        async with AsyncExitStack() as stack:
+            await receive()  # lifespan.startup
+            for app in self.apps.values():
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, status: int, error: str, message: str) -> None:
+    headers = {"WWW-Authenticate": 'Bearer realm="baton"'} if status == 401 else None
+    await JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)(scope, receive, send)
 
 
 def transport_security(host: str, port: int) -> TransportSecuritySettings:
@@ -151,12 +181,16 @@ def transport_security(host: str, port: int) -> TransportSecuritySettings:
     )
 
 
-def http_app(tools: AgentTools, host: str, port: int) -> ASGIApp:
-    server = build_server(tools)
-    app = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, transport_security=transport_security(host, port), host=host
-    )
-    return BearerAgents(app, tools.agents)
+def http_app(config: Config, agents: dict[str, AgentIdentity], host: str, port: int, url: str | None = None) -> ASGIApp:
+    """One MCP server per agent this server serves, each acting as its agent through the gateway at `url`."""
+    apps, remotes = {}, {}
+    for name in agents:
+        remotes[name] = RemoteIncidents(None, url)
+        server = build_server(AgentTools(config, remotes[name], {name: agents[name]}, agent=name))
+        apps[name] = server.streamable_http_app(
+            streamable_http_path=MCP_PATH, transport_security=transport_security(host, port), host=host
+        )
+    return AgentGate(apps, remotes, GatewayTokens(url))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -170,25 +204,21 @@ async def _serve_http(
     import uvicorn
 
     from gateway.http_server import server_config
-    from gateway.temporal import connect
 
-    client = await connect(lazy=True)
-    app = http_app(AgentTools(config, Incidents(client, signer=gateway_signer()), agents), host, port)
+    app = http_app(config, agents, host, port)
     server = uvicorn.Server(server_config(app, lifespan="on"))
     shown = f"[{host}]" if ":" in host else host
     print(
-        f"baton mcp: Streamable HTTP on http://{shown}:{port}{MCP_PATH} for agent(s) {', '.join(sorted(agents))}",
+        f"baton mcp: Streamable HTTP on http://{shown}:{port}{MCP_PATH} for agent(s) {', '.join(sorted(agents))}, "
+        f"through the gateway at {gateway_url()}",
         file=sys.stderr,
         flush=True,
     )
     await server.serve(sockets=[sock])
 
 
-async def _serve_stdio(config: Config, agent: str) -> None:
-    from gateway.temporal import connect
-
-    client = await connect(lazy=True)
-    tools = AgentTools(config, Incidents(client, signer=gateway_signer()), {agent: config.agents[agent]}, agent=agent)
+async def _serve_stdio(config: Config, agent: str, remote: RemoteIncidents) -> None:
+    tools = AgentTools(config, remote, {agent: config.agents[agent]}, agent=agent)
     await build_server(tools).run_stdio_async()
 
 
@@ -208,10 +238,15 @@ def mcp_command(agent: str | None, http: bool, host: str = DEFAULT_HOST, port: i
         if http:
             agents = http_agents(config, agent)
         else:
-            name = stdio_identity(config, agent, os.environ)
+            name, token = stdio_agent(config, agent, os.environ)
+            remote = RemoteIncidents(token)
+            asyncio.run(prove(remote, name))
     except IdentityError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Unavailable as e:
+        print(f"error: {e}: is `baton up` running? (set BATON_URL if the gateway runs elsewhere)", file=sys.stderr)
+        return 1
     if http:
         try:
             sock = _bind(host, port)
@@ -224,7 +259,7 @@ def mcp_command(agent: str | None, http: bool, host: str = DEFAULT_HOST, port: i
                 file=sys.stderr,
             )
     try:
-        asyncio.run(_serve_http(config, agents, host, port, sock) if http else _serve_stdio(config, name))
+        asyncio.run(_serve_http(config, agents, host, port, sock) if http else _serve_stdio(config, name, remote))
     except KeyboardInterrupt:
         return 130
     return 0

@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from gateway.client import Incidents, NotFound
+from gateway.client import Refused
 from gateway.mcp.answers import (
     Declined,
     approval_json,
@@ -30,15 +30,12 @@ from gateway.mcp.answers import (
 from gateway.mcp.catalog import TOOL_FOR_ACTION, IncidentId, Reason, RequestId, SeverityName, StatusName
 from gateway.mcp.identity import agent_for_token, bearer
 from gateway.oncall import OnCallError, views
+from gateway.remote import RemoteIncidents
 from incident import display
-from incident.budget import AgentBudget
 from incident.config import AgentIdentity, Config
 from incident.durations import format_duration, parse_duration
-from incident.ids import workflow_id_for
-from incident.models import Actor, Alert, Severity, Status
+from incident.models import Actor, Severity, Status
 from incident.policy import Boundaries
-from incident.state import IncidentPolicy
-from workflows.agent import OpenReply, OpenRequest
 from workflows.messages import MAX_ACTION_NAME
 
 
@@ -69,7 +66,7 @@ class AgentTools:
     request's bearer token names one of `agents`."""
 
     def __init__(
-        self, config: Config, incidents: Incidents, agents: Mapping[str, AgentIdentity], agent: str | None = None
+        self, config: Config, incidents: RemoteIncidents, agents: Mapping[str, AgentIdentity], agent: str | None = None
     ):
         self.config = config
         self.incidents = incidents
@@ -253,78 +250,30 @@ class AgentTools:
         use it for an incident that already exists: find it with list_incidents."""
         me = self.actor(ctx)
         self._service(service)
-        scope = f"mcp:{me.name}"
-        wid = workflow_id_for(scope, idempotency_key)
-        decision = self.config.boundaries.decide_open(me, Severity(severity))
         with facade_errors("open_incident"):
-            if not decision.allowed:
-                await self._count_opening(me, wid, decision.rule, refused_by=decision.verdict.value)
+            try:
+                opened = await self.incidents.open_incident(me, service, summary, Severity(severity), idempotency_key)
+            except Refused as e:
                 return compact(
                     {
                         "ok": False,
                         "refused": True,
                         "opened": False,
-                        "verdict": decision.verdict.value,
-                        "rule": decision.rule,
-                        "message": f"refused by {decision.rule}: nothing was opened and nobody paged. Instead: ask "
-                        "a human responder to open it, or find the open incident with list_incidents.",
+                        "verdict": e.verdict,
+                        "rule": e.rule,
+                        "message": f"{e}. Instead: ask a human responder to open it, add to an open incident, or "
+                        "find the open incident with list_incidents.",
                     }
                 )
-            try:
-                joined = (await self.incidents.find(wid)).open
-            except NotFound:
-                joined = False
-            if not joined:
-                budget = self._budget(me)
-                counted = await self._count_opening(me, wid, budget.rule(me.name, "incidents"), limit=budget.incidents)
-                if not counted.ok:
-                    return compact(
-                        {
-                            "ok": False,
-                            "refused": True,
-                            "opened": False,
-                            "verdict": counted.verdict,
-                            "rule": counted.rule,
-                            "message": f"refused by {counted.rule}: {counted.message}; nothing was opened. Instead: "
-                            "add to an open incident (list_incidents), or ask a human responder.",
-                        }
-                    )
-            floor = await self.incidents.severity_floor(service, besides=wid)
-        alert = Alert(
-            source="mcp",
-            scope=scope,
-            dedup_key=idempotency_key,
-            event_id=f"{scope}:{idempotency_key}",
-            summary=summary,
-            service=service,
-            severity=Severity(severity),
-            details={"opened_by": str(me)},
-            received_at=datetime.now(UTC),
-            opened_by=str(me),
-            severity_floor=floor,
-        )
-        with facade_errors("open"):
-            ingested = await self.incidents.ingest(alert, IncidentPolicy.snapshot(self.config, service), scope=scope)
-            found = await self.incidents.find(ingested.workflow_id)
-        opened = not joined
-        message = (
-            f"{found.incident_id} opened; on-call people for {service} are being paged"
-            if opened
-            else f"this idempotency_key already names open incident {found.incident_id}; nothing new was opened"
-        )
         out: dict[str, Any] = {
             "ok": True,
-            "incident_id": found.incident_id,
-            "workflow_id": ingested.workflow_id,
-            "opened": opened,
-            "message": message,
+            "incident_id": opened.incident_id,
+            "workflow_id": opened.workflow_id,
+            "opened": opened.opened,
+            "message": opened.message,
         }
-        if floor is not None and opened and list(Severity).index(floor) < list(Severity).index(Severity(severity)):
-            out["decided_at"] = floor.value
-            out["message"] += (
-                f"; another open incident of {service} is {floor.value}: until a human confirms this one's severity, "
-                f"your requests here are decided at {floor.value}"
-            )
+        if opened.decided_at is not None:
+            out["decided_at"] = opened.decided_at
         return compact(out)
 
     async def acknowledge(self, ctx: Context, incident_id: IncidentId) -> str:
@@ -461,17 +410,6 @@ class AgentTools:
         with facade_errors(f"withdraw {approval_id}"):
             result = await self.incidents.withdraw(incident_id, self.actor(ctx), approval_id, reason)
         return compact(result_json(result))
-
-    def _budget(self, me: Actor) -> AgentBudget:
-        identity = self.config.agents.get(me.name)
-        return identity.budget if identity is not None else AgentBudget()
-
-    async def _count_opening(
-        self, me: Actor, wid: str, rule: str, limit: int = 0, refused_by: str | None = None
-    ) -> OpenReply:
-        window = int(self._budget(me).window.total_seconds())
-        req = OpenRequest(key=wid, limit=limit, window_s=max(window, 1), rule=rule, refused_by=refused_by)
-        return await self.incidents.count_opening(me.name, req)
 
     def _target(self, target: str) -> None:
         """A person or a schedule of the config: anything else would page nobody."""

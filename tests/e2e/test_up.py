@@ -1,10 +1,11 @@
-"""`baton up` as a user runs it: SIGKILL its worker and it is back within seconds, logged, and still paging; Ctrl-C
-stops everything with exit 0."""
+"""`baton up` as a user runs it: SIGKILL its worker and it is back within seconds, logged, and still paging; the
+token it kept for a person works with the CLI; Ctrl-C stops everything with exit 0."""
 
 from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import uuid
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.config import BASE_CONFIG, TOKEN
+from tests.helpers.config import BASE_CONFIG, PEOPLE_TOKENS, TOKEN
 from tests.helpers.http import Sink, free_port
 from tests.helpers.prometheus import wait_for
 
@@ -29,6 +30,7 @@ class Up:
     proc: subprocess.Popen[bytes]
     url: str
     log: Path
+    data: Path
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -56,10 +58,12 @@ class Up:
 @pytest.fixture
 def up(tmp_path: Path, sink: Sink) -> Iterator[Up]:
     config = tmp_path / "baton.yaml"
-    config.write_text(BASE_CONFIG.replace("SINK", sink.url))
+    config.write_text(
+        BASE_CONFIG.replace("SINK", sink.url).replace(f"token: {PEOPLE_TOKENS['alice']}", "token: env:UP_ALICE_TOKEN")
+    )
     log = tmp_path / "up.log"
     http_port = free_port()
-    env = os.environ | {
+    env = {k: v for k, v in os.environ.items() if k != "UP_ALICE_TOKEN"} | {
         "BATON_CONFIG": str(config),
         "BATON_DATA_DIR": str(tmp_path / "data"),
         "BATON_INTAKE_TOKEN": TOKEN,
@@ -70,7 +74,7 @@ def up(tmp_path: Path, sink: Sink) -> Iterator[Up]:
         proc = subprocess.Popen(
             [BATON, "up", *ports], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    stack = Up(proc, f"http://127.0.0.1:{http_port}", log)
+    stack = Up(proc, f"http://127.0.0.1:{http_port}", log, tmp_path / "data")
     try:
 
         def healthy() -> bool:
@@ -112,6 +116,19 @@ def test_a_killed_worker_is_restarted_logged_and_pages_again_then_ctrl_c_stops_a
         lambda: [r for r in sink.for_path("/alice") if r["json"]["workflow_id"].endswith(key)], "the page", timeout=30
     )
     assert pages[0]["json"]["level"] == 1
+
+    kept = up.data / "tokens" / "alice"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600, "alice's token is hers to read"
+    assert f"export BATON_TOKEN=$(cat {kept})" in up.output()
+    cli = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "TEMPORAL_"))}
+    acked = subprocess.run(
+        [BATON, "ack", pages[0]["json"]["incident_id"]],
+        env=cli | {"BATON_URL": up.url, "BATON_TOKEN": kept.read_text().strip()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert acked.returncode == 0 and "acknowledged by human:alice" in acked.stdout, acked.stderr
 
     up.proc.send_signal(signal.SIGINT)
     assert up.proc.wait(timeout=60) == 0, up.output()

@@ -17,15 +17,21 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Refused
+from gateway.intake import create_app
 from incident.ids import workflow_id_for
 from incident.models import Actor
 from incident.state import IncidentPolicy
-from tests.helpers.config import BASE_CONFIG, alert, make_config
-from tests.helpers.http import Sink
-from tests.helpers.temporal import GATEWAY_KEY, Harness, dev_address, harness
+from tests.helpers.config import BASE_CONFIG, PEOPLE_TOKENS, alert, make_config
+from tests.helpers.http import Sink, free_port, serving
+from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 
 BATON = str(Path(sys.executable).parent / "baton")
+ALICE, BOB = PEOPLE_TOKENS["alice"], PEOPLE_TOKENS["bob"]
+TRIAGE = "triage-token-0123456789"
+AGENTS = f"agents:\n  triage: {{token: {TRIAGE}}}\n"
+MINE = object()
+"""The token the CLI runs with unless a call says otherwise: alice's."""
 
 
 @dataclass
@@ -43,11 +49,16 @@ class Run:
 class Cli:
     env: dict[str, str]
 
-    async def __call__(self, *args: str, user: str | None = None) -> Run:
+    async def __call__(self, *args: str, user: str | None = None, token: str | object | None = MINE) -> Run:
+        """`baton ARGS` as the person whose `token` it is (alice's by default; None: no token at all)."""
         env = dict(self.env)
         env.pop("BATON_USER", None)
         if user:
             env["BATON_USER"] = user
+        if token is None:
+            env.pop("BATON_TOKEN", None)
+        elif isinstance(token, str):
+            env["BATON_TOKEN"] = token
         proc = await asyncio.create_subprocess_exec(
             BATON, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
@@ -57,19 +68,19 @@ class Cli:
 
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> AsyncIterator[tuple[Cli, Harness]]:
+    """A worker and the gateway on a loopback port; the CLI reaches incidents only through the gateway: its
+    environment has neither Temporal's address nor the gateway's key."""
     config_file = tmp_path / "baton.yaml"
-    config_file.write_text(BASE_CONFIG.replace("SINK", sink.url))
+    config_file.write_text(BASE_CONFIG.replace("SINK", sink.url) + AGENTS)
     async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url), http)
-        env = os.environ | {
-            "TEMPORAL_ADDRESS": dev_address(dev_env),
+        h = await harness(dev_env, make_config(sink.url, extra=AGENTS), http)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "BATON_"))} | {
             "BATON_CONFIG": str(config_file),
-            "BATON_TASK_QUEUE": h.task_queue,
             "COLUMNS": "200",
-            "BATON_GATEWAY_KEY": GATEWAY_KEY.text(),
+            "BATON_TOKEN": ALICE,
         }
-        async with h.worker:
-            yield Cli(env), h
+        async with h.worker, serving(create_app(h.config, h.incidents)) as url:
+            yield Cli(env | {"BATON_URL": url}), h
 
 
 async def open_incident(h: Harness) -> str:
@@ -118,7 +129,7 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
         "verdict": None,
         "approval_id": None,
     }
-    noted = await baton("note", iid, "rolled back v2.41", user="bob")
+    noted = await baton("note", iid, "rolled back v2.41", token=BOB)
     assert noted.code == 0 and "note added" in noted.out
 
     await until(lambda: _status(h, iid, "acknowledged"))
@@ -147,25 +158,29 @@ async def test_exit_codes_say_what_went_wrong(stack: tuple[Cli, Harness]) -> Non
     assert missing.code == 1 and "no incident INC-ZZZZZZ" in missing.err
     not_an_id = await baton("show", "hello")
     assert not_an_id.code == 1 and "not an incident id" in not_an_id.err
-    anonymous = await baton("ack", iid)
-    assert anonymous.code == 2 and "--as" in anonymous.err
+    anonymous = await baton("ack", iid, token=None)
+    assert anonymous.code == 2 and "set BATON_TOKEN to your personal token" in anonymous.err
     stranger = await baton("ack", iid, "--as", "mallory")
-    assert stranger.code == 2 and "'mallory' is not a person" in stranger.err
+    assert stranger.code == 2 and "--as says mallory, but BATON_TOKEN is human:alice's token" in stranger.err
+    forged = await baton("ack", iid, token="guess")
+    assert forged.code == 2 and "does not know this token" in forged.err
     bad_usage = await baton("incidents", "--status", "sleeping")
     assert bad_usage.code == 2
     no_agent = await baton("mcp", "--agent", "triage")
     assert no_agent.code == 2 and "triage" in no_agent.err, "the MCP server never starts without a proven identity"
-    empty_note = await baton("note", iid, "  ", "--as", "bob")
+    empty_note = await baton("note", iid, "  ", "--as", "bob", token=BOB)
     assert empty_note.code == 1 and "needs text" in empty_note.err
     st = await h.incidents.state(iid)
     assert st.status.value == "triggered" and not any(e.kind == "note" for e in st.timeline)
 
 
-async def test_temporal_down_is_a_sentence_not_a_traceback(stack: tuple[Cli, Harness]) -> None:
+async def test_no_gateway_is_a_sentence_not_a_traceback(stack: tuple[Cli, Harness]) -> None:
     baton, _ = stack
-    baton.env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
-    run = await baton("incidents")
-    assert run.code == 1 and "cannot reach Temporal at 127.0.0.1:1" in run.err and "Traceback" not in run.err
+    closed = f"http://127.0.0.1:{free_port()}"
+    for args in (["incidents"], ["ack", "INC-ZZZZZZ"]):
+        run = await Cli(baton.env | {"BATON_URL": closed})(*args)
+        assert run.code == 1 and f"cannot reach the baton gateway at {closed}" in run.err, run.err
+        assert "Traceback" not in run.err
 
 
 @pytest.mark.integration
@@ -211,7 +226,7 @@ async def test_approvals_and_the_boundaries_report_from_the_command_line(stack: 
     shown = await baton("show", iid)
     assert "approvals" in shown.out and "A1" in shown.out and "rollback (version=v41)" in shown.out
     assert (await baton("deny", iid, asked.approval_id or "", "--as", "alice")).code == 2, "a denial needs a reason"
-    by_bob = await baton("approve", iid, "A1", "--as", "bob")
+    by_bob = await baton("approve", iid, "A1", "--as", "bob", token=BOB)
     assert by_bob.code == 1 and "bob is not among those who may decide rollback" in by_bob.err
     approved = await baton("approve", iid, "A1", "--as", "alice", "--json")
     assert approved.code == 0 and approved.json["ok"] and "approved A1" in approved.json["message"]
@@ -219,7 +234,7 @@ async def test_approvals_and_the_boundaries_report_from_the_command_line(stack: 
     assert twice.code == 1 and "A1 was already approved by human:alice" in twice.err
     reloaded = await baton("reload", iid, "--as", "alice", "--json")
     assert reloaded.code == 0 and reloaded.json["message"] == "policy reloaded (nothing changed)"
-    assert (await baton("reload", iid)).code == 2, "a reload is a human's, and says who"
+    assert (await baton("reload", iid, token=None)).code == 2, "a reload is a human's, and says who"
 
     for action in ("drop_database", "drop_database", "postmortem_conclusions"):
         with pytest.raises(Refused):
@@ -234,6 +249,31 @@ async def test_approvals_and_the_boundaries_report_from_the_command_line(stack: 
     assert report.json[0]["count"] >= report.json[-1]["count"], "most frequent first"
     text = await baton("boundaries", "report", "--since", "1h")
     assert "drop_database" in text.out and "undefined: no rule names the action" in text.out
+
+
+async def test_a_name_alone_never_acts(stack: tuple[Cli, Harness]) -> None:
+    """`BATON_USER=alice` (or `--as alice`) without alice's token approves nothing; her token does, as her."""
+    baton, h = stack
+    iid = await open_incident(h)
+    await until(lambda: h.incidents.state(iid), lambda st: st.paged)
+    await h.incidents.request(iid, Actor.agent("triage"), "rollback", "v42 is the only change", {"version": "v41"})
+
+    no_token = await baton("approve", iid, "A1", user="alice", token=None)
+    assert no_token.code == 2 and "BATON_TOKEN" in no_token.err
+    bobs = await baton("approve", iid, "A1", user="alice", token=BOB)
+    assert bobs.code == 2 and "BATON_USER says alice, but BATON_TOKEN is human:bob's token" in bobs.err
+    wrong = await baton("approve", iid, "A1", "--as", "alice", token="alice")
+    assert wrong.code == 2 and "does not know this token" in wrong.err
+    agents = await baton("approve", iid, "A1", token=TRIAGE)
+    assert agents.code == 1 and "approve is a human decision: agent:triage may not approve" in agents.err
+    st = await h.incidents.state(iid)
+    assert st.approval("A1").status.value == "pending"  # type: ignore[union-attr]
+
+    as_bob = await baton("approve", iid, "A1", "--as", "bob", token=ALICE)
+    assert as_bob.code == 2 and "--as says bob, but BATON_TOKEN is human:alice's token" in as_bob.err
+    approved = await baton("approve", iid, "A1", "--json", token=ALICE)
+    assert approved.code == 0 and approved.json["message"].startswith("human:alice approved A1")
+    assert (await h.incidents.state(iid)).approval("A1").decided_by == "human:alice"  # type: ignore[union-attr]
 
 
 async def test_page_escalate_watch_and_postmortem(stack: tuple[Cli, Harness], sink: Sink) -> None:

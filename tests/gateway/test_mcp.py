@@ -24,14 +24,16 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from temporalio.testing import WorkflowEnvironment
 
+from gateway.intake import create_app
 from incident.models import Actor, Severity
-from tests.helpers.config import BASE_CONFIG, make_config
-from tests.helpers.http import Sink, free_port
-from tests.helpers.temporal import GATEWAY_KEY, Harness, dev_address, harness
+from tests.helpers.config import BASE_CONFIG, PEOPLE_TOKENS, make_config
+from tests.helpers.http import Sink, free_port, serving
+from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
-AGENTS = "agents:\n  triage: {token: env:BATON_AGENT_TRIAGE_TOKEN, description: first-minute triage}\n"
+AGENTS = "agents:\n  triage: {token: triage-token-0123456789, description: first-minute triage}\n"
+"""Inline, as the gateway (in this test's process) reads it: the MCP server never needs the agents' tokens."""
 RUNNERS = """actions:
   rollback:
     params: {version: {values: [v2.40, v2.41]}}
@@ -89,36 +91,34 @@ WITH_ACTIONS = BASE_CONFIG.split("services:")[0] + ACTIONS
 
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with serving(dev_env, sink, tmp_path, BASE_CONFIG) as s:
+    async with gateway_and_worker(dev_env, sink, tmp_path, BASE_CONFIG) as s:
         yield s
 
 
 @pytest.fixture
 async def acting(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> AsyncIterator[Stack]:
-    async with serving(dev_env, sink, tmp_path, WITH_ACTIONS) as s:
+    async with gateway_and_worker(dev_env, sink, tmp_path, WITH_ACTIONS) as s:
         yield s
 
 
 @asynccontextmanager
-async def serving(
+async def gateway_and_worker(
     dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, base: str, agents: str = AGENTS
 ) -> AsyncIterator[Stack]:
-    """A worker on the dev server and the environment `baton mcp` runs in, both with `base` (and the agents)."""
+    """A worker on the dev server, the gateway on a loopback port, and the environment `baton mcp` runs in, all
+    with `base` (and `agents`). The MCP server's environment has the gateway's address and the agent's token:
+    no Temporal address, no gateway key, no configured agent tokens."""
     config_file = tmp_path / "baton.yaml"
     extra = agents + RUNNERS.replace("SINK", sink.url)
     config_file.write_text(base.replace("SINK", sink.url) + extra)
     async with httpx.AsyncClient() as http:
         h = await harness(dev_env, make_config(sink.url, extra=extra, base=base), http)
-        env = os.environ | {
-            "TEMPORAL_ADDRESS": dev_address(dev_env),
-            "BATON_CONFIG": str(config_file),
-            "BATON_TASK_QUEUE": h.task_queue,
-            "BATON_AGENT_TRIAGE_TOKEN": TRIAGE_TOKEN,
-            "BATON_GATEWAY_KEY": GATEWAY_KEY.text(),
-            "BATON_AGENT_TOKEN": TRIAGE_TOKEN,
-        }
-        env.pop("BATON_AGENT", None)
-        async with h.worker:
+        async with h.worker, serving(create_app(h.config, h.incidents)) as url:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "BATON_"))} | {
+                "BATON_CONFIG": str(config_file),
+                "BATON_URL": url,
+                "BATON_AGENT_TOKEN": TRIAGE_TOKEN,
+            }
             yield Stack(env, h)
 
 
@@ -373,6 +373,12 @@ async def test_the_server_refuses_to_start_without_a_proven_identity(stack: Stac
         2,
         "error: BATON_AGENT_TOKEN is not agent triage's token\n",
     )
+    assert await start("--agent", "triage", BATON_AGENT_TOKEN=PEOPLE_TOKENS["bob"]) == (
+        2,
+        "error: BATON_AGENT_TOKEN is human:bob's token, not agent triage's\n",
+    )
+    code, err = await start("--agent", "triage", BATON_URL=f"http://127.0.0.1:{free_port()}")
+    assert code == 1 and "cannot reach the baton gateway" in err
     code, err = await start("--agent", "alice")
     assert code == 2 and "'alice' is not an agent" in err and "(agents: triage)" in err
     code, err = await start()
@@ -409,6 +415,8 @@ async def test_http_needs_a_bearer_token_and_this_host(stack: Stack) -> None:
             assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
             wrong = await http.post(url, json=hello, headers=accept | {"Authorization": "Bearer guess"})
             assert wrong.status_code == 401
+            a_person = {"Authorization": f"Bearer {PEOPLE_TOKENS['alice']}"}
+            assert (await http.post(url, json=hello, headers=accept | a_person)).status_code == 401
             auth = {"Authorization": f"Bearer {TRIAGE_TOKEN}"}
             foreign = await http.post(url, json=hello, headers=accept | auth | {"Origin": "https://evil.example"})
             assert foreign.status_code == 403
@@ -425,6 +433,15 @@ async def test_http_needs_a_bearer_token_and_this_host(stack: Stack) -> None:
             result = await session.call_tool("get_boundaries", {})
             assert not result.is_error
             bounds = json.loads(result.content[0].text)  # type: ignore[union-attr]
+            key = f"http-{uuid.uuid4().hex[:8]}"
+            opened = await session.call_tool(
+                "open_incident", {"service": "checkout", "summary": "checkout slow", "idempotency_key": key}
+            )
+            iid = json.loads(opened.content[0].text)["incident_id"]  # type: ignore[union-attr]
+            noted = await session.call_tool("add_note", {"incident_id": iid, "text": "through the gateway"})
+            assert not noted.is_error, noted.content
+        st = await stack.h.incidents.state(iid)
+        assert ("note", "agent:triage") in {(e.kind, e.actor) for e in st.timeline}
         assert bounds["agent"] == "agent:triage" and bounds["autonomy"]["SEV0"] == "read_only"
         rollback = next(a for a in bounds["actions"] if a["action"] == "rollback")
         assert rollback["by_severity"]["SEV2"] == {"verdict": "approval", "rule": "boundaries.agent.approval"}

@@ -19,7 +19,8 @@ from gateway.client import Refused
 from incident.ids import workflow_id_for
 from incident.models import Actor, Alert, Severity
 from incident.state import IncidentPolicy
-from tests.gateway.test_mcp import AGENTS, ALICE, WITH_ACTIONS, Agent, Stack, serving, stdio_session
+from tests.gateway.test_mcp import AGENTS, ALICE, WITH_ACTIONS, Agent, Stack, stdio_session
+from tests.gateway.test_mcp import gateway_and_worker as serving
 from tests.helpers.config import BASE_CONFIG
 from tests.helpers.http import Sink
 from tests.helpers.temporal import trusted
@@ -215,18 +216,19 @@ async def test_the_agents_budget_holds_across_a_worker_restart(
             await open_one(agent, stack)
             for i in range(3):
                 assert (await agent("add_note", incident_id=first, text=f"finding {i}"))["ok"]
-    async with (
-        httpx.AsyncClient() as http,
-        build_worker(h.client, h.config, http, task_queue=h.task_queue, trusted=trusted()),
-    ):
-        async with stdio_session(stack.env, "--agent", "triage") as session:
+        await h.worker.shutdown()  # the worker goes (the gateway stays): what it counted must hold
+        async with (
+            httpx.AsyncClient() as http,
+            build_worker(h.client, h.config, http, task_queue=h.task_queue, trusted=trusted()),
+            stdio_session(stack.env, "--agent", "triage") as session,
+        ):
             agent = Agent(session)
             third = await agent("open_incident", service="checkout", summary="x", idempotency_key=key())
             assert third["ok"] is False and third["verdict"] == "budget"
             assert "agents.triage.budget.incidents: 2 per 1h" in third["message"]
             note = await agent.refused("add_note", incident_id=first, text="one too many")
             assert "agents.triage.budget.notes: 3 per 1h" in note
-        st = await h.incidents.state(first)
+            st = await h.incidents.state(first)
     assert [e.text for e in st.timeline if e.kind == "note"] == ["finding 0", "finding 1", "finding 2"]
     assert ("note", "budget") in {(r.action, r.verdict) for r in st.refusals}
 

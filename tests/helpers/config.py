@@ -9,9 +9,9 @@ from incident.models import Alert, AlertAction, Severity
 
 BASE_CONFIG = """
 people:
-  alice: {name: Alice, webhook: "SINK/alice", notify: [webhook, log]}
-  bob:   {name: Bob, webhook: "SINK/bob", notify: [webhook, log]}
-  dave:  {name: Dave, webhook: "SINK/dave", notify: [webhook, log]}
+  alice: {name: Alice, token: alice-token-0123456789, webhook: "SINK/alice", notify: [webhook, log]}
+  bob:   {name: Bob, token: bob-token-0123456789, webhook: "SINK/bob", notify: [webhook, log]}
+  dave:  {name: Dave, token: dave-token-0123456789, webhook: "SINK/dave", notify: [webhook, log]}
 schedules:
   primary:
     layers: [{members: [alice, bob], rotation: weekly, handoff: "mon 09:00"}]
@@ -30,6 +30,8 @@ integrations:
 """
 
 TOKEN = "test-token-0123456789"
+PEOPLE_TOKENS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789", "dave": "dave-token-0123456789"}
+"""Each person's own token for the gateway's API, as BASE_CONFIG writes them (inline: tests only)."""
 
 
 def make_config(sink_url: str = "http://127.0.0.1:9", extra: str = "", base: str = BASE_CONFIG) -> Config:
