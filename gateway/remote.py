@@ -10,6 +10,7 @@ token is not: whoever acts is the token's owner, never a name a caller passes.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -36,6 +37,10 @@ R = TypeVar("R", bound=UpdateReply)
 
 def gateway_url() -> str:
     return os.environ.get(URL_ENV) or DEFAULT_URL
+
+
+TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+"""What a bearer token may hold: visible ASCII. Anything else cannot go in a header and is no one's token."""
 
 
 class GatewayUnreachable(Unavailable):
@@ -68,6 +73,10 @@ class RemoteIncidents:
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
         query = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items() if v is not None}
+        if self.token and not TOKEN_CHARS.fullmatch(self.token):
+            raise Unauthenticated(
+                "the token holds whitespace or a control character, so it is not a token (a copy with a newline?)"
+            )
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             async with httpx.AsyncClient(transport=self._transport, timeout=TIMEOUT) as http:

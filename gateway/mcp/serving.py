@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import inspect
 import os
 import socket
 import sys
@@ -42,6 +43,7 @@ from gateway.mcp.identity import (
 )
 from gateway.mcp.tools import AgentTools
 from gateway.remote import RemoteIncidents, gateway_url
+from incident import display
 from incident.config import AgentIdentity, Config, ConfigError, load_config
 from incident.models import Actor
 
@@ -56,11 +58,21 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 class PlainServer(MCPServer):
     """An MCP server whose tool errors say what is wrong in plain words: no `Error executing tool` in front of
-    them, and for arguments that do not fit, which argument and why, without pydantic's dump (or the value)."""
+    them, and for arguments that do not fit, which argument and why, without pydantic's dump (or the value). An
+    argument a tool does not take (an `actor`, `as` or `proof` an agent adds) is refused, never silently ignored."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arguments: dict[str, frozenset[str]] = {}
+        """Per tool, the arguments it takes."""
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        known = self.arguments.get(name)
+        if known is not None and (unknown := sorted(set(arguments) - known)):
+            text = unknown_arguments(name, unknown, known)
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as e:
@@ -83,6 +95,18 @@ def bad_arguments(tool: str, e: ValidationError) -> str:
     return f"{tool} cannot take these arguments: " + "; ".join(dict.fromkeys(problems))
 
 
+def unknown_arguments(tool: str, unknown: list[str], known: frozenset[str]) -> str:
+    """`add_note cannot take these arguments: actor: not an argument of add_note (it takes: incident_id, text)`."""
+    problems = "; ".join(f"{display.one_line(k)[:64]}: not an argument of {tool}" for k in unknown)
+    return f"{tool} cannot take these arguments: {problems} (it takes: {', '.join(sorted(known))})"
+
+
+def tool_arguments(fn: Callable[..., Any]) -> frozenset[str]:
+    """The arguments a tool's function takes from the client: all but the request context."""
+    params = inspect.signature(fn).parameters.values()
+    return frozenset(p.name for p in params if p.annotation not in (Context, "Context"))
+
+
 def answering(fn: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
     """A tool whose clean "no" (`Declined`: a refusal, a busy incident) is its answer, not an error."""
 
@@ -97,9 +121,10 @@ def answering(fn: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]
 
 
 def build_server(tools: AgentTools) -> MCPServer:
-    server: MCPServer = PlainServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
+    server = PlainServer("baton", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
     for spec in TOOLS:
         fn = getattr(tools, spec.name)
+        server.arguments[spec.name] = tool_arguments(fn)
         server.add_tool(
             answering(fn),
             name=spec.name,
