@@ -36,6 +36,11 @@ class Person(Strict):
     webhook: HttpUrl | None = None
     pagerduty: SecretRef | None = Field(None, description="a PagerDuty Events v2 routing key: pages forwarded there")
     timezone: str = "UTC"
+    totp: SecretRef | None = Field(
+        None,
+        description="`env:VAR` holding the base32 secret of this person's authenticator app: one-time codes for "
+        "step-up (`baton people enrol NAME` makes one)",
+    )
     notify: list[ContactMethod] | None = Field(
         None, description="contact methods in the order to try; default: every configured one, then `log`"
     )
