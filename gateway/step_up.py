@@ -27,7 +27,12 @@ _CODE = re.compile(r"^[0-9]{6}$")
 
 
 class StepUpRefused(Exception):
-    """The code does not show the person is present; the message says why, in plain words."""
+    """The code does not show the person is present; the message says why, in plain words. `usage` when what was
+    given cannot be a code, or nothing is set up to check one (a caller's mistake, not a refusal)."""
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 def authenticator(secret: str) -> pyotp.TOTP:
@@ -46,7 +51,7 @@ class StepUp:
         totp = self._authenticator(person)
         code = code.replace(" ", "")
         if not _CODE.match(code):
-            raise StepUpRefused("that is not a 6-digit code: type the code your authenticator app shows")
+            raise StepUpRefused("that is not a 6-digit code: type the code your authenticator app shows", usage=True)
         now = int(self.clock()) // STEP_SECONDS
         matched = None
         for step in range(now - DRIFT, now + DRIFT + 1):
@@ -66,14 +71,19 @@ class StepUp:
         if found is None or found.totp is None:
             raise StepUpRefused(
                 f"no one-time code is set up for {person}: `baton people enrol {person}`, then set "
-                f"people.{person}.totp in the config"
+                f"people.{person}.totp in the config",
+                usage=True,
             )
         secret = found.totp.reveal()
         if not secret:
-            raise StepUpRefused(f"people.{person}.totp: environment variable {found.totp.env_var} is not set")
+            raise StepUpRefused(
+                f"people.{person}.totp: environment variable {found.totp.env_var} is not set", usage=True
+            )
         try:
             totp = authenticator(secret)
             totp.generate_otp(0)  # a secret that is not base32 fails here, not on the first code
         except (ValueError, TypeError):
-            raise StepUpRefused(f"people.{person}.totp is not a base32 secret") from None
+            raise StepUpRefused(
+                f"people.{person}.totp is not a base32 secret (`baton people enrol`)", usage=True
+            ) from None
         return totp

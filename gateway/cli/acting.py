@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.common import AsOpt, IdArg, JsonOpt, done, fail, human, run
+from gateway.cli.common import AsOpt, CodeOpt, IdArg, JsonOpt, done, fail, human, present, run
 from gateway.client import Incidents
 from incident.config import ConfigError, load_config
 from incident.models import Severity
@@ -26,15 +26,17 @@ def ack(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
 def resolve(
     incident: IdArg,
     summary: Annotated[str, typer.Option("--summary", "-m", help="What fixed it.")] = "",
+    code: CodeOpt = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Declare the incident resolved (a human decision).
+    """Declare the incident resolved (a human decision: with --code, see boundaries.step_up).
 
-    Example: baton resolve INC-7K2Q9M -m "rolled back v2.41" --as alice
+    Example: baton resolve INC-7K2Q9M -m "rolled back v2.41" --code 123456 --as alice
     """
     actor = human(as_)
-    result = run(lambda c: c.resolve(incident, actor, summary))
+    via = present(actor, code)
+    result = run(lambda c: via(c).resolve(incident, actor, summary))
     done(result, as_json)
 
 
@@ -57,15 +59,18 @@ def severity(
     incident: IdArg,
     level: Annotated[Severity, typer.Argument(help="SEV0 (worst) to SEV4.")],
     reason: Annotated[str, typer.Option("--reason", "-m", help="Why.")] = "",
+    code: CodeOpt = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Set the severity: confirm what was proposed, or change it (a human decision).
+    """Set the severity: confirm what was proposed, or change it (a human decision: a customer-facing one with
+    --code, see boundaries.step_up).
 
-    Example: baton severity INC-7K2Q9M SEV1 -m "checkout down for all EU customers" --as alice
+    Example: baton severity INC-7K2Q9M SEV1 -m "checkout down for all EU customers" --code 123456 --as alice
     """
     actor = human(as_)
-    result = run(lambda c: c.set_severity(incident, actor, level, reason))
+    via = present(actor, code)
+    result = run(lambda c: via(c).set_severity(incident, actor, level, reason))
     done(result, as_json)
 
 
@@ -106,15 +111,18 @@ def approve(
     text: Annotated[
         str | None, typer.Option("--text", help="Customer comms: post this text instead of the proposed one.")
     ] = None,
+    code: CodeOpt = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Approve a pending request; the action then runs, and its result goes on the timeline.
+    """Approve a pending request; the action then runs, and its result goes on the timeline. A judgment call
+    (a rollback, customer comms, a resolve) needs --code.
 
-    Example: baton approve INC-7K2Q9M A1 --as alice
+    Example: baton approve INC-7K2Q9M A1 --code 123456 --as alice
     """
     actor = human(as_)
-    result = run(lambda c: c.approve(incident, actor, approval, text))
+    via = present(actor, code)
+    result = run(lambda c: via(c).approve(incident, actor, approval, text))
     done(result, as_json)
 
 
@@ -122,17 +130,19 @@ def deny(
     incident: IdArg,
     approval: Annotated[str, typer.Argument(help="The approval id, e.g. A1.")],
     reason: Annotated[str, typer.Option("--reason", "-m", help="Why not (required).")] = "",
+    code: CodeOpt = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deny a pending request, with the reason.
+    """Deny a pending request, with the reason (a judgment call needs --code).
 
-    Example: baton deny INC-7K2Q9M A1 --reason "the deploy is not the cause" --as alice
+    Example: baton deny INC-7K2Q9M A1 --reason "the deploy is not the cause" --code 123456 --as alice
     """
     if not reason.strip():
         raise fail("a denial needs a reason: --reason TEXT", 2)
     actor = human(as_)
-    result = run(lambda c: c.deny(incident, actor, approval, reason))
+    via = present(actor, code)
+    result = run(lambda c: via(c).deny(incident, actor, approval, reason))
     done(result, as_json)
 
 

@@ -16,7 +16,9 @@ from rich.console import Console
 from gateway.client import Incidents, NotFound, Refused, Unavailable
 from gateway.keyfiles import gateway_signer
 from gateway.render import escape
+from gateway.step_up import StepUp, StepUpRefused
 from gateway.temporal import connect, temporal_address
+from incident.attestation import Method
 from incident.config import ConfigError, config_path, load_config
 from incident.durations import parse_duration
 from incident.models import Actor
@@ -28,6 +30,13 @@ T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOpt = Annotated[str | None, typer.Option("--as", help="Who you are (a person in the config). Default: $BATON_USER.")]
+CodeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--code",
+        help="The one-time code your authenticator app shows: a judgment call needs it (boundaries.step_up).",
+    ),
+]
 IdArg = Annotated[str, typer.Argument(help="Incident id, e.g. INC-7K2Q9M (or its workflow id).")]
 
 
@@ -69,6 +78,20 @@ def human(as_: str | None) -> Actor:
         known = ", ".join(sorted(config.people)) or "none"
         raise fail(f"{name!r} is not a person in {config_path()} (people: {known})", 2)
     return Actor.human(name)
+
+
+def present(actor: Actor, code: str | None) -> Callable[[Incidents], Incidents]:
+    """How the request goes to the incident: with a one-time code checked here (the gateway attests `totp` with
+    its time step), else proven by the token alone."""
+    if code is None:
+        return lambda c: c
+    try:
+        step = StepUp(load_config()).check(actor.name, code)
+    except ConfigError as e:
+        raise fail(str(e), 2) from None
+    except StepUpRefused as e:
+        raise fail(str(e), 2 if e.usage else 1) from None
+    return lambda c: c.acting(Method.TOTP, totp_step=step)
 
 
 def duration_opt(option: str, text: str) -> timedelta:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,6 +28,20 @@ from tests.helpers.temporal import GATEWAY_KEY, Harness, dev_address, harness
 from tests.helpers.wait import until
 
 BATON = str(Path(sys.executable).parent / "baton")
+SECRET = pyotp.random_base32()
+"""alice's authenticator: the CLI's config reads it from TEST_ALICE_TOTP."""
+
+
+class Codes:
+    """Codes from alice's authenticator app, each from a later time step than the one before (a code counts
+    once), and all within the steps the gateway accepts around now."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self) -> str:
+        self.last = max(int(time.time()) // 30, self.last + 1)
+        return pyotp.TOTP(SECRET).generate_otp(self.last)
 
 
 @dataclass
@@ -58,7 +74,8 @@ class Cli:
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> AsyncIterator[tuple[Cli, Harness]]:
     config_file = tmp_path / "baton.yaml"
-    config_file.write_text(BASE_CONFIG.replace("SINK", sink.url))
+    with_code = BASE_CONFIG.replace("alice: {name: Alice,", "alice: {name: Alice, totp: env:TEST_ALICE_TOTP,")
+    config_file.write_text(with_code.replace("SINK", sink.url))
     async with httpx.AsyncClient() as http:
         h = await harness(dev_env, make_config(sink.url), http)
         env = os.environ | {
@@ -67,6 +84,7 @@ async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> Asy
             "BATON_TASK_QUEUE": h.task_queue,
             "COLUMNS": "200",
             "BATON_GATEWAY_KEY": GATEWAY_KEY.text(),
+            "TEST_ALICE_TOTP": SECRET,
         }
         async with h.worker:
             yield Cli(env), h
@@ -103,7 +121,10 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
     assert shown.code == 0 and shown.json["incident_id"] == iid and shown.json["status"] == "triggered"
     assert shown.json["paged"] == ["alice"]
 
-    sev = await baton("severity", iid, "SEV1", "-m", "all EU customers", "--as", "alice")
+    codes = Codes()
+    token_only = await baton("severity", iid, "SEV1", "-m", "all EU customers", "--as", "alice")
+    assert token_only.code == 1 and "set it with --code from your authenticator app, or from Slack" in token_only.err
+    sev = await baton("severity", iid, "SEV1", "-m", "all EU customers", "--as", "alice", "--code", codes.next())
     assert sev.code == 0 and f"{iid} is SEV1" in sev.out
     shown = await baton("show", iid, "--json")
     assert shown.json["severity"] == "SEV1" and shown.json["severity_confirmed_by"] == "human:alice"
@@ -124,7 +145,7 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
     await until(lambda: _status(h, iid, "acknowledged"))
     assert iid in (await baton("incidents", "--status", "acknowledged")).out
 
-    resolved = await baton("resolve", iid, "-m", "rollback fixed it", "--as", "alice")
+    resolved = await baton("resolve", iid, "-m", "rollback fixed it", "--as", "alice", "--code", codes.next())
     assert resolved.code == 0 and "resolved by human:alice" in resolved.out
 
     human = await baton("show", iid)
@@ -213,7 +234,13 @@ async def test_approvals_and_the_boundaries_report_from_the_command_line(stack: 
     assert (await baton("deny", iid, asked.approval_id or "", "--as", "alice")).code == 2, "a denial needs a reason"
     by_bob = await baton("approve", iid, "A1", "--as", "bob")
     assert by_bob.code == 1 and "bob is not among those who may decide rollback" in by_bob.err
-    approved = await baton("approve", iid, "A1", "--as", "alice", "--json")
+    token_only = await baton("approve", iid, "A1", "--as", "alice")
+    assert token_only.code == 1 and "approve it with --code from your authenticator app" in token_only.err
+    not_a_code = await baton("approve", iid, "A1", "--as", "alice", "--code", "12 34")
+    assert not_a_code.code == 2 and "not a 6-digit code" in not_a_code.err
+    wrong = f"{(int(pyotp.TOTP(SECRET).now()) + 500_000) % 1_000_000:06d}"
+    assert "wrong or expired code" in (await baton("approve", iid, "A1", "--as", "alice", "--code", wrong)).err
+    approved = await baton("approve", iid, "A1", "--as", "alice", "--json", "--code", Codes().next())
     assert approved.code == 0 and approved.json["ok"] and "approved A1" in approved.json["message"]
     twice = await baton("approve", iid, "A1", "--as", "alice")
     assert twice.code == 1 and "A1 was already approved by human:alice" in twice.err
@@ -253,7 +280,8 @@ async def test_page_escalate_watch_and_postmortem(stack: tuple[Cli, Harness], si
     escalated = await baton("escalate", iid, "-m", "need the lead", "--as", "alice")
     assert escalated.code == 0 and "paging level 2 now" in escalated.out
     await until(lambda: _sent(sink, "/dave"))
-    assert (await baton("resolve", iid, "-m", "provider recovered", "--as", "alice")).code == 0
+    resolved = await baton("resolve", iid, "-m", "provider recovered", "--as", "alice", "--code", Codes().next())
+    assert resolved.code == 0, resolved.err
     followed, _ = await asyncio.wait_for(watching.communicate(), timeout=30)
     assert watching.returncode == 0, "watch ends when the incident is resolved"
     text = followed.decode()
