@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from gateway.cli import acting, policy, processes, reading
+from gateway.cli import acting, people, policy, processes, reading
 
 app = typer.Typer(
     name="baton",
@@ -25,6 +25,8 @@ config_app = typer.Typer(help="Check the config file.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 boundaries_app = typer.Typer(help="What an agent may do alone, what needs a human, what it may never do.")
 app.add_typer(boundaries_app, name="boundaries")
+people_app = typer.Typer(help="What a person needs to act: an authenticator for one-time codes.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
 
 for command in (
     reading.incidents,
@@ -51,6 +53,7 @@ for command in (
 config_app.command("check")(policy.config_check)
 boundaries_app.command("show")(policy.boundaries_show)
 boundaries_app.command("report")(policy.boundaries_report)
+people_app.command("enrol")(people.enrol)
 
 
 def main() -> None:
