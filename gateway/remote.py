@@ -61,6 +61,11 @@ def _path(ref: str | Pinned | IncidentRef) -> str:
     return quote(str(ref.workflow_id if isinstance(ref, Pinned) else ref), safe=":@")
 
 
+def _coded(body: dict[str, Any], code: str | None) -> dict[str, Any]:
+    """A judgment call's body, with the person's one-time code when there is one (the gateway checks it)."""
+    return body | {"code": code} if code is not None else body
+
+
 class RemoteIncidents:
     def __init__(self, token: str | None, url: str | None = None, transport: httpx.AsyncBaseTransport | None = None):
         self.url = (url or gateway_url()).rstrip("/")
@@ -195,11 +200,13 @@ class RemoteIncidents:
     async def acknowledge(self, ref: str | Pinned, actor: Actor) -> UpdateReply:
         return await self._act(actor, f"/v1/incidents/{_path(ref)}/ack")
 
-    async def resolve(self, ref: str | Pinned, actor: Actor, summary: str = "") -> UpdateReply:
-        return await self._act(actor, f"/v1/incidents/{_path(ref)}/resolve", {"summary": summary})
+    async def resolve(self, ref: str | Pinned, actor: Actor, summary: str = "", code: str | None = None) -> UpdateReply:
+        return await self._act(actor, f"/v1/incidents/{_path(ref)}/resolve", _coded({"summary": summary}, code))
 
-    async def set_severity(self, ref: str | Pinned, actor: Actor, severity: Severity, reason: str = "") -> UpdateReply:
-        body = {"severity": severity.value, "reason": reason}
+    async def set_severity(
+        self, ref: str | Pinned, actor: Actor, severity: Severity, reason: str = "", code: str | None = None
+    ) -> UpdateReply:
+        body = _coded({"severity": severity.value, "reason": reason}, code)
         return await self._act(actor, f"/v1/incidents/{_path(ref)}/severity", body)
 
     async def note(self, ref: str | Pinned, actor: Actor, text: str) -> UpdateReply:
@@ -214,19 +221,25 @@ class RemoteIncidents:
         params: dict[str, str] | None = None,
         text: str | None = None,
         request_id: str | None = None,
+        code: str | None = None,
     ) -> ActionReply:
         body = {"action": action, "rationale": rationale, "params": params or {}, "text": text}
         body["request_id"] = request_id
+        body["code"] = code
         sent = {k: v for k, v in body.items() if v is not None}
         return await self._act(actor, f"/v1/incidents/{_path(ref)}/requests", sent, ActionReply)
 
-    async def approve(self, ref: str | Pinned, actor: Actor, approval_id: str, text: str | None = None) -> UpdateReply:
+    async def approve(
+        self, ref: str | Pinned, actor: Actor, approval_id: str, text: str | None = None, code: str | None = None
+    ) -> UpdateReply:
         path = f"/v1/incidents/{_path(ref)}/approvals/{quote(approval_id, safe='')}/approve"
-        return await self._act(actor, path, {"text": text} if text is not None else {})
+        return await self._act(actor, path, _coded({"text": text} if text is not None else {}, code))
 
-    async def deny(self, ref: str | Pinned, actor: Actor, approval_id: str, reason: str) -> UpdateReply:
+    async def deny(
+        self, ref: str | Pinned, actor: Actor, approval_id: str, reason: str, code: str | None = None
+    ) -> UpdateReply:
         path = f"/v1/incidents/{_path(ref)}/approvals/{quote(approval_id, safe='')}/deny"
-        return await self._act(actor, path, {"reason": reason})
+        return await self._act(actor, path, _coded({"reason": reason}, code))
 
     async def reload(self, ref: str | Pinned, actor: Actor, policy: IncidentPolicy | None = None) -> UpdateReply:
         """Apply the gateway's config as it is now; `policy` is not sent: the gateway takes its own."""

@@ -40,6 +40,11 @@ class Person(Strict):
     token: SecretRef | None = Field(
         None, description="the person's own token for the gateway's API (`baton` sends it from $BATON_TOKEN)"
     )
+    totp: SecretRef | None = Field(
+        None,
+        description="`env:VAR` holding the base32 secret of this person's authenticator app: one-time codes for "
+        "step-up (`baton people enrol NAME` makes one)",
+    )
     notify: list[ContactMethod] | None = Field(
         None, description="contact methods in the order to try; default: every configured one, then `log`"
     )
@@ -374,13 +379,50 @@ class Config(Strict):
         return problems
 
     def warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """Things that load but will not work in this environment, such as unset secrets."""
+        """Things that load but will not work in this environment, such as unset secrets, or that leave someone
+        unable to do what the config asks of them."""
         out: list[tuple[tuple[str | int, ...], str]] = []
         for name, field_name, secret in self.integrations.secrets():
             var = secret.env_var
             if var and not os.environ.get(var):
                 out.append((("integrations", name, field_name), f"environment variable {var} is not set"))
+        for person, actions in self.cannot_step_up().items():
+            out.append(
+                (
+                    ("people", person),
+                    f"may decide {', '.join(actions)} (boundaries.step_up) but has no way to show they are there: "
+                    f"give them a totp (`baton people enrol {person}`) or a slack id with integrations.slack",
+                )
+            )
         return out
+
+    def on_call_people(self) -> list[str]:
+        """Everyone an escalation policy can page: named, or on one of its schedules (layers and overrides)."""
+        out: list[str] = []
+        for pol in self.escalation_policies.values():
+            for level in pol.levels:
+                for target in level.notify:
+                    kind, _, name = target.partition(":")
+                    sched = self.schedules.get(name) if kind == "schedule" else None
+                    found = [name] if kind == "user" else []
+                    if sched is not None:
+                        found = [m for layer in sched.layers for m in layer.members]
+                        found += [o.person for o in sched.overrides]
+                    out += [p for p in dict.fromkeys(found) if p not in out]
+        return out
+
+    def cannot_step_up(self) -> dict[str, list[str]]:
+        """Per person who may decide a step-up action (`oncall`: anyone an escalation policy can page), the ones
+        they could not decide: they have no `totp`, and no `slack` id with Slack configured."""
+        bounds, oncall = self.boundaries, self.on_call_people()
+        out: dict[str, list[str]] = {}
+        for action in bounds.step_up:
+            for person in bounds.approver_people(action, oncall):
+                found = self.people.get(person)
+                if found is None or found.totp or (found.slack and self.integrations.slack):
+                    continue
+                out.setdefault(person, []).append(action)
+        return {p: out[p] for p in self.people if p in out}
 
 
 class ConfigError(FileProblems):

@@ -64,6 +64,13 @@ def resembles(name: str, actions: Iterable[str]) -> str | None:
     return next((a for a in actions if skeleton(a) == want), None)
 
 
+CONFIRM_SEVERITY = "confirm_severity"
+"""A human setting a severity that `confirm_severity` says a human must confirm (a customer-facing one): a name for
+`step_up`, beside the actions."""
+STEP_UP = (*JUDGMENT, CONFIRM_SEVERITY)
+"""What needs a person present (a Slack interaction, a one-time code) by default: the judgment calls."""
+
+
 class Verdict(StrEnum):
     AUTO = "auto"
     APPROVAL = "approval"
@@ -148,6 +155,11 @@ class Boundaries(Strict):
     self_approval: bool = Field(False, description="whether whoever asked for an approval may also give it")
     confirm_severity: Literal["always", "customer_facing", "never"] = "customer_facing"
     approval_timeout: Duration = Field(default="15m", validate_default=True)
+    step_up: list[str] = Field(
+        default_factory=lambda: list(STEP_UP),
+        description="what a human decides only when present (Slack, or a one-time code), not with a token alone: "
+        "approving, denying or doing these actions, and `confirm_severity`",
+    )
 
     @model_validator(mode="after")
     def _names(self) -> Boundaries:
@@ -164,6 +176,9 @@ class Boundaries(Strict):
         for action in self.two_person:
             if action not in known:
                 raise ValueError(f"two_person names {action!r}, which is not an action")
+        for action in self.step_up:
+            if action not in known and action != CONFIRM_SEVERITY:
+                raise ValueError(f"step_up names {action!r}, which is neither an action nor {CONFIRM_SEVERITY}")
         for action, refs in self.approvers.items():
             if action != "default" and action not in known:
                 raise ValueError(f"approvers names {action!r}, which is not an action")
@@ -177,6 +192,10 @@ class Boundaries(Strict):
 
     def actions(self) -> list[str]:
         return [*KNOWN_ACTIONS, *self.custom_actions]
+
+    def needs_step_up(self, action: str) -> bool:
+        """Whether a human decides `action` (or `confirm_severity`) only when present, not with a token alone."""
+        return action in self.step_up
 
     def decide(self, action: str, actor: Actor, severity: Severity) -> Decision:
         """Who may do `action` at `severity`: exactly one verdict, with the rule that gave it."""

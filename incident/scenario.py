@@ -89,6 +89,11 @@ class Step(Strict):
     approval: str = Field("last", description="approve/deny: an id such as A1, or `last`")
     expect: StepOutcome | None = None
     rule: str | None = Field(None, description="a substring of the rule that asked for approval or refused")
+    via: Literal["slack", "totp", "token"] = Field(
+        "slack",
+        description="how a human proves who they are: from Slack (default) or with a one-time code, present as a "
+        "judgment call needs them; or `token` alone, which a step-up action refuses",
+    )
 
     @field_validator("actor")
     @classmethod

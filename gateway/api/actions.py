@@ -30,6 +30,8 @@ from gateway.intake.dependencies import Intake, IntakeDep
 from gateway.intake.errors import ApiError
 from gateway.intake.guard import GuardedRoute
 from gateway.opening import open_for_agent
+from gateway.step_up import StepUpRefused
+from incident.attestation import Method
 from incident.config import ConfigError
 from incident.fields import unknown
 from incident.models import Actor, ActorKind, UpdateReply
@@ -39,10 +41,18 @@ from workflows.messages import ActionReply
 router = APIRouter(tags=["incidents"], route_class=GuardedRoute)
 
 
-def facade(intake: Intake, body: Judgment | None = None) -> Incidents:
-    """The façade a request acts through: it attests the caller as authenticated by their token. (A judgment
-    call's body is where a step-up proof will come from.)"""
-    return intake.incidents
+def facade(intake: Intake, body: Judgment | None = None, who: Actor | None = None) -> Incidents:
+    """The façade a request acts through: it attests the caller as authenticated by their token, or, with a
+    one-time code that is right, current and not used before, as present (`totp`, with the code's time step)."""
+    if body is None or body.code is None:
+        return intake.incidents
+    if who is None or who.kind is not ActorKind.HUMAN:
+        raise ApiError(403, "forbidden", "a one-time code is a person's: an agent's token takes none")
+    try:
+        step = intake.step_up.check(who.name, body.code)
+    except StepUpRefused as e:
+        raise ApiError(422 if e.usage else 403, "step_up_refused", str(e)) from None
+    return intake.incidents.acting(Method.TOTP, totp_step=step)
 
 
 async def human_decision(who: Actor, what: str, decide: Callable[[], Awaitable[UpdateReply]]) -> UpdateReply:
@@ -107,7 +117,7 @@ async def note(ref: Ref, body: NoteBody, intake: IntakeDep, who: Caller) -> Upda
 async def severity(ref: Ref, body: SeverityBody, intake: IntakeDep, who: Caller) -> UpdateReply:
     """A person sets the severity (confirming or changing it); an agent proposes one."""
     with answered():
-        return await facade(intake, body).set_severity(ref, who, body.severity, body.reason)
+        return await facade(intake, body, who).set_severity(ref, who, body.severity, body.reason)
 
 
 @router.post("/v1/incidents/{ref:path}/page", response_model=ActionReply, responses=ACTS)
@@ -129,7 +139,7 @@ async def request_action(ref: Ref, body: RequestBody, intake: IntakeDep, who: Ca
     """Ask for an action the boundaries decide on: it runs now (`action_id`), waits for a human's approval
     (`approval_id`), or is refused (409, with the rule). The same `request_id` again runs or asks nothing new."""
     with answered():
-        return await facade(intake).request(
+        return await facade(intake, body, who).request(
             ref, who, body.action, body.rationale, body.params, body.text, body.request_id
         )
 
@@ -139,7 +149,7 @@ async def resolve(ref: Ref, intake: IntakeDep, who: Caller, body: ResolveBody | 
     """A person resolves the incident; an agent's resolve becomes a pending approval."""
     body = body or ResolveBody()
     with answered():
-        return await facade(intake, body).resolve(ref, who, body.summary)
+        return await facade(intake, body, who).resolve(ref, who, body.summary)
 
 
 @router.post("/v1/incidents/{ref:path}/approvals/{approval_id}/approve", response_model=UpdateReply, responses=ACTS)
@@ -148,13 +158,15 @@ async def approve(
 ) -> UpdateReply:
     """Approve a pending request (a human decision); the action then runs, its result on the timeline."""
     body = body or ApproveBody()
-    return await human_decision(who, "approve", lambda: facade(intake, body).approve(ref, who, approval_id, body.text))
+    return await human_decision(
+        who, "approve", lambda: facade(intake, body, who).approve(ref, who, approval_id, body.text)
+    )
 
 
 @router.post("/v1/incidents/{ref:path}/approvals/{approval_id}/deny", response_model=UpdateReply, responses=ACTS)
 async def deny(ref: Ref, approval_id: str, body: DenyBody, intake: IntakeDep, who: Caller) -> UpdateReply:
     """Deny a pending request, with the reason (a human decision)."""
-    return await human_decision(who, "deny", lambda: facade(intake, body).deny(ref, who, approval_id, body.reason))
+    return await human_decision(who, "deny", lambda: facade(intake, body, who).deny(ref, who, approval_id, body.reason))
 
 
 @router.post("/v1/incidents/{ref:path}/approvals/{approval_id}/withdraw", response_model=UpdateReply, responses=ACTS)

@@ -19,7 +19,15 @@ class Body(BaseModel):
 
 
 class Judgment(Body):
-    """A judgment call (approve, deny, resolve, severity): where a step-up proof (a one-time code) is carried."""
+    """A judgment call (approve, deny, resolve, severity, a human's own request): where the one-time code of a
+    step-up is carried (`boundaries.step_up`)."""
+
+    code: str | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="the one-time code the person's authenticator app shows: a step-up action needs it (or Slack)",
+    )
 
 
 class NoteBody(Body):
@@ -44,7 +52,7 @@ class EscalateBody(Body):
     reason: str = Text
 
 
-class RequestBody(Body):
+class RequestBody(Judgment):
     """Ask for an action the incident's boundaries decide on (a rollback, customer comms, a custom action)."""
 
     action: str = Field(min_length=1, max_length=200, description="e.g. rollback, customer_comms, restart_pods")

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from gateway.cli import acting, keys, policy, processes, reading
+from gateway.cli import acting, keys, people, policy, processes, reading
 
 app = typer.Typer(
     name="baton",
@@ -27,6 +27,8 @@ boundaries_app = typer.Typer(help="What an agent may do alone, what needs a huma
 app.add_typer(boundaries_app, name="boundaries")
 keys_app = typer.Typer(help="The gateway's signing key: what workers trust, and rotating it.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+people_app = typer.Typer(help="What a person needs to act: an authenticator for one-time codes.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
 
 for command in (
     reading.incidents,
@@ -55,6 +57,7 @@ boundaries_app.command("show")(policy.boundaries_show)
 boundaries_app.command("report")(policy.boundaries_report)
 keys_app.command("new")(keys.keys_new)
 keys_app.command("show")(keys.keys_show)
+people_app.command("enrol")(people.enrol)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.common import AsOpt, IdArg, JsonOpt, act, done, fail
+from gateway.cli.common import AsOpt, CodeOpt, IdArg, JsonOpt, act, done, fail
 from incident.models import Severity
 
 
@@ -23,14 +23,15 @@ def ack(incident: IdArg, as_: AsOpt = None, as_json: JsonOpt = False) -> None:
 def resolve(
     incident: IdArg,
     summary: Annotated[str, typer.Option("--summary", "-m", help="What fixed it.")] = "",
+    code: CodeOpt = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Declare the incident resolved (a human decision).
+    """Declare the incident resolved (a human decision: with --code, see boundaries.step_up).
 
-    Example: baton resolve INC-7K2Q9M -m "rolled back v2.41"
+    Example: baton resolve INC-7K2Q9M -m "rolled back v2.41" --code 123456
     """
-    result = act(as_, lambda c, me: c.resolve(incident, me, summary))
+    result = act(as_, lambda c, me: c.resolve(incident, me, summary, code=code))
     done(result, as_json)
 
 
@@ -52,14 +53,16 @@ def severity(
     incident: IdArg,
     level: Annotated[Severity, typer.Argument(help="SEV0 (worst) to SEV4.")],
     reason: Annotated[str, typer.Option("--reason", "-m", help="Why.")] = "",
+    code: CodeOpt = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Set the severity: confirm what was proposed, or change it (a human decision).
+    """Set the severity: confirm what was proposed, or change it (a human decision: a customer-facing one with
+    --code, see boundaries.step_up).
 
-    Example: baton severity INC-7K2Q9M SEV1 -m "checkout down for all EU customers"
+    Example: baton severity INC-7K2Q9M SEV1 -m "checkout down for all EU customers" --code 123456
     """
-    result = act(as_, lambda c, me: c.set_severity(incident, me, level, reason))
+    result = act(as_, lambda c, me: c.set_severity(incident, me, level, reason, code=code))
     done(result, as_json)
 
 
@@ -98,14 +101,16 @@ def approve(
     text: Annotated[
         str | None, typer.Option("--text", help="Customer comms: post this text instead of the proposed one.")
     ] = None,
+    code: CodeOpt = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Approve a pending request; the action then runs, and its result goes on the timeline.
+    """Approve a pending request; the action then runs, and its result goes on the timeline. A judgment call
+    (a rollback, customer comms, a resolve) needs --code.
 
-    Example: baton approve INC-7K2Q9M A1
+    Example: baton approve INC-7K2Q9M A1 --code 123456
     """
-    result = act(as_, lambda c, me: c.approve(incident, me, approval, text))
+    result = act(as_, lambda c, me: c.approve(incident, me, approval, text, code=code))
     done(result, as_json)
 
 
@@ -113,16 +118,17 @@ def deny(
     incident: IdArg,
     approval: Annotated[str, typer.Argument(help="The approval id, e.g. A1.")],
     reason: Annotated[str, typer.Option("--reason", "-m", help="Why not (required).")] = "",
+    code: CodeOpt = None,
     as_: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deny a pending request, with the reason.
+    """Deny a pending request, with the reason (a judgment call needs --code).
 
-    Example: baton deny INC-7K2Q9M A1 --reason "the deploy is not the cause"
+    Example: baton deny INC-7K2Q9M A1 --reason "the deploy is not the cause" --code 123456
     """
     if not reason.strip():
         raise fail("a denial needs a reason: --reason TEXT", 2)
-    result = act(as_, lambda c, me: c.deny(incident, me, approval, reason))
+    result = act(as_, lambda c, me: c.deny(incident, me, approval, reason, code=code))
     done(result, as_json)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -31,6 +32,22 @@ AsOpt = Annotated[
     str | None,
     typer.Option(
         "--as", help="Check that $BATON_TOKEN is this person's (default: $BATON_USER); the token decides who acts."
+    ),
+]
+
+
+def _six_digits(code: str | None) -> str | None:
+    if code is not None and not re.fullmatch(r"[0-9]{6}", code.strip()):
+        raise fail("that is not a 6-digit code: type the code your authenticator app shows", 2)
+    return code.strip() if code is not None else None
+
+
+CodeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--code",
+        help="The one-time code your authenticator app shows: a judgment call needs it (boundaries.step_up).",
+        callback=_six_digits,
     ),
 ]
 IdArg = Annotated[str, typer.Argument(help="Incident id, e.g. INC-7K2Q9M (or its workflow id).")]

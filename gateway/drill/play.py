@@ -19,6 +19,7 @@ from gateway.attesting import Signer
 from gateway.client import Incidents, NotFound, Refused
 from gateway.drill.loading import Drill
 from gateway.drill.results import TimelineLine
+from incident.attestation import Method
 from incident.judge import Seen, SentPage, StepResult
 from incident.keys import SigningKey
 from incident.models import Alert, AlertAction, Severity
@@ -130,7 +131,7 @@ class Play:
         return StepResult("done", result.message, result.rule, decided=decided)
 
     async def _do(self, step: Step, wid: str, approval: str | None) -> Any:
-        c, who = self.incidents, step.who
+        c, who = await self._as(step), step.who
         match step.do:
             case "acknowledge":
                 return await c.acknowledge(wid, who)
@@ -146,6 +147,15 @@ class Play:
             case "deny":
                 return await c.deny(wid, who, approval or "", step.reason)
         return await c.request(wid, who, step.do, step.rationale, step.params, step.text)
+
+    async def _as(self, step: Step) -> Incidents:
+        """The façade as the step's human proved who they are (`via`): a drill rehearses someone present, so a
+        code is the one for the drill clock's time step (two in the same 30 s are one code, refused the second
+        time, as they would be)."""
+        if step.via == "totp":
+            now = await self.env.get_current_time()
+            return self.incidents.acting(Method.TOTP, totp_step=int(now.timestamp()) // 30)
+        return self.incidents.acting(Method(step.via))
 
     async def _approval(self, step: Step, wid: str) -> str:
         if step.approval != "last":

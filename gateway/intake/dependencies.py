@@ -16,6 +16,7 @@ from gateway.coalescer import Coalescer
 from gateway.intake.crossing import problem
 from gateway.intake.errors import BEARER, ApiError
 from gateway.intake.guard import guards
+from gateway.step_up import StepUp
 from incident.config import Config
 from incident.state import IncidentPolicy
 
@@ -30,6 +31,8 @@ class Intake:
     policies: dict[str, IncidentPolicy]
     coalescer: Coalescer
     callers: Callers
+    step_up: StepUp
+    """Checks one-time codes; remembers each used one (a code counts once)."""
     """The people and agents who may use the incidents API, by their tokens."""
     load: Callable[[], Config]
     """The config as it is now (the file, read again): what `reload` applies to a running incident."""
@@ -50,6 +53,7 @@ class Intake:
             policies=policies,
             coalescer=Coalescer(incidents.send_batch, incidents.buffer_alerts, incidents.buffer_history),
             callers=Callers.from_config(config),
+            step_up=StepUp(config),
             load=load or (lambda: config),
         )
 

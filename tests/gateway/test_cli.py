@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Refused
 from gateway.intake import create_app
+from incident.attestation import Method
 from incident.ids import workflow_id_for
 from incident.models import Actor
 from incident.state import IncidentPolicy
@@ -32,6 +35,21 @@ TRIAGE = "triage-token-0123456789"
 AGENTS = f"agents:\n  triage: {{token: {TRIAGE}}}\n"
 MINE = object()
 """The token the CLI runs with unless a call says otherwise: alice's."""
+
+SECRET = pyotp.random_base32()
+"""alice's authenticator: the gateway's config holds its secret (`people.alice.totp`)."""
+
+
+class Codes:
+    """Codes from alice's authenticator app, each from a later time step than the one before (a code counts
+    once), and all within the steps the gateway accepts around now."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self) -> str:
+        self.last = max(int(time.time()) // 30, self.last + 1)
+        return pyotp.TOTP(SECRET).generate_otp(self.last)
 
 
 @dataclass
@@ -71,15 +89,17 @@ async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> Asy
     """A worker and the gateway on a loopback port; the CLI reaches incidents only through the gateway: its
     environment has neither Temporal's address nor the gateway's key."""
     config_file = tmp_path / "baton.yaml"
-    config_file.write_text(BASE_CONFIG.replace("SINK", sink.url) + AGENTS)
+    with_code = BASE_CONFIG.replace("alice: {name: Alice,", f"alice: {{name: Alice, totp: {SECRET},")
+    config_file.write_text(with_code.replace("SINK", sink.url) + AGENTS)
     async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url, extra=AGENTS), http)
+        h = await harness(dev_env, make_config(sink.url, extra=AGENTS, base=with_code), http)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "BATON_"))} | {
             "BATON_CONFIG": str(config_file),
             "COLUMNS": "200",
             "BATON_TOKEN": ALICE,
         }
-        async with h.worker, serving(create_app(h.config, h.incidents)) as url:
+        gateway = h.incidents.acting(Method.TOKEN)  # as the real gateway: a token alone proves a token, no more
+        async with h.worker, serving(create_app(h.config, gateway)) as url:
             yield Cli(env | {"BATON_URL": url}), h
 
 
@@ -114,7 +134,10 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
     assert shown.code == 0 and shown.json["incident_id"] == iid and shown.json["status"] == "triggered"
     assert shown.json["paged"] == ["alice"]
 
-    sev = await baton("severity", iid, "SEV1", "-m", "all EU customers", "--as", "alice")
+    codes = Codes()
+    token_only = await baton("severity", iid, "SEV1", "-m", "all EU customers", "--as", "alice")
+    assert token_only.code == 1 and "set it with --code from your authenticator app, or from Slack" in token_only.err
+    sev = await baton("severity", iid, "SEV1", "-m", "all EU customers", "--as", "alice", "--code", codes.next())
     assert sev.code == 0 and f"{iid} is SEV1" in sev.out
     shown = await baton("show", iid, "--json")
     assert shown.json["severity"] == "SEV1" and shown.json["severity_confirmed_by"] == "human:alice"
@@ -135,7 +158,7 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
     await until(lambda: _status(h, iid, "acknowledged"))
     assert iid in (await baton("incidents", "--status", "acknowledged")).out
 
-    resolved = await baton("resolve", iid, "-m", "rollback fixed it", "--as", "alice")
+    resolved = await baton("resolve", iid, "-m", "rollback fixed it", "--as", "alice", "--code", codes.next())
     assert resolved.code == 0 and "resolved by human:alice" in resolved.out
 
     human = await baton("show", iid)
@@ -228,7 +251,13 @@ async def test_approvals_and_the_boundaries_report_from_the_command_line(stack: 
     assert (await baton("deny", iid, asked.approval_id or "", "--as", "alice")).code == 2, "a denial needs a reason"
     by_bob = await baton("approve", iid, "A1", "--as", "bob", token=BOB)
     assert by_bob.code == 1 and "bob is not among those who may decide rollback" in by_bob.err
-    approved = await baton("approve", iid, "A1", "--as", "alice", "--json")
+    token_only = await baton("approve", iid, "A1", "--as", "alice")
+    assert token_only.code == 1 and "approve it with --code from your authenticator app" in token_only.err
+    not_a_code = await baton("approve", iid, "A1", "--as", "alice", "--code", "12 34")
+    assert not_a_code.code == 2 and "not a 6-digit code" in not_a_code.err
+    wrong = f"{(int(pyotp.TOTP(SECRET).now()) + 500_000) % 1_000_000:06d}"
+    assert "wrong or expired code" in (await baton("approve", iid, "A1", "--as", "alice", "--code", wrong)).err
+    approved = await baton("approve", iid, "A1", "--as", "alice", "--json", "--code", Codes().next())
     assert approved.code == 0 and approved.json["ok"] and "approved A1" in approved.json["message"]
     twice = await baton("approve", iid, "A1", "--as", "alice")
     assert twice.code == 1 and "A1 was already approved by human:alice" in twice.err
@@ -271,7 +300,7 @@ async def test_a_name_alone_never_acts(stack: tuple[Cli, Harness]) -> None:
 
     as_bob = await baton("approve", iid, "A1", "--as", "bob", token=ALICE)
     assert as_bob.code == 2 and "--as says bob, but BATON_TOKEN is human:alice's token" in as_bob.err
-    approved = await baton("approve", iid, "A1", "--json", token=ALICE)
+    approved = await baton("approve", iid, "A1", "--json", "--code", Codes().next(), token=ALICE)
     assert approved.code == 0 and approved.json["message"].startswith("human:alice approved A1")
     assert (await h.incidents.state(iid)).approval("A1").decided_by == "human:alice"  # type: ignore[union-attr]
 
@@ -293,7 +322,8 @@ async def test_page_escalate_watch_and_postmortem(stack: tuple[Cli, Harness], si
     escalated = await baton("escalate", iid, "-m", "need the lead", "--as", "alice")
     assert escalated.code == 0 and "paging level 2 now" in escalated.out
     await until(lambda: _sent(sink, "/dave"))
-    assert (await baton("resolve", iid, "-m", "provider recovered", "--as", "alice")).code == 0
+    resolved = await baton("resolve", iid, "-m", "provider recovered", "--as", "alice", "--code", Codes().next())
+    assert resolved.code == 0, resolved.err
     followed, _ = await asyncio.wait_for(watching.communicate(), timeout=30)
     assert watching.returncode == 0, "watch ends when the incident is resolved"
     text = followed.decode()

@@ -22,9 +22,10 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from gateway.client import Refused
+from gateway.client import Incidents, Refused
 from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
+from incident.attestation import Method
 from incident.config import Config, Logs, ServiceContext
 from incident.ids import workflow_id_for
 from incident.models import Actor, AlertAction, Severity
@@ -94,6 +95,25 @@ async def approvals(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy
     await asyncio.sleep(1)
     await h.incidents.resolve(wid, triage, "error rate at baseline")
     await h.incidents.approve(wid, Actor.human("alice"), "A2")
+    return wid
+
+
+async def step_up(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """Proofs and step-up: an unproven approval is an impersonation; a rollback approved with a token alone is
+    refused, then with a one-time code approved (the same code again refused); the resolve comes from Slack."""
+    await h.incidents.ingest(alert("step-up"), policy, "replay")
+    wid = workflow_id_for("replay", "step-up")
+    await asyncio.sleep(1)
+    triage, alice = Actor.agent("triage"), Actor.human("alice")
+    await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"})
+    await h.incidents.request(wid, triage, "rollback", "or v40", {"version": "v40"})
+    for unproven in (Incidents(h.client, task_queue=h.task_queue), h.incidents.acting(Method.TOKEN)):
+        with contextlib.suppress(Refused):
+            await unproven.approve(wid, alice, "A1")
+    await h.incidents.acting(Method.TOTP, totp_step=59_000_000).approve(wid, alice, "A1")
+    with contextlib.suppress(Refused):
+        await h.incidents.acting(Method.TOTP, totp_step=59_000_000).deny(wid, alice, "A2", "one is enough")
+    await h.incidents.acting(Method.SLACK).resolve(wid, alice, "rolled back to v41")
     return wid
 
 
@@ -396,6 +416,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_reopen_fresh_policy": record_reopen,
     "incident_actions": record_actions,
     "incident_action_params": record_action_params,
+    "incident_step_up": partial(record, step_up),
 }
 
 

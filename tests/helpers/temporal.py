@@ -54,17 +54,19 @@ def trusted() -> TrustedKeys:
 
 
 def gateway(client: Client, task_queue: str) -> Incidents:
-    """The façade as the gateway holds it: its requests carry proofs a test worker trusts."""
-    return Incidents(client, task_queue=task_queue, signer=Signer(GATEWAY_KEY))
+    """The façade as the gateway holds it: its requests carry proofs a test worker trusts. Its humans act as from
+    Slack (present, as a judgment call needs them: `boundaries.step_up`), so a test about something else decides
+    the way a responder really does; a test about step-up acts with `.acting(Method.TOKEN)` or a code's step."""
+    return Incidents(client, task_queue=task_queue, signer=Signer(GATEWAY_KEY)).acting(Method.SLACK)
 
 
 R = TypeVar("R", bound=ActorRequest)
 
 
-async def proven(h: Harness, wid: str, update: str, req: R) -> R:
+async def proven(h: Harness, wid: str, update: str, req: R, method: Method = Method.SLACK) -> R:
     """`req` with the gateway's proof for the incident's current run, for a test that sends it itself."""
     run_id = (await h.client.get_workflow_handle(wid).describe()).run_id or ""
-    return Signer(GATEWAY_KEY).attach(req, update, wid, run_id, Method.TOKEN)  # type: ignore[return-value]
+    return Signer(GATEWAY_KEY).attach(req, update, wid, run_id, method)  # type: ignore[return-value]
 
 
 async def harness(env: WorkflowEnvironment, config: Config, http: httpx.AsyncClient) -> Harness:

@@ -137,4 +137,5 @@ async def test_a_proof_signed_by_a_key_the_worker_does_not_trust_proves_nothing(
     assert "does not trust" in str(refused.value)
     assert status(await state(hp, wid), "A1") is ApprovalStatus.PENDING
     # the gateway's own proof works, and says how alice proved who she is
-    assert (await hp.incidents.acting(Method.TOKEN).approve(wid, ALICE, "A1")).ok
+    assert (await hp.incidents.acting(Method.TOTP, totp_step=59_000_000).approve(wid, ALICE, "A1")).ok
+    assert [e.data["via"] for e in entries(await state(hp, wid), "approval_approved")] == ["totp"]

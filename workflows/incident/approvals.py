@@ -10,11 +10,13 @@ from temporalio import workflow
 from incident import lifecycle
 from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus
+from incident.attestation import Claim
 from incident.models import ActorKind, UpdateReply
 from incident.policy import Decision, Verdict
 from incident.timeline import Kind
 from workflows.incident.refusals import Refusals
 from workflows.incident.run import IncidentRun, Rejected
+from workflows.incident.step_up import StepUp, via
 from workflows.messages import ActionRequest, DecisionRequest, WithdrawRequest
 
 APPROVAL_OWN_LEVEL = "approval-own-level"
@@ -22,9 +24,10 @@ APPROVAL_OWN_LEVEL = "approval-own-level"
 
 
 class Approvals:
-    def __init__(self, run: IncidentRun, refusals: Refusals) -> None:
+    def __init__(self, run: IncidentRun, refusals: Refusals, step_up: StepUp) -> None:
         self.run = run
         self.refusals = refusals
+        self.step_up = step_up
         self.approved: list[str] = []
         """Approved approvals whose action the main loop runs."""
         run.hold(lambda: bool(self.approved))
@@ -92,8 +95,9 @@ class Approvals:
         own_level = workflow.patched(APPROVAL_OWN_LEVEL)
         self.run.apply(lifecycle.approval_timed_out(self.run.require(), self.run.policy, approval, now, own_level))
 
-    def decide(self, req: DecisionRequest) -> UpdateReply:
-        """A human approves or denies a pending approval."""
+    def decide(self, req: DecisionRequest, claim: Claim | None = None) -> UpdateReply:
+        """A human approves or denies a pending approval; `claim` is how the gateway says they proved who they are
+        (a step-up action needs them present)."""
         run, st, now = self.run, self.run.require(), workflow.now()
         approval = st.approval(req.approval_id)
         assert approval is not None  # the validator checked
@@ -116,18 +120,20 @@ class Approvals:
                 "boundaries.self_approval: false",
                 "you asked for it; another approver decides",
             )
+        if refused := self.step_up.check(req.actor, approval.action, claim, f"{verb} {approval.id}", f"{verb} it"):
+            return refused
         approval.decided_by, approval.decided_at = str(req.actor), now
         if not req.approve:
             approval.status, approval.reason = ApprovalStatus.DENIED, req.reason.strip()
             text = say.approval_denied(req.actor, approval)
-            run.record(req.actor, Kind.APPROVAL_DENIED, text, {"approval": approval.id})
+            run.record(req.actor, Kind.APPROVAL_DENIED, text, via(claim, {"approval": approval.id}))
             run.tell(run.responders(), "notice", text)
             return UpdateReply(ok=True, message=text, status=st.status)
         approval.status = ApprovalStatus.APPROVED
         if req.text and req.text.strip():
             approval.text = req.text.strip()
         text = say.approval_approved(req.actor, approval, edited=bool(req.text and req.text.strip()))
-        run.record(req.actor, Kind.APPROVAL_APPROVED, text, {"approval": approval.id})
+        run.record(req.actor, Kind.APPROVAL_APPROVED, text, via(claim, {"approval": approval.id}))
         self.approved.append(approval.id)
         run.wake = True
         return UpdateReply(ok=True, message=text, status=st.status)

@@ -23,14 +23,16 @@ from incident import lifecycle
 from incident import sentences as say
 from incident.actions import ACTION_ATTEMPT_TIMEOUT, PARAMS_VERDICT, param_problems
 from incident.approvals import ActionRun, Approval
+from incident.attestation import Claim
 from incident.budget import BUDGET_VERDICT, BudgetKind, refresh_at, take
 from incident.models import NAME, Actor, ActorKind, Severity, Status, UpdateReply
-from incident.policy import Decision, Verdict, resembles
+from incident.policy import CONFIRM_SEVERITY, Decision, Verdict, resembles
 from incident.state import MAX_PENDING, AcceptedAction
 from incident.timeline import Kind
 from workflows.incident.approvals import Approvals
 from workflows.incident.refusals import APPROVALS, Refusals
 from workflows.incident.run import IncidentRun, Rejected
+from workflows.incident.step_up import StepUp, via
 from workflows.messages import (
     ActionReply,
     ActionRequest,
@@ -71,10 +73,11 @@ RECORDED_ONLY = frozenset(
 
 
 class Requests:
-    def __init__(self, run: IncidentRun, refusals: Refusals, approvals: Approvals) -> None:
+    def __init__(self, run: IncidentRun, refusals: Refusals, approvals: Approvals, step_up: StepUp) -> None:
         self.run = run
         self.refusals = refusals
         self.approvals = approvals
+        self.step_up = step_up
         self.running: set[str] = set()
         """Actions under way in the background, by id (`R1`, `A1`)."""
         self._tasks: set[asyncio.Future[None]] = set()
@@ -156,26 +159,46 @@ class Requests:
         self.run.apply(lifecycle.acknowledge(st, self.run.policy, actor, workflow.now(), via_source=False))
         return UpdateReply(ok=True, message=f"{st.incident_id} acknowledged by {actor}", status=st.status)
 
-    def resolve(self, req: ResolveRequest) -> UpdateReply:
+    def resolve(self, req: ResolveRequest, claim: Claim | None = None) -> UpdateReply:
+        """Resolve, where the boundaries let this actor; a human who may, when present if `step_up` says so."""
         ask = ActionRequest(actor=req.actor, action="resolve", rationale=req.summary, params={"summary": req.summary})
-        return self.gate(req.actor, "resolve", ask) or self.close(req.actor, req.summary)
+        return (
+            self.gate(req.actor, "resolve", ask)
+            or self.step_up.check(req.actor, "resolve", claim, "resolve", "resolve it")
+            or self.close(req.actor, req.summary, claim)
+        )
 
-    def close(self, actor: Actor, summary: str) -> UpdateReply:
+    def close(self, actor: Actor, summary: str, claim: Claim | None = None) -> UpdateReply:
         st = self.run.require()
-        message = self.run.apply(lifecycle.close(st, actor, summary, workflow.now()))
+        t = lifecycle.close(st, actor, summary, workflow.now())
+        for e in t.entries:
+            e.data = via(claim, e.data)
+        message = self.run.apply(t)
         return UpdateReply(ok=True, message=message, status=st.status)
 
-    def severity(self, req: SeverityRequest) -> UpdateReply:
-        """A human sets the severity (confirming or changing it); an agent proposes, and until a human confirms
-        where the policy asks for it, the incident runs at the more severe of what is in force and the proposal."""
+    def severity(self, req: SeverityRequest, claim: Claim | None = None) -> UpdateReply:
+        """A human sets the severity (confirming or changing it; present, where `step_up` names
+        `confirm_severity` and the severity is one a human confirms); an agent proposes, and until a human
+        confirms where the policy asks for it, the incident runs at the more severe of what is in force and the
+        proposal."""
         st = self.run.require()
         if req.actor.kind is ActorKind.HUMAN:
+            if refused := self.confirm_present(req.actor, req.severity, claim, "set it"):
+                return refused
             t = lifecycle.set_severity(st, req.actor, req.severity, req.reason, workflow.now())
+            for e in t.entries:
+                e.data = via(claim, e.data)
             return UpdateReply(ok=True, message=self.run.apply(t), status=st.status)
         ask = ActionRequest(
             actor=req.actor, action="triage_severity", params={"severity": req.severity.value}, rationale=req.reason
         )
         return self.gate(req.actor, "triage_severity", ask) or self.propose_severity(req)
+
+    def confirm_present(self, actor: Actor, severity: Severity, claim: Claim | None, verb: str) -> UpdateReply | None:
+        """The step-up refusal for a human setting a severity a human must confirm, or None."""
+        if not lifecycle.needs_confirmation(self.run.policy, severity):
+            return None
+        return self.step_up.check(actor, CONFIRM_SEVERITY, claim, f"severity {severity.value}", verb)
 
     def propose_severity(self, req: SeverityRequest) -> UpdateReply:
         st = self.run.require()
@@ -205,8 +228,9 @@ class Requests:
 
     # ---- requests the boundaries decide ------------------------------------------------------------------------
 
-    async def request(self, req: ActionRequest) -> UpdateReply:
-        """Ask to do an action: it runs now (auto), becomes a pending approval (approval), or is refused."""
+    async def request(self, req: ActionRequest, claim: Claim | None = None) -> UpdateReply:
+        """Ask to do an action: it runs now (auto), becomes a pending approval (approval), or is refused. A human
+        doing a step-up action at once does it only when present (`claim` says how they proved who they are)."""
         self.run.require()
         request_id = self.request_id(req)
         if (before := self.asked_before(request_id)) is not None and workflow.patched(ASKED_BEFORE_FIRST):
@@ -232,9 +256,18 @@ class Requests:
             return spent
         if decision.verdict is Verdict.APPROVAL:
             return self.approvals.ask(req, decision, request_id or None)
+        if req.actor.kind is ActorKind.HUMAN and (refused := self.human_present(req, claim)):
+            return refused
         if req.action not in RECORDED_ONLY and workflow.patched(ACTIONS_FROM_MAIN_LOOP):
             return self.accept(req, decision)
         return await self.do(req, req.actor, approval=None)
+
+    def human_present(self, req: ActionRequest, claim: Claim | None) -> UpdateReply | None:
+        """The step-up refusal for a human doing `req.action` at once, or None."""
+        verb = f"ask for {req.action} again"
+        if req.action == "triage_severity":
+            return self.confirm_present(req.actor, Severity(req.params["severity"]), claim, verb)
+        return self.step_up.check(req.actor, req.action, claim, req.action, verb)
 
     def refuse_params(self, req: ActionRequest) -> UpdateReply | None:
         """The refusal for parameters the action's runner does not take (its rule: the config path that declares

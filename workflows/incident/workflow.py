@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.incident.refusals import Refusals
     from workflows.incident.requests import ACTIONS_FROM_MAIN_LOOP, Requests
     from workflows.incident.run import IncidentRun, Rejected
+    from workflows.incident.step_up import StepUp
     from workflows.messages import (
         MAX_POLICY_BYTES,
         ActionReply,
@@ -94,9 +95,10 @@ class IncidentWorkflow:
         self._context = ContextGathering(run, self._paging)
         self._escalation = Escalation(run, self._paging, self._context)
         self._refusals = Refusals(run)
-        self._approvals = Approvals(run, self._refusals)
+        self._step_up = StepUp(run, self._refusals)
+        self._approvals = Approvals(run, self._refusals, self._step_up)
         self._proofs = Proofs(run, self._refusals)
-        self._requests = Requests(run, self._refusals, self._approvals)
+        self._requests = Requests(run, self._refusals, self._approvals, self._step_up)
         run.hold(lambda: self._context.late_pending > 0 or self._context.late_ready)
         for alert in inp.carry_alerts:
             self._on_alert(alert)
@@ -307,7 +309,7 @@ class IncidentWorkflow:
 
     @workflow.update
     async def resolve(self, req: ResolveRequest) -> UpdateReply:
-        return await self._vouched(req, "resolve") or self._requests.resolve(req)
+        return await self._vouched(req, "resolve") or self._requests.resolve(req, self._proofs.last)
 
     @resolve.validator
     def _validate_resolve(self, req: ResolveRequest) -> None:
@@ -316,7 +318,7 @@ class IncidentWorkflow:
     @workflow.update
     async def severity(self, req: SeverityRequest) -> UpdateReply:
         """A human sets the severity (confirming or changing it); an agent proposes one, with a reason."""
-        return await self._vouched(req, "severity") or self._requests.severity(req)
+        return await self._vouched(req, "severity") or self._requests.severity(req, self._proofs.last)
 
     @severity.validator
     def _validate_severity(self, req: SeverityRequest) -> None:
@@ -333,7 +335,7 @@ class IncidentWorkflow:
     @workflow.update
     async def request(self, req: ActionRequest) -> ActionReply:
         """Ask to do an action: accepted to run now (auto), a pending approval (approval), or refused."""
-        reply = await self._vouched(req, "request") or await self._requests.request(req)
+        reply = await self._vouched(req, "request") or await self._requests.request(req, self._proofs.last)
         return reply if isinstance(reply, ActionReply) else ActionReply.model_validate(reply.model_dump())
 
     @request.validator
@@ -343,7 +345,7 @@ class IncidentWorkflow:
     @workflow.update
     async def decide(self, req: DecisionRequest) -> UpdateReply:
         """A human approves or denies a pending approval."""
-        return await self._vouched(req, "decide") or self._approvals.decide(req)
+        return await self._vouched(req, "decide") or self._approvals.decide(req, self._proofs.last)
 
     @decide.validator
     def _validate_decide(self, req: DecisionRequest) -> None:
