@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -78,9 +80,11 @@ class Play:
         await self.settle()
 
     async def settle(self) -> None:
-        """Wait until every incident has finished what is due: no activity or workflow task in flight."""
+        """Wait until every incident has finished what is due: no activity or workflow task in flight, and no
+        timer due by now that has not fired yet (the server fires it a moment after the clock passes it)."""
+        now = await self.env.get_current_time()
         for inc in self.opened.values():
-            await _settle(self.env.client.get_workflow_handle(inc.workflow_id))
+            await _settle(self.env.client.get_workflow_handle(inc.workflow_id), now)
 
     # -- acting --
 
@@ -108,9 +112,20 @@ class Play:
         )
         policy = IncidentPolicy.snapshot(config, service).model_copy(update={"providers": ["changes"]})
         ingested = await self.incidents.ingest(alert, policy, self.scope)
+        first = not self.opened
         if known is None and ev.action == "trigger":
             self.opened[ev.key] = _Incident(ev.key, ingested.workflow_id, service, summary)
         await self.settle()
+        if first and self.opened:
+            await self._anchor(ev)
+
+    async def _anchor(self, ev: AlertEvent) -> None:
+        """Count scenario time from when the first incident really opened: the server's clock runs on in real time
+        while the worker starts and takes the first alert (most of a second on a cold start), and a deadline of
+        "5 minutes after opening" must be judged at 5m, not at 5m less that start-up."""
+        st = await self._state(next(iter(self.opened.values())).workflow_id)
+        if st is not None:
+            self.origin = st.opened_at - ev.at
 
     async def step(self, step: Step) -> StepResult:
         inc = self.opened[self.drill.scenario.incident_of(step)]
@@ -214,7 +229,24 @@ class _NoApproval(Exception):
     pass
 
 
-async def _settle(handle: WorkflowHandle[Any, Any]) -> None:
+def _due_timers(events: Sequence[HistoryEvent], now: datetime) -> bool:
+    """Whether a timer of this run is due by `now` and has neither fired nor been cancelled."""
+    due: set[str] = set()
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            a = e.timer_started_event_attributes
+            if e.event_time.ToDatetime(UTC) + a.start_to_fire_timeout.ToTimedelta() <= now:
+                due.add(a.timer_id)
+        elif e.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
+            due.discard(e.timer_fired_event_attributes.timer_id)
+        elif e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED:
+            due.discard(e.timer_canceled_event_attributes.timer_id)
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            due.clear()
+    return bool(due)
+
+
+async def _settle(handle: WorkflowHandle[Any, Any], now: datetime) -> None:
     deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT
     while True:
         desc = await handle.describe()
@@ -222,7 +254,8 @@ async def _settle(handle: WorkflowHandle[Any, Any]) -> None:
             return
         if not desc.raw_description.pending_activities:
             history = await handle.fetch_history()
-            if history.events and history.events[-1].event_type not in _BUSY:
+            idle = history.events and history.events[-1].event_type not in _BUSY
+            if idle and not _due_timers(history.events, now):
                 return
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(
