@@ -11,10 +11,11 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from gateway.attesting import Signer
 from gateway.client import Incidents
 from gateway.http_server import server_config
 from gateway.intake import create_app
-from gateway.keyfiles import gateway_signer
+from gateway.keyfiles import KeyProblem, gateway_signer
 from gateway.secret_file import UnsafeSecretFile, read_secret
 from gateway.temporal import connect
 from incident.config import Config, load_config
@@ -42,9 +43,10 @@ def intake_token_file() -> Path:
 async def serve_async(
     config: Config, host: str, port: int, with_worker: bool = False, config_path: str | None = None
 ) -> None:
+    signer = _signer()
     client = await connect(lazy=True)
     try:
-        app = create_app(config, Incidents(client, signer=gateway_signer()), lambda: load_config(config_path))
+        app = create_app(config, Incidents(client, signer=signer), lambda: load_config(config_path))
     except ValueError as e:
         raise SystemExit(f"baton intake: cannot start: {e}") from None
     server = uvicorn.Server(server_config(app, host, port))
@@ -56,6 +58,23 @@ async def serve_async(
 
     async with httpx.AsyncClient() as http, build_worker(await connect(), config, http):
         await server.serve()
+
+
+def _signer() -> Signer | None:
+    """The gateway's signer. A key that is unsafe or not one stops the start; no key at all is said plainly: alerts
+    are still taken, but every person's and agent's request would be refused as unproven."""
+    try:
+        signer = gateway_signer()
+    except (KeyProblem, UnsafeSecretFile) as e:
+        raise SystemExit(f"baton intake: cannot start: {e}") from None
+    if signer is None:
+        print(
+            "baton intake: no gateway key (BATON_GATEWAY_KEY, or .baton/gateway-key from `baton up`): alerts are "
+            "taken, but people and agents cannot act through this gateway (see docs/security.md)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return signer
 
 
 def serve(config_path: str | None = None, with_worker: bool = False) -> None:

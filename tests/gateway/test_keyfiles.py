@@ -19,7 +19,8 @@ from incident.attestation import Claim, Method
 from incident.config import ConfigError
 from incident.keys import BadProof, SigningKey
 from incident.models import Actor
-from tests.helpers.config import make_config
+from tests.helpers.config import BASE_CONFIG, make_config
+from tests.helpers.http import free_port
 
 
 def test_the_first_start_makes_a_key_only_its_owner_reads_and_later_starts_keep_it(
@@ -81,3 +82,31 @@ def test_baton_keys_new_makes_a_pair_and_show_prints_what_workers_trust(tmp_path
     env["BATON_GATEWAY_KEY"] = pair["private"]
     shown = subprocess.run([baton, "keys", "show"], env=env, capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == pair["public"]
+
+
+def test_a_gateway_with_a_bad_key_does_not_start_and_one_without_a_key_says_what_it_cannot_do(
+    tmp_path: Path,
+) -> None:
+    root = Path(__file__).parents[2]
+    config = tmp_path / "baton.yaml"
+    config.write_text(BASE_CONFIG.replace("SINK", "http://127.0.0.1:9"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "TEMPORAL_"))} | {
+        "BATON_CONFIG": str(config),
+        "BATON_DATA_DIR": str(tmp_path / "data"),
+        "BATON_HTTP_ADDR": f"127.0.0.1:{free_port()}",
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        "TEST_INTAKE_TOKEN": "intake-token",
+    }
+    serve = [sys.executable, "starter.py", "serve"]
+    bad = subprocess.run(
+        serve, env=env | {"BATON_GATEWAY_KEY": "ed25519-private:short"}, cwd=root, capture_output=True, text=True
+    )
+    assert bad.returncode == 1 and "cannot start: $BATON_GATEWAY_KEY" in bad.stderr
+    proc = subprocess.Popen(serve, env=env, cwd=root, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # the first thing it says, before it serves
+        assert "no gateway key" in line and "people and agents cannot act through this gateway" in line
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
