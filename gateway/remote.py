@@ -19,10 +19,10 @@ import httpx
 from pydantic import TypeAdapter
 
 from gateway.api.bodies import Me, Opened, Postmortem, Run, Summary
-from gateway.client import Busy, IncidentRef, IncidentSummary, Ingested, NotFound, Pinned, Refused, Unavailable
+from gateway.client import Busy, IncidentRef, IncidentSummary, NotFound, Pinned, Refused, Unavailable
 from incident.approvals import RefusalRow
 from incident.context import Change
-from incident.models import Actor, Alert, Severity, Status, UpdateReply
+from incident.models import Actor, Severity, Status, UpdateReply
 from incident.state import IncidentPolicy, IncidentState
 from workflows.messages import ActionReply
 
@@ -170,18 +170,6 @@ class RemoteIncidents:
         return await self._get(list[RefusalRow], "/v1/boundaries/refusals", since=since)
 
     # ---- acting -------------------------------------------------------------------------------------------------
-
-    async def ingest(self, alert: Alert, policy: IncidentPolicy | None = None, scope: str | None = None) -> Ingested:
-        """An agent opens an incident (`alert`'s service, summary, severity; its dedup key is the idempotency
-        key). The gateway takes the policy and the scope itself, from its config and the token: `policy` and
-        `scope` are not sent, so no caller chooses the boundaries its incident runs by."""
-        body = {
-            "service": alert.service,
-            "summary": alert.summary,
-            "severity": alert.severity.value,
-            "idempotency_key": alert.dedup_key,
-        }
-        return Opened.model_validate(await self._call("POST", "/v1/incidents", body)).ingested()
 
     async def open_incident(
         self, actor: Actor, service: str, summary: str, severity: Severity, idempotency_key: str

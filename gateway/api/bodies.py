@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.client import IncidentRef, IncidentSummary, Ingested
+from gateway.client import IncidentRef, IncidentSummary
 from incident.models import Severity
 from workflows.messages import MAX_PARAMS, MAX_TEXT, REQUEST_ID
 
@@ -144,9 +144,6 @@ class Opened(BaseModel):
         description="set when another open incident of the service is more severe: the agent's requests here are "
         "decided at that severity until a human confirms this one's",
     )
-
-    def ingested(self) -> Ingested:
-        return Ingested(self.dedup_key, self.workflow_id, self.recorded, self.message)
 
 
 class Postmortem(BaseModel):
