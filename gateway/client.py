@@ -52,7 +52,9 @@ from workflows.messages import (
     NoteRequest,
     ReloadRequest,
     ResolveRequest,
+    RoleRequest,
     SeverityRequest,
+    StakeholderUpdateRequest,
     WithdrawRequest,
 )
 
@@ -414,6 +416,22 @@ class Incidents:
 
     async def note(self, ref: Ref, actor: Actor, text: str) -> UpdateReply:
         return await self._act(ref, IncidentWorkflow.note, NoteRequest(actor=actor, text=text))
+
+    async def set_role(
+        self, ref: Ref, actor: Actor, role: str, person: str | None = None, propose: bool = False, reason: str = ""
+    ) -> UpdateReply:
+        """Take `role` (no `person`), hand it to `person`, or (an agent) propose `person` for it."""
+        req = RoleRequest(actor=actor, role=role, person=person, propose=propose, reason=reason)
+        return await self._act(ref, IncidentWorkflow.role, req)
+
+    async def stakeholder_update(
+        self, ref: Ref, actor: Actor, text: str | None = None, audience: str = "internal", propose: bool = False
+    ) -> UpdateReply:
+        """Send the update that is due (its draft, or `text`) to `audience`, or (an agent) propose its wording."""
+        req = StakeholderUpdateRequest.model_validate(
+            {"actor": actor, "text": text, "audience": audience, "propose": propose}
+        )
+        return await self._act(ref, IncidentWorkflow.stakeholder_update, req)
 
     async def request(
         self,

@@ -200,6 +200,29 @@ class RemoteIncidents:
     async def note(self, ref: str | Pinned, actor: Actor, text: str) -> UpdateReply:
         return await self._act(actor, f"/v1/incidents/{_path(ref)}/notes", {"text": text})
 
+    async def set_role(
+        self,
+        ref: str | Pinned,
+        actor: Actor,
+        role: str,
+        person: str | None = None,
+        propose: bool = False,
+        reason: str = "",
+    ) -> UpdateReply:
+        body = {"role": role, "person": person, "propose": propose, "reason": reason}
+        return await self._act(actor, f"/v1/incidents/{_path(ref)}/roles", body)
+
+    async def stakeholder_update(
+        self,
+        ref: str | Pinned,
+        actor: Actor,
+        text: str | None = None,
+        audience: str = "internal",
+        propose: bool = False,
+    ) -> UpdateReply:
+        body = {"text": text, "audience": audience, "propose": propose}
+        return await self._act(actor, f"/v1/incidents/{_path(ref)}/updates", body)
+
     async def request(
         self,
         ref: str | Pinned,

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from incident.actions import ActionParams, ActionRunner
 from incident.budget import AgentBudget
+from incident.coordination import Coordination
 from incident.durations import Duration
 from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
 from incident.models import NAME
@@ -134,6 +135,9 @@ class Service(Strict):
     context: ServiceContext = Field(default_factory=ServiceContext)
     actions: dict[str, ActionRunner] = Field(
         default_factory=dict, description="how approved actions run for this service; wins over top-level `actions`"
+    )
+    coordination: Coordination | None = Field(
+        None, description="roles, channel and updates for this service: each section set here wins over the defaults"
     )
 
 
@@ -257,6 +261,10 @@ class Config(Strict):
         default_factory=dict, description="how approved actions run (webhook, command, statuspage); see docs/actions.md"
     )
     integrations: Integrations = Field(default_factory=Integrations)
+    coordination: Coordination = Field(
+        default_factory=Coordination,
+        description="who leads, which channel, what we tell support; see docs/coordination.md",
+    )
     agents: dict[str, AgentIdentity] = Field(
         default_factory=dict, description="agent identities for `baton mcp`, each with its token; see docs/mcp.md"
     )
@@ -275,6 +283,11 @@ class Config(Strict):
         if (runner := self.actions.get(action)) is not None:
             return runner, f"actions.{action}"
         return None, ""
+
+    def coordination_for(self, service: str) -> Coordination:
+        """The coordination `service` runs by: its own sections over the top-level defaults."""
+        own = self.services[service].coordination
+        return own.over(self.coordination) if own else self.coordination
 
     def action_params(self, service: str) -> dict[str, ActionParams]:
         """Per action with a runner for `service`: the parameters it takes (what the policy snapshot carries)."""

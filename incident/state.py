@@ -17,13 +17,16 @@ from pydantic import BaseModel, Field
 from incident.actions import ActionParams
 from incident.approvals import Approval, ApprovalStatus, Refusal
 from incident.budget import AgentBudgets, Usage
+from incident.channel import ChannelState
 from incident.config import Config, EscalationPolicy, ServiceContext
 from incident.context import PageContext
+from incident.coordination import LEAD, Coordination
 from incident.escalation import EscalationCursor
 from incident.links import Link
 from incident.models import Actor, ActorKind, Alert, AlertRecord, Severity, Status, TimelineEntry
 from incident.policy import Boundaries
 from incident.timeline import STORY
+from incident.updates import UpdatesState
 
 TIMELINE_ALERT_ENTRIES = 20
 """Alert events written to the timeline one by one; past this the count goes on and one entry sums them up."""
@@ -136,6 +139,9 @@ class IncidentPolicy(BaseModel):
     budgets: AgentBudgets | None = Field(
         None, description="agents' budgets per incident (None in older snapshots: no budget is counted)"
     )
+    coordination: Coordination | None = Field(
+        None, description="roles, channel and stakeholder updates (None in older snapshots: none of it)"
+    )
 
     @classmethod
     def snapshot(cls, config: Config, service: str) -> IncidentPolicy:
@@ -155,6 +161,7 @@ class IncidentPolicy(BaseModel):
             providers=context_providers(config, service),
             action_params=config.action_params(service),
             budgets=AgentBudgets(agents={name: a.budget for name, a in config.agents.items()}),
+            coordination=config.coordination_for(service),
         )
 
 
@@ -239,6 +246,14 @@ class IncidentState(BaseModel):
     )
     budget_use: list[Usage] = Field(default_factory=list, description="agents' budgets used in the current windows")
     refusal_notices: int = Field(0, description="refusal notices sent to responders (bounded)")
+    roles: dict[str, str] = Field(default_factory=dict, description="role -> the person holding it (`lead`, `comms`…)")
+    commanders_paged: bool = Field(False, description="incident commanders were paged because nobody led in time")
+    channel: ChannelState | None = Field(None, description="the incident's Slack channel, where there is one")
+    updates: UpdatesState | None = Field(None, description="stakeholder updates, where a cadence applies")
+
+    @property
+    def lead(self) -> str | None:
+        return self.roles.get(LEAD)
 
     @property
     def oncall(self) -> list[str]:

@@ -83,12 +83,29 @@ class Kind(StrEnum):
     ACTION_RAN = "action_ran"
     ACTION_FAILED = "action_failed"
     ACTION_SKIPPED = "action_skipped"
+    # coordination: roles, the channel, stakeholder updates
+    ROLE = "role"
+    """Someone took, handed over or gave up a role."""
+    ROLE_PROPOSED = "role_proposed"
+    LEAD_MISSING = "lead_missing"
+    """Nobody led in time: the incident commanders are paged."""
+    CHANNEL = "channel"
+    """The channel was created (or found), announced, or archived."""
+    CHANNEL_PROBLEM = "channel_problem"
+    UPDATE_DUE = "update_due"
+    UPDATE_REMINDED = "update_reminded"
+    UPDATE_ESCALATED = "update_escalated"
+    UPDATE_PROPOSED = "update_proposed"
+    UPDATE_SENT = "update_sent"
 
 
 ALERT_KINDS = (Kind.ALERT, Kind.ALERTS_MORE)
 STORY = frozenset(
     {
         Kind.OPENED,
+        Kind.ROLE,
+        Kind.LEAD_MISSING,
+        Kind.UPDATE_SENT,
         Kind.COORDINATION,
         Kind.ALERT,
         Kind.ALERTS_MORE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
@@ -72,6 +72,25 @@ class SeverityRequest(ActorRequest):
 
     severity: Severity
     reason: str = Field("", max_length=MAX_TEXT)
+
+
+class RoleRequest(ActorRequest):
+    """A human takes a role (`person` unset or themselves) or hands it to `person`; an agent may only propose
+    someone (`propose`), never take or assign a role."""
+
+    role: str = Field(min_length=1, max_length=64)
+    person: str | None = Field(None, min_length=1, max_length=64)
+    propose: bool = False
+    reason: str = Field("", max_length=MAX_TEXT)
+
+
+class StakeholderUpdateRequest(ActorRequest):
+    """Send the stakeholder update that is due (its draft, or `text` as edited) to an audience; an agent may
+    propose its wording (`propose`), and sends only where the boundaries let it."""
+
+    text: str | None = Field(None, min_length=1, max_length=MAX_TEXT)
+    audience: Literal["internal", "customers"] = "internal"
+    propose: bool = False
 
 
 class ActionRequest(ActorRequest):

@@ -6,10 +6,12 @@ INCIDENT_ID = SearchAttributeKey.for_keyword("IncidentId")
 INCIDENT_STATUS = SearchAttributeKey.for_keyword("IncidentStatus")
 INCIDENT_SEVERITY = SearchAttributeKey.for_keyword("IncidentSeverity")
 INCIDENT_SERVICE = SearchAttributeKey.for_keyword("IncidentService")
+INCIDENT_LEAD = SearchAttributeKey.for_keyword("IncidentLead")
+"""Who leads the incident (unset while nobody does): `IncidentLead = "alice"`."""
 BOUNDARY_REFUSALS = SearchAttributeKey.for_int("BoundaryRefusals")
 """Requests the boundaries refused (never or undefined): `BoundaryRefusals > 0` finds what the policy forgot."""
 
-ALL = (INCIDENT_ID, INCIDENT_STATUS, INCIDENT_SEVERITY, INCIDENT_SERVICE, BOUNDARY_REFUSALS)
+ALL = (INCIDENT_ID, INCIDENT_STATUS, INCIDENT_SEVERITY, INCIDENT_SERVICE, INCIDENT_LEAD, BOUNDARY_REFUSALS)
 
 
 def type_name(key: SearchAttributeKey) -> str:

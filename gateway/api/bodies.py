@@ -4,6 +4,7 @@ cannot smuggle an `actor`: the token decides who acts) and per answer, as the Op
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,25 @@ class SeverityBody(Judgment):
 
 class ResolveBody(Judgment):
     summary: str = Field("", max_length=MAX_TEXT, description="what fixed it")
+
+
+class RoleBody(Body):
+    role: str = Field(min_length=1, max_length=64, description="lead, or a role the config defines (comms, scribe…)")
+    person: str | None = Field(
+        None, min_length=1, max_length=64, description="who takes it; unset: the caller (a person) takes it"
+    )
+    propose: bool = Field(False, description="propose `person` instead of assigning: what an agent may do")
+    reason: str = Text
+
+
+class UpdateBody(Body):
+    text: str | None = Field(
+        None, min_length=1, max_length=MAX_TEXT, description="the update as sent; unset: the draft as it stands"
+    )
+    audience: Literal["internal", "customers"] = Field(
+        "internal", description="internal: the config's internal audiences; customers: asked as customer_comms"
+    )
+    propose: bool = Field(False, description="propose this wording for the update instead of sending it")
 
 
 class PageBody(Body):

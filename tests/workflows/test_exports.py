@@ -9,7 +9,18 @@ import workflows.incident
 from workflows.incident import IncidentWorkflow, Rejected
 
 SIGNALS = {"alert", "alerts"}
-UPDATES = {"acknowledge", "resolve", "severity", "note", "request", "decide", "withdraw", "reload"}
+UPDATES = {
+    "acknowledge",
+    "resolve",
+    "severity",
+    "note",
+    "request",
+    "decide",
+    "withdraw",
+    "reload",
+    "role",
+    "stakeholder_update",
+}
 QUERIES = {"state", "policy", "timeline"}
 
 

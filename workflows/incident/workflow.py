@@ -28,14 +28,17 @@ with workflow.unsafe.imports_passed_through():
     from incident.timeline import Kind
     from workflows import search_attributes as sa
     from workflows.incident.approvals import Approvals
+    from workflows.incident.channel import Channel
     from workflows.incident.context import ContextGathering
     from workflows.incident.escalation import Escalation
     from workflows.incident.paging import Paging
     from workflows.incident.proofs import Proofs
     from workflows.incident.refusals import Refusals
     from workflows.incident.requests import ACTIONS_FROM_MAIN_LOOP, Requests
+    from workflows.incident.roles import Roles
     from workflows.incident.run import IncidentRun, Rejected
     from workflows.incident.step_up import StepUp
+    from workflows.incident.updates import StakeholderUpdates
     from workflows.messages import (
         MAX_POLICY_BYTES,
         ActionReply,
@@ -45,7 +48,9 @@ with workflow.unsafe.imports_passed_through():
         NoteRequest,
         ReloadRequest,
         ResolveRequest,
+        RoleRequest,
         SeverityRequest,
+        StakeholderUpdateRequest,
         WithdrawRequest,
     )
 
@@ -99,6 +104,12 @@ class IncidentWorkflow:
         self._approvals = Approvals(run, self._refusals, self._step_up)
         self._proofs = Proofs(run, self._refusals)
         self._requests = Requests(run, self._refusals, self._approvals, self._step_up)
+        self._roles = Roles(run, self._refusals)
+        self._updates = StakeholderUpdates(run, self._refusals)
+        self._channel = Channel(run)
+        self._coordination = (self._roles, self._updates, self._channel)
+        """Helpers with deadlines of their own (who leads, updates due, the channel): each says when it must act
+        next (`deadline`) and acts on what has come (`step`)."""
         run.hold(lambda: self._context.late_pending > 0 or self._context.late_ready)
         for alert in inp.carry_alerts:
             self._on_alert(alert)
@@ -153,6 +164,9 @@ class IncidentWorkflow:
                 continue
             if due := [a for a in st.pending_approvals if a.deadline <= now]:
                 self._approvals.timed_out(due[0], now)
+                self._publish()
+                continue
+            if await self._coordinate(now):
                 self._publish()
                 continue
             deadline, why = self._next_deadline()
@@ -219,6 +233,13 @@ class IncidentWorkflow:
             fresh = None
         return fresh or self._run.policy
 
+    async def _coordinate(self, now: datetime) -> bool:
+        """Let the coordination helpers act on what has come; whether one did."""
+        for helper in self._coordination:
+            if await helper.step(now):
+                return True
+        return False
+
     def _history_due(self) -> bool:
         """Time to continue as new: the history is long in events, or large in bytes, or Temporal suggests it."""
         info = workflow.info()
@@ -265,6 +286,7 @@ class IncidentWorkflow:
         if st.status is Status.ACKNOWLEDGED and st.ack_deadline:
             deadlines.append((st.ack_deadline, "ack timeout"))
         deadlines += [(a.deadline, f"approval {a.id} ({a.action}) unanswered") for a in st.pending_approvals]
+        deadlines += [d for helper in self._coordination if (d := helper.deadline()) is not None]
         if not deadlines:
             return None, None
         return min(deadlines, key=lambda d: d[0])
@@ -361,6 +383,24 @@ class IncidentWorkflow:
         self._approvals.validate_withdraw(req)
 
     @workflow.update
+    async def role(self, req: RoleRequest) -> UpdateReply:
+        """A human takes or hands over a role; an agent may only propose someone."""
+        return await self._vouched(req, "role") or self._roles.change(req, self._proofs.last)
+
+    @role.validator
+    def _validate_role(self, req: RoleRequest) -> None:
+        self._roles.validate(req)
+
+    @workflow.update
+    async def stakeholder_update(self, req: StakeholderUpdateRequest) -> UpdateReply:
+        """Send the stakeholder update that is due, or (an agent) propose its wording."""
+        return await self._vouched(req, "stakeholder_update") or self._updates.send(req, self._proofs.last)
+
+    @stakeholder_update.validator
+    def _validate_stakeholder_update(self, req: StakeholderUpdateRequest) -> None:
+        self._updates.validate(req)
+
+    @workflow.update
     async def reload(self, req: ReloadRequest) -> UpdateReply:
         """A human applies the current config's policy to this running incident."""
         if refused := await self._vouched(req, "reload"):
@@ -421,6 +461,8 @@ class IncidentWorkflow:
             sa.INCIDENT_SEVERITY.value_set(st.severity.value),
             sa.INCIDENT_SERVICE.value_set(st.service),
         ]
+        if st.lead:
+            wanted.append(sa.INCIDENT_LEAD.value_set(st.lead))
         changed = [u for u in wanted if current.get(u.key) != u.value]
         if changed:
             workflow.upsert_search_attributes(changed)
