@@ -21,7 +21,7 @@ from activities.policy import PolicyActivities
 from gateway.ingest import send_alerts
 from gateway.keyfiles import KeyProblem, trusted_keys
 from gateway.logs import quiet_tracebacks
-from gateway.temporal import TASK_QUEUE, connect
+from gateway.temporal import TASK_QUEUE, SearchAttributesMissing, connect, ensure_search_attributes
 from incident.config import Config, load_config
 from incident.keys import TrustedKeys
 from workflows.agent import AgentWorkflow
@@ -90,6 +90,11 @@ async def run_worker(config_path: str | None = None) -> None:
             "identity.trusted_keys or BATON_TRUSTED_KEYS (see docs/security.md)"
         )
     client = await connect()
+    try:
+        if added := await ensure_search_attributes(client):
+            log.info("search attributes added to the namespace", added=added)
+    except SearchAttributesMissing as e:
+        raise SystemExit(f"baton worker: {e}") from None
     async with httpx.AsyncClient() as http:
         worker = build_worker(client, config, http, trusted=trusted)
         log.info("worker started", task_queue=TASK_QUEUE, temporal=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"))
