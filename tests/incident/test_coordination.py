@@ -30,7 +30,8 @@ coordination:
     text = text.replace(
         '  checkout: {escalation: two-levels, customer_facing: true, runbook: "https://runbooks.example/checkout"}',
         "  checkout:\n    escalation: two-levels\n    customer_facing: true\n"
-        '    coordination:\n      lead_within: {SEV2: 15m}\n      slack: {channel: {create: false, static: "#checkout"}}',
+        "    coordination:\n      lead_within: {SEV2: 15m}\n"
+        '      slack: {channel: {create: false, static: "#checkout"}}',
     )
     config = parse_config(text)
     checkout, search = config.coordination_for("checkout"), config.coordination_for("search")
