@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 from incident import roles
 from incident import sentences as say
@@ -114,7 +115,12 @@ class Roles:
         run.record(Actor.system(), Kind.LEAD_MISSING, say.lead_missing(within, people), data)
         if not people:
             return True
-        found = await self.paging.lookup([f"user:{p}" for p in people], at, "who are the incident commanders")
+        try:
+            found = await self.paging.lookup([f"user:{p}" for p in people], at, "who are the incident commanders")
+        except ActivityError as e:
+            why = str(e.cause or e)
+            run.record(Actor.system(), Kind.PAGE_PROBLEM, f"could not look up the incident commanders: {why}")
+            return True
         self.paging.report_problems(found)
         if st.lead is not None or not st.open:
             return True  # someone took the lead (or resolved it) while looking up
