@@ -129,6 +129,7 @@ class IncidentSummary:
     run_id: str
     opened_at: datetime
     closed_at: datetime | None
+    lead: str | None = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +342,7 @@ class Incidents:
         service: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        lead: str | None = None,
     ) -> list[IncidentSummary]:
         """Incidents newest first. A run that continued-as-new is the same incident and is not listed twice."""
         clauses = ["IncidentId IS NOT NULL", '(ExecutionStatus != "ContinuedAsNew" OR IncidentStatus = "resolved")']
@@ -352,6 +354,8 @@ class Incidents:
             clauses.append(f'IncidentService = "{_quote(service)}"')
         if since:
             clauses.append(f'StartTime >= "{since.isoformat()}"')
+        if lead:
+            clauses.append(f'IncidentLead = "{_quote(lead)}"')
         seen: dict[str, IncidentSummary] = {}
         for wf in await self._runs(" AND ".join(clauses), limit=limit * 2):
             attrs = wf.typed_search_attributes
@@ -367,6 +371,7 @@ class Incidents:
                 run_id=wf.run_id,
                 opened_at=wf.start_time,
                 closed_at=wf.close_time,
+                lead=attrs.get(sa.INCIDENT_LEAD),
             )
         return sorted(seen.values(), key=lambda s: s.opened_at, reverse=True)[:limit]
 

@@ -161,6 +161,9 @@ class Play:
                 return await c.approve(wid, who, approval or "", step.text)
             case "deny":
                 return await c.deny(wid, who, approval or "", step.reason)
+            case "lead" | "role":
+                role = step.role or "lead"
+                return await c.set_role(wid, who, role, step.person, step.propose, step.rationale)
         return await c.request(wid, who, step.do, step.rationale, step.params, step.text)
 
     async def _as(self, step: Step) -> Incidents:
