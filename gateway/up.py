@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from gateway.keyfiles import KeyProblem, ensure_signing_key
+from gateway.metrics import METRICS_ADDRESS, TEMPORAL_METRICS_ADDRESS
 from gateway.secret_file import UnsafeSecretFile, create_secret, read_secret
 from gateway.supervise import ChildSpec, StopRequest, Supervisor, describe_exit
 from gateway.temporal import search_attribute_flags
@@ -109,9 +110,17 @@ class Stack:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("BATON_DATA_DIR", ".baton")))
     stop: StopRequest = field(default_factory=StopRequest)
 
+    @property
+    def metrics_ports(self) -> dict[str, int]:
+        """Where `baton up` serves metrics besides the intake's `/metrics`: the ports after the intake's."""
+        return {"worker metrics": self.http_port + 1, "worker SDK metrics": self.http_port + 2} | {
+            "intake SDK metrics": self.http_port + 3
+        }
+
     def run(self) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        for name, port in (("Temporal", self.temporal_port), ("UI", self.ui_port), ("intake", self.http_port)):
+        ports = [("Temporal", self.temporal_port), ("UI", self.ui_port), ("intake", self.http_port)]
+        for name, port in [*ports, *self.metrics_ports.items()]:
             if port_open(port):
                 print(f"baton up: port {port} ({name}) is already in use; is baton already up?", file=sys.stderr)
                 return 1
@@ -138,8 +147,8 @@ class Stack:
             [
                 # The dev server stops cleanly (SQLite flushed) on SIGINT.
                 ChildSpec("temporal", temporal, env, stop_signal=signal.SIGINT),
-                ChildSpec("worker", [sys.executable, "-m", "worker"], env),
-                ChildSpec("intake", [sys.executable, "-m", "starter", "serve"], env),
+                ChildSpec("worker", [sys.executable, "-m", "worker"], env | self._metrics_env("worker")),
+                ChildSpec("intake", [sys.executable, "-m", "starter", "serve"], env | self._metrics_env("intake")),
             ]
         )
         self.stop.install()
@@ -162,6 +171,15 @@ class Stack:
                 print("\nbaton up: stopping (intake, worker, Temporal)…", file=sys.stderr, flush=True)
             children.stop_all()
         return code
+
+    def _metrics_env(self, child: str) -> dict[str, str]:
+        """Loopback addresses for a child's metrics (docs/observability.md)."""
+        if child == "worker":
+            return {
+                METRICS_ADDRESS: f"127.0.0.1:{self.http_port + 1}",
+                TEMPORAL_METRICS_ADDRESS: f"127.0.0.1:{self.http_port + 2}",
+            }
+        return {TEMPORAL_METRICS_ADDRESS: f"127.0.0.1:{self.http_port + 3}"}
 
     def _wait(self, children: Supervisor, ready: Callable[[], bool], what: str) -> None:
         """Until `ready`; a child that exits while starting fails the start (a broken setup, not a hiccup)."""
@@ -209,6 +227,9 @@ class Stack:
             f"  Temporal UI    http://localhost:{self.ui_port}/namespaces/default/workflows\n"
             f"  gateway        http://127.0.0.1:{self.http_port}  (intake and incidents API; OpenAPI: /docs)\n"
             f"  Temporal       127.0.0.1:{self.temporal_port}  (data in {self.data_dir})\n"
+            f"  metrics        http://127.0.0.1:{self.http_port}/metrics (intake), "
+            f"http://127.0.0.1:{self.http_port + 1}/metrics (worker); Temporal SDK's on ports "
+            f"{self.http_port + 2} (worker) and {self.http_port + 3} (intake)\n"
             f"{token_line}\n"
             "A part that dies is restarted; Ctrl-C stops everything.\n",
             flush=True,
