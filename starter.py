@@ -16,7 +16,7 @@ from gateway.client import Incidents
 from gateway.http_server import server_config
 from gateway.intake import create_app
 from gateway.keyfiles import KeyProblem, gateway_signer
-from gateway.logs import configure_logging
+from gateway.logs import configure_logging, json_logs
 from gateway.metrics import temporal_telemetry
 from gateway.secret_file import UnsafeSecretFile, read_secret
 from gateway.temporal import connect
@@ -47,7 +47,8 @@ async def serve_async(
 ) -> None:
     signer = _signer()
     try:
-        temporal_telemetry()  # before the first client: the SDK's runtime is chosen when it connects
+        # Before the first client: the SDK's runtime is chosen when a client connects.
+        temporal_telemetry(json_logs=json_logs())
     except ValueError as e:
         raise SystemExit(f"baton intake: {e}") from None
     client = await connect(lazy=True)

@@ -80,10 +80,11 @@ def build_worker(
 
 
 async def run_worker(config_path: str | None = None) -> None:
-    configure_logging()  # an activity's failure carries alert contents in its locals: never log them
+    json_logs = configure_logging()  # an activity's failure carries alert contents in its locals: never log them
     config = load_config(config_path)
     try:
-        telemetry = temporal_telemetry()  # before the first client: the SDK's runtime is chosen when it connects
+        # Before the first client: the SDK's runtime is chosen when a client connects.
+        telemetry = temporal_telemetry(json_logs=json_logs)
         metrics = serve_metrics()
     except (ValueError, OSError) as e:
         raise SystemExit(f"baton worker: {e}") from None

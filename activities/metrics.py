@@ -8,9 +8,11 @@ docs/observability.md lists what each metric means.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import get_args
 
 from prometheus_client import Counter, Histogram
 
+from activities.notifiers import NOTIFIERS
 from incident.models import Page
 
 PAGES = Counter(
@@ -40,6 +42,23 @@ PAGE_LATENESS = Histogram(
     "How long after its level's time ran out a late page was delivered.",
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
 )
+
+
+OUTCOMES = ("sent", "failed", "refused")
+
+
+def _start_at_zero() -> None:
+    """Every method's series exist from the start at 0: a counter that first appears at 1 shows no increase to
+    `increase()` and `rate()`, so the first failed page, or the first delivery after an outage, would not count."""
+    for method in NOTIFIERS:
+        for kind in get_args(Page.model_fields["kind"].annotation):
+            for outcome in OUTCOMES:
+                PAGES.labels(method, kind, outcome)
+        ESCALATIONS.labels(method)
+        PAGES_LATE.labels(method)
+
+
+_start_at_zero()
 
 
 def page_sent(method: str, page: Page, now: datetime | None = None) -> None:

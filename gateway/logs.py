@@ -40,9 +40,13 @@ def fields() -> list[Processor]:
     ]
 
 
+def json_logs(environ: dict[str, str] | None = None) -> bool:
+    return (environ if environ is not None else os.environ).get(LOG_FORMAT, "").strip().lower() == "json"
+
+
 def configure_logging(environ: dict[str, str] | None = None) -> bool:
     """Set up this process's logging from BATON_LOG_FORMAT; True when it is JSON. Always quiet tracebacks."""
-    if (environ if environ is not None else os.environ).get(LOG_FORMAT, "").strip().lower() != "json":
+    if not json_logs(environ):
         quiet_tracebacks()
         return False
     structlog.configure(

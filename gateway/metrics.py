@@ -9,9 +9,10 @@ lists every metric and what it means.
 from __future__ import annotations
 
 import os
+from logging import getLogger
 
 from prometheus_client import Counter, Histogram, start_http_server
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 
 from incident.models import Alert, AlertAction
 
@@ -56,6 +57,27 @@ REFUSALS = Counter(
     "for what needs approval and none was given), params, budget, or rejected (refused before it was recorded).",
     ["verdict"],
 )
+
+
+SOURCES = ("events", "alertmanager", "grafana", "datadog", "mcp")
+"""The integrations alerts come through (`Alert.source`), and `mcp` for incidents agents open."""
+UNAVAILABLE_ERRORS = ("temporal_unavailable", "storm_backlog", "not_recorded")
+
+
+def _start_at_zero() -> None:
+    """Every known series exists from the start at 0: a counter that first appears at 1 shows no increase to
+    `increase()` and `rate()`, so the first alert (or the first 503) after a restart would not count."""
+    for source in SOURCES:
+        for outcome in ("accepted", "refused", "unavailable"):
+            ALERTS_RECEIVED.labels(source, outcome)
+        for result in ("opened", "duplicate", "ignored"):
+            ALERTS_DELIVERED.labels(source, result)
+        INCIDENTS_OPENED.labels(source)
+    for error in UNAVAILABLE_ERRORS:
+        INTAKE_UNAVAILABLE.labels(error)
+
+
+_start_at_zero()
 
 
 def alert_delivered(alerts: list[Alert], started: bool | None, taken: bool) -> None:
@@ -104,14 +126,25 @@ def serve_metrics(environ: dict[str, str] | None = None) -> tuple[str, int] | No
     return host, port
 
 
-def temporal_telemetry(environ: dict[str, str] | None = None) -> str | None:
-    """Make the SDK's default runtime export its own metrics (workflow task latencies, pollers, slots, request
-    failures) at BATON_TEMPORAL_METRICS_ADDRESS, before any client connects. The address, or None when unset."""
+def temporal_telemetry(environ: dict[str, str] | None = None, json_logs: bool = False) -> str | None:
+    """Set the SDK's default runtime, before any client connects: its own metrics (workflow task latencies,
+    pollers, slots, request failures) at BATON_TEMPORAL_METRICS_ADDRESS, and with `json_logs` its core's log lines
+    through the standard library's logging (so they are JSON too). The metrics address, or None when unset."""
     value = (environ if environ is not None else os.environ).get(TEMPORAL_METRICS_ADDRESS, "").strip()
-    if not value:
+    bind: str | None = None
+    metrics: PrometheusConfig | None = None
+    if value:
+        host, port = parse_address(value, TEMPORAL_METRICS_ADDRESS)
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        metrics = PrometheusConfig(bind_address=bind, counters_total_suffix=True, durations_as_seconds=True)
+    if metrics is None and not json_logs:
         return None
-    host, port = parse_address(value, TEMPORAL_METRICS_ADDRESS)
-    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    config = PrometheusConfig(bind_address=bind, counters_total_suffix=True, durations_as_seconds=True)
-    Runtime.set_default(Runtime(telemetry=TelemetryConfig(metrics=config)), error_if_already_set=False)
+    logging = LoggingConfig.default
+    if json_logs:
+        logging = LoggingConfig(filter=logging.filter, forwarding=LogForwardingConfig(getLogger("temporalio.core")))
+    try:
+        runtime = Runtime(telemetry=TelemetryConfig(logging=logging, metrics=metrics))
+    except Exception as e:  # the core's own error: the address is taken or cannot be bound
+        raise ValueError(f"{TEMPORAL_METRICS_ADDRESS}={value}: {e}") from None
+    Runtime.set_default(runtime, error_if_already_set=False)
     return bind

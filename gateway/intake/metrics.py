@@ -23,6 +23,7 @@ from temporalio.client import WorkflowHandle
 
 from gateway.client import Incidents
 from gateway.metrics import INTAKE_LATENCY
+from incident.models import Severity
 from workflows import search_attributes as sa
 from workflows.incident import IncidentWorkflow
 
@@ -55,11 +56,14 @@ class OpenIncidents(Collector):
         self.counts: OpenCounts | None = None
         self.scanned_at = 0.0
         self._lock = asyncio.Lock()
+        self._of: Incidents | None = None
+        """Whose counts these are (one app per process, but tests make many)."""
 
     async def refresh(self, incidents: Incidents) -> None:
         async with self._lock:
-            if time.monotonic() - self.scanned_at < SCAN_EVERY:
+            if incidents is self._of and time.monotonic() - self.scanned_at < SCAN_EVERY:
                 return
+            self._of = incidents
             try:
                 self.counts = await asyncio.wait_for(scan(incidents), SCAN_TIMEOUT)
             except Exception:
@@ -73,7 +77,7 @@ class OpenIncidents(Collector):
         opened = GaugeMetricFamily(
             "baton_incidents_open", "Incidents open now (not resolved), by severity.", labels=["severity"]
         )
-        for severity, n in sorted(counts.by_severity.items()):
+        for severity, n in sorted(({s.value: 0 for s in Severity} | counts.by_severity).items()):
             opened.add_metric([severity], n)
         yield opened
         if counts.approvals_pending is not None:
