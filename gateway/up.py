@@ -28,6 +28,10 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 """Measured on a 2-core machine: default SQLite settings saturate near 26 new incidents/s; WAL with
 synchronous=normal holds 50/s at p99 325 ms."""
 READY_TIMEOUT = 60.0
+METRICS_OFFSET = 64
+"""`baton up` serves the worker's metrics on the intake's port + 64 (8464), and the Temporal SDK's on the next two
+(the worker's, the intake's): clear of the ports next to the intake's that other commands default to (`baton mcp
+--http` takes 8401)."""
 RETENTION = "720h"  # resolved incidents stay readable (show, postmortem) for 30 days
 
 
@@ -112,10 +116,9 @@ class Stack:
 
     @property
     def metrics_ports(self) -> dict[str, int]:
-        """Where `baton up` serves metrics besides the intake's `/metrics`: the ports after the intake's."""
-        return {"worker metrics": self.http_port + 1, "worker SDK metrics": self.http_port + 2} | {
-            "intake SDK metrics": self.http_port + 3
-        }
+        """Where `baton up` serves metrics besides the intake's `/metrics` (see METRICS_OFFSET)."""
+        base = self.http_port + METRICS_OFFSET
+        return {"worker metrics": base, "worker SDK metrics": base + 1, "intake SDK metrics": base + 2}
 
     def run(self) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -174,12 +177,13 @@ class Stack:
 
     def _metrics_env(self, child: str) -> dict[str, str]:
         """Loopback addresses for a child's metrics (docs/observability.md)."""
+        ports = self.metrics_ports
         if child == "worker":
             return {
-                METRICS_ADDRESS: f"127.0.0.1:{self.http_port + 1}",
-                TEMPORAL_METRICS_ADDRESS: f"127.0.0.1:{self.http_port + 2}",
+                METRICS_ADDRESS: f"127.0.0.1:{ports['worker metrics']}",
+                TEMPORAL_METRICS_ADDRESS: f"127.0.0.1:{ports['worker SDK metrics']}",
             }
-        return {TEMPORAL_METRICS_ADDRESS: f"127.0.0.1:{self.http_port + 3}"}
+        return {TEMPORAL_METRICS_ADDRESS: f"127.0.0.1:{ports['intake SDK metrics']}"}
 
     def _wait(self, children: Supervisor, ready: Callable[[], bool], what: str) -> None:
         """Until `ready`; a child that exits while starting fails the start (a broken setup, not a hiccup)."""
@@ -209,6 +213,7 @@ class Stack:
             return False
 
     def _banner(self, token_from_file: bool, kept: list[str]) -> None:
+        ports = self.metrics_ports
         where = self.data_dir / "intake-token"
         token_line = (
             f"  intake token   in {where} (export BATON_INTAKE_TOKEN=$(cat {where}))"
@@ -228,8 +233,8 @@ class Stack:
             f"  gateway        http://127.0.0.1:{self.http_port}  (intake and incidents API; OpenAPI: /docs)\n"
             f"  Temporal       127.0.0.1:{self.temporal_port}  (data in {self.data_dir})\n"
             f"  metrics        http://127.0.0.1:{self.http_port}/metrics (intake), "
-            f"http://127.0.0.1:{self.http_port + 1}/metrics (worker); Temporal SDK's on ports "
-            f"{self.http_port + 2} (worker) and {self.http_port + 3} (intake)\n"
+            f"http://127.0.0.1:{ports['worker metrics']}/metrics (worker); the Temporal SDK's on "
+            f":{ports['worker SDK metrics']} (worker), :{ports['intake SDK metrics']} (intake)\n"
             f"{token_line}\n"
             "A part that dies is restarted; Ctrl-C stops everything.\n",
             flush=True,

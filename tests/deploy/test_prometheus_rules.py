@@ -19,10 +19,11 @@ RULE_TESTS = DEPLOY / "prometheus" / "baton-rules.test.yaml"
 DASHBOARD = DEPLOY / "grafana" / "baton.json"
 ISSUE_RULES = {"BatonPagesFailing", "BatonNoWorkerPolling", "BatonIntake503s", "BatonEscalationLate", "Watchdog"}
 
-needs_promtool = pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs Debian's prometheus (promtool)")
+needs_promtool = pytest.mark.integration  # runs Debian's promtool (scripts/test-deps installs it)
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    assert Path(PROMTOOL).exists(), "needs Debian's prometheus (scripts/test-deps installs it)"
     return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=60, cwd=RULES.parent)
 
 
@@ -47,6 +48,7 @@ def test_promtool_test_rules_fails_when_an_expectation_is_wrong(tmp_path: Path) 
     assert wrong != RULE_TESTS.read_text()
     (tmp_path / RULE_TESTS.name).write_text(wrong)
     done = subprocess.run([PROMTOOL, "test", "rules", RULE_TESTS.name], capture_output=True, text=True, cwd=tmp_path)
+    assert "FAILED" in done.stdout + done.stderr
     assert done.returncode != 0
 
 
