@@ -14,7 +14,7 @@ SCRIPT = """
 import logging, structlog
 from gateway.logs import configure_logging
 assert configure_logging({"BATON_LOG_FORMAT": "json"})
-structlog.contextvars.bind_contextvars(incident="BAT-7", workflow_id="incident-events:k")
+structlog.contextvars.bind_contextvars(incident="BAT-7", workflow_id="incident:events:k")
 
 def normalise(payload):
     raise ValueError("cannot normalise")
@@ -39,7 +39,7 @@ def test_every_line_is_json_with_the_incident_and_no_locals() -> None:
     lines = run(SCRIPT)
     assert [line["message"] for line in lines] == ["normalising failed", "the SDK failed too", "from uvicorn"]
     for line in lines:
-        assert line["incident"] == "BAT-7" and line["workflow_id"] == "incident-events:k"
+        assert line["incident"] == "BAT-7" and line["workflow_id"] == "incident:events:k"
         assert line["level"] and line["timestamp"].endswith("Z")
     frames = lines[0]["exception"][0]["frames"]
     assert frames[-1]["name"] == "normalise" and all("locals" not in f for f in frames)
