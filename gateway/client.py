@@ -29,6 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from gateway import metrics
 from gateway.attesting import Signer
 from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE
@@ -333,7 +334,10 @@ class Incidents:
             )
 
         with temporal_errors():
-            return await patiently(ask, f"agent:{agent}'s record")
+            reply = await patiently(ask, f"agent:{agent}'s record")
+        if not reply.ok:
+            metrics.refused(reply.verdict)
+        return reply
 
     async def search(
         self,
@@ -512,12 +516,14 @@ class Incidents:
                 ) from None
             except WorkflowUpdateFailedError as e:
                 cause = e.cause
+                metrics.refused(None)
                 raise Refused(getattr(cause, "message", None) or str(cause or e)) from None
             except NotFound:
                 if attempt == 0:
                     continue  # it continued-as-new between finding and asking: find it again
                 raise
             if not result.ok:
+                metrics.refused(result.verdict)
                 raise Refused(result.message, result.rule, result.verdict)
             return result
         raise NotFound(ref)
