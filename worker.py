@@ -27,6 +27,7 @@ from incident.config import Config, load_config
 from incident.keys import TrustedKeys
 from workflows.agent import AgentWorkflow
 from workflows.changelog import ChangeLogWorkflow
+from workflows.channel_close import ChannelCloseWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
 
@@ -62,7 +63,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow],
+        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow, ChannelCloseWorkflow],
         activities=[
             paging.lookup_targets,
             paging.send_page,

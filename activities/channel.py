@@ -27,7 +27,7 @@ from urllib.parse import quote
 import httpx
 import structlog
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import slack_api
 from activities.notifiers import render
@@ -68,6 +68,7 @@ NOT_CONFIGURED = "integrations.slack is not configured on the worker"
 _ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 _NOT_NAME = re.compile(r"[^a-z0-9_-]+")
 
+BENIGN = ApplicationErrorCategory.BENIGN
 Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
