@@ -232,7 +232,9 @@ class ChannelActivities:
                     await self._mark(found, req.incident_id, req.service)
                     return ChannelOpened(channel_id=found, name=name, created=True, found=True)
                 continue
-            cid = str(answer["channel"]["id"])
+            cid = str((answer.get("channel") or {}).get("id") or "")
+            if not cid:
+                raise ApplicationError(f"slack created #{name} but gave no channel id", type=SLACK_FAILED)
             activity.heartbeat({"channel_id": cid, "name": name})  # a retry from here on reuses it
             await self._mark(cid, req.incident_id, req.service)
             log.info("channel created", incident=req.incident_id, channel=cid, name=name)
