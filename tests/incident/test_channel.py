@@ -12,7 +12,7 @@ from incident.channel import ChannelState, line, to_invite, topic, unmirrored
 from incident.models import Actor, Alert, AlertAction, Severity
 from incident.state import CARRY, IncidentPolicy, IncidentState
 from incident.timeline import Kind, entry
-from tests.helpers.config import make_config
+from tests.helpers.config import BASE_CONFIG, make_config
 
 T0 = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
 
@@ -110,3 +110,19 @@ def test_show_and_get_incident_name_the_channel() -> None:
     }
     st.channel = None
     assert channel_json(st) is None
+
+
+def test_config_check_warns_of_a_channel_that_cannot_work() -> None:
+    channel = "coordination:\n  slack: {channel: {announce: '#incidents'}}\n"
+    where = ("coordination", "slack", "channel")
+    no_slack = "a channel is configured but integrations.slack is not: incidents get no channel"
+    assert (where, no_slack) in make_config(extra=channel).warnings()
+
+    static = BASE_CONFIG.replace(
+        "checkout: {escalation: two-levels,",
+        "checkout: {escalation: two-levels, coordination: {slack: {channel: {create: false}}},",
+    )
+    warned = dict(make_config(extra="  slack: {bot_token: xoxb-x}\n", base=static).warnings())
+    assert warned[("services", "checkout", "coordination", "slack", "channel")].startswith("`create: false` needs")
+    assert warned[("people",)].startswith("alice, dave can be paged but have no `slack:` member id")
+    assert not make_config(extra="  slack: {bot_token: xoxb-x}\n").channel_warnings(), "no channel, no warning"
