@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from incident.durations import format_duration
 from incident.models import Status, TimelineEntry
-from incident.scenario import ApprovalCheck, AskedCheck, Expectation, PagedCheck, Step, StepOutcome
+from incident.scenario import ApprovalCheck, AskedCheck, ChannelCheck, Expectation, PagedCheck, Step, StepOutcome
 from incident.state import IncidentState
 
 
@@ -143,8 +143,20 @@ def _judge(exp: Expectation, seen: Seen) -> tuple[bool, str]:
             if hits_t:
                 return False, _entry(hits_t[0], seen.origin)
             return True, ""
+        case "channel":
+            return _channel(exp.channel, st)  # type: ignore[arg-type]
     kinds = sorted({f"{r.actor} {r.action}" for r in st.refusals})
     return st.refused_total == exp.refusals, f"{st.refused_total}" + (f" ({', '.join(kinds)})" if kinds else "")
+
+
+def _channel(want: ChannelCheck, st: IncidentState) -> tuple[bool, str]:
+    ch = st.channel
+    if ch is None or ch.channel_id is None:
+        got = f"no channel: {ch.off}" if ch is not None and ch.off else "no channel"
+        return want.state == "none", got
+    state = "created" if ch.created else "posting"
+    got = f"channel {ch.shown} " + ("created" if ch.created else "(static)")
+    return state == want.state and (want.name is None or want.name.lower() in (ch.name or "")), got
 
 
 def _matches(want: PagedCheck, p: SentPage) -> bool:

@@ -180,7 +180,38 @@ class ApprovalCheck(Strict):
         return f"{name} {self.status.value}{by}"
 
 
-CHECKS = ("paged", "not_paged", "asked", "severity", "status", "approval", "timeline", "not_timeline", "refusals")
+class ChannelCheck(Strict):
+    """The incident's Slack channel: `created` (baton made one), `posting` (a static channel: nothing created) or
+    `none`; `name`, a substring of its name. A drill never calls Slack: its worker plays Slack's Web API locally,
+    so this checks what baton decided and did with the channel settings, not that Slack is reachable."""
+
+    state: Literal["created", "posting", "none"] = "created"
+    name: str | None = Field(None, min_length=1, description="a substring of the channel's name, e.g. inc-")
+
+    def describe(self) -> str:
+        named = f" #{self.name}…" if self.name else ""
+        return {"created": f"channel{named} created", "posting": f"posting in{named or ' a'} static channel"}.get(
+            self.state, "no channel"
+        )
+
+
+def _channel_short(v: Any) -> Any:
+    """`channel: created` is short for `{state: created}`."""
+    return {"state": v} if isinstance(v, str) else v
+
+
+CHECKS = (
+    "paged",
+    "not_paged",
+    "asked",
+    "severity",
+    "status",
+    "approval",
+    "timeline",
+    "not_timeline",
+    "refusals",
+    "channel",
+)
 
 
 class Expectation(Strict):
@@ -197,6 +228,7 @@ class Expectation(Strict):
     timeline: str | None = Field(None, min_length=1, description="some entry's text contains it (any case)")
     not_timeline: str | None = Field(None, min_length=1, description="no entry's text contains it (any case)")
     refusals: int | None = Field(None, ge=0, description="refused requests so far (never and undefined)")
+    channel: Annotated[ChannelCheck | None, BeforeValidator(_channel_short)] = None
 
     @field_validator("severity")
     @classmethod
@@ -235,6 +267,8 @@ class Expectation(Strict):
                 return f'a timeline entry containing "{self.timeline}"'
             case "not_timeline":
                 return f'no timeline entry containing "{self.not_timeline}"'
+            case "channel":
+                return self.channel.describe()  # type: ignore[union-attr]
         return f"{self.refusals} refused request(s)"
 
 

@@ -9,7 +9,9 @@ from gateway.mcp.answers import channel_json
 from gateway.render import channel_line
 from incident import lifecycle
 from incident.channel import ChannelState, line, to_invite, topic, unmirrored
+from incident.judge import Seen, check
 from incident.models import Actor, Alert, AlertAction, Severity
+from incident.scenario import parse_scenario
 from incident.state import CARRY, IncidentPolicy, IncidentState
 from incident.timeline import Kind, entry
 from tests.helpers.config import BASE_CONFIG, make_config
@@ -126,3 +128,19 @@ def test_config_check_warns_of_a_channel_that_cannot_work() -> None:
     assert warned[("services", "checkout", "coordination", "slack", "channel")].startswith("`create: false` needs")
     assert warned[("people",)].startswith("alice, dave can be paged but have no `slack:` member id")
     assert not make_config(extra="  slack: {bot_token: xoxb-x}\n").channel_warnings(), "no channel, no warning"
+
+
+def test_a_drill_can_expect_the_channel() -> None:
+    sc = parse_scenario(
+        "name: n\nalerts: [{at: 0s, summary: s}]\n"
+        "expect: [{at: 1m, channel: created}, {at: 1m, channel: {state: none}}, {at: 1m, channel: {name: inc-7k2q}}]"
+    )
+    created, none, named = sc.expect
+    assert created.describe() == "channel created" and named.describe() == "channel #inc-7k2q… created"
+    st = opened()
+    seen = Seen(state=st, origin=T0)
+    assert check(created, seen).passed and check(named, seen).passed and not check(none, seen).passed
+    assert check(created, seen).got == "channel #inc-7k2q9m-checkout created"
+    st.channel = ChannelState(off="integrations.slack is not configured on the worker")
+    assert check(none, seen).passed and not check(created, seen).passed
+    assert check(created, seen).got == "no channel: integrations.slack is not configured on the worker"
