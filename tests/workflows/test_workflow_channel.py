@@ -18,7 +18,7 @@ from temporalio.worker import Replayer
 from incident.config import Config
 from incident.ids import workflow_id_for
 from incident.models import Actor, Alert
-from incident.state import IncidentPolicy, IncidentState
+from incident.state import IncidentInput, IncidentPolicy, IncidentState
 from tests.helpers.config import alert, make_config
 from tests.helpers.http import Sink, recording_sink
 from tests.helpers.incidents import SCOPE, entries, paged_count, state
@@ -269,3 +269,40 @@ async def test_without_integrations_slack_there_is_no_channel_and_paging_goes_on
             await h.env.sleep(timedelta(minutes=5, seconds=2))
             await until(lambda: paged_count(h, wid, level=2))
             assert len(entries(await state(h, wid), "channel_problem")) == 1
+
+
+async def test_channel_work_left_when_a_run_continues_as_new_is_done_by_the_next(hc: Harness, slack: Slack) -> None:
+    key = f"{hc.task_queue}-carry"
+    wid = workflow_id_for(SCOPE, key)
+    handle = await hc.client.start_workflow(
+        IncidentWorkflow.run,
+        IncidentInput(
+            policy=IncidentPolicy.snapshot(hc.config, "checkout"), incident_id="INC-7K2Q9M", history_limit=100
+        ),
+        id=wid,
+        task_queue=hc.task_queue,
+        start_signal="alert",
+        start_signal_args=[alert(key)],
+    )
+    st = await channel_of(hc, wid, lambda ch: ch.bookmarked)
+    cid = (st.channel.channel_id if st.channel else "") or ""
+    first_run = (await handle.describe()).run_id
+    slack.down = True  # notes pile up unmirrored while the run reaches its history limit
+    for i in range(30):
+        await hc.incidents.note(wid, Actor.human("alice"), f"finding {i}")
+    await hc.env.sleep(timedelta(minutes=3))  # a post being tried holds the run back at most two minutes
+    st = await until(lambda: _settled(hc, wid), lambda s: s is not None and s.runs >= 2, timeout=30)
+    assert (await handle.describe()).run_id != first_run
+    slack.down = False
+    await hc.env.sleep(timedelta(minutes=31))
+    text = await until(lambda: _said(slack, cid), lambda t: "finding 29" in t, timeout=30)
+    said = [line.rsplit("* ", 1)[-1] for line in text.splitlines()]
+    assert [f for f in said if f.startswith("finding")] == [f"finding {i}" for i in range(30)], "each once, in order"
+    assert len(slack.channels) == 2 and len(slack.of("conversations.create")) == 1, "the next run made no channel"
+
+
+async def _settled(h: Harness, wid: str) -> IncidentState | None:
+    try:
+        return await state(h, wid)
+    except Exception:
+        return None
