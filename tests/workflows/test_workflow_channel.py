@@ -306,3 +306,17 @@ async def _settled(h: Harness, wid: str) -> IncidentState | None:
         return await state(h, wid)
     except Exception:
         return None
+
+
+async def test_a_channel_slack_refuses_to_create_is_recorded_once_and_not_tried_again(
+    hc: Harness, slack: Slack
+) -> None:
+    slack.fail["conversations.create"] = [(200, {}, {"ok": False, "error": "missing_scope"})] * 5
+    wid = await start(hc)
+    st = await channel_of(hc, wid, lambda ch: ch.off)
+    [problem] = entries(st, "channel_problem")
+    assert "could not open the channel" in problem.text and "missing_scope" in problem.text
+    assert problem.text.endswith("not tried again")
+    await hc.env.sleep(timedelta(minutes=5, seconds=2))
+    await until(lambda: paged_count(hc, wid, level=2))
+    assert len(slack.of("conversations.create")) == 1 and len(entries(await state(hc, wid), "channel_problem")) == 1

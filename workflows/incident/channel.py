@@ -69,7 +69,7 @@ BACKOFF = (
 )
 """After a step failed for the whole of `SCHEDULE_TO_CLOSE`: how long until it is tried again, streak by streak."""
 CLOSE_WAIT = timedelta(seconds=30)
-"""At the resolve, how long the run waits for a message being posted before it hands the rest over."""
+"""At the resolve, how long the run waits for a step under way (a post, the opening) before it hands the rest over."""
 
 
 @dataclass
@@ -86,6 +86,8 @@ class Channel:
         self.run = run
         self._task: asyncio.Task[None] | None = None
         self._posting = False
+        self._calling = False
+        """A step is under way (the resolve waits a moment for it: an opening channel is then handed over too)."""
         self._streak = 0
         run.hold(lambda: self._posting)
 
@@ -120,11 +122,12 @@ class Channel:
         st = self.run.require()
         ch = st.channel
         assert ch is not None
-        while st.open and ch.off is None:
+        while st.open and ch.off is None and self.settings() is not None:
             job = self._next()
             if job is None:
                 await workflow.wait_condition(lambda: not st.open or self._next() is not None)
                 continue
+            self._calling = True
             try:
                 await job.run()
             except ActivityError as e:
@@ -139,15 +142,20 @@ class Channel:
                 ch.off = "internal error (see the worker log)"
                 self.run.record(Actor.system(), Kind.CHANNEL_PROBLEM, say.channel_problem(job.what, ch.off, None))
                 return
+            finally:
+                self._calling = False
             self._streak = 0
 
     def _next(self) -> Job | None:
-        """The next step, from what the state says is done; None while there is nothing to do."""
+        """The next step, from what the state says is done; None while there is nothing to do (or, the policy
+        reloaded without a channel, nothing more to do). Pure: it is the background task's wait condition too."""
         st = self.run.require()
         ch, settings = st.channel, self.settings()
-        assert ch is not None and settings is not None
+        if ch is None or settings is None or ch.off is not None:
+            return None
         if ch.channel_id is None:
-            return Job("open the channel", self._open, lambda: None)
+            refused = "slack refused to open the channel"
+            return Job("open the channel", self._open, lambda: setattr(ch, "off", refused))
         if people := to_invite(st):
             return Job(f"invite {', '.join(people)}", lambda: self._invite(people), lambda: ch.invited.extend(people))
         if ch.summary_ts is None:
@@ -284,11 +292,13 @@ class Channel:
         """Once resolved: hand the closing message and the archive to a child workflow that outlives this run."""
         st, settings = self.run.require(), self.settings()
         ch = st.channel
-        if ch is None or ch.channel_id is None or settings is None or not self.enabled():
+        if ch is None or settings is None or not self.enabled():
             return
-        if self._posting:
+        if self._calling:  # a message being posted, or the channel being opened: let it finish, briefly
             with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: not self._posting, timeout=CLOSE_WAIT)
+                await workflow.wait_condition(lambda: not self._calling, timeout=CLOSE_WAIT)
+        if ch.channel_id is None:
+            return
         now = workflow.now()
         entries, _ = unmirrored(st, MIRROR_BATCH)
         if ch.created and settings.archive_after:
