@@ -236,7 +236,7 @@ async def test_the_summary_carries_the_pages_buttons_and_replies_go_in_its_threa
     [sent] = slack.posted(cid)
     assert sent["ts"] == first.ts and sent["text"].startswith("[SEV1]")
     buttons = next(b for b in sent["blocks"] if b["type"] == "actions")["elements"]
-    assert [b["action_id"] for b in buttons] == ["baton_ack", "baton_resolve", "baton_open"]
+    assert [b["action_id"] for b in buttons] == ["baton_ack", "baton_resolve", "baton_lead", "baton_open"]
     assert json.loads(buttons[0]["value"]) == {"incident_id": INCIDENT, "workflow_id": "incident:events:checkout-5xx"}
     facts = next(b for b in sent["blocks"] if "fields" in b)["fields"]
     assert [f["text"].split("\n")[0] for f in facts] == ["*Service*", "*Severity*", "*Status*", "*Opened*"]
