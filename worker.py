@@ -18,6 +18,7 @@ from activities.context import ContextActivities
 from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
 from activities.policy import PolicyActivities
+from activities.stakeholder import StakeholderActivities
 from gateway.ingest import send_alerts
 from gateway.keyfiles import KeyProblem, trusted_keys
 from gateway.logs import quiet_tracebacks
@@ -56,6 +57,7 @@ def build_worker(
     context = ContextActivities(config, http)
     actions = ActionActivities(config, http, dry_run=capture is not None)
     policies = PolicyActivities(config)
+    stakeholder = StakeholderActivities(config, http, dry_run=capture is not None)
     proofs = ProofActivities(trusted if trusted is not None else trusted_keys(config))
     return Worker(
         client,
@@ -72,6 +74,7 @@ def build_worker(
             actions.run_action,
             policies.policy_snapshot,
             proofs.verify_proof,
+            stakeholder.post_update,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )
