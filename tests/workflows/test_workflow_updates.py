@@ -5,6 +5,7 @@ escalated when nobody sends one, and decided by the boundaries when an agent sen
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -152,7 +153,7 @@ async def test_an_update_falls_due_at_the_cadence_drafted_from_the_timeline(
         # Nobody leads: everyone paged is asked, with the draft and how to send it.
         assert entry.data["asked"] == ["user:alice", "user:dave"]
         for person in ("alice", "dave"):
-            ask = await until(lambda p=person: _told(sink, p, "--send"))
+            ask = await until(functools.partial(_told, sink, person, "--send"))
             assert f"baton update {st.incident_id} --send" in ask and "only eu-west is affected" in ask
 
 
