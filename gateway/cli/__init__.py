@@ -1,8 +1,8 @@
 """`baton`: the command line for responders. Exit codes: 0 ok, 1 refused or not found, 2 bad usage or config.
 
 This module is the command table, in the order `baton --help` lists them; the commands live by what they do:
-`reading` (incidents), `acting` (a human's updates), `policy` (the config, boundaries, on-call), `processes`
-(what starts and keeps running, and drills), with what they share in `common`.
+`reading` (incidents), `acting` (a human's updates), `updates` (stakeholder updates), `policy` (the config,
+boundaries, on-call), `processes` (what starts and keeps running, and drills), with what they share in `common`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from gateway.cli import acting, keys, people, policy, processes, reading
+from gateway.cli import acting, keys, people, policy, processes, reading, updates
 
 app = typer.Typer(
     name="baton",
@@ -36,6 +36,7 @@ for command in (
     acting.ack,
     acting.resolve,
     acting.note,
+    updates.update,
     policy.oncall,
     acting.severity,
     reading.watch,
