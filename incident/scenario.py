@@ -39,9 +39,10 @@ few milliseconds after its deadline) and nothing due a second later has."""
 DEFAULT_KEY = "alert"
 
 StepOutcome = Literal["done", "pending", "refused", "undefined", "error"]
-OWN_UPDATES = ("acknowledge", "note", "resolve", "severity")
-"""`do:` values that go to the incident's own update; `approve`/`deny` decide an approval; anything else is an
-action request the boundaries decide on."""
+OWN_UPDATES = ("acknowledge", "note", "resolve", "severity", "update")
+"""`do:` values that go to the incident's own update (`update`: send the stakeholder update, `text` or the draft;
+`params: {audience: customers}` for customers); `approve`/`deny` decide an approval; anything else is an action
+request the boundaries decide on."""
 _SEVERITY_LABEL = re.compile(r"^SEV[0-4]( \(proposed\))?$")
 
 
@@ -180,7 +181,38 @@ class ApprovalCheck(Strict):
         return f"{name} {self.status.value}{by}"
 
 
-CHECKS = ("paged", "not_paged", "asked", "severity", "status", "approval", "timeline", "not_timeline", "refusals")
+class UpdateCheck(Strict):
+    """A stakeholder update fell due, was drafted, and `asked` was asked to send it (a person, or `lead`: whoever
+    leads); with `reminded`, it was reminded too; with `sent_by`, that actor sent it."""
+
+    number: int = Field(1, ge=1, description="which update: 1 is the first")
+    asked: str | None = Field(None, description="a person asked to send it, or `lead`")
+    reminded: bool = False
+    sent_by: str | None = Field(None, description="`human:alice`, `agent:triage`: who sent it")
+
+    def describe(self) -> str:
+        what = f"stakeholder update {self.number} due and drafted"
+        if self.asked:
+            what += f", {'the lead' if self.asked == 'lead' else self.asked} asked to send it"
+        if self.reminded:
+            what += ", reminded"
+        if self.sent_by:
+            what += f", sent by {self.sent_by}"
+        return what
+
+
+CHECKS = (
+    "paged",
+    "not_paged",
+    "asked",
+    "severity",
+    "status",
+    "approval",
+    "timeline",
+    "not_timeline",
+    "refusals",
+    "update",
+)
 
 
 class Expectation(Strict):
@@ -197,6 +229,7 @@ class Expectation(Strict):
     timeline: str | None = Field(None, min_length=1, description="some entry's text contains it (any case)")
     not_timeline: str | None = Field(None, min_length=1, description="no entry's text contains it (any case)")
     refusals: int | None = Field(None, ge=0, description="refused requests so far (never and undefined)")
+    update: UpdateCheck | None = None
 
     @field_validator("severity")
     @classmethod
@@ -235,6 +268,8 @@ class Expectation(Strict):
                 return f'a timeline entry containing "{self.timeline}"'
             case "not_timeline":
                 return f'no timeline entry containing "{self.not_timeline}"'
+            case "update":
+                return self.update.describe()  # type: ignore[union-attr]
         return f"{self.refusals} refused request(s)"
 
 
@@ -317,6 +352,9 @@ class Scenario(Strict):
                     found.append(
                         (f"expect[{i}].{name}.person", unknown("person", check.person, config.people, "in the config"))
                     )
+            asked = e.update.asked if e.update else None
+            if asked is not None and asked != "lead" and asked not in config.people:
+                found.append((f"expect[{i}].update.asked", unknown("person", asked, config.people, "in the config")))
         return [Problem(path=p, line=self.line(p), message=m) for p, m in found]
 
 

@@ -388,7 +388,9 @@ def update_sent(actor: Actor, number: int, audiences: list[str], text: str, appr
     return f"{actor} sent stakeholder update {number} to {to}{by}: {text}"
 
 
-def update_posted(number: int, posted: list[str], failed: dict[str, str]) -> str:
+def update_posted(number: int, posted: list[str], failed: dict[str, str], drill: bool = False) -> str:
     done = f"posted to {', '.join(posted)}" if posted else "posted nowhere"
+    if drill:
+        done = f"described for {', '.join(posted)} (a drill: nothing posted)"
     problems = "; ".join(f"{a}: {why}" for a, why in failed.items())
     return f"stakeholder update {number} {done}" + (f"; not posted to {problems}" if problems else "")

@@ -41,6 +41,7 @@ class Outgoing(BaseModel):
     by: str
     posted: list[str] = Field(default_factory=list, description="audiences it reached")
     failed: dict[str, str] = Field(default_factory=dict, description="audience -> why it could not be posted")
+    drill: bool = Field(False, description="a drill's worker described the posts and posted nothing")
     status: Literal["queued", "posting"] = "queued"
 
     @property

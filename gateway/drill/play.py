@@ -161,6 +161,9 @@ class Play:
                 return await c.approve(wid, who, approval or "", step.text)
             case "deny":
                 return await c.deny(wid, who, approval or "", step.reason)
+            case "update":
+                audience = "customers" if step.params.get("audience") == "customers" else "internal"
+                return await c.stakeholder_update(wid, who, step.text, audience)
         return await c.request(wid, who, step.do, step.rationale, step.params, step.text)
 
     async def _as(self, step: Step) -> Incidents:

@@ -347,6 +347,7 @@ class StakeholderUpdates:
             posted = UpdatePosted(ok=False, detail=str(e.cause) if e.cause else str(e))
         if posted.ok:
             out.posted.append(audience)
+            out.drill = out.drill or posted.dry_run
         else:
             out.failed[audience] = posted.detail[:300] or "failed"
 
@@ -354,7 +355,7 @@ class StakeholderUpdates:
         run, st = self.run, self.run.require()
         upd = self._state()
         number = int(out.id.removeprefix("U"))
-        text = say.update_posted(number, out.posted, out.failed)
+        text = say.update_posted(number, out.posted, out.failed, out.drill)
         data = {"update": number, "posted": out.posted, "failed": out.failed}
         run.record(Actor.system(), Kind.UPDATE_POSTED, text, data)
         if out.failed:
