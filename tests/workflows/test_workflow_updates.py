@@ -26,7 +26,7 @@ from incident.state import IncidentInput, IncidentPolicy, IncidentState
 from tests.activities.test_notifiers import Mailbox
 from tests.helpers.config import BASE_CONFIG, alert, make_config
 from tests.helpers.http import HttpRequest, Sink, free_port, loopback_http
-from tests.helpers.incidents import SCOPE, entries, idle, open_incident, paged_count, state
+from tests.helpers.incidents import SCOPE, entries, idle, open_incident, outcome, paged_count, state
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
@@ -384,3 +384,18 @@ async def test_an_incident_without_updates_configured_has_none(
         await h.env.sleep(timedelta(hours=2))
         st = await state(h, wid)
         assert st.updates is None and not kinds(st, "update_due")
+
+
+async def test_an_update_sent_as_the_incident_resolves_still_reaches_its_audiences(
+    ts_env: WorkflowEnvironment, sink: Sink, slack: SlackApi, smtp: tuple[Mailbox, int]
+) -> None:
+    box, port = smtp
+    async with stack(ts_env, sink, slack, port) as h:
+        wid = await open_incident(h)
+        final = "Resolved: checkout is back to normal since 02:41 UTC. No further updates."
+        assert (await h.incidents.stakeholder_update(wid, ALICE, final)).ok
+        await h.incidents.resolve(wid, ALICE, "rolled back v2.41")  # at once: the posting may not have begun
+        result = await outcome(h, wid)
+        assert [p["text"] for p in slack.posts("#support")] == [final]
+        assert len(box.messages) == 1
+        assert "## Stakeholder updates" in (result.postmortem or "") and "back to normal" in (result.postmortem or "")

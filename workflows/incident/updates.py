@@ -304,6 +304,15 @@ class StakeholderUpdates:
 
     # ---- posting to the internal audiences ------------------------------------------------------------------
 
+    async def finish(self) -> None:
+        """The incident is resolved: updates sent before it still reach their audiences, then the run may end."""
+        st = self.run.state
+        if st is None or st.updates is None or not st.updates.outbox:
+            return
+        for out in [o for o in st.updates.outbox if o.status == "queued"]:
+            self._post(out)
+        await workflow.wait_condition(lambda: not self.posting)
+
     def _post(self, out: Outgoing) -> None:
         out.status = "posting"
         self.posting.add(out.id)

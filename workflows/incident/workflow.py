@@ -188,6 +188,7 @@ class IncidentWorkflow:
         if self._paging.forward_due():
             self._paging.forward_status()
         await workflow.wait_condition(lambda: run.pages_in_flight == 0)  # each stops once the incident is resolved
+        await self._updates.finish()  # updates sent before the resolve still reach their audiences
         # Actions under way finish and go on the record before the run ends.
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._requests.running)
         for approval_id in self._approvals.approved:  # approved in the same moment the incident was resolved
