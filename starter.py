@@ -16,6 +16,8 @@ from gateway.client import Incidents
 from gateway.http_server import server_config
 from gateway.intake import create_app
 from gateway.keyfiles import KeyProblem, gateway_signer
+from gateway.logs import configure_logging, json_logs
+from gateway.metrics import temporal_telemetry
 from gateway.secret_file import UnsafeSecretFile, read_secret
 from gateway.temporal import connect
 from incident.config import Config, load_config
@@ -44,12 +46,18 @@ async def serve_async(
     config: Config, host: str, port: int, with_worker: bool = False, config_path: str | None = None
 ) -> None:
     signer = _signer()
+    try:
+        # Before the first client: the SDK's runtime is chosen when a client connects.
+        temporal_telemetry(json_logs=json_logs())
+    except ValueError as e:
+        raise SystemExit(f"baton intake: {e}") from None
     client = await connect(lazy=True)
     try:
         app = create_app(config, Incidents(client, signer=signer), lambda: load_config(config_path))
     except ValueError as e:
         raise SystemExit(f"baton intake: cannot start: {e}") from None
     server = uvicorn.Server(server_config(app, host, port))
+    configure_logging()  # after uvicorn's own set-up, so its loggers take the JSON format too
     if not with_worker:
         await server.serve()
         return

@@ -21,8 +21,9 @@ from activities.policy import PolicyActivities
 from activities.stakeholder import StakeholderActivities
 from gateway.ingest import send_alerts
 from gateway.keyfiles import KeyProblem, trusted_keys
-from gateway.logs import quiet_tracebacks
-from gateway.temporal import TASK_QUEUE, connect
+from gateway.logs import IncidentIds, configure_logging
+from gateway.metrics import serve_metrics, temporal_telemetry
+from gateway.temporal import TASK_QUEUE, SearchAttributesMissing, connect, ensure_search_attributes
 from incident.config import Config, load_config
 from incident.keys import TrustedKeys
 from workflows.agent import AgentWorkflow
@@ -77,12 +78,19 @@ def build_worker(
             stakeholder.post_update,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
+        interceptors=[IncidentIds()],
     )
 
 
 async def run_worker(config_path: str | None = None) -> None:
-    quiet_tracebacks()  # an activity's failure carries alert contents in its locals: never log them
+    json_logs = configure_logging()  # an activity's failure carries alert contents in its locals: never log them
     config = load_config(config_path)
+    try:
+        # Before the first client: the SDK's runtime is chosen when a client connects.
+        telemetry = temporal_telemetry(json_logs=json_logs)
+        metrics = serve_metrics()
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"baton worker: {e}") from None
     try:
         trusted = trusted_keys(config)
     except KeyProblem as e:
@@ -93,9 +101,20 @@ async def run_worker(config_path: str | None = None) -> None:
             "identity.trusted_keys or BATON_TRUSTED_KEYS (see docs/security.md)"
         )
     client = await connect()
+    try:
+        if added := await ensure_search_attributes(client):
+            log.info("search attributes added to the namespace", added=added)
+    except SearchAttributesMissing as e:
+        raise SystemExit(f"baton worker: {e}") from None
     async with httpx.AsyncClient() as http:
         worker = build_worker(client, config, http, trusted=trusted)
-        log.info("worker started", task_queue=TASK_QUEUE, temporal=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"))
+        log.info(
+            "worker started",
+            task_queue=TASK_QUEUE,
+            temporal=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
+            metrics=f"{metrics[0]}:{metrics[1]}" if metrics else None,
+            temporal_metrics=telemetry,
+        )
         await worker.run()
 
 

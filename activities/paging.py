@@ -12,6 +12,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities import metrics
 from activities.notifiers import NOTIFIERS, NotifierError, NotifierReceipt, NotifyEnv
 from incident.config import Config
 from incident.models import PageReceipt, Recipient
@@ -113,12 +114,14 @@ class PagingActivities:
         try:
             result = await heartbeating(notifier(self.env, person, req.recipient, req.page, key, link))
         except NotifierError as e:
+            metrics.page_failed(req.method, req.page, e.retryable)
             if req.key is None:
                 raise ApplicationError(str(e), non_retryable=not e.retryable) from None
             # The workflow records it and decides; one line here rather than a traceback per attempt.
             log.warning("page not delivered", incident=req.page.incident_id, person=req.recipient.person, error=str(e))
             kind = DELIVERY_FAILED if e.retryable else DELIVERY_REFUSED
             raise ApplicationError(str(e), type=kind, non_retryable=True, category=BENIGN) from None
+        metrics.page_sent(req.method, req.page)
         log.info("page delivered", incident=req.page.incident_id, person=req.recipient.person, method=req.method)
         return PageReceipt(
             person=req.recipient.person, method=req.method, ok=True, detail=result.detail, thread=result.thread

@@ -29,6 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from gateway import metrics
 from gateway.attesting import Signer
 from gateway.ingest import send_alerts
 from gateway.temporal import TASK_QUEUE
@@ -129,6 +130,7 @@ class IncidentSummary:
     run_id: str
     opened_at: datetime
     closed_at: datetime | None
+    lead: str | None = None
 
 
 @dataclass(frozen=True)
@@ -332,7 +334,10 @@ class Incidents:
             )
 
         with temporal_errors():
-            return await patiently(ask, f"agent:{agent}'s record")
+            reply = await patiently(ask, f"agent:{agent}'s record")
+        if not reply.ok:
+            metrics.refused(reply.verdict)
+        return reply
 
     async def search(
         self,
@@ -341,6 +346,7 @@ class Incidents:
         service: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        lead: str | None = None,
     ) -> list[IncidentSummary]:
         """Incidents newest first. A run that continued-as-new is the same incident and is not listed twice."""
         clauses = ["IncidentId IS NOT NULL", '(ExecutionStatus != "ContinuedAsNew" OR IncidentStatus = "resolved")']
@@ -352,6 +358,8 @@ class Incidents:
             clauses.append(f'IncidentService = "{_quote(service)}"')
         if since:
             clauses.append(f'StartTime >= "{since.isoformat()}"')
+        if lead:
+            clauses.append(f'IncidentLead = "{_quote(lead)}"')
         seen: dict[str, IncidentSummary] = {}
         for wf in await self._runs(" AND ".join(clauses), limit=limit * 2):
             attrs = wf.typed_search_attributes
@@ -367,6 +375,7 @@ class Incidents:
                 run_id=wf.run_id,
                 opened_at=wf.start_time,
                 closed_at=wf.close_time,
+                lead=attrs.get(sa.INCIDENT_LEAD),
             )
         return sorted(seen.values(), key=lambda s: s.opened_at, reverse=True)[:limit]
 
@@ -507,12 +516,14 @@ class Incidents:
                 ) from None
             except WorkflowUpdateFailedError as e:
                 cause = e.cause
+                metrics.refused(None)
                 raise Refused(getattr(cause, "message", None) or str(cause or e)) from None
             except NotFound:
                 if attempt == 0:
                     continue  # it continued-as-new between finding and asking: find it again
                 raise
             if not result.ok:
+                metrics.refused(result.verdict)
                 raise Refused(result.message, result.rule, result.verdict)
             return result
         raise NotFound(ref)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from gateway.metrics import alert_delivered
 from incident.ids import incident_id_from_int
 from incident.models import Alert, AlertAction, Status
 from incident.state import IncidentInput, IncidentPolicy
@@ -42,7 +44,7 @@ async def send_alerts(
         )
         for attempt in range(3):
             try:
-                await client.start_workflow(
+                handle = await client.start_workflow(
                     IncidentWorkflow.run,
                     IncidentInput(policy=policy, incident_id=incident_id),
                     search_attributes=attributes,
@@ -53,6 +55,7 @@ async def send_alerts(
                     static_summary=f"{first.service} · {first.severity.value} · {first.summary}"[:200],
                     rpc_timeout=RPC_TIMEOUT,
                 )
+                alert_delivered(alerts, started(handle), taken=True)
                 return True
             except WorkflowAlreadyStartedError:
                 # Signal-with-start signals a running workflow; a server may still report a concurrent start of
@@ -64,6 +67,17 @@ async def send_alerts(
         await client.get_workflow_handle(workflow_id).signal(IncidentWorkflow.alerts, alerts, rpc_timeout=RPC_TIMEOUT)
     except RPCError as e:
         if e.status is RPCStatusCode.NOT_FOUND:
+            alert_delivered(alerts, None, taken=False)
             return False
         raise
+    alert_delivered(alerts, False, taken=True)
     return True
+
+
+def started(handle: WorkflowHandle[Any, Any]) -> bool | None:
+    """Whether a signal-with-start started the workflow (the server's `started`), or None if it did not say. The
+    SDK keeps the response on the handle without a public accessor; the handle's run ids cannot tell (the server
+    names the first run either way)."""
+    response = getattr(handle, "_start_workflow_response", None)
+    value = getattr(response, "started", None)
+    return value if isinstance(value, bool) else None

@@ -142,6 +142,7 @@ class RemoteIncidents:
         service: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        lead: str | None = None,
     ) -> list[IncidentSummary]:
         rows: list[Summary] = await self._get(
             list[Summary],
@@ -151,6 +152,7 @@ class RemoteIncidents:
             service=service,
             since=since,
             limit=limit,
+            lead=lead,
         )
         return [r.summary() for r in rows]
 

@@ -14,6 +14,7 @@ from incident import display
 from incident import sentences as say
 from incident.approvals import RefusalRow
 from incident.config import Config
+from incident.coordination import LEAD
 from incident.models import Actor, Severity, TimelineEntry
 from incident.policy import Boundaries
 from incident.state import IncidentState
@@ -58,12 +59,13 @@ def summary_json(s: IncidentSummary) -> dict[str, Any]:
         "closed_at": s.closed_at.isoformat() if s.closed_at else None,
         "workflow_id": s.workflow_id,
         "run_id": s.run_id,
+        "lead": s.lead,
     }
 
 
 def incidents_table(rows: list[IncidentSummary]) -> Table:
     table = Table(box=None, header_style="bold")
-    for col in ("ID", "STATUS", "SEV", "SERVICE", "OPENED"):
+    for col in ("ID", "STATUS", "SEV", "SERVICE", "LEAD", "OPENED"):
         table.add_column(col)
     for r in rows:
         table.add_row(
@@ -71,10 +73,11 @@ def incidents_table(rows: list[IncidentSummary]) -> Table:
             f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
             escape(r.severity),
             escape(r.service),
+            escape(r.lead or "-"),
             ago(r.opened_at),
         )
     if not rows:
-        table.add_row("(no incidents)", "", "", "", "")
+        table.add_row("(no incidents)", "", "", "", "", "")
     return table
 
 
@@ -142,7 +145,9 @@ def print_incident(console: Console, st: IncidentState) -> None:
         ("opened", f"{st.opened_at:%Y-%m-%d %H:%M:%S} UTC ({ago(st.opened_at)})"),
         ("alerts", str(st.alert_count)),
         ("paged", escape(", ".join(st.paged) or "nobody yet")),
+        ("lead", escape(st.lead or "nobody yet")),
     ]
+    facts += [(role, escape(person)) for role, person in st.roles.items() if role != LEAD]
     if st.acknowledged_by:
         facts.append(("acknowledged", f"by {escape(st.acknowledged_by)}"))
     if st.resolved_by:

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from gateway.keyfiles import KeyProblem, ensure_signing_key
+from gateway.metrics import METRICS_ADDRESS, TEMPORAL_METRICS_ADDRESS
 from gateway.secret_file import UnsafeSecretFile, create_secret, read_secret
 from gateway.supervise import ChildSpec, StopRequest, Supervisor, describe_exit
 from gateway.temporal import search_attribute_flags
@@ -27,6 +28,10 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 """Measured on a 2-core machine: default SQLite settings saturate near 26 new incidents/s; WAL with
 synchronous=normal holds 50/s at p99 325 ms."""
 READY_TIMEOUT = 60.0
+METRICS_OFFSET = 64
+"""`baton up` serves the worker's metrics on the intake's port + 64 (8464), and the Temporal SDK's on the next two
+(the worker's, the intake's): clear of the ports next to the intake's that other commands default to (`baton mcp
+--http` takes 8401)."""
 RETENTION = "720h"  # resolved incidents stay readable (show, postmortem) for 30 days
 
 
@@ -109,9 +114,16 @@ class Stack:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("BATON_DATA_DIR", ".baton")))
     stop: StopRequest = field(default_factory=StopRequest)
 
+    @property
+    def metrics_ports(self) -> dict[str, int]:
+        """Where `baton up` serves metrics besides the intake's `/metrics` (see METRICS_OFFSET)."""
+        base = self.http_port + METRICS_OFFSET
+        return {"worker metrics": base, "worker SDK metrics": base + 1, "intake SDK metrics": base + 2}
+
     def run(self) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        for name, port in (("Temporal", self.temporal_port), ("UI", self.ui_port), ("intake", self.http_port)):
+        ports = [("Temporal", self.temporal_port), ("UI", self.ui_port), ("intake", self.http_port)]
+        for name, port in [*ports, *self.metrics_ports.items()]:
             if port_open(port):
                 print(f"baton up: port {port} ({name}) is already in use; is baton already up?", file=sys.stderr)
                 return 1
@@ -138,8 +150,8 @@ class Stack:
             [
                 # The dev server stops cleanly (SQLite flushed) on SIGINT.
                 ChildSpec("temporal", temporal, env, stop_signal=signal.SIGINT),
-                ChildSpec("worker", [sys.executable, "-m", "worker"], env),
-                ChildSpec("intake", [sys.executable, "-m", "starter", "serve"], env),
+                ChildSpec("worker", [sys.executable, "-m", "worker"], env | self._metrics_env("worker")),
+                ChildSpec("intake", [sys.executable, "-m", "starter", "serve"], env | self._metrics_env("intake")),
             ]
         )
         self.stop.install()
@@ -162,6 +174,16 @@ class Stack:
                 print("\nbaton up: stopping (intake, worker, Temporal)…", file=sys.stderr, flush=True)
             children.stop_all()
         return code
+
+    def _metrics_env(self, child: str) -> dict[str, str]:
+        """Loopback addresses for a child's metrics (docs/observability.md)."""
+        ports = self.metrics_ports
+        if child == "worker":
+            return {
+                METRICS_ADDRESS: f"127.0.0.1:{ports['worker metrics']}",
+                TEMPORAL_METRICS_ADDRESS: f"127.0.0.1:{ports['worker SDK metrics']}",
+            }
+        return {TEMPORAL_METRICS_ADDRESS: f"127.0.0.1:{ports['intake SDK metrics']}"}
 
     def _wait(self, children: Supervisor, ready: Callable[[], bool], what: str) -> None:
         """Until `ready`; a child that exits while starting fails the start (a broken setup, not a hiccup)."""
@@ -191,6 +213,7 @@ class Stack:
             return False
 
     def _banner(self, token_from_file: bool, kept: list[str]) -> None:
+        ports = self.metrics_ports
         where = self.data_dir / "intake-token"
         token_line = (
             f"  intake token   in {where} (export BATON_INTAKE_TOKEN=$(cat {where}))"
@@ -209,6 +232,9 @@ class Stack:
             f"  Temporal UI    http://localhost:{self.ui_port}/namespaces/default/workflows\n"
             f"  gateway        http://127.0.0.1:{self.http_port}  (intake and incidents API; OpenAPI: /docs)\n"
             f"  Temporal       127.0.0.1:{self.temporal_port}  (data in {self.data_dir})\n"
+            f"  metrics        http://127.0.0.1:{self.http_port}/metrics (intake), "
+            f"http://127.0.0.1:{ports['worker metrics']}/metrics (worker); the Temporal SDK's on "
+            f":{ports['worker SDK metrics']} (worker), :{ports['intake SDK metrics']} (intake)\n"
             f"{token_line}\n"
             "A part that dies is restarted; Ctrl-C stops everything.\n",
             flush=True,

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from incident.actions import ActionParams, ActionRunner
 from incident.budget import AgentBudget
-from incident.coordination import Coordination
+from incident.coordination import COMMANDERS, Coordination
 from incident.durations import Duration
 from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
 from incident.models import NAME
@@ -407,7 +407,22 @@ class Config(Strict):
                     f"give them a totp (`baton people enrol {person}`) or a slack id with integrations.slack",
                 )
             )
+        out += self.commanders_missing()
         return out
+
+    def commanders_missing(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Where `lead_within` would page the incident commanders but `boundaries.roles` names none."""
+        if self.boundaries.roles.get(COMMANDERS):
+            return []
+        places: list[tuple[str | int, ...]] = [("coordination", "lead_within")] if self.coordination.lead_within else []
+        for name, svc in self.services.items():
+            if svc.coordination is not None and svc.coordination.lead_within:
+                places.append(("services", name, "coordination", "lead_within"))
+        why = (
+            f"an incident nobody leads in time pages `role:{COMMANDERS}`, but boundaries.roles has no "
+            f"{COMMANDERS} people: nobody would be paged"
+        )
+        return [(place, why) for place in places]
 
     def on_call_people(self) -> list[str]:
         """Everyone an escalation policy can page: named, or on one of its schedules (layers and overrides)."""

@@ -11,10 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from incident.coordination import LEAD
 from incident.durations import format_duration
 from incident.models import Status, TimelineEntry
-from incident.scenario import ApprovalCheck, AskedCheck, Expectation, PagedCheck, Step, StepOutcome, UpdateCheck
+from incident.scenario import (
+    NOBODY,
+    ApprovalCheck,
+    AskedCheck,
+    Expectation,
+    PagedCheck,
+    Step,
+    StepOutcome,
+    UpdateCheck,
+)
 from incident.state import IncidentState
+from incident.timeline import Kind
 
 
 @dataclass(frozen=True)
@@ -145,8 +156,27 @@ def _judge(exp: Expectation, seen: Seen) -> tuple[bool, str]:
             if hits_t:
                 return False, _entry(hits_t[0], seen.origin)
             return True, ""
+        case "lead":
+            got = st.lead or NOBODY
+            return got == exp.lead, _lead(st, seen.origin)
+        case "commanders_paged":
+            return st.commanders_paged == exp.commanders_paged, _commanders(st, seen.origin)
     kinds = sorted({f"{r.actor} {r.action}" for r in st.refusals})
     return st.refused_total == exp.refusals, f"{st.refused_total}" + (f" ({', '.join(kinds)})" if kinds else "")
+
+
+def _lead(st: IncidentState, origin: datetime) -> str:
+    changes = [e for e in st.timeline if e.kind == Kind.ROLE and (e.data or {}).get("role") == LEAD]
+    if not changes:
+        return "nobody leads"
+    return f"{st.lead} leads ({_entry(changes[-1], origin)})"
+
+
+def _commanders(st: IncidentState, origin: datetime) -> str:
+    missing = [e for e in st.timeline if e.kind == Kind.LEAD_MISSING]
+    if not missing:
+        return "not paged" + (f" ({st.lead} leads)" if st.lead else "")
+    return _entry(missing[0], origin)
 
 
 def _matches(want: PagedCheck, p: SentPage) -> bool:

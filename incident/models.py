@@ -220,7 +220,12 @@ class Page(BaseModel):
     links: list[Link] = Field(default_factory=list)
     context: PageContext | None = Field(None, description="changes, suspects, metrics and logs gathered for it")
     thread: str | None = Field(None, description="for `update`: where the first page went (e.g. Slack channel:ts)")
-    notice: str | None = Field(None, description="for `notice` and `approval`: what happened or what is asked")
+    notice: str | None = Field(
+        None,
+        description="for `notice` and `approval`: what happened or what is asked; on a `page` outside the escalation "
+        "(an incident commander's, level 0): why they are paged",
+    )
+    lead: str | None = Field(None, description="who leads the incident (None: nobody yet, or no roles)")
     approval_id: str | None = Field(None, description="for `approval`: the id to approve or deny")
     late_since: datetime | None = Field(
         None, description="a page delivered after its level's time ran out: when that was (it says it is late)"

@@ -39,10 +39,12 @@ few milliseconds after its deadline) and nothing due a second later has."""
 DEFAULT_KEY = "alert"
 
 StepOutcome = Literal["done", "pending", "refused", "undefined", "error"]
-OWN_UPDATES = ("acknowledge", "note", "resolve", "severity", "update")
+OWN_UPDATES = ("acknowledge", "note", "resolve", "severity", "lead", "role", "update")
 """`do:` values that go to the incident's own update (`update`: send the stakeholder update, `text` or the draft;
 `params: {audience: customers}` for customers); `approve`/`deny` decide an approval; anything else is an action
 request the boundaries decide on."""
+NOBODY = "nobody"
+"""`lead: nobody`: the incident has no lead at that moment."""
 _SEVERITY_LABEL = re.compile(r"^SEV[0-4]( \(proposed\))?$")
 
 
@@ -79,7 +81,9 @@ class Step(Strict):
 
     at: Duration
     actor: str = Field(description="`human:NAME` or `agent:NAME`")
-    do: str = Field(description="acknowledge | note | resolve | severity | approve | deny | an action name")
+    do: str = Field(
+        description="acknowledge | note | resolve | severity | lead | role | approve | deny | an action name"
+    )
     incident: str | None = Field(None, description="the alert key of the incident; default: the first alert's")
     params: Params = Field(default_factory=dict)
     rationale: str = ""
@@ -88,6 +92,9 @@ class Step(Strict):
     summary: str = Field("", description="resolve: the summary")
     severity: Severity | None = Field(None, description="severity: the level to set or propose")
     approval: str = Field("last", description="approve/deny: an id such as A1, or `last`")
+    role: str | None = Field(None, description="role: the role taken or handed over (lead, comms, …)")
+    person: str | None = Field(None, description="lead/role: whom it is handed to (or proposed); unset: the actor")
+    propose: bool = Field(False, description="lead/role: propose `person` (an agent's only way), with a rationale")
     expect: StepOutcome | None = None
     rule: str | None = Field(None, description="a substring of the rule that asked for approval or refused")
     via: Literal["slack", "totp", "token"] = Field(
@@ -117,6 +124,10 @@ class Step(Strict):
             raise ValueError("`do: severity` needs `severity: SEV0..SEV4`")
         if self.do == "note" and not (self.text or "").strip():
             raise ValueError("`do: note` needs `text`")
+        if self.do == "role" and not self.role:
+            raise ValueError("`do: role` needs `role:` (lead, or one of coordination.roles)")
+        if self.propose and (self.do not in ("lead", "role") or not self.person):
+            raise ValueError("`propose: true` goes with `do: lead` or `do: role` and a `person` to propose")
         if self.rule is not None and self.expect not in ("pending", "refused", "undefined"):
             raise ValueError("`rule` goes with `expect: pending`, `refused` or `undefined`")
         return self
@@ -132,6 +143,12 @@ class Step(Strict):
             what = f"{self.do} {approval or self.approval}"
         elif self.do == "severity" and self.severity:
             what = f"severity {self.severity.value}"
+        elif self.do in ("lead", "role"):
+            role = self.role or "lead"
+            if self.propose:
+                what = f"proposes {self.person} as {role}"
+            else:
+                what = f"takes {role}" if self.person is None else f"hands {role} to {self.person}"
         elif self.params:
             what += " (" + ", ".join(f"{k}={v}" for k, v in self.params.items()) + ")"
         return f"{self.actor} {what}"
@@ -211,6 +228,8 @@ CHECKS = (
     "timeline",
     "not_timeline",
     "refusals",
+    "lead",
+    "commanders_paged",
     "update",
 )
 
@@ -229,6 +248,10 @@ class Expectation(Strict):
     timeline: str | None = Field(None, min_length=1, description="some entry's text contains it (any case)")
     not_timeline: str | None = Field(None, min_length=1, description="no entry's text contains it (any case)")
     refusals: int | None = Field(None, ge=0, description="refused requests so far (never and undefined)")
+    lead: str | None = Field(None, description="who leads now (a person), or `nobody`")
+    commanders_paged: bool | None = Field(
+        None, description="whether the incident commanders were paged because nobody led in time (`lead_within`)"
+    )
     update: UpdateCheck | None = None
 
     @field_validator("severity")
@@ -268,6 +291,11 @@ class Expectation(Strict):
                 return f'a timeline entry containing "{self.timeline}"'
             case "not_timeline":
                 return f'no timeline entry containing "{self.not_timeline}"'
+            case "lead":
+                return "nobody leads" if self.lead == NOBODY else f"lead taken by {self.lead}"
+            case "commanders_paged":
+                no = "" if self.commanders_paged else " not"
+                return f"incident commanders{no} paged for a missing lead"
             case "update":
                 return self.update.describe()  # type: ignore[union-attr]
         return f"{self.refusals} refused request(s)"
@@ -355,6 +383,11 @@ class Scenario(Strict):
             asked = e.update.asked if e.update else None
             if asked is not None and asked != "lead" and asked not in config.people:
                 found.append((f"expect[{i}].update.asked", unknown("person", asked, config.people, "in the config")))
+            if e.lead is not None and e.lead != NOBODY and e.lead not in config.people:
+                found.append((f"expect[{i}].lead", unknown("person", e.lead, config.people, "in the config")))
+        for i, s in enumerate(self.steps):
+            if s.person is not None and s.person not in config.people:
+                found.append((f"steps[{i}].person", unknown("person", s.person, config.people, "in the config")))
         return [Problem(path=p, line=self.line(p), message=m) for p, m in found]
 
 

@@ -105,14 +105,19 @@ def failures(failed: list[tuple[str, str, int]]) -> str:
     return "; ".join(parts) or "no attempt yet"
 
 
+def _level(level: int) -> str:
+    """`level 2`; level 0 is a page outside the escalation: an incident commander's (nobody led in time)."""
+    return f"level {level}" if level else "incident commander"
+
+
 def still_trying(person: str, level: int, failed: list[tuple[str, str, int]]) -> str:
-    return f"still trying {person} (level {level}): {failures(failed)}"
+    return f"still trying {person} ({_level(level)}): {failures(failed)}"
 
 
 def paged(person: str, method: str, level: int, via: str, late: bool = False, attempts: int = 1) -> str:
     tail = f", after {attempts} attempts" if attempts > 1 else ""
     late_note = ": late, the level's time had run out" if late else ""
-    return f"paged {person} via {method} (level {level}, {via}{tail}){late_note}"
+    return f"paged {person} via {method} ({_level(level)}, {via}{tail}){late_note}"
 
 
 def level_unreachable(person: str, level: int, within: str, what: str, next_level: int | None) -> str:
@@ -126,7 +131,7 @@ def unreachable_note(level: int, people: list[str], what: str) -> str:
 
 
 def page_dropped(person: str, level: int, why: str) -> str:
-    return f"stopped trying to page {person} (level {level}): {why}"
+    return f"stopped trying to page {person} ({_level(level)}): {why}"
 
 
 def forwarded(person: str, method: str, status: str) -> str:
@@ -203,6 +208,49 @@ def policy_reloaded(actor: Actor, changed: list[str]) -> str:
 def allowed_action(actor: Actor, action: str, why: str) -> str:
     """An allowed action that only goes on the record (`lookup_oncall`, `gather_context`)."""
     return f"{actor}: {action}{_why(why, ' — ')}"
+
+
+# ---- who leads: roles ----------------------------------------------------------------------------------------------
+
+
+def role_taken(person: str, role: str, first_ack: bool = False) -> str:
+    return f"{person} takes {role}" + (": the first to acknowledge" if first_ack else "")
+
+
+def role_handed(by: str, role: str, person: str, before: str | None) -> str:
+    was = f" (was {before})" if before and before != by else ""
+    return f"{by} hands {role} to {person}{was}"
+
+
+def role_proposed(actor: Actor, person: str, role: str, reason: str) -> str:
+    return f"{actor} proposes {person} as {role}{_why(reason, ': ')}"
+
+
+def role_proposal_notice(incident_id: str, actor: Actor, person: str, role: str, reason: str) -> str:
+    take = f"baton lead {incident_id}" if role == "lead" else f"baton role {incident_id} {role}"
+    return (
+        f"{role_proposed(actor, person, role, reason)}. A human decides: {person} takes it with `{take}`, "
+        f"anyone hands it over with `{take} {person}`."
+    )
+
+
+def lead_missing(within: timedelta, people: list[str]) -> str:
+    who = f"paging the incident commanders: {', '.join(people)}" if people else NO_COMMANDERS
+    return f"nobody has taken the lead {format_duration(within)} after opening; {who}"
+
+
+NO_COMMANDERS = (
+    "nobody could be paged: boundaries.roles has no incident-commander people (`baton config check` says so)"
+)
+
+
+def lead_missing_page(incident_id: str, within: timedelta) -> str:
+    """What an incident commander's page says before its facts."""
+    return (
+        f"Nobody has taken the lead of this incident {format_duration(within)} after it opened: you are paged as "
+        f"incident commander. Take the lead (`baton lead {incident_id}`) or hand it to someone "
+        f"(`baton lead {incident_id} NAME`)."
+    )
 
 
 # ---- boundaries, approvals and actions -----------------------------------------------------------------------------

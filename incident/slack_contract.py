@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from incident import display
 
 ACTIONS_BLOCK = "baton_actions"
-"""The page's buttons: Acknowledge, Resolve, and the "Open incident" link."""
+"""The page's buttons: Acknowledge, Resolve, Take lead, and the "Open incident" link."""
 APPROVAL_BLOCK = "baton_approval"
 """An approval's buttons: Approve and Deny."""
 OUTCOME_BLOCK = "baton_outcome"
@@ -26,7 +26,9 @@ RESOLVE = "baton_resolve"
 OPEN = "baton_open"
 APPROVE = "baton_approve"
 DENY = "baton_deny"
-DECIDING = (ACK, APPROVE, RESOLVE, DENY)
+TAKE_LEAD = "baton_lead"
+"""Whoever presses it takes the incident's lead (pages sent before roles have no such button)."""
+DECIDING = (ACK, APPROVE, RESOLVE, DENY, TAKE_LEAD)
 """Action ids that decide something; OPEN is a link, Slack reports its click and there is nothing to do."""
 
 RESOLVE_MODAL = RESOLVE

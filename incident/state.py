@@ -142,6 +142,9 @@ class IncidentPolicy(BaseModel):
     coordination: Coordination | None = Field(
         None, description="roles, channel and stakeholder updates (None in older snapshots: none of it)"
     )
+    people: list[str] | None = Field(
+        None, description="the configured people's names: who may hold a role (None in older snapshots)"
+    )
 
     @classmethod
     def snapshot(cls, config: Config, service: str) -> IncidentPolicy:
@@ -162,6 +165,7 @@ class IncidentPolicy(BaseModel):
             action_params=config.action_params(service),
             budgets=AgentBudgets(agents={name: a.budget for name, a in config.agents.items()}),
             coordination=config.coordination_for(service),
+            people=sorted(config.people),
         )
 
 

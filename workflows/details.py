@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from incident.coordination import LEAD
 from incident.models import Status
 from incident.state import IncidentPolicy, IncidentState
 
@@ -26,6 +27,8 @@ def render_details(st: IncidentState, policy: IncidentPolicy) -> str:
         "",
         f"- alerts: {st.alert_count}",
         f"- paged: {', '.join(st.paged) or 'nobody yet'}",
+        f"- lead: {st.lead or 'nobody yet'}",
+        *(f"- {role}: {person}" for role, person in st.roles.items() if role != LEAD),
         f"- escalation: {escalation}",
     ]
     if st.acknowledged_by:

@@ -63,4 +63,6 @@ def page_notes(page: Page) -> list[str]:
         )
     if page.unreachable:
         notes.append(page.unreachable)
+    if page.notice:  # a page outside the escalation says why it comes (an incident commander's)
+        notes.append(page.notice)
     return notes

@@ -77,11 +77,15 @@ def _local(at: datetime, tz: str) -> str:
 
 def fields(page: Page, tz: str = "UTC") -> list[tuple[str, str]]:
     """The facts a responder checks first, in the order they check them."""
+    level = f"{page.level} of {page.levels}" + (f" (pass {page.cycle + 1})" if page.cycle else "")
+    if page.kind == "page" and page.level == 0:
+        level = "incident commander (nobody leads)"
     return [
         ("Service", page.service),
         ("Severity", page.severity.value),
         ("Status", page.status.value),
-        ("Level", f"{page.level} of {page.levels}" + (f" (pass {page.cycle + 1})" if page.cycle else "")),
+        ("Lead", page.lead or "nobody yet"),
+        ("Level", level),
         ("Alerts", str(page.alert_count)),
         ("Opened", opened(page, tz)),
     ]

@@ -83,6 +83,12 @@ def actions(page: Page, link: str) -> dict[str, Any]:
             },
             {
                 "type": "button",
+                "action_id": slack_contract.TAKE_LEAD,
+                "text": {"type": "plain_text", "text": "Take lead"},
+                "value": value,
+            },
+            {
+                "type": "button",
                 "action_id": slack_contract.OPEN,
                 "text": {"type": "plain_text", "text": "Open incident"},
                 "url": link,
@@ -99,7 +105,7 @@ def blocks(page: Page, link: str, tz: str = "UTC") -> list[dict[str, Any]]:
     if intro := render.intro(page):
         text = "\n".join(esc(line) for line in intro.split("\n"))  # baton's own lines (an approval's question)
         out.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_MAX)}})
-    facts = render.fields(page, tz)[:4]
+    facts = render.fields(page, tz)[:5]  # service, severity, status, lead, level: the rest is in the context line
     out.append(
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{esc(value)}"} for name, value in facts]}
     )

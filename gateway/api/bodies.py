@@ -127,6 +127,7 @@ class Summary(BaseModel):
     run_id: str
     opened_at: datetime
     closed_at: datetime | None
+    lead: str | None = None
 
     @classmethod
     def of(cls, s: IncidentSummary) -> Summary:

@@ -42,11 +42,17 @@ async def list_incidents(
     service: Annotated[str | None, Query(max_length=63)] = None,
     since: Annotated[datetime | None, Query(description="opened at or after (without a zone: UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    lead: Annotated[str | None, Query(max_length=64, description="only incidents this person leads")] = None,
 ) -> list[Summary]:
     """Incidents, newest first."""
     with answered():
         rows = await intake.incidents.search(
-            status=status, severity=severity, service=service, since=_utc(since) if since else None, limit=limit
+            status=status,
+            severity=severity,
+            service=service,
+            since=_utc(since) if since else None,
+            limit=limit,
+            lead=lead,
         )
     return [Summary.of(r) for r in rows]
 

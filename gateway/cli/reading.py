@@ -21,14 +21,17 @@ def incidents(
     service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
     since: Annotated[str | None, typer.Option(help="Only incidents opened this recently, e.g. 24h, 7d.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    lead: Annotated[str | None, typer.Option(help="Only incidents this person leads.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List incidents, newest first.
+    """List incidents, newest first, with who leads each.
 
-    Examples: baton incidents --status triggered; baton incidents --service checkout --since 7d --json
+    Examples: baton incidents --status triggered; baton incidents --lead alice; baton incidents --since 7d --json
     """
     after = datetime.now(UTC) - duration_opt("--since", since) if since else None
-    rows = run(lambda c: c.search(status=status, severity=severity, service=service, since=after, limit=limit))
+    rows = run(
+        lambda c: c.search(status=status, severity=severity, service=service, since=after, limit=limit, lead=lead)
+    )
     if as_json:
         emit_json([render.summary_json(r) for r in rows])
     else:

@@ -164,6 +164,9 @@ class Play:
             case "update":
                 audience = "customers" if step.params.get("audience") == "customers" else "internal"
                 return await c.stakeholder_update(wid, who, step.text, audience)
+            case "lead" | "role":
+                role = step.role or "lead"
+                return await c.set_role(wid, who, role, step.person, step.propose, step.rationale)
         return await c.request(wid, who, step.do, step.rationale, step.params, step.text)
 
     async def _as(self, step: Step) -> Incidents:

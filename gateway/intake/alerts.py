@@ -8,6 +8,7 @@ recorded, and the answer lists the refused ones (`refused`), so one bad alert ne
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 import structlog
@@ -21,6 +22,7 @@ from gateway.intake.crossing import problem
 from gateway.intake.dependencies import Intake, IntakeDep, credential
 from gateway.intake.errors import RETRY_LATER, ApiError
 from gateway.intake.guard import GuardedRoute
+from gateway.metrics import ALERTS_RECEIVED
 from incident.ids import workflow_id_for
 from incident.models import Alert
 from incident.sources.alertmanager import AmWebhook, webhook_to_alerts
@@ -62,6 +64,7 @@ def crossing(alerts: list[Alert]) -> tuple[list[Alert], list[RefusedAlert]]:
             good.append(alert)
         else:
             refused.append(RefusedAlert(index=i, alert_key=alert.key.encode("utf-8", "replace").decode(), message=why))
+            ALERTS_RECEIVED.labels(alert.source, "refused").inc()
     if not good:
         first = refused[0]
         problems = [{"field": f"alerts.{r.index}", "message": r.message} for r in refused]
@@ -75,9 +78,10 @@ async def record(intake: Intake, alerts: list[Alert]) -> int:
     for alert in alerts:
         groups.setdefault(workflow_id_for(alert.dedup_scope, alert.dedup_key), []).append(alert)
     try:
-        taken = await asyncio.gather(
-            *(intake.coalescer.submit(wid, batch, intake.policies[batch[0].service]) for wid, batch in groups.items())
+        submitted = (
+            intake.coalescer.submit(wid, batch, intake.policies[batch[0].service]) for wid, batch in groups.items()
         )
+        taken = await counted(alerts, asyncio.gather(*submitted))
     except Unavailable:
         raise ApiError(
             503, "temporal_unavailable", "the event could not be recorded durably; retry", RETRY_LATER
@@ -92,6 +96,24 @@ async def record(intake: Intake, alerts: list[Alert]) -> int:
         log.error("recording alerts failed", error=f"{type(e).__name__}: {str(e)[:300]}")
         raise ApiError(503, "not_recorded", "the event could not be recorded; retry", RETRY_LATER) from None
     return sum(taken)
+
+
+async def counted(alerts: list[Alert], recording: Awaitable[list[bool]]) -> list[bool]:
+    """`recording`, with its alerts counted as accepted (durable) or not: unavailable (503) or refused (413)."""
+    try:
+        taken = await recording
+    except AlertTooLarge:
+        outcome = "refused"
+        raise
+    except BaseException:
+        outcome = "unavailable"
+        raise
+    else:
+        outcome = "accepted"
+    finally:
+        for alert in alerts:
+            ALERTS_RECEIVED.labels(alert.source, outcome).inc()
+    return taken
 
 
 @router.post(

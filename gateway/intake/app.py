@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from gateway.api.routes import incidents_router
 from gateway.client import Incidents
-from gateway.intake import alerts, changes, health
+from gateway.intake import alerts, changes, health, metrics
 from gateway.intake.dependencies import Intake
 from gateway.intake.errors import install_error_handlers
 from gateway.intake.guard import AnswerUnexpected
@@ -32,8 +32,10 @@ def create_app(config: Config, incidents: Incidents, load: Callable[[], Config] 
     app.include_router(alerts.router)  # POST /v1/events, /v1/alerts/{alertmanager,grafana,datadog}
     app.include_router(changes.router)  # POST /v1/changes, GET /v1/changes/{service}
     app.include_router(health.router)  # GET /healthz
+    app.include_router(metrics.router)  # GET /metrics: no token (gateway/intake/metrics.py)
     app.include_router(incidents_router)  # /v1/incidents/..., /v1/whoami: people and agents, by their tokens
     app.include_router(slack_router(config, incidents))  # POST /v1/slack/interactions, /v1/slack/commands
     app.add_middleware(AnswerUnexpected)
-    app.add_middleware(BodyLimit)  # outermost
+    app.add_middleware(BodyLimit)
+    app.add_middleware(metrics.Timing)  # outermost: times every answer, refusals by BodyLimit too
     return app

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from gateway.metrics import INTAKE_UNAVAILABLE
+
 log = structlog.get_logger("baton.intake")
 
 RETRY_LATER = {"Retry-After": "5"}
@@ -32,6 +34,8 @@ class ApiError(Exception):
 
 
 def error(status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    if status == 503:
+        INTAKE_UNAVAILABLE.labels(error).inc()
     return JSONResponse({"error": error, "message": message, **extra}, status_code=status, headers=headers)
 
 

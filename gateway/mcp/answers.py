@@ -74,6 +74,9 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
         "severity_confirmed_by": st.severity_confirmed_by,
         "opened_at": _t(st.opened_at),
         "acknowledged_by": st.acknowledged_by,
+        "lead": st.lead,
+        "roles": dict(st.roles),
+        "commanders_paged": st.commanders_paged,
         "resolved_by": st.resolved_by,
         "resolution": untrusted(st.resolution),
         "alerts": st.alert_count,
@@ -183,6 +186,7 @@ def incident_rows(rows: Sequence[IncidentSummary]) -> dict[str, Any]:
                 "service": r.service,
                 "opened_at": _t(r.opened_at),
                 "closed_at": _t(r.closed_at),
+                "lead": r.lead,
             }
             for r in rows
         ]

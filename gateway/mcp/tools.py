@@ -116,9 +116,9 @@ class AgentTools:
         timeline: Annotated[int, Field(ge=0, le=200, description="How many recent timeline entries")] = 20,
     ) -> str:
         """One incident as it is now: status, severity (with '(proposed)' until a human confirms it), who was
-        paged, the escalation's next step, pending and decided approvals, suspects among recent changes, and the
-        latest timeline entries. Call it before acting and after asking for an approval, to see whether a human
-        has decided."""
+        paged, who leads and holds its other roles (`lead`, `roles`), the escalation's next step, pending and
+        decided approvals, suspects among recent changes, and the latest timeline entries. Call it before acting
+        and after asking for an approval, to see whether a human has decided."""
         with facade_errors("read"):
             st = await self.incidents.state(incident_id)
         return compact(incident_json(st, timeline))

@@ -1,8 +1,9 @@
-"""The `/baton` slash command: status, ack, note, resolve, oncall and help, answered ephemerally."""
+"""The `/baton` slash command: status, ack, lead, role, note, resolve, oncall and help, answered ephemerally."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import structlog
@@ -14,12 +15,15 @@ from gateway.slack.interactions import UNAVAILABLE
 from gateway.slack.messages import cut, ephemeral
 from gateway.slack.people import NotAPerson, People
 from incident.config import Config
+from incident.coordination import LEAD
 from incident.ids import normalise_incident_id
 from incident.models import Actor, Status
 from incident.slack_contract import esc
 from incident.state import IncidentState
 
 log = structlog.get_logger("baton.slack")
+_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
+"""A user mention in a slash command's text, as Slack escapes it: `<@U123ABC|alice>`."""
 TITLE_INDENT = "    "
 QUOTE_INDENT = ">          "
 """Where a timeline entry's continuation lines start: in its quote, under its text, never where an entry starts."""
@@ -39,6 +43,8 @@ class Commands:
                 f"• `{c} status` — open incidents",
                 f"• `{c} status INC-7K2Q9M` — one incident",
                 f"• `{c} ack INC-7K2Q9M` — acknowledge: escalation stops",
+                f"• `{c} lead INC-7K2Q9M [@person]` — take the lead, or hand it to someone",
+                f"• `{c} role INC-7K2Q9M comms [@person]` — take a role, or hand it to someone",
                 f"• `{c} note INC-7K2Q9M text…` — add a note to the timeline",
                 f"• `{c} resolve INC-7K2Q9M summary…` — declare it resolved",
                 f"• `{c} oncall [schedule]` — who is on call, and who is next",
@@ -69,6 +75,8 @@ class Commands:
                 return await self.status(rest.split()[0] if rest else None)
             case "oncall":
                 return self.oncall(rest.split()[0] if rest else None)
+            case "lead" | "role":
+                return await self.role(command, sub, rest, form.get("user_id", ""))
             case "ack" | "note" | "resolve":
                 ref, _, text = rest.partition(" ")
                 if not ref:
@@ -86,6 +94,28 @@ class Commands:
                     result = await self.incidents.resolve(ref, actor, text)
                 return esc(result.message)
         return f"unknown subcommand `{esc(sub)}`.\n" + self.usage(command)
+
+    async def role(self, command: str, sub: str, rest: str, user_id: str) -> str:
+        """`lead INC [@person|name]`, `role INC ROLE [@person|name]`: as the person the Slack user is."""
+        words = rest.split()
+        if sub == "lead":
+            words.insert(1 if words else 0, LEAD)
+        if len(words) < 2 or len(words) > 3:
+            shape = "INC-7K2Q9M [@person]" if sub == "lead" else "INC-7K2Q9M comms [@person]"
+            what = "which incident" if sub == "lead" else "which incident and role"
+            return f"{what}, and whom to hand it to? `{command} {sub} {shape}`"
+        ref, role = words[0], words[1].lower()
+        actor = Actor.human(self.people.person(user_id))
+        person = self.mentioned(words[2]) if len(words) == 3 else None
+        result = await self.incidents.set_role(ref, actor, role, person)
+        return esc(result.message)
+
+    def mentioned(self, word: str) -> str:
+        """A person as a slash command names them: `<@U123|alice>` (a mention Slack escaped), `@alice` or
+        `alice` (as the config spells them)."""
+        if mention := _MENTION.match(word):
+            return self.people.person(mention.group(1))
+        return word.removeprefix("@").lower()
 
     async def status(self, ref: str | None) -> str:
         if ref:

@@ -1,5 +1,6 @@
 """The page's buttons and the modals they open: Acknowledge and Approve decide at once; Resolve asks for a
-summary and Deny for a reason first. The outcome replaces the buttons on the message it came from.
+summary and Deny for a reason first. The outcome replaces the buttons on the message it came from. Take lead
+makes whoever presses it the incident's lead, and tells only them: the buttons stay.
 
 Every button and form acts on the incident it was sent for (`Pinned`: its workflow id and incident id), never on
 whatever incident that workflow id runs now: the id is the alert key's and is reused once an incident is resolved.
@@ -89,6 +90,8 @@ class Interactions:
             return
         if action_id == wire.ACK:
             await self.deadline.within(self.decide(origin, self.acknowledge(pinned, actor)), None)
+        elif action_id == wire.TAKE_LEAD:
+            await self.deadline.within(self.tell(origin, self.take_lead(pinned, actor)), None)
         elif action_id == wire.APPROVE:
             await self.deadline.within(self.decide(origin, self.approve(pinned, actor, approval_id)), None)
         elif closed := await self.closed(pinned):
@@ -117,6 +120,10 @@ class Interactions:
     async def decide(self, origin: Origin, attempt: Awaitable[DecisionReply]) -> None:
         """Run a decision and show its outcome on the message it came from (or tell the user why not)."""
         await self.show(origin, await attempt)
+
+    async def tell(self, origin: Origin, attempt: Awaitable[DecisionReply]) -> None:
+        """Run a request and tell only the user how it went: the page's buttons stay for the next decision."""
+        await self.web.respond(origin.response_url, ephemeral((await attempt).text))
 
     async def show(self, origin: Origin, reply: DecisionReply) -> None:
         if reply.kind == "error":
@@ -151,6 +158,14 @@ class Interactions:
             return f":white_check_mark: Acknowledged by {self._by(actor)} at {self._at()}"
 
         return await self.reply(self.incidents.acknowledge(ref, actor), done)
+
+    async def take_lead(self, ref: Pinned, actor: Actor) -> DecisionReply:
+        def done(result: UpdateReply) -> str:
+            if not result.ok:
+                return f":warning: {esc(result.message)}"
+            return f":large_blue_circle: You lead {esc(ref.incident_id)} ({esc(result.message)})"
+
+        return await self.reply(self.incidents.set_role(ref, actor, "lead"), done)
 
     async def approve(self, ref: Pinned, actor: Actor, approval_id: str) -> DecisionReply:
         return await self.reply(

@@ -278,10 +278,12 @@ async def test_slack_dm_with_blocks_then_update_in_its_thread(fake: Fake, http: 
     types = [b["type"] for b in sent["blocks"]]
     assert types[0] == "header" and "actions" in types and "context" in types
     buttons = next(b for b in sent["blocks"] if b["type"] == "actions")["elements"]
-    assert [b["action_id"] for b in buttons] == ["baton_ack", "baton_resolve", "baton_open"]
+    assert [b["action_id"] for b in buttons] == ["baton_ack", "baton_resolve", "baton_lead", "baton_open"]
+    assert buttons[2]["value"] == buttons[0]["value"], "Take lead names the incident as Acknowledge does"
     assert json.loads(buttons[0]["value"]) == {"incident_id": "INC-7K2Q9M", "workflow_id": "incident:events:checkout:k"}
     facts = next(b for b in sent["blocks"] if "fields" in b)["fields"]
-    assert [f["text"].split("\n")[0] for f in facts] == ["*Service*", "*Severity*", "*Status*", "*Level*"]
+    assert [f["text"].split("\n")[0] for f in facts] == ["*Service*", "*Severity*", "*Status*", "*Lead*", "*Level*"]
+    assert facts[3]["text"] == "*Lead*\nnobody yet"
     assert "checkout v2.41 deployed by bob" in json.dumps(sent["blocks"])
 
     update = await deliver(send_slack, cfg, http, page("update", thread=first.thread), key="wf/run/2")

@@ -134,3 +134,18 @@ def test_a_killed_worker_is_restarted_logged_and_pages_again_then_ctrl_c_stops_a
     assert up.proc.wait(timeout=60) == 0, up.output()
     gone = wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in after.values()), "every child gone")
     assert gone
+
+
+def test_up_serves_the_intake_s_and_the_worker_s_metrics_and_the_temporal_sdk_s(up: Up) -> None:
+    from gateway.up import METRICS_OFFSET
+
+    port = int(up.url.rsplit(":", 1)[1])
+    assert "metrics        http://127.0.0.1:" in up.output()
+    intake = httpx.get(f"{up.url}/metrics", timeout=5)  # no token
+    assert intake.status_code == 200 and "baton_alerts_received_total" in intake.text
+    worker = wait_for(lambda: httpx.get(f"http://127.0.0.1:{port + METRICS_OFFSET}/metrics", timeout=2), "worker")
+    assert "baton_pages_total" in worker.text
+    sdk = f"http://127.0.0.1:{port + METRICS_OFFSET + 1}/metrics"
+    wait_for(lambda: 'poller_type="workflow_task"' in httpx.get(sdk, timeout=2).text, "the worker's SDK metrics")
+    intake_sdk = f"http://127.0.0.1:{port + METRICS_OFFSET + 2}/metrics"
+    assert httpx.get(intake_sdk, timeout=2).status_code == 200

@@ -125,7 +125,9 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
     assert listed.code == 0
     row = next(r for r in listed.json if r["id"] == iid)
     assert row["status"] == "triggered" and row["severity"] == "SEV2" and row["service"] == "checkout"
-    assert set(row) == {"id", "status", "severity", "service", "opened_at", "closed_at", "workflow_id", "run_id"}
+    assert set(row) == {
+        *("id", "status", "severity", "service", "opened_at", "closed_at", "workflow_id", "run_id", "lead")
+    }
 
     table = await baton("incidents", "--status", "triggered")
     assert table.code == 0 and iid in table.out and "triggered" in table.out
@@ -146,7 +148,7 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
     acked = await baton("ack", iid, "--as", "alice", "--json")
     assert acked.code == 0 and acked.json == {
         "ok": True,
-        "message": f"{iid} acknowledged by human:alice",
+        "message": f"{iid} acknowledged by human:alice; alice leads",
         "rule": None,
         "status": "acknowledged",
         "verdict": None,

@@ -545,7 +545,7 @@ async def test_slash_commands(stack: tuple[httpx.AsyncClient, Harness], slack: F
     listed = await say("status")
     assert "*Open incidents*" in listed and f"*{iid}* `triggered`" in listed
 
-    assert await say(f"ack {iid.lower()}") == f"{iid} acknowledged by human:alice"
+    assert await say(f"ack {iid.lower()}") == f"{iid} acknowledged by human:alice; alice leads"
     assert await say(f"ack {iid}", user="UBOB") == "already acknowledged by human:alice"
     assert await say(f"note {iid} rolling back checkout <v2.41>") == f"note added to {iid}"
     assert "a note needs text" in await say(f"note {iid}")
@@ -586,7 +586,7 @@ async def test_slow_answers_are_acknowledged_at_once_and_finished_in_the_backgro
         resp = await http.post("/v1/slack/commands", content=body, headers=signed(body))
         assert resp.status_code == 200 and resp.content == b""
         [late] = await slack.wait(hook.removeprefix(slack.url))
-        assert late["json"] == {"response_type": "ephemeral", "text": f"{iid} acknowledged by human:alice"}
+        assert late["json"] == {"response_type": "ephemeral", "text": f"{iid} acknowledged by human:alice; alice leads"}
 
         iid2, wid2 = await open_incident(h)
         assert (await interact(http, press(slack, "baton_ack", "UBOB", iid2, wid2))).status_code == 200

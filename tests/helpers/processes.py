@@ -116,6 +116,8 @@ class DevServer:
     log: Path
     port: int = field(default_factory=free_port)
     child: Child | None = None
+    search_attributes: dict[str, str] = field(default_factory=lambda: dict(SEARCH_ATTRIBUTES))
+    """What the server is started with: the attributes an earlier baton registered (the worker adds the rest)."""
 
     @property
     def address(self) -> str:
@@ -127,7 +129,7 @@ class DevServer:
             cmd += ["--ip", "127.0.0.1", "--port", str(self.port), "--headless", "--log-level", "warn"]
             for pragma in SQLITE_PRAGMAS:
                 cmd += ["--sqlite-pragma", pragma]
-            for name, kind in SEARCH_ATTRIBUTES.items():
+            for name, kind in self.search_attributes.items():
                 cmd += ["--search-attribute", f"{name}={kind}"]
             self.child = Child("temporal", cmd, dict(os.environ), self.log)
         self.child.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -63,19 +64,29 @@ def backfill(path: Path, now: datetime) -> datetime:
     return alert_at
 
 
-def run_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
-    """Start Prometheus scraping itself, with the backfilled series; yield where it is."""
+def run_prometheus(
+    tmp_path_factory: pytest.TempPathFactory, jobs: dict[str, list[str]] | None = None, rules: Path | None = None
+) -> Iterator[Prom]:
+    """Start Prometheus scraping itself (and `jobs`: job name -> host:port targets), with the backfilled series,
+    evaluating `rules` every second; yield where it is."""
     assert Path(PROMETHEUS).exists(), "needs Debian's prometheus (scripts/test-deps installs it)"
     tmp = tmp_path_factory.mktemp("prometheus")
     alert_at = backfill(tmp, datetime.now(UTC))
     port = free_port()
     config = tmp / "prometheus.yml"
+    scrapes = "".join(
+        f"""
+  - job_name: {name}
+    static_configs: [{{targets: {json.dumps(targets)}}}]"""
+        for name, targets in (jobs or {}).items()
+    )
     config.write_text(
         f"""
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+rule_files: {json.dumps([str(rules)] if rules else [])}
 scrape_configs:
   - job_name: prometheus
-    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]
+    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]{scrapes}
 """
     )
     proc = subprocess.Popen(
@@ -94,7 +105,7 @@ scrape_configs:
     def samples_of_up() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"prometheus exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        r = httpx.get(f"{url}/api/v1/query", params={"query": "count_over_time(up[1m])"}, timeout=2)
+        r = httpx.get(f"{url}/api/v1/query", params={"query": 'count_over_time(up{job="prometheus"}[1m])'}, timeout=2)
         result = r.json()["data"]["result"]
         return bool(result) and float(result[0]["value"][1]) >= 3
 

@@ -406,6 +406,32 @@ async def record_paging_outage() -> str:
         return await record(partial(paging_outage, alice_up=alice_up), make_config(url, base=PAGING_CONFIG))
 
 
+ROLES_CONFIG = """
+coordination: {roles: [comms], lead_within: {SEV2: 10m}}
+boundaries: {roles: {incident-commander: [bob]}}
+"""
+
+
+async def roles(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """Who leads: an agent's take refused and its proposal told, nobody leading pages the incident commander at
+    `lead_within`, who takes the lead and hands it over; a role given; the first ack leads nobody new."""
+    await h.incidents.ingest(alert("roles"), policy, "replay")
+    wid = workflow_id_for("replay", "roles")
+    await until(lambda: _maybe_state(h, wid), lambda s: s is not None and bool(s.paged))
+    triage = Actor.agent("triage")
+    with contextlib.suppress(Refused):
+        await h.incidents.set_role(wid, triage, "lead")
+    await h.incidents.set_role(wid, triage, "lead", "dave", propose=True, reason="dave owns checkout")
+    await h.incidents.set_role(wid, Actor.human("alice"), "comms")
+    await env.sleep(timedelta(minutes=10, seconds=5))
+    await until(lambda: _state(h, wid), _has("paged", "paged bob"))
+    await h.incidents.set_role(wid, Actor.human("bob"), "lead")
+    await h.incidents.set_role(wid, Actor.human("bob"), "lead", "dave")
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    await h.incidents.resolve(wid, Actor.human("dave"), "rolled back")
+    return wid
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
@@ -417,6 +443,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_actions": record_actions,
     "incident_action_params": record_action_params,
     "incident_step_up": partial(record, step_up),
+    "incident_roles": partial(record, roles, make_config(extra=ROLES_CONFIG)),
 }
 
 

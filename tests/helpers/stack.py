@@ -135,8 +135,11 @@ async def connect(address: str) -> Client:
 
 
 @asynccontextmanager
-async def stack(tmp: Path, after1: int = 3, after2: int = 3, start_intake: bool = True) -> AsyncIterator[Stack]:
-    """Everything started and ready; stopped (SIGTERM) at the end whatever state the scenario left it in."""
+async def stack(
+    tmp: Path, after1: int = 3, after2: int = 3, start_intake: bool = True, worker_env: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
+    """Everything started and ready; stopped (SIGTERM) at the end whatever state the scenario left it in.
+    `worker_env` adds to the worker's environment."""
     queue = f"faults-{uuid.uuid4().hex[:8]}"
     with webhook_receiver() as receiver:
         config = tmp / "baton.yaml"
@@ -144,7 +147,7 @@ async def stack(tmp: Path, after1: int = 3, after2: int = 3, start_intake: bool 
         server = DevServer(tmp / "temporal.db", tmp / "temporal.log")
         server.start()
         w = worker(server.address, config, queue, tmp / "worker.log")
-        w.env |= TOKEN_ENV | TRUSTED_ENV
+        w.env |= TOKEN_ENV | TRUSTED_ENV | (worker_env or {})
         i = intake(server.address, config, queue, tmp / "intake.log", TOKEN_ENV)
         try:
             client = await until(lambda: _connected(server.address), timeout=30)

@@ -209,7 +209,9 @@ async def test_an_unsent_update_is_reminded_then_escalated_like_an_approval(
         await h.incidents.acknowledge(wid, ALICE)  # level 1 only: level 2 (dave) has not been paged
         await h.env.sleep(timedelta(minutes=30, seconds=2))
         st = await due(h, wid)
-        assert kinds(st, "update_due")[0].data["asked"] == ["user:alice"]
+        assert st.lead == "alice", "the first human to acknowledge leads"
+        assert kinds(st, "update_due")[0].data["asked"] == ["user:alice"], "the lead is asked"
+        assert "What we are doing: alice leads." in kinds(st, "update_due")[0].data["draft"]
         await idle(h, wid)
         await h.env.sleep(timedelta(minutes=10))  # remind_after: a third of 30m
         st = await until(lambda: state(h, wid), lambda s: bool(kinds(s, "update_reminded")))
@@ -399,3 +401,20 @@ async def test_an_update_sent_as_the_incident_resolves_still_reaches_its_audienc
         assert [p["text"] for p in slack.posts("#support")] == [final]
         assert len(box.messages) == 1
         assert "## Stakeholder updates" in (result.postmortem or "") and "back to normal" in (result.postmortem or "")
+
+
+async def test_whoever_holds_comms_is_asked_before_the_lead(
+    ts_env: WorkflowEnvironment, sink: Sink, slack: SlackApi, smtp: tuple[Mailbox, int]
+) -> None:
+    updates = UPDATES.replace("coordination:\n", "coordination:\n  roles: [comms]\n")
+    async with stack(ts_env, sink, slack, smtp[1], updates=updates) as h:
+        wid = await open_incident(h)
+        await h.incidents.acknowledge(wid, ALICE)
+        await h.incidents.set_role(wid, ALICE, "comms", "bob")
+        await h.env.sleep(timedelta(minutes=30, seconds=2))
+        st = await due(h, wid)
+        entry = kinds(st, "update_due")[0]
+        assert entry.data["asked"] == ["user:bob"] and "Also on it: bob (comms)." in entry.data["draft"]
+        ask = await until(functools.partial(_told, sink, "bob", "--send"))
+        assert f"baton update {st.incident_id} --send" in ask
+        assert not [t for t in told(sink, "alice") if "--send" in t], "the lead is not asked while comms is held"

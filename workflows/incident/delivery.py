@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,6 +93,9 @@ class Delivery:
     failed: dict[str, tuple[str, int]] = field(default_factory=dict)
     """method -> (latest reason, failed attempts)."""
     summary: TimelineEntry | None = None
+    until: Callable[[], str | None] | None = None
+    """A page outside the escalation (an incident commander's): why trying it is over, or None while it goes on;
+    it is not stopped by an acknowledgement, nor is it the person's current escalation page."""
 
     @property
     def person(self) -> str:
@@ -128,11 +131,22 @@ class Deliveries:
         spawn(self.run, self._keep_trying(d), f"page {d.person} (level {page.level})")
         return d
 
+    def start_beside(
+        self, recipient: Recipient, page: Page, key: str, until: Callable[[], str | None], what: str
+    ) -> Delivery:
+        """A page beside the escalation, tried until delivered, until the incident is resolved, or until `until`
+        says why not; `key` (its idempotency key) says which page of the incident it is."""
+        d = Delivery(recipient=recipient, page=page, key=key, due=None, until=until)
+        spawn(self.run, self._keep_trying(d), f"page {d.person} ({what})")
+        return d
+
     def _stopped(self, d: Delivery) -> str | None:
         """Why trying this page is over, or None while it goes on."""
         st = self.run.require()
         if st.status is Status.RESOLVED:
             return "the incident was resolved"
+        if d.until is not None:
+            return d.until()
         if st.status is Status.ACKNOWLEDGED:
             return f"acknowledged by {st.acknowledged_by}"
         if d.superseded:

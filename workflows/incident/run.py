@@ -110,4 +110,5 @@ class IncidentRun:
             runbook=self.policy.service.runbook,
             links=links[:10],
             context=st.context,
+            lead=st.lead,
         )

@@ -105,7 +105,7 @@ class IncidentWorkflow:
         self._approvals = Approvals(run, self._refusals, self._step_up)
         self._proofs = Proofs(run, self._refusals)
         self._requests = Requests(run, self._refusals, self._approvals, self._step_up)
-        self._roles = Roles(run, self._refusals)
+        self._roles = Roles(run, self._refusals, self._paging, self._requests)
         self._updates = StakeholderUpdates(run, self._refusals, self._requests)
         self._channel = Channel(run)
         self._coordination = (self._roles, self._updates, self._channel)
@@ -328,7 +328,9 @@ class IncidentWorkflow:
 
     @workflow.update
     async def acknowledge(self, req: ActorRequest) -> UpdateReply:
-        return await self._vouched(req, "acknowledge") or self._requests.acknowledge(req)
+        if refused := await self._vouched(req, "acknowledge"):
+            return refused
+        return self._roles.acknowledged(req.actor, self._requests.acknowledge(req))
 
     @acknowledge.validator
     def _validate_acknowledge(self, req: ActorRequest) -> None:
