@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from activities.actions import ActionActivities
 from activities.attestation import ProofActivities
 from activities.changes import ChangeActivities
+from activities.channel import ChannelActivities
 from activities.context import ContextActivities
 from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
@@ -28,6 +29,7 @@ from incident.config import Config, load_config
 from incident.keys import TrustedKeys
 from workflows.agent import AgentWorkflow
 from workflows.changelog import ChangeLogWorkflow
+from workflows.channel_close import ChannelCloseWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
 
@@ -50,8 +52,8 @@ def build_worker(
     capture: list[PageRequest] | None = None,
     trusted: TrustedKeys | None = None,
 ) -> Worker:
-    """`capture` makes a drill's worker: pages are appended to it instead of sent, and actions are described
-    instead of run."""
+    """`capture` makes a drill's worker: pages are appended to it instead of sent, actions are described instead of
+    run, and the incident's Slack channel is played in memory (`activities.channel.LocalSlack`)."""
     paging = PagingActivities(config, http, capture=capture)
     delivery = ForwardingActivities(client, task_queue, send_alerts)
     changes = ChangeActivities(client, task_queue)
@@ -60,10 +62,11 @@ def build_worker(
     policies = PolicyActivities(config)
     stakeholder = StakeholderActivities(config, http, dry_run=capture is not None)
     proofs = ProofActivities(trusted if trusted is not None else trusted_keys(config))
+    channel = ChannelActivities(config, http, local=capture is not None)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow],
+        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow, ChannelCloseWorkflow],
         activities=[
             paging.lookup_targets,
             paging.send_page,
@@ -75,6 +78,12 @@ def build_worker(
             actions.run_action,
             policies.policy_snapshot,
             proofs.verify_proof,
+            channel.open,
+            channel.invite,
+            channel.topic,
+            channel.bookmarks,
+            channel.post,
+            channel.archive,
             stakeholder.post_update,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,

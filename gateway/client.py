@@ -294,6 +294,24 @@ class Incidents:
         is_open = best.status is WorkflowExecutionStatus.RUNNING
         return IncidentRef(workflow_id=best.id, run_id=best.run_id, incident_id=incident_id, open=is_open)
 
+    async def in_channel(self, channel_id: str) -> IncidentRef:
+        """The open incident whose Slack channel is `channel_id` (its `IncidentChannel`): what `/baton note` in an
+        incident's channel means, on any gateway replica. NotFound when no open incident, or several (a static
+        channel a service's incidents share), post there."""
+        if not channel_id or not channel_id.isalnum():
+            raise NotFound("this is not an incident's channel")
+        query = f'IncidentChannel = "{channel_id}" AND ExecutionStatus = "Running" AND IncidentId IS NOT NULL'
+        runs = await self._runs(query, limit=20)
+        found = {r.id: r for r in runs}
+        if not found:
+            raise NotFound("no open incident posts in this channel")
+        if len(found) > 1:
+            ids = sorted(str(r.typed_search_attributes.get(sa.INCIDENT_ID)) for r in found.values())
+            raise NotFound(f"{len(found)} open incidents post in this channel ({', '.join(ids)}): name one")
+        run = next(iter(found.values()))
+        iid = run.typed_search_attributes.get(sa.INCIDENT_ID)
+        return IncidentRef(workflow_id=run.id, run_id=run.run_id, incident_id=iid, open=True)
+
     async def _runs(self, query: str, limit: int = 1000) -> list[WorkflowExecution]:
         async def listed() -> list[WorkflowExecution]:
             return [wf async for wf in self.client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT)]

@@ -138,6 +138,21 @@ def timeline_entry(e: TimelineEntry) -> Table:
     return grid
 
 
+def channel_line(st: IncidentState) -> str:
+    """`#inc-7k2q9m-checkout (C0123ABCD), archived at …`, or why there is none."""
+    ch = st.channel
+    if ch is None:
+        return "none"
+    if ch.channel_id is None:
+        return f"none: {ch.off}" if ch.off else "being opened"
+    line = f"{ch.shown} ({ch.channel_id})" if ch.shown != ch.channel_id else ch.channel_id
+    if not ch.created:
+        line += ", the service's channel"
+    if ch.archive_at:
+        line += f", archived at {ch.archive_at:%Y-%m-%d %H:%M} UTC"
+    return line
+
+
 def print_incident(console: Console, st: IncidentState) -> None:
     console.print(headline(st), highlight=False)
     console.print(hanging("", escape(st.title), indent=2), highlight=False)
@@ -156,6 +171,8 @@ def print_incident(console: Console, st: IncidentState) -> None:
         facts.append(("escalation", "exhausted"))
     elif st.escalation.active and st.escalation.next_at:
         facts.append(("next escalation", f"{st.escalation.next_at:%H:%M:%S} UTC"))
+    if st.channel is not None:
+        facts.append(("channel", escape(channel_line(st))))
     facts.append(("workflow", escape(st.workflow_id)))
     for k, v in facts:
         console.print(hanging(f"[dim]{k:>15}[/dim]  ", v, indent=2), highlight=False)

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from incident.actions import ActionParams, ActionRunner
 from incident.budget import AgentBudget
-from incident.coordination import COMMANDERS, Coordination
+from incident.coordination import COMMANDERS, ChannelSettings, Coordination
 from incident.durations import Duration
 from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
 from incident.models import NAME
@@ -408,6 +408,28 @@ class Config(Strict):
                 )
             )
         out += self.commanders_missing()
+        out += self.channel_warnings()
+        return out
+
+    def channel_warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """A channel configured where it cannot work: no integrations.slack, or `create: false` without `static`;
+        and people a channel would invite who have no `slack:` member id."""
+        places: list[tuple[tuple[str | int, ...], ChannelSettings]] = []
+        if self.coordination.slack.channel is not None:
+            places.append((("coordination", "slack", "channel"), self.coordination.slack.channel))
+        for name, svc in self.services.items():
+            if svc.coordination is not None and svc.coordination.slack.channel is not None:
+                places.append((("services", name, "coordination", "slack", "channel"), svc.coordination.slack.channel))
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for path, settings in places:
+            if self.integrations.slack is None:
+                out.append((path, "a channel is configured but integrations.slack is not: incidents get no channel"))
+            if not settings.create and not settings.static:
+                out.append((path, "`create: false` needs `static:` (the channel to post in), else there is none"))
+        unreachable = [p for p in self.on_call_people() if p in self.people and not self.people[p].slack]
+        if places and self.integrations.slack is not None and unreachable:
+            says = "can be paged but have no `slack:` member id: they are not invited to incident channels"
+            out.append((("people",), f"{', '.join(unreachable)} {says}"))
         return out
 
     def commanders_missing(self) -> list[tuple[tuple[str | int, ...], str]]:

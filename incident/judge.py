@@ -18,6 +18,7 @@ from incident.scenario import (
     NOBODY,
     ApprovalCheck,
     AskedCheck,
+    ChannelCheck,
     Expectation,
     PagedCheck,
     Step,
@@ -161,6 +162,8 @@ def _judge(exp: Expectation, seen: Seen) -> tuple[bool, str]:
             return got == exp.lead, _lead(st, seen.origin)
         case "commanders_paged":
             return st.commanders_paged == exp.commanders_paged, _commanders(st, seen.origin)
+        case "channel":
+            return _channel(exp.channel, st)  # type: ignore[arg-type]
     kinds = sorted({f"{r.actor} {r.action}" for r in st.refusals})
     return st.refused_total == exp.refusals, f"{st.refused_total}" + (f" ({', '.join(kinds)})" if kinds else "")
 
@@ -177,6 +180,16 @@ def _commanders(st: IncidentState, origin: datetime) -> str:
     if not missing:
         return "not paged" + (f" ({st.lead} leads)" if st.lead else "")
     return _entry(missing[0], origin)
+
+
+def _channel(want: ChannelCheck, st: IncidentState) -> tuple[bool, str]:
+    ch = st.channel
+    if ch is None or ch.channel_id is None:
+        got = f"no channel: {ch.off}" if ch is not None and ch.off else "no channel"
+        return want.state == "none", got
+    state = "created" if ch.created else "posting"
+    got = f"channel {ch.shown} " + ("created" if ch.created else "(static)")
+    return state == want.state and (want.name is None or want.name.lower() in (ch.name or "")), got
 
 
 def _matches(want: PagedCheck, p: SentPage) -> bool:

@@ -198,6 +198,26 @@ class ApprovalCheck(Strict):
         return f"{name} {self.status.value}{by}"
 
 
+class ChannelCheck(Strict):
+    """The incident's Slack channel: `created` (baton made one), `posting` (a static channel: nothing created) or
+    `none`; `name`, a substring of its name. A drill never calls Slack: its worker plays Slack's Web API locally,
+    so this checks what baton decided and did with the channel settings, not that Slack is reachable."""
+
+    state: Literal["created", "posting", "none"] = "created"
+    name: str | None = Field(None, min_length=1, description="a substring of the channel's name, e.g. inc-")
+
+    def describe(self) -> str:
+        named = f" #{self.name}…" if self.name else ""
+        return {"created": f"channel{named} created", "posting": f"posting in{named or ' a'} static channel"}.get(
+            self.state, "no channel"
+        )
+
+
+def _channel_short(v: Any) -> Any:
+    """`channel: created` is short for `{state: created}`."""
+    return {"state": v} if isinstance(v, str) else v
+
+
 class UpdateCheck(Strict):
     """A stakeholder update fell due, was drafted, and `asked` was asked to send it (a person, or `lead`: whoever
     leads); with `reminded`, it was reminded too; with `sent_by`, that actor sent it."""
@@ -230,6 +250,7 @@ CHECKS = (
     "refusals",
     "lead",
     "commanders_paged",
+    "channel",
     "update",
 )
 
@@ -252,6 +273,7 @@ class Expectation(Strict):
     commanders_paged: bool | None = Field(
         None, description="whether the incident commanders were paged because nobody led in time (`lead_within`)"
     )
+    channel: Annotated[ChannelCheck | None, BeforeValidator(_channel_short)] = None
     update: UpdateCheck | None = None
 
     @field_validator("severity")
@@ -296,6 +318,8 @@ class Expectation(Strict):
             case "commanders_paged":
                 no = "" if self.commanders_paged else " not"
                 return f"incident commanders{no} paged for a missing lead"
+            case "channel":
+                return self.channel.describe()  # type: ignore[union-attr]
             case "update":
                 return self.update.describe()  # type: ignore[union-attr]
         return f"{self.refusals} refused request(s)"

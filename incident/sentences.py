@@ -384,6 +384,47 @@ def timeline_left(entries: int, runs: int) -> str:
     )
 
 
+# ---- the incident's Slack channel ----------------------------------------------------------------------------------
+
+
+def channel_opened(shown: str, created: bool, found: bool) -> str:
+    if not created:
+        return f"posting in {shown} (the service's channel: nothing created)"
+    return f"channel {shown} " + ("found (an earlier attempt had created it)" if found else "created")
+
+
+def channel_none(reason: str) -> str:
+    return f"no incident channel: {reason}"
+
+
+def channel_announced(where: str, shown: str) -> str:
+    return f"announced in {where} with a link to {shown}"
+
+
+def channel_invited(people: list[str], shown: str) -> str:
+    return f"invited {', '.join(people)} to {shown}"
+
+
+def channel_problem(what: str, reason: str, again: timedelta | None) -> str:
+    """A channel step that failed: what, why, and when it is tried again (None: it is not)."""
+    then = f"; trying again in {format_duration(again)}" if again else "; not tried again"
+    return f"slack: could not {what}: {reason}{then}"
+
+
+def channel_closing(shown: str, archive_at: datetime | None) -> str:
+    told = f"{shown} is told of the resolve and the postmortem draft"
+    return told + (f"; it is archived at {archive_at:%Y-%m-%d %H:%M} UTC" if archive_at else "")
+
+
+def channel_resolved(incident_id: str, by: str, after: timedelta, resolution: str | None) -> str:
+    """The closing message (mrkdwn, `resolution` escaped by the caller)."""
+    why = f": {resolution}" if resolution else ""
+    return (
+        f"*Resolved* by {by} after {format_duration(after)}{why}\n"
+        f"Postmortem draft: `baton postmortem {incident_id}` (facts and questions from the timeline)"
+    )
+
+
 # ---- stakeholder updates ---------------------------------------------------------------------------------------
 
 

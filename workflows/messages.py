@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from incident.actions import idempotency_key
 from incident.attestation import MAX_PROOF, Claim
+from incident.coordination import ChannelSettings
 from incident.models import Actor, Page, Recipient, Severity, UpdateReply
 from incident.state import IncidentPolicy
 
@@ -246,3 +247,75 @@ class ProofCheck(BaseModel):
 
     claim: Claim | None = None
     problem: str = ""
+
+
+# ---- the incident's Slack channel (activities/channel.py) --------------------------------------------------------
+
+SLACK_REFUSED = "SlackRefused"
+"""The error type of a channel activity Slack refused for good (`missing_scope`, `not_in_channel`, …), or that cannot
+run at all (no `integrations.slack`): another attempt cannot help."""
+SLACK_RATE_LIMITED = "SlackRateLimited"
+"""A 429: retried after the `Retry-After` Slack sent (`next_retry_delay`)."""
+SLACK_FAILED = "SlackFailed"
+"""Anything else (5xx, a timeout, `internal_error`): retried."""
+
+
+class ChannelOpenRequest(BaseModel):
+    """`channel_open`: create the incident's channel from the name template, or find the static one."""
+
+    incident_id: str
+    service: str
+    severity: Severity
+    title: str
+    settings: ChannelSettings
+
+
+class ChannelOpened(BaseModel):
+    channel_id: str | None = Field(None, description="None: there is no channel (`problem` says why)")
+    name: str = ""
+    created: bool = Field(False, description="baton created it (a static one, or none, is not)")
+    found: bool = Field(False, description="an earlier attempt had created it: found and reused")
+    problem: str | None = None
+
+
+class ChannelPostRequest(BaseModel):
+    """`channel_post`: one message; `summary` makes it the incident's summary with its buttons."""
+
+    channel: str
+    text: str = Field(max_length=40_000)
+    summary: Page | None = None
+    thread_ts: str | None = None
+    broadcast: bool = False
+
+
+class ChannelPosted(BaseModel):
+    channel: str
+    ts: str
+
+
+class ChannelInviteRequest(BaseModel):
+    """`channel_invite`: people by their config names; the activity finds their Slack member ids."""
+
+    channel_id: str
+    people: list[str]
+
+
+class ChannelInvited(BaseModel):
+    invited: list[str] = Field(default_factory=list, description="in the channel now (invited, or already in it)")
+    problems: list[str] = Field(default_factory=list, description="who could not be invited, and why")
+
+
+class ChannelTopicRequest(BaseModel):
+    channel_id: str
+    topic: str
+
+
+class ChannelBookmarksRequest(BaseModel):
+    """`channel_bookmarks`: the incident's link, the runbook and the dashboards the page links to."""
+
+    channel_id: str
+    page: Page
+
+
+class ChannelArchiveRequest(BaseModel):
+    channel_id: str

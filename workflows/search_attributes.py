@@ -8,10 +8,20 @@ INCIDENT_SEVERITY = SearchAttributeKey.for_keyword("IncidentSeverity")
 INCIDENT_SERVICE = SearchAttributeKey.for_keyword("IncidentService")
 INCIDENT_LEAD = SearchAttributeKey.for_keyword("IncidentLead")
 """Who leads the incident (unset while nobody does): `IncidentLead = "alice"`."""
+INCIDENT_CHANNEL = SearchAttributeKey.for_keyword("IncidentChannel")
+"""The Slack channel the incident posts in (its id, C…), once it has one: `/baton note` in it finds the incident."""
 BOUNDARY_REFUSALS = SearchAttributeKey.for_int("BoundaryRefusals")
 """Requests the boundaries refused (never or undefined): `BoundaryRefusals > 0` finds what the policy forgot."""
 
-ALL = (INCIDENT_ID, INCIDENT_STATUS, INCIDENT_SEVERITY, INCIDENT_SERVICE, INCIDENT_LEAD, BOUNDARY_REFUSALS)
+ALL = (
+    INCIDENT_ID,
+    INCIDENT_STATUS,
+    INCIDENT_SEVERITY,
+    INCIDENT_SERVICE,
+    INCIDENT_LEAD,
+    INCIDENT_CHANNEL,
+    BOUNDARY_REFUSALS,
+)
 
 
 def type_name(key: SearchAttributeKey) -> str:

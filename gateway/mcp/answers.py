@@ -91,6 +91,7 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
         "pending_approvals": [approval_json(a) for a in st.pending_approvals],
         "decided_approvals": [approval_json(a) for a in st.approvals if not a.pending],
         "suspects": [untrusted(s.text) for s in st.context.suspects] if st.context else None,
+        "channel": channel_json(st),
         "refused_requests": st.refused_total,
         "stakeholder_update": update_json(st),
         "timeline": [
@@ -98,6 +99,23 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
             for e in (st.timeline[-timeline:] if timeline else [])
         ],
         "timeline_total": len(st.timeline),
+    }
+
+
+def channel_json(st: IncidentState) -> dict[str, Any] | None:
+    """The incident's Slack channel: its name and id once it has one, or why it has none (None: no channel work).
+    A name is only lowercase letters, digits, `-` and `_`, so it carries no markup."""
+    ch = st.channel
+    if ch is None:
+        return None
+    if ch.channel_id is None:
+        return {"name": None, "id": None, "problem": ch.off}
+    return {
+        "name": f"#{ch.name}" if ch.name and ch.name != ch.channel_id else None,
+        "id": ch.channel_id,
+        "created": ch.created,
+        "invited": ch.invited,
+        "archive_at": _t(ch.archive_at),
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from gateway.client import Incidents, NotFound, Refused, Unavailable
+from gateway.client import Incidents, NotFound, Pinned, Refused, Unavailable
 from gateway.oncall import OnCallError, views
 from gateway.render import ago
 from gateway.slack.interactions import UNAVAILABLE
@@ -45,7 +45,7 @@ class Commands:
                 f"• `{c} ack INC-7K2Q9M` — acknowledge: escalation stops",
                 f"• `{c} lead INC-7K2Q9M [@person]` — take the lead, or hand it to someone",
                 f"• `{c} role INC-7K2Q9M comms [@person]` — take a role, or hand it to someone",
-                f"• `{c} note INC-7K2Q9M text…` — add a note to the timeline",
+                f"• `{c} note INC-7K2Q9M text…` — add a note to the timeline (in its channel: `{c} note text…`)",
                 f"• `{c} resolve INC-7K2Q9M summary…` — declare it resolved",
                 f"• `{c} oncall [schedule]` — who is on call, and who is next",
                 f"• `{c} help` — this text",
@@ -77,6 +77,12 @@ class Commands:
                 return self.oncall(rest.split()[0] if rest else None)
             case "lead" | "role":
                 return await self.role(command, sub, rest, form.get("user_id", ""))
+            case "note" if not rest.lower().startswith("inc-") and (here := await self._here(form)):
+                if not rest:
+                    return f"a note needs text: `{command} note what you did or saw`"
+                actor = Actor.human(self.people.person(form.get("user_id", "")))
+                await self.incidents.note(here, actor, rest)
+                return f"note added to {esc(here.incident_id)}"
             case "ack" | "note" | "resolve":
                 ref, _, text = rest.partition(" ")
                 if not ref:
@@ -116,6 +122,15 @@ class Commands:
         if mention := _MENTION.match(word):
             return self.people.person(mention.group(1))
         return word.removeprefix("@").lower()
+
+    async def _here(self, form: dict[str, str]) -> Pinned | None:
+        """The incident whose channel the command was typed in (`IncidentChannel`, so any gateway replica finds
+        it), or None: the command names its incident."""
+        try:
+            found = await self.incidents.in_channel(form.get("channel_id", ""))
+        except NotFound:
+            return None
+        return Pinned(found.workflow_id, found.incident_id or "")
 
     async def status(self, ref: str | None) -> str:
         if ref:

@@ -432,6 +432,46 @@ async def roles(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) ->
     return wid
 
 
+CHANNEL_CONFIG = """
+people:
+  alice: {name: Alice, slack: U0ALICE, webhook: "SINK/alice", notify: [webhook]}
+  dave:  {name: Dave, slack: U0DAVE, webhook: "SINK/dave", notify: [webhook]}
+escalation_policies:
+  two-levels: {levels: [{notify: [user:alice], after: 5m}, {notify: [user:dave], after: 10m}]}
+services:
+  checkout: {escalation: two-levels, runbook: "https://runbooks.example/checkout"}
+coordination:
+  slack: {channel: {announce: "#incidents", archive_after: 7d}}
+integrations:
+  events: {token: env:TEST_INTAKE_TOKEN}
+  slack: {bot_token: BOT, api_url: "API"}
+"""
+
+
+async def channel(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """The incident's channel: created, alice invited, the summary, topic, announcement and bookmarks; a note and an
+    acknowledgement mirrored, the topic changed, and the close handed to its child workflow at the resolve."""
+    await h.incidents.ingest(alert("channel"), policy, "replay")
+    wid = workflow_id_for("replay", "channel")
+    await until(lambda: _state(h, wid), lambda st: bool(st.channel and st.channel.bookmarked), timeout=30)
+    await h.incidents.note(wid, Actor.human("alice"), "rolling back v2.41")
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    await until(lambda: _state(h, wid), lambda st: bool(st.channel and st.channel.mirrored >= len(st.timeline)))
+    await until(lambda: _state(h, wid), lambda st: bool(st.channel and "acknowledged" in (st.channel.topic or "")))
+    await h.incidents.resolve(wid, Actor.human("alice"), "rolled back")
+    return wid
+
+
+async def record_channel() -> str:
+    """`channel` against the Slack Web API double on loopback."""
+    from tests.helpers.slack_web import BOT_TOKEN, slack_web
+
+    with slack_web() as slack, loopback_http(lambda req: (200, {}, b"{}")) as sink:
+        slack.add_channel("incidents")
+        text = CHANNEL_CONFIG.replace("BOT", BOT_TOKEN).replace("API", slack.api)
+        return await record(channel, make_config(sink, base=text))
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
@@ -444,6 +484,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_action_params": record_action_params,
     "incident_step_up": partial(record, step_up),
     "incident_roles": partial(record, roles, make_config(extra=ROLES_CONFIG)),
+    "incident_channel": record_channel,
 }
 
 

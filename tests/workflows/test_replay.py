@@ -12,7 +12,11 @@ from temporalio.worker import Replayer
 from workflows.incident import IncidentWorkflow
 
 HISTORIES = sorted((Path(__file__).parents[1] / "fixtures" / "histories").glob("*.json"))
-WORKFLOW_IDS = {"incident_step_up": "incident:replay:step-up", "incident_roles": "incident:replay:roles"}
+WORKFLOW_IDS = {
+    "incident_step_up": "incident:replay:step-up",
+    "incident_roles": "incident:replay:roles",
+    "incident_channel": "incident:replay:channel",
+}
 """The workflow id a history ran under, where it matters: a proof is bound to its incident's workflow id, so a
 history with proofs replays as that workflow (else every proof in it would be refused, and the replay diverge)."""
 

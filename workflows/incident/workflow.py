@@ -194,6 +194,7 @@ class IncidentWorkflow:
         for approval_id in self._approvals.approved:  # approved in the same moment the incident was resolved
             run.record(Actor.system(), Kind.ACTION_SKIPPED, say.action_skipped(approval_id))
         self._requests.skip_queued()
+        await self._channel.close()
         self._publish()
         outcome = IncidentResult(
             incident_id=st.incident_id,
@@ -489,6 +490,8 @@ class IncidentWorkflow:
         ]
         if st.lead:
             wanted.append(sa.INCIDENT_LEAD.value_set(st.lead))
+        if st.channel and st.channel.channel_id:
+            wanted.append(sa.INCIDENT_CHANNEL.value_set(st.channel.channel_id))
         changed = [u for u in wanted if current.get(u.key) != u.value]
         if changed:
             workflow.upsert_search_attributes(changed)
