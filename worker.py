@@ -19,6 +19,7 @@ from activities.context import ContextActivities
 from activities.forwarding import ForwardingActivities
 from activities.paging import PageRequest, PagingActivities
 from activities.policy import PolicyActivities
+from activities.stakeholder import StakeholderActivities
 from gateway.ingest import send_alerts
 from gateway.keyfiles import KeyProblem, trusted_keys
 from gateway.logs import IncidentIds, configure_logging
@@ -59,6 +60,7 @@ def build_worker(
     context = ContextActivities(config, http)
     actions = ActionActivities(config, http, dry_run=capture is not None)
     policies = PolicyActivities(config)
+    stakeholder = StakeholderActivities(config, http, dry_run=capture is not None)
     proofs = ProofActivities(trusted if trusted is not None else trusted_keys(config))
     channel = ChannelActivities(config, http, local=capture is not None)
     return Worker(
@@ -82,6 +84,7 @@ def build_worker(
             channel.bookmarks,
             channel.post,
             channel.archive,
+            stakeholder.post_update,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         interceptors=[IncidentIds()],

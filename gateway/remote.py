@@ -221,8 +221,9 @@ class RemoteIncidents:
         text: str | None = None,
         audience: str = "internal",
         propose: bool = False,
+        code: str | None = None,
     ) -> UpdateReply:
-        body = {"text": text, "audience": audience, "propose": propose}
+        body = _coded({"text": text, "audience": audience, "propose": propose}, code)
         return await self._act(actor, f"/v1/incidents/{_path(ref)}/updates", body)
 
     async def request(

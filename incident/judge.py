@@ -23,6 +23,7 @@ from incident.scenario import (
     PagedCheck,
     Step,
     StepOutcome,
+    UpdateCheck,
 )
 from incident.state import IncidentState
 from incident.timeline import Kind
@@ -143,6 +144,8 @@ def _judge(exp: Expectation, seen: Seen) -> tuple[bool, str]:
             return st.status is exp.status, _status(st, seen.origin)
         case "approval":
             return _approval(exp.approval, st, seen.origin)  # type: ignore[arg-type]
+        case "update":
+            return _update(exp.update, st, seen)  # type: ignore[arg-type]
         case "timeline" | "not_timeline":
             needle: str = getattr(exp, exp.kind)
             hits_t = [e for e in st.timeline if needle.lower() in e.text.lower()]
@@ -238,6 +241,38 @@ def _approval(want: ApprovalCheck, st: IncidentState, origin: datetime) -> tuple
         want.decided_by is None or (found.decided_by or "") in (want.decided_by, f"human:{want.decided_by}")
     )
     return passed, got
+
+
+def _update(want: UpdateCheck, st: IncidentState, seen: Seen) -> tuple[bool, str]:
+    """The update fell due with a draft; whoever `asked` names was asked (on the record, and told); and, where the
+    check says so, it was reminded and sent by `sent_by`."""
+    of = [e for e in st.timeline if (e.data or {}).get("update") == want.number]
+    due = next((e for e in of if e.kind == "update_due"), None)
+    if due is None:
+        sent = [e for e in st.timeline if e.kind == "update_due"]
+        return False, f"update {want.number} has not fallen due ({len(sent)} update(s) due so far)"
+    data = due.data or {}
+    got = f"update {want.number} due at {ago(due.at - seen.origin)}, asking {', '.join(data.get('asked') or [])}"
+    if not data.get("draft"):
+        return False, got + ", without a draft"
+    if want.asked:
+        person = st.lead if want.asked == "lead" else want.asked
+        if person is None:
+            return False, got + "; nobody leads"
+        if f"user:{person}" not in (data.get("asked") or []):
+            return False, got
+        told = [p for p in seen.pages if p.kind == "notice" and p.person == person and p.at >= due.at - seen.origin]
+        if not told:
+            return False, got + f"; {person} was not told"
+    if want.reminded and not any(e.kind == "update_reminded" for e in of):
+        return False, got + "; not reminded"
+    if want.sent_by:
+        sent_by = [e.actor for e in of if e.kind == "update_sent"]
+        wanted = want.sent_by if ":" in want.sent_by else f"human:{want.sent_by}"
+        if wanted not in sent_by:
+            return False, got + f"; sent by {', '.join(sent_by) or 'nobody'}"
+        got += f"; sent by {wanted}"
+    return True, got
 
 
 def _entry(e: TimelineEntry, origin: datetime) -> str:

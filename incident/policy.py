@@ -28,7 +28,11 @@ MACHINE_WORK = (
     "note",
     "escalate",
     "triage_severity",
+    "internal_update",
 )
+INTERNAL_UPDATE = "internal_update"
+"""Posting a stakeholder update to the internal audiences (a support channel, an email list): machine work an
+agent may do alone where its autonomy allows; customer-facing text is `customer_comms`, a human decision."""
 JUDGMENT = ("rollback", "customer_comms", "resolve", "postmortem_conclusions")
 """Decisions that need a human. An agent may at most request them; config that lets it do them alone is refused."""
 READ_ONLY = ("lookup_oncall", "gather_context", "note")

@@ -40,6 +40,7 @@ def draft(
         _impact(state),
         _alerts(state),
         _suspects(state),
+        _updates(state.timeline),
         _timeline(state.timeline, getattr(state, "timeline_left", 0), getattr(state, "runs", 1)),
         _who(state.timeline, approvals, refusals),
         _questions(state, approvals, refusals),
@@ -165,6 +166,22 @@ def _suspects(st: IncidentState) -> str:
         lines.append(f"- {_inline(s.text)}, at {utc(c.at)}{desc}{link}")
     for m in ctx.missing:
         lines.append(f"- Not gathered: {_inline(m)}")
+    return "\n".join(lines)
+
+
+def _updates(entries: list[TimelineEntry]) -> str:
+    """Every stakeholder update sent, as sent: when, by whom, to whom, and its text."""
+    sent = [e for e in entries if e.kind == Kind.UPDATE_SENT]
+    if not sent:
+        return ""
+    lines = ["## Stakeholder updates", "", "| Time (UTC) | # | By | To | Text |", "|---|---|---|---|---|"]
+    for e in sent:
+        data = e.data or {}
+        by = str(data.get("by") or e.actor)
+        if data.get("approved_by"):
+            by += f" (approved by {data['approved_by']})"
+        to = ", ".join(str(a) for a in data.get("audiences") or []) or "the timeline"
+        lines.append(_row(utc(e.at)[:19], str(data.get("update", "")), by, to, str(data.get("text", e.text))))
     return "\n".join(lines)
 
 

@@ -39,9 +39,10 @@ few milliseconds after its deadline) and nothing due a second later has."""
 DEFAULT_KEY = "alert"
 
 StepOutcome = Literal["done", "pending", "refused", "undefined", "error"]
-OWN_UPDATES = ("acknowledge", "note", "resolve", "severity", "lead", "role")
-"""`do:` values that go to the incident's own update; `approve`/`deny` decide an approval; anything else is an
-action request the boundaries decide on."""
+OWN_UPDATES = ("acknowledge", "note", "resolve", "severity", "lead", "role", "update")
+"""`do:` values that go to the incident's own update (`update`: send the stakeholder update, `text` or the draft;
+`params: {audience: customers}` for customers); `approve`/`deny` decide an approval; anything else is an action
+request the boundaries decide on."""
 NOBODY = "nobody"
 """`lead: nobody`: the incident has no lead at that moment."""
 _SEVERITY_LABEL = re.compile(r"^SEV[0-4]( \(proposed\))?$")
@@ -217,6 +218,26 @@ def _channel_short(v: Any) -> Any:
     return {"state": v} if isinstance(v, str) else v
 
 
+class UpdateCheck(Strict):
+    """A stakeholder update fell due, was drafted, and `asked` was asked to send it (a person, or `lead`: whoever
+    leads); with `reminded`, it was reminded too; with `sent_by`, that actor sent it."""
+
+    number: int = Field(1, ge=1, description="which update: 1 is the first")
+    asked: str | None = Field(None, description="a person asked to send it, or `lead`")
+    reminded: bool = False
+    sent_by: str | None = Field(None, description="`human:alice`, `agent:triage`: who sent it")
+
+    def describe(self) -> str:
+        what = f"stakeholder update {self.number} due and drafted"
+        if self.asked:
+            what += f", {'the lead' if self.asked == 'lead' else self.asked} asked to send it"
+        if self.reminded:
+            what += ", reminded"
+        if self.sent_by:
+            what += f", sent by {self.sent_by}"
+        return what
+
+
 CHECKS = (
     "paged",
     "not_paged",
@@ -230,6 +251,7 @@ CHECKS = (
     "lead",
     "commanders_paged",
     "channel",
+    "update",
 )
 
 
@@ -252,6 +274,7 @@ class Expectation(Strict):
         None, description="whether the incident commanders were paged because nobody led in time (`lead_within`)"
     )
     channel: Annotated[ChannelCheck | None, BeforeValidator(_channel_short)] = None
+    update: UpdateCheck | None = None
 
     @field_validator("severity")
     @classmethod
@@ -297,6 +320,8 @@ class Expectation(Strict):
                 return f"incident commanders{no} paged for a missing lead"
             case "channel":
                 return self.channel.describe()  # type: ignore[union-attr]
+            case "update":
+                return self.update.describe()  # type: ignore[union-attr]
         return f"{self.refusals} refused request(s)"
 
 
@@ -379,6 +404,9 @@ class Scenario(Strict):
                     found.append(
                         (f"expect[{i}].{name}.person", unknown("person", check.person, config.people, "in the config"))
                     )
+            asked = e.update.asked if e.update else None
+            if asked is not None and asked != "lead" and asked not in config.people:
+                found.append((f"expect[{i}].update.asked", unknown("person", asked, config.people, "in the config")))
             if e.lead is not None and e.lead != NOBODY and e.lead not in config.people:
                 found.append((f"expect[{i}].lead", unknown("person", e.lead, config.people, "in the config")))
         for i, s in enumerate(self.steps):

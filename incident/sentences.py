@@ -423,3 +423,63 @@ def channel_resolved(incident_id: str, by: str, after: timedelta, resolution: st
         f"*Resolved* by {by} after {format_duration(after)}{why}\n"
         f"Postmortem draft: `baton postmortem {incident_id}` (facts and questions from the timeline)"
     )
+
+
+# ---- stakeholder updates ---------------------------------------------------------------------------------------
+
+
+def update_due(number: int, asked: list[str], every: timedelta) -> str:
+    who = ", ".join(t.removeprefix("user:") for t in asked) or "nobody (no one to ask)"
+    return f"stakeholder update {number} is due (every {format_duration(every)}): drafted; asking {who} to send it"
+
+
+def update_ask(incident_id: str, number: int, draft: str, customers: bool) -> str:
+    """What the person asked to send an update is told: the draft, and the commands to send it."""
+    lines = [
+        f"Stakeholder update {number} for {incident_id} is due. The draft:",
+        "",
+        draft,
+        "",
+        f"Send it as is:  baton update {incident_id} --send",
+        f"Or edited:      baton update {incident_id} --send -m 'TEXT'",
+    ]
+    if customers:
+        lines.append(f"To customers:   baton update {incident_id} --send --customers (the status page)")
+    return "\n".join(lines)
+
+
+def update_reminded(number: int, waited: timedelta, asked: list[str]) -> str:
+    who = ", ".join(t.removeprefix("user:") for t in asked) or "nobody"
+    return f"stakeholder update {number} unsent for {format_duration(waited)}; reminding {who}"
+
+
+def update_escalated(number: int, waited: timedelta, level: int, targets: list[str]) -> str:
+    return (
+        f"stakeholder update {number} still unsent after {format_duration(waited)}; "
+        f"asking level {level}: {', '.join(targets)}"
+    )
+
+
+def update_proposed(actor: Actor, number: int, text: str) -> str:
+    return f"{actor} proposes the wording of stakeholder update {number}: {text}"
+
+
+def update_proposal_notice(incident_id: str, actor: Actor, number: int, text: str) -> str:
+    return (
+        f"{actor} proposes the wording of stakeholder update {number} for {incident_id}:\n\n{text}\n\n"
+        f"Send it: baton update {incident_id} --send (or edited: -m 'TEXT')"
+    )
+
+
+def update_sent(actor: Actor, number: int, audiences: list[str], text: str, approved_by: str | None = None) -> str:
+    to = ", ".join(audiences) if audiences else "the timeline only (no internal audience is configured)"
+    by = f" (approved by {approved_by})" if approved_by else ""
+    return f"{actor} sent stakeholder update {number} to {to}{by}: {text}"
+
+
+def update_posted(number: int, posted: list[str], failed: dict[str, str], drill: bool = False) -> str:
+    done = f"posted to {', '.join(posted)}" if posted else "posted nowhere"
+    if drill:
+        done = f"described for {', '.join(posted)} (a drill: nothing posted)"
+    problems = "; ".join(f"{a}: {why}" for a, why in failed.items())
+    return f"stakeholder update {number} {done}" + (f"; not posted to {problems}" if problems else "")

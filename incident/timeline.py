@@ -14,6 +14,9 @@ nothing parses the sentence:
 - `approval_escalated`: `approval`, `level`; other approval entries: `approval`;
 - `severity`, `severity_proposed`: `severity`;
 - `refused`, `undefined`: `action`; `action_accepted`, `action_ran`, `action_failed`: `action`, `ref`;
+- `update_due`: `update`, `draft`, `asked`; `update_reminded`: `update`, `asked`; `update_escalated`: `update`,
+  `level`; `update_proposed`: `update`, `text`; `update_sent`: `update`, `text`, `audiences`, `by` (and
+  `approval` or `ref`); `update_posted`: `update`, `posted`, `failed`;
 - follow-ups (`asked_to_resolve`, `page_updated`, `asked_to_decide`, `told`): `person`, `method` (and `approval`).
 """
 
@@ -97,6 +100,8 @@ class Kind(StrEnum):
     UPDATE_ESCALATED = "update_escalated"
     UPDATE_PROPOSED = "update_proposed"
     UPDATE_SENT = "update_sent"
+    UPDATE_POSTED = "update_posted"
+    """What an update sent to the internal audiences reached, and where it could not be posted."""
 
 
 ALERT_KINDS = (Kind.ALERT, Kind.ALERTS_MORE)

@@ -210,6 +210,27 @@ class RunActionRequest(BaseModel):
         return self.key or idempotency_key(self.workflow_id, self.approval_id)
 
 
+class PostUpdateRequest(BaseModel):
+    """`post_stakeholder_update`: post one stakeholder update to one internal audience."""
+
+    incident_id: str
+    workflow_id: str
+    service: str
+    title: str = ""
+    update_id: str = Field(description="U1, U2, …")
+    audience: str = Field(description="slack:#channel or email:address")
+    text: str
+    key: str = Field(description="`<incident_id>/<U1>/<audience>`: the same for every attempt at this post")
+
+
+class UpdatePosted(BaseModel):
+    """What one post to an audience came to: posted, or why not (a failure no retry could fix)."""
+
+    ok: bool
+    detail: str = ""
+    dry_run: bool = False
+
+
 CHANGELOG_ID_PREFIX = "changes:"
 
 

@@ -53,7 +53,7 @@ class RoleBody(Body):
     reason: str = Text
 
 
-class UpdateBody(Body):
+class UpdateBody(Judgment):
     text: str | None = Field(
         None, min_length=1, max_length=MAX_TEXT, description="the update as sent; unset: the draft as it stands"
     )

@@ -28,4 +28,5 @@ async def role(ref: Ref, body: RoleBody, intake: IntakeDep, who: Caller) -> Upda
 async def stakeholder_update(ref: Ref, body: UpdateBody, intake: IntakeDep, who: Caller) -> UpdateReply:
     """Send the stakeholder update that is due (its draft, or `text` as edited), or propose its wording."""
     with answered():
-        return await facade(intake).stakeholder_update(ref, who, body.text, body.audience, body.propose)
+        incidents = facade(intake, body, who)  # a one-time code: present, as customer text needs (step-up)
+        return await incidents.stakeholder_update(ref, who, body.text, body.audience, body.propose)

@@ -1,8 +1,9 @@
 """`baton`: the command line for responders. Exit codes: 0 ok, 1 refused or not found, 2 bad usage or config.
 
 This module is the command table, in the order `baton --help` lists them; the commands live by what they do:
-`reading` (incidents), `acting` (a human's updates), `roles` (who leads), `policy` (the config, boundaries,
-on-call), `processes` (what starts and keeps running, and drills), with what they share in `common`.
+`reading` (incidents), `acting` (a human's updates), `roles` (who leads), `updates` (stakeholder updates),
+`policy` (the config, boundaries, on-call), `processes` (what starts and keeps running, and drills), with what they
+share in `common`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 import typer
 
-from gateway.cli import acting, keys, people, policy, processes, reading, roles
+from gateway.cli import acting, keys, people, policy, processes, reading, roles, updates
 
 app = typer.Typer(
     name="baton",
@@ -38,6 +39,7 @@ for command in (
     roles.role,
     acting.resolve,
     acting.note,
+    updates.update,
     policy.oncall,
     acting.severity,
     reading.watch,

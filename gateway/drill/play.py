@@ -161,6 +161,9 @@ class Play:
                 return await c.approve(wid, who, approval or "", step.text)
             case "deny":
                 return await c.deny(wid, who, approval or "", step.reason)
+            case "update":
+                audience = "customers" if step.params.get("audience") == "customers" else "internal"
+                return await c.stakeholder_update(wid, who, step.text, audience)
             case "lead" | "role":
                 role = step.role or "lead"
                 return await c.set_role(wid, who, role, step.person, step.propose, step.rationale)

@@ -93,6 +93,7 @@ def incident_json(st: IncidentState, timeline: int) -> dict[str, Any]:
         "suspects": [untrusted(s.text) for s in st.context.suspects] if st.context else None,
         "channel": channel_json(st),
         "refused_requests": st.refused_total,
+        "stakeholder_update": update_json(st),
         "timeline": [
             {"at": _t(e.at), "actor": e.actor, "kind": e.kind, "text": untrusted(e.text)}
             for e in (st.timeline[-timeline:] if timeline else [])
@@ -115,6 +116,23 @@ def channel_json(st: IncidentState) -> dict[str, Any] | None:
         "created": ch.created,
         "invited": ch.invited,
         "archive_at": _t(ch.archive_at),
+    }
+
+
+def update_json(st: IncidentState) -> dict[str, Any] | None:
+    """The next stakeholder update: when it is (or was) due, whether it waits to be sent, its draft, who is asked."""
+    upd = st.updates
+    if upd is None:
+        return None
+    return {
+        "number": upd.number,
+        "due_at": _t(upd.due_at),
+        "due": upd.pending,
+        "draft": untrusted(upd.draft),
+        "draft_by": upd.draft_by,
+        "asked": [t.removeprefix("user:") for t in upd.asked],
+        "sent": upd.sent,
+        "last_sent_at": _t(upd.last_sent_at),
     }
 
 

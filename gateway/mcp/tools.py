@@ -411,6 +411,40 @@ class AgentTools:
             result = await self.incidents.withdraw(incident_id, self.actor(ctx), approval_id, reason)
         return compact(result_json(result))
 
+    async def propose_update(
+        self,
+        ctx: Context,
+        incident_id: IncidentId,
+        text: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=4000,
+                description="The update as support and stakeholders read it: impact, what is known, what is being "
+                "done, when the next update comes",
+            ),
+        ],
+        send: Annotated[
+            bool,
+            Field(
+                description="Post it to the internal audiences (a support channel, an email list) yourself, where "
+                "the boundaries let you (internal_update); default: propose the wording only"
+            ),
+        ] = False,
+    ) -> str:
+        """Word the incident's next stakeholder update (get_incident shows when it is due and baton's draft).
+        By default your wording becomes the draft and whoever sends updates (the comms role, the lead, else the
+        responders) is asked to send it, edited or as is. With send=true it is posted to the internal audiences
+        now, if the boundaries let you do internal_update alone; where they need approval it becomes a pending
+        approval. Customer-facing text is never yours to send: ask with request_action customer_comms."""
+        me = self.actor(ctx)
+        with facade_errors("internal_update" if send else "propose_update"):
+            result = await self.incidents.stakeholder_update(incident_id, me, text, "internal", propose=not send)
+            out = result_json(result)
+            if result.approval_id:
+                out["approval"] = await self._approval(incident_id, result.approval_id)
+        return compact(out)
+
     def _target(self, target: str) -> None:
         """A person or a schedule of the config: anything else would page nobody."""
         kind, _, name = target.strip().rpartition(":")

@@ -54,6 +54,7 @@ TOOLS = {
     "request_action",
     "propose_resolution",
     "withdraw_request",
+    "propose_update",
     "draft_postmortem",
     "get_boundaries",
 }

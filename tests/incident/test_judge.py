@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from incident.judge import Seen, SentPage, StepResult, check, check_step
+from incident.models import Severity, TimelineEntry
 from incident.scenario import Expectation, Step
+from incident.state import IncidentState
 
 ORIGIN = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 PAGES = [
@@ -58,3 +60,38 @@ def test_a_step_expecting_a_refusal_checks_the_rule_too() -> None:
     assert check_step(step, StepResult("refused", "no", "boundaries.autonomy.SEV0: read_only")).passed
     wrong_rule = check_step(step, StepResult("refused", "no", "boundaries.agent.never"))
     assert not wrong_rule.passed and "by a rule containing 'autonomy'" in wrong_rule.expect
+
+
+def test_an_update_due_is_judged_by_its_entry_its_draft_and_who_was_told() -> None:
+    due_at = ORIGIN + timedelta(minutes=30)
+    st = IncidentState(
+        incident_id="INC-7K2Q9M",
+        workflow_id="w",
+        title="t",
+        service="checkout",
+        severity=Severity.SEV1,
+        opened_at=ORIGIN,
+        timeline=[
+            TimelineEntry(
+                at=due_at,
+                actor="system",
+                kind="update_due",
+                text="stakeholder update 1 is due",
+                data={"update": 1, "draft": "Update 1 on …", "asked": ["user:alice"]},
+            )
+        ],
+    )
+    told = SentPage(at=timedelta(minutes=30), person="alice", kind="notice")
+    seen = Seen(state=st, origin=ORIGIN, pages=[*PAGES, told])
+    hit = check(expect(update={"asked": "alice"}), seen)
+    assert hit.passed and hit.got == "update 1 due at 30m, asking user:alice"
+    assert hit.expect == "stakeholder update 1 due and drafted, alice asked to send it"
+    assert not check(expect(update={"asked": "alice"}), Seen(state=st, origin=ORIGIN, pages=PAGES)).passed
+    lead = check(expect(update={"asked": "lead"}), seen)
+    assert not lead.passed and lead.got.endswith("nobody leads")
+    st.roles["lead"] = "alice"
+    assert check(expect(update={"asked": "lead"}), seen).passed
+    unsent = check(expect(update={"sent_by": "alice"}), seen)
+    assert not unsent.passed and unsent.got.endswith("sent by nobody")
+    later = check(expect(update={"number": 2}), seen)
+    assert not later.passed and later.got == "update 2 has not fallen due (1 update(s) due so far)"

@@ -357,3 +357,46 @@ def test_escape_codes_and_hidden_characters_do_not_reach_the_draft() -> None:
         assert c not in text, repr(c)
     assert "fine\\\\x1b\\]0;owned\\\\x07\\\\x1b\\[2J\\\\u202eevil" in text
     assert "<javascript:" not in text and "(javascript:alert(1))" in text
+
+
+def test_every_stakeholder_update_sent_is_in_the_draft_as_sent() -> None:
+    st = open_state()
+    st.timeline += [
+        entry(
+            1800,
+            "human:alice",
+            "update_sent",
+            "human:alice sent stakeholder update 1 to slack:#support: …",
+            {
+                "update": 1,
+                "text": "Checkout | errors\nin eu-west",
+                "audiences": ["slack:#support"],
+                "by": "human:alice",
+            },
+        ),
+        entry(
+            3600,
+            "agent:triage",
+            "update_sent",
+            "agent:triage sent stakeholder update 2 …",
+            {
+                "update": 2,
+                "text": "# Fixed",
+                "audiences": ["slack:#support", "email:support@example.com"],
+                "by": "agent:triage",
+                "approved_by": "human:dave",
+            },
+        ),
+    ]
+    text = draft(st, SERVICE)
+    rows = table_rows(text, "Stakeholder updates")
+    assert cells(rows[2]) == [
+        "2026-11-26 02:44:05",
+        "1",
+        "human:alice",
+        "slack:#support",
+        "Checkout \0 errors ↵ in eu-west",
+    ]
+    assert "agent:triage (approved by human:dave)" in rows[3] and "email:support@example.com" in rows[3]
+    assert "\\# Fixed" in rows[3], "an update's text cannot make a heading"
+    assert "## Stakeholder updates" not in draft(open_state(), SERVICE), "no section without an update"

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from incident import sentences as say
     from incident.ids import incident_id_from_int
     from incident.models import Actor, ActorKind, Alert, AlertAction, IncidentResult, Status, TimelineEntry, UpdateReply
+    from incident.policy import INTERNAL_UPDATE
     from incident.postmortem import draft
     from incident.state import CARRY, IncidentInput, IncidentPolicy, IncidentState
     from incident.timeline import Kind
@@ -105,7 +106,7 @@ class IncidentWorkflow:
         self._proofs = Proofs(run, self._refusals)
         self._requests = Requests(run, self._refusals, self._approvals, self._step_up)
         self._roles = Roles(run, self._refusals, self._paging, self._requests)
-        self._updates = StakeholderUpdates(run, self._refusals)
+        self._updates = StakeholderUpdates(run, self._refusals, self._requests)
         self._channel = Channel(run)
         self._coordination = (self._roles, self._updates, self._channel)
         """Helpers with deadlines of their own (who leads, updates due, the channel): each says when it must act
@@ -132,7 +133,10 @@ class IncidentWorkflow:
                 continue
             if self._approvals.approved:
                 approval_id = self._approvals.approved.pop(0)
-                if workflow.patched(ACTIONS_FROM_MAIN_LOOP):
+                approval = st.approval(approval_id)
+                if approval is not None and approval.action == INTERNAL_UPDATE:
+                    self._updates.approved(approval)  # an agent's internal update: posted as updates are
+                elif workflow.patched(ACTIONS_FROM_MAIN_LOOP):
                     await self._requests.start_approved(approval_id)
                 else:
                     await self._requests.run_approved(approval_id)
@@ -184,6 +188,7 @@ class IncidentWorkflow:
         if self._paging.forward_due():
             self._paging.forward_status()
         await workflow.wait_condition(lambda: run.pages_in_flight == 0)  # each stops once the incident is resolved
+        await self._updates.finish()  # updates sent before the resolve still reach their audiences
         # Actions under way finish and go on the record before the run ends.
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._requests.running)
         for approval_id in self._approvals.approved:  # approved in the same moment the incident was resolved
@@ -360,12 +365,31 @@ class IncidentWorkflow:
     @workflow.update
     async def request(self, req: ActionRequest) -> ActionReply:
         """Ask to do an action: accepted to run now (auto), a pending approval (approval), or refused."""
+        if self._internal_update(req):
+            update = self._as_update(req)
+            reply = await self._vouched(req, "request") or await self._updates.send(update, self._proofs.last)
+            return ActionReply.model_validate(reply.model_dump())
         reply = await self._vouched(req, "request") or await self._requests.request(req, self._proofs.last)
         return reply if isinstance(reply, ActionReply) else ActionReply.model_validate(reply.model_dump())
 
     @request.validator
     def _validate_request(self, req: ActionRequest) -> None:
+        if self._internal_update(req):
+            self._requests.validate_request(req.model_copy(update={"text": req.text or "(the draft)"}))
+            self._updates.validate(self._as_update(req))
+            return
         self._requests.validate_request(req)
+
+    def _internal_update(self, req: ActionRequest) -> bool:
+        """An `internal_update` asked for as any action is a stakeholder update sent to the internal audiences
+        (only where the policy has coordination: older incidents never had such an action)."""
+        return req.action == INTERNAL_UPDATE and self._run.policy.coordination is not None
+
+    @staticmethod
+    def _as_update(req: ActionRequest) -> StakeholderUpdateRequest:
+        return StakeholderUpdateRequest.model_construct(
+            actor=req.actor, proof=req.proof, text=(req.text or "").strip() or None, audience="internal", propose=False
+        )
 
     @workflow.update
     async def decide(self, req: DecisionRequest) -> UpdateReply:
@@ -397,7 +421,7 @@ class IncidentWorkflow:
     @workflow.update
     async def stakeholder_update(self, req: StakeholderUpdateRequest) -> UpdateReply:
         """Send the stakeholder update that is due, or (an agent) propose its wording."""
-        return await self._vouched(req, "stakeholder_update") or self._updates.send(req, self._proofs.last)
+        return await self._vouched(req, "stakeholder_update") or await self._updates.send(req, self._proofs.last)
 
     @stakeholder_update.validator
     def _validate_stakeholder_update(self, req: StakeholderUpdateRequest) -> None:
