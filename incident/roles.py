@@ -53,7 +53,7 @@ def assign(st: IncidentState, by: Actor, role: str, person: str, now: datetime, 
     t = Transition(now, wake=True)
     if before == person:
         t.wake = False
-        t.message = f"{person} already {'leads' if role == LEAD else 'has ' + role}"
+        t.message = f"{person} already {'leads' if role == LEAD else 'holds ' + role}"
         return t
     st.roles[role] = person
     if person == by.name:
@@ -61,7 +61,7 @@ def assign(st: IncidentState, by: Actor, role: str, person: str, now: datetime, 
     else:
         text = say.role_handed(by.name, role, person, before)
     t.add(by, Kind.ROLE, text, {"role": role, "person": person, "from": before})
-    t.message = f"{person} {'leads' if role == LEAD else 'has ' + role} {st.incident_id}"
+    t.message = f"{person} {'leads' if role == LEAD else 'holds ' + role + ' on'} {st.incident_id}"
     return t
 
 

@@ -46,9 +46,9 @@ async def test_lead_and_roles_from_the_command_line(stack: tuple[Cli, Harness]) 
     handed = await baton("lead", iid, "dave", "--json")
     assert handed.code == 0 and handed.json["ok"] and handed.json["message"] == f"dave leads {iid}"
     comms = await baton("role", iid, "comms", token=BOB)
-    assert comms.code == 0 and f"bob has comms {iid}" in comms.out
+    assert comms.code == 0 and f"bob holds comms on {iid}" in comms.out
     scribe = await baton("role", iid, "scribe", "@alice", token=BOB)
-    assert scribe.code == 0 and f"alice has scribe {iid}" in scribe.out
+    assert scribe.code == 0 and f"alice holds scribe on {iid}" in scribe.out
 
     st = await h.incidents.state(iid)
     assert st.roles == {"lead": "dave", "comms": "bob", "scribe": "alice"}

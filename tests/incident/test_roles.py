@@ -58,7 +58,7 @@ def test_taking_and_handing_over_write_who_from_whom() -> None:
     same = roles.assign(st, ALICE, "lead", "dave", NOW)
     assert same.entries == [] and same.message == "dave already leads" and not same.wake
     comms = roles.assign(st, ALICE, "comms", "bob", NOW)
-    assert comms.message == "bob has comms INC-7K2Q9M" and st.roles == {"lead": "dave", "comms": "bob"}
+    assert comms.message == "bob holds comms on INC-7K2Q9M" and st.roles == {"lead": "dave", "comms": "bob"}
 
 
 def test_the_lead_deadline_is_lead_within_after_opening_until_someone_leads_or_commanders_are_paged() -> None:
