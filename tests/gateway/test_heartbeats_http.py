@@ -1,5 +1,6 @@
-"""Heartbeat pings and the monitors' API on a real port against the dev server, and `baton heartbeats` through
-the gateway: what a job's curl sees, what people see, and the refusals (an unknown name, a wrong token)."""
+"""Heartbeat pings and the monitors' API on a real port against the dev server, and `baton heartbeats` and
+`baton readiness` through the gateway: what a job's curl sees, what people see, and the refusals (an unknown
+name, a wrong token)."""
 
 from __future__ import annotations
 
@@ -107,3 +108,23 @@ async def test_the_cli_lists_pauses_and_resumes(stack: tuple[str, Cli, Harness])
     assert bad.code == 2 and "not a heartbeat name" in bad.err
     unknown = await baton("heartbeats", "pause", "no-such-job")
     assert unknown.code == 1 and "no heartbeat 'no-such-job'" in unknown.err
+
+
+async def test_baton_readiness_through_the_gateway_and_for_a_file_alone(stack: tuple[str, Cli, Harness]) -> None:
+    url, baton, _ = stack
+    async with httpx.AsyncClient(base_url=url) as http:
+        assert (await http.post("/v1/heartbeats/queue-drain", headers=JOB)).status_code == 202
+    found = await baton("readiness", "--days", "7", "--json")
+    assert found.code == 1, found.err  # a gap: exit 1
+    gaps = {(g["kind"], g["where"]) for g in found.json["gaps"]}
+    assert ("heartbeat_never_pinged", "heartbeats.nightly-backup") in gaps
+    assert ("heartbeat_never_pinged", "heartbeats.queue-drain") not in gaps
+    assert found.json["days"] == 7 and found.json["ok"] is False
+    text = await baton("readiness")
+    assert "heartbeat_never_pinged" in text.out and "heartbeats.nightly-backup" in text.out
+    alone = await baton("readiness", "--config", baton.env["BATON_CONFIG"], "--json", token=None)
+    assert alone.code == 1 and any("heartbeats" in n for n in alone.json["not_known"]), alone.err
+    history = await baton("readiness", "--history")
+    assert history.code == 0 and "no readiness run yet" in history.out
+    bad = await baton("readiness", "--days", "0")
+    assert bad.code == 2
