@@ -24,7 +24,7 @@ async def readiness(
 ) -> Readiness:
     """Shifts with nobody on call, on-call people nobody can reach, escalation levels that reach nobody,
     approvers who cannot approve, services without a runbook, heartbeats never pinged."""
-    config = intake.load()
+    config = intake.config
     facts = await gather_facts(intake.incidents.client, config, intake.incidents.task_queue)
     return check(config, datetime.now(UTC), days, facts)
 
