@@ -130,3 +130,19 @@ def test_the_notice_names_failures_and_only_new_gaps() -> None:
     told = notice_text(broken, first)
     assert told is not None and "drill failed: pages alice (d.yaml): expected x" in told
     assert not broken.passed and first.passed
+
+
+def test_the_config_refuses_heartbeats_and_readiness_that_point_at_nothing() -> None:
+    import pytest
+
+    from incident.config import ConfigError
+
+    text = READY.replace("service: checkout, every: 24h", "service: billing, every: 24h").replace(
+        "integrations:\n  heartbeats: {token: hb-token}\n", ""
+    )
+    with pytest.raises(ConfigError) as e:
+        parse_config(text + "readiness: {notify: [user:zed]}\n")
+    messages = {p.path: p.message for p in e.value.problems}
+    assert "unknown service 'billing'" in messages["heartbeats.nightly-backup.service"]
+    assert "integrations.heartbeats" in messages["integrations.heartbeats"]
+    assert "unknown person 'zed'" in messages["readiness.notify[0]"]
