@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import structlog
@@ -17,21 +18,27 @@ from activities.changes import ChangeActivities
 from activities.channel import ChannelActivities
 from activities.context import ContextActivities
 from activities.forwarding import ForwardingActivities
+from activities.heartbeats import HeartbeatActivities
 from activities.paging import PageRequest, PagingActivities
 from activities.policy import PolicyActivities
+from activities.readiness import ReadinessActivities
 from activities.stakeholder import StakeholderActivities
 from gateway.ingest import send_alerts
 from gateway.keyfiles import KeyProblem, trusted_keys
 from gateway.logs import IncidentIds, configure_logging
 from gateway.metrics import serve_metrics, temporal_telemetry
+from gateway.readiness import drill_outcomes, ensure_readiness, gather_facts
 from gateway.temporal import TASK_QUEUE, SearchAttributesMissing, connect, ensure_search_attributes
 from incident.config import Config, load_config
+from incident.config import config_path as find_config
 from incident.keys import TrustedKeys
 from workflows.agent import AgentWorkflow
 from workflows.changelog import ChangeLogWorkflow
 from workflows.channel_close import ChannelCloseWorkflow
+from workflows.heartbeat import HeartbeatWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
+from workflows.readiness import ReadinessLogWorkflow, ReadinessRunWorkflow
 
 log = structlog.get_logger("baton.worker")
 
@@ -51,9 +58,11 @@ def build_worker(
     task_queue: str = TASK_QUEUE,
     capture: list[PageRequest] | None = None,
     trusted: TrustedKeys | None = None,
+    config_file: Path | None = None,
 ) -> Worker:
     """`capture` makes a drill's worker: pages are appended to it instead of sent, actions are described instead of
-    run, and the incident's Slack channel is played in memory (`activities.channel.LocalSlack`)."""
+    run, and the incident's Slack channel is played in memory (`activities.channel.LocalSlack`). `config_file` is
+    the file the readiness run reads again (default: the one `load_config` finds)."""
     paging = PagingActivities(config, http, capture=capture)
     delivery = ForwardingActivities(client, task_queue, send_alerts)
     changes = ChangeActivities(client, task_queue)
@@ -63,10 +72,23 @@ def build_worker(
     stakeholder = StakeholderActivities(config, http, dry_run=capture is not None)
     proofs = ProofActivities(trusted if trusted is not None else trusted_keys(config))
     channel = ChannelActivities(config, http, local=capture is not None)
+    heartbeats = HeartbeatActivities(config, client, task_queue, send_alerts)
+    readiness = ReadinessActivities(
+        config, config_file or find_config(), client, task_queue, drill_outcomes, gather_facts
+    )
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow, ChannelCloseWorkflow],
+        workflows=[
+            IncidentWorkflow,
+            IntakeBufferWorkflow,
+            ChangeLogWorkflow,
+            AgentWorkflow,
+            ChannelCloseWorkflow,
+            HeartbeatWorkflow,
+            ReadinessLogWorkflow,
+            ReadinessRunWorkflow,
+        ],
         activities=[
             paging.lookup_targets,
             paging.send_page,
@@ -85,6 +107,9 @@ def build_worker(
             channel.post,
             channel.archive,
             stakeholder.post_update,
+            heartbeats.send,
+            readiness.check,
+            readiness.record,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         interceptors=[IncidentIds()],
@@ -115,8 +140,14 @@ async def run_worker(config_path: str | None = None) -> None:
             log.info("search attributes added to the namespace", added=added)
     except SearchAttributesMissing as e:
         raise SystemExit(f"baton worker: {e}") from None
+    file = find_config(config_path)
+    try:
+        if await ensure_readiness(client, config, file, TASK_QUEUE):
+            log.info("readiness run triggered: the config or its drills changed", config=str(file))
+    except Exception as e:  # the schedule is a check, not a reason to stop paging
+        log.warning("readiness schedule not set up", error=f"{type(e).__name__}: {str(e)[:300]}")
     async with httpx.AsyncClient() as http:
-        worker = build_worker(client, config, http, trusted=trusted)
+        worker = build_worker(client, config, http, trusted=trusted, config_file=file)
         log.info(
             "worker started",
             task_queue=TASK_QUEUE,

@@ -22,7 +22,9 @@ from gateway.api.bodies import Me, Opened, Postmortem, Run, Summary
 from gateway.client import Busy, IncidentRef, IncidentSummary, NotFound, Pinned, Refused, Unavailable
 from incident.approvals import RefusalRow
 from incident.context import Change
+from incident.heartbeats import HeartbeatView
 from incident.models import Actor, Severity, Status, UpdateReply
+from incident.readiness import Readiness, ReadinessLog
 from incident.state import IncidentPolicy, IncidentState
 from workflows.messages import ActionReply
 
@@ -258,3 +260,21 @@ class RemoteIncidents:
     async def reload(self, ref: str | Pinned, actor: Actor, policy: IncidentPolicy | None = None) -> UpdateReply:
         """Apply the gateway's config as it is now; `policy` is not sent: the gateway takes its own."""
         return await self._act(actor, f"/v1/incidents/{_path(ref)}/reload")
+
+    # ---- before the page: heartbeats and readiness ------------------------------------------------------------
+
+    async def heartbeats(self) -> list[HeartbeatView]:
+        return await self._get(list[HeartbeatView], "/v1/heartbeats")
+
+    async def pause_heartbeat(self, actor: Actor, name: str, pause: bool, reason: str = "") -> HeartbeatView:
+        me = await self.whoami()
+        if actor != me:
+            raise Forbidden(f"this token is {me}'s; it cannot act as {actor}")
+        path = f"/v1/heartbeats/{quote(name, safe='')}/{'pause' if pause else 'resume'}"
+        return HeartbeatView.model_validate(await self._call("POST", path, {"reason": reason} if pause else None))
+
+    async def readiness(self, days: int) -> Readiness:
+        return await self._get(Readiness, "/v1/readiness", days=days)
+
+    async def readiness_history(self) -> ReadinessLog:
+        return await self._get(ReadinessLog, "/v1/readiness/history")

@@ -19,8 +19,10 @@ from incident.budget import AgentBudget
 from incident.coordination import COMMANDERS, ChannelSettings, Coordination
 from incident.durations import Duration
 from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
+from incident.heartbeats import Heartbeat
 from incident.models import NAME
 from incident.policy import Boundaries
+from incident.readiness import ReadinessSettings
 from incident.routing import Route, Routing, route
 from incident.schedule import Schedule, check_timezone
 from incident.yaml_file import FileProblems, Problem, dotted, line_for, read_text, validate_yaml
@@ -195,6 +197,7 @@ class Integrations(Strict):
     grafana: Integration | None = None
     datadog: Integration | None = None
     changes: Integration | None = None
+    heartbeats: Integration | None = Field(None, description="the token jobs ping `/v1/heartbeats/NAME` with")
     slack: SlackIntegration | None = None
     smtp: SmtpIntegration | None = None
     webhook: WebhookIntegration | None = None
@@ -207,7 +210,7 @@ class Integrations(Strict):
         """The alert sources that are configured, by endpoint name."""
         return {
             name: integ
-            for name in ("events", "alertmanager", "grafana", "datadog", "changes")
+            for name in ("events", "alertmanager", "grafana", "datadog", "changes", "heartbeats")
             if (integ := getattr(self, name)) is not None
         }
 
@@ -269,6 +272,13 @@ class Config(Strict):
         default_factory=dict, description="agent identities for `baton mcp`, each with its token; see docs/mcp.md"
     )
     identity: Identity = Field(default_factory=Identity)
+    heartbeats: dict[str, Heartbeat] = Field(
+        default_factory=dict, description="jobs that ping baton; a missed ping opens an incident (docs/heartbeats.md)"
+    )
+    readiness: ReadinessSettings = Field(
+        default_factory=ReadinessSettings,
+        description="the daily readiness check and drills, and who hears about a gap (docs/readiness.md)",
+    )
 
     @property
     def default_service(self) -> str:
@@ -314,7 +324,7 @@ class Config(Strict):
     def references(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-references that pydantic cannot check alone: (path, problem)."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        for section in ("people", "schedules", "escalation_policies", "services", "agents"):
+        for section in ("people", "schedules", "escalation_policies", "services", "agents", "heartbeats"):
             for name in getattr(self, section):
                 if not NAME.match(name):
                     problems.append(((section, name), "names are lowercase letters, digits, . _ - (max 63)"))
@@ -375,6 +385,22 @@ class Config(Strict):
                         unknown("escalation policy", svc.escalation, self.escalation_policies),
                     )
                 )
+        for hname, hb in self.heartbeats.items():
+            if hb.service not in self.services:
+                problems.append((("heartbeats", hname, "service"), unknown("service", hb.service, self.services)))
+        if self.heartbeats and self.integrations.heartbeats is None:
+            problems.append(
+                (
+                    ("integrations", "heartbeats"),
+                    "heartbeats need a token jobs ping with: integrations.heartbeats.token",
+                )
+            )
+        for ti, target in enumerate(self.readiness.notify):
+            kind, _, name = target.partition(":")
+            known = self.people if kind == "user" else self.schedules
+            if name not in known:
+                what = "person" if kind == "user" else "schedule"
+                problems.append((("readiness", "notify", ti), unknown(what, name, known)))
         for i, rule in enumerate(self.routing.rules):
             if rule.service and rule.service not in self.services:
                 problems.append((("routing", "rules", i, "service"), unknown("service", rule.service, self.services)))
@@ -400,13 +426,7 @@ class Config(Strict):
             if var and not os.environ.get(var):
                 out.append((("integrations", name, field_name), f"environment variable {var} is not set"))
         for person, actions in self.cannot_step_up().items():
-            out.append(
-                (
-                    ("people", person),
-                    f"may decide {', '.join(actions)} (boundaries.step_up) but has no way to show they are there: "
-                    f"give them a totp (`baton people enrol {person}`) or a slack id with integrations.slack",
-                )
-            )
+            out.append((("people", person), self.step_up_problem(person, actions)))
         out += self.commanders_missing()
         out += self.channel_warnings()
         return out
@@ -431,6 +451,14 @@ class Config(Strict):
             says = "can be paged but have no `slack:` member id: they are not invited to incident channels"
             out.append((("people",), f"{', '.join(unreachable)} {says}"))
         return out
+
+    @staticmethod
+    def step_up_problem(person: str, actions: list[str]) -> str:
+        """What `cannot_step_up` means for one person, in words (`config check` and `baton readiness` say it)."""
+        return (
+            f"may decide {', '.join(actions)} (boundaries.step_up) but has no way to show they are there: "
+            f"give them a totp (`baton people enrol {person}`) or a slack id with integrations.slack"
+        )
 
     def commanders_missing(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Where `lead_within` would page the incident commanders but `boundaries.roles` names none."""

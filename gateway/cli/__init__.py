@@ -2,8 +2,8 @@
 
 This module is the command table, in the order `baton --help` lists them; the commands live by what they do:
 `reading` (incidents), `acting` (a human's updates), `roles` (who leads), `updates` (stakeholder updates),
-`policy` (the config, boundaries, on-call), `processes` (what starts and keeps running, and drills), with what they
-share in `common`.
+`policy` (the config, boundaries, on-call), `processes` (what starts and keeps running, and drills), `heartbeats`
+and `readiness` (before the page), with what they share in `common`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import sys
 
 import typer
 
-from gateway.cli import acting, keys, people, policy, processes, reading, roles, updates
+from gateway.cli import acting, keys, people, policy, processes, readiness, reading, roles, updates
+from gateway.cli.heartbeats import heartbeats_app
 
 app = typer.Typer(
     name="baton",
@@ -30,6 +31,7 @@ keys_app = typer.Typer(help="The gateway's signing key: what workers trust, and 
 app.add_typer(keys_app, name="keys")
 people_app = typer.Typer(help="What a person needs to act: an authenticator for one-time codes.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
+app.add_typer(heartbeats_app, name="heartbeats")
 
 for command in (
     reading.incidents,
@@ -41,6 +43,7 @@ for command in (
     acting.note,
     updates.update,
     policy.oncall,
+    readiness.readiness,
     acting.severity,
     reading.watch,
     acting.page,

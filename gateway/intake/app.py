@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from gateway.api.routes import incidents_router
 from gateway.client import Incidents
-from gateway.intake import alerts, changes, health, metrics
+from gateway.intake import alerts, changes, health, heartbeats, metrics
 from gateway.intake.dependencies import Intake
 from gateway.intake.errors import install_error_handlers
 from gateway.intake.guard import AnswerUnexpected
@@ -31,6 +31,7 @@ def create_app(config: Config, incidents: Incidents, load: Callable[[], Config] 
     install_error_handlers(app)
     app.include_router(alerts.router)  # POST /v1/events, /v1/alerts/{alertmanager,grafana,datadog}
     app.include_router(changes.router)  # POST /v1/changes, GET /v1/changes/{service}
+    app.include_router(heartbeats.router)  # POST/GET /v1/heartbeats/{name}: a job's ping
     app.include_router(health.router)  # GET /healthz
     app.include_router(metrics.router)  # GET /metrics: no token (gateway/intake/metrics.py)
     app.include_router(incidents_router)  # /v1/incidents/..., /v1/whoami: people and agents, by their tokens

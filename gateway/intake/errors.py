@@ -22,7 +22,7 @@ log = structlog.get_logger("baton.intake")
 
 RETRY_LATER = {"Retry-After": "5"}
 BEARER = {"WWW-Authenticate": "Bearer"}
-API_PATHS = ("/v1/incidents", "/v1/whoami", "/v1/services", "/v1/boundaries")
+API_PATHS = ("/v1/incidents", "/v1/whoami", "/v1/services", "/v1/boundaries", "/v1/readiness")
 """The incidents API's: a body or query it refuses is a request, not an event."""
 
 
