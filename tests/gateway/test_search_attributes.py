@@ -23,12 +23,14 @@ async def test_missing_search_attributes_are_added_once(tmp_path: Path) -> None:
     server.start()
     try:
         client = await until(lambda: _connected(server.address), timeout=30)
-        assert await ensure_search_attributes(client) == [sa.INCIDENT_LEAD.name]
+        missing = [k.name for k in sa.ALL if k.name not in SEARCH_ATTRIBUTES]
+        assert await ensure_search_attributes(client) == missing
         assert await ensure_search_attributes(client) == []
         listed = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=client.namespace)
         )
-        assert listed.custom_attributes[sa.INCIDENT_LEAD.name] == sa.INCIDENT_LEAD.indexed_value_type.value
+        for key in sa.ALL:
+            assert listed.custom_attributes[key.name] == key.indexed_value_type.value
     finally:
         assert server.child is not None
         server.child.terminate()
