@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import sys
 from datetime import timedelta
 
 import httpx
@@ -23,7 +23,15 @@ from gateway.ingest import send_alerts
 from gateway.keyfiles import KeyProblem, trusted_keys
 from gateway.logs import IncidentIds, configure_logging
 from gateway.metrics import serve_metrics, temporal_telemetry
-from gateway.temporal import TASK_QUEUE, SearchAttributesMissing, connect, ensure_search_attributes
+from gateway.temporal import (
+    TASK_QUEUE,
+    CannotConnect,
+    SearchAttributesMissing,
+    SettingsProblem,
+    connect,
+    ensure_search_attributes,
+    temporal_settings,
+)
 from incident.config import Config, load_config
 from incident.keys import TrustedKeys
 from workflows.agent import AgentWorkflow
@@ -106,7 +114,15 @@ async def run_worker(config_path: str | None = None) -> None:
             "this worker trusts no gateway key: every human and agent request will be refused; set "
             "identity.trusted_keys or BATON_TRUSTED_KEYS (see docs/security.md)"
         )
-    client = await connect()
+    try:
+        settings = temporal_settings()
+    except SettingsProblem as e:
+        print(f"baton worker: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        client = await connect(settings=settings)
+    except CannotConnect as e:
+        raise SystemExit(f"baton worker: {e}") from None
     try:
         if added := await ensure_search_attributes(client):
             log.info("search attributes added to the namespace", added=added)
@@ -117,7 +133,7 @@ async def run_worker(config_path: str | None = None) -> None:
         log.info(
             "worker started",
             task_queue=TASK_QUEUE,
-            temporal=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
+            temporal=settings.describe(),
             metrics=f"{metrics[0]}:{metrics[1]}" if metrics else None,
             temporal_metrics=telemetry,
         )
