@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from datetime import timedelta
 
@@ -141,7 +142,16 @@ async def run_worker(config_path: str | None = None) -> None:
 
 
 def main() -> None:
-    asyncio.run(run_worker())
+    """Run until stopped. A worker that refuses to start leaves without interpreter finalisation: Temporal's native
+    runtime keeps threads that can abort a finalising interpreter, turning a one-line refusal into a core dump."""
+    try:
+        asyncio.run(run_worker())
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
 
 
 if __name__ == "__main__":
