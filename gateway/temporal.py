@@ -191,6 +191,19 @@ def local_env(env: Mapping[str, str], address: str) -> dict[str, str]:
     return kept | {"TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": DEFAULT_NAMESPACE, CONFIG_FILE_ENV: os.devnull}
 
 
+HINTS = (
+    ("UnknownIssuer", f"the server's certificate is not signed by the CA baton trusts ({CA.env_path}): "),
+    ("NotValidForName", "the server's certificate is not for this name (TEMPORAL_TLS_SERVER_NAME): "),
+    ("CertificateRequired", f"the server wants a client certificate ({CERT.env_path}, {KEY.env_path}): "),
+    ("alert: UnknownCA", "the server does not trust this client certificate (signed by a CA it does not take): "),
+    ("alert: BadCertificate", "the server does not take this client certificate: "),
+    ("H2NotNegotiated", "the TLS endpoint does not offer HTTP/2 (ALPN h2), which gRPC needs: "),
+    ("InvalidContentType", "the server does not speak TLS (TEMPORAL_TLS=false?): "),
+    ("CorruptMessage", "the server does not speak TLS (TEMPORAL_TLS=false?): "),
+)
+"""What the SDK's transport errors mean for the settings, put before its own words."""
+
+
 async def connect(
     address: str | None = None,
     namespace: str | None = None,
@@ -206,7 +219,8 @@ async def connect(
     try:
         return await Client.connect(**settings.connect_args(), data_converter=pydantic_data_converter, lazy=lazy)
     except RuntimeError as e:
-        raise CannotConnect(f"cannot connect to Temporal at {settings.describe()}: {e}") from None
+        hint = next((h for marker, h in HINTS if marker in str(e)), "")
+        raise CannotConnect(f"cannot connect to Temporal at {settings.describe()}: {hint}{e}") from None
 
 
 async def register_search_attributes(client: Client) -> None:
