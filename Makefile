@@ -2,8 +2,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEPLOY_STAMP := $(VENV)/.deploy-installed
 
-.PHONY: install up test lint clean
+.PHONY: install up test lint deploy-check clean
 
 install: $(STAMP)
 
@@ -24,6 +25,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The deployment files, validated offline with the tools of the [deploy] extra (docs/deploy.md).
+deploy-check: install $(DEPLOY_STAMP)
+	$(BIN)/hadolint deploy/Dockerfile
+	$(BIN)/check-jsonschema --schemafile deploy/schemas/compose-spec.json deploy/compose.yaml
+	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
+	@echo "deploy-check: Dockerfile, compose.yaml and k8s/ are valid"
+
+$(DEPLOY_STAMP): pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,deploy]'
+	touch $(DEPLOY_STAMP)
 
 clean:
 	rm -rf $(VENV) .baton .pytest_cache
