@@ -14,6 +14,7 @@ import yaml
 
 from gateway.cli import app
 from incident.config import parse_config
+from workflows import search_attributes as sa
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
@@ -96,3 +97,19 @@ def test_every_secret_the_intake_must_have_has_a_place_in_the_examples(config: s
     needed = {i.token.env_var for i in integrations} | {"BATON_GATEWAY_KEY"}
     written = "\n".join(p.read_text() for p in examples)
     assert {v for v in needed if v and v not in written} == set()
+
+
+def test_the_deploy_guide_lists_every_search_attribute_and_the_cloud_command_creates_each() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| (Keyword|Int) \|$", guide, re.M))
+    assert rows == {key.name: sa.type_name(key) for key in sa.ALL}
+    command = guide[guide.index("tcld namespace search-attributes add") :].split("```")[0]
+    assert set(re.findall(r"--search-attribute (\w+)=(\w+)", command)) == set(rows.items())
+
+
+def test_every_manifest_the_guide_names_exists() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    named = set(re.findall(r"deploy/k8s/([\w.]+\.yaml)", guide)) | set(
+        re.findall(r"^\| `([\w.]+\.yaml)` \|", guide, re.M)
+    )
+    assert named == {p.name for p in (DEPLOY / "k8s").glob("*.yaml")}
