@@ -28,7 +28,7 @@ CONFIG_FILE_ENV = "TEMPORAL_CONFIG_FILE"
 PROFILE_ENV = "TEMPORAL_PROFILE"
 TLS_ENV = "TEMPORAL_TLS"
 BOOLEANS = ("true", "false", "1", "0")
-"""What the SDK reads as a boolean in TEMPORAL_TLS; anything else it takes as "TLS on", even `no` or ``."""
+"""What the SDK reads as a boolean in TEMPORAL_TLS, in any case; anything else it takes as "TLS on", even `no`."""
 
 
 class SettingsProblem(Exception):
@@ -102,7 +102,7 @@ def temporal_settings(env: Mapping[str, str] | None = None) -> TemporalSettings:
     with TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS* over it. Every file is read and
     checked here, so a process refuses to start on settings it could not use (SettingsProblem, naming them)."""
     env = dict(os.environ if env is None else env)
-    if (tls := env.get(TLS_ENV)) is not None and tls not in BOOLEANS:
+    if (tls := env.get(TLS_ENV)) is not None and tls.lower() not in BOOLEANS:
         raise SettingsProblem(f"{TLS_ENV}={tls!r}: say true or false")
     file = env.get(CONFIG_FILE_ENV)
     where = f"{CONFIG_FILE_ENV} {file}" if file else "the Temporal config file"

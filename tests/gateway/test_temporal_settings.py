@@ -97,11 +97,12 @@ def test_an_api_key_turns_tls_on_and_is_never_described(tmp_path: Path) -> None:
     assert "API key" in settings.describe()
 
 
-def test_tls_said_off_stays_off(tmp_path: Path) -> None:
-    assert temporal_settings(isolated(tmp_path, TEMPORAL_TLS="false")).tls is False
+@pytest.mark.parametrize("value", ["false", "False", "0"])
+def test_tls_said_off_stays_off(tmp_path: Path, value: str) -> None:
+    assert temporal_settings(isolated(tmp_path, TEMPORAL_TLS=value)).tls is False
 
 
-@pytest.mark.parametrize("value", ["no", "yes", "", "TRUE"])
+@pytest.mark.parametrize("value", ["no", "yes", "", "off"])
 def test_a_tls_switch_that_is_not_true_or_false_is_refused(tmp_path: Path, value: str) -> None:
     # The SDK reads anything but true/false/1/0 as "TLS on": `TEMPORAL_TLS=no` would turn it on.
     with pytest.raises(SettingsProblem, match=f"TEMPORAL_TLS={value!r}: say true or false"):
