@@ -27,11 +27,16 @@ lint: install
 	$(BIN)/mypy
 
 # The deployment files, validated offline with the tools of the [deploy] extra (docs/deploy.md).
+# promtool is Debian's (package prometheus), which scripts/test-deps installs or names.
 deploy-check: install $(DEPLOY_STAMP)
+	scripts/test-deps
 	$(BIN)/hadolint deploy/Dockerfile
 	$(BIN)/check-jsonschema --schemafile deploy/schemas/compose-spec.json deploy/compose.yaml
 	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
-	@echo "deploy-check: Dockerfile, compose.yaml and k8s/ are valid"
+	promtool check rules deploy/prometheus/baton-rules.yaml
+	promtool test rules deploy/prometheus/baton-rules.test.yaml
+	$(BIN)/python -m json.tool deploy/grafana/baton.json > /dev/null
+	@echo "deploy-check: Dockerfile, compose.yaml, k8s/, the alert rules and the dashboard are valid"
 
 $(DEPLOY_STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,deploy]'
