@@ -19,7 +19,7 @@ from gateway.keyfiles import KeyProblem, gateway_signer
 from gateway.logs import configure_logging, json_logs
 from gateway.metrics import temporal_telemetry
 from gateway.secret_file import UnsafeSecretFile, read_secret
-from gateway.temporal import connect
+from gateway.temporal import CannotConnect, SettingsProblem, TemporalSettings, connect, temporal_settings
 from incident.config import Config, load_config
 
 DEFAULT_ADDR = "127.0.0.1:8400"
@@ -43,7 +43,12 @@ def intake_token_file() -> Path:
 
 
 async def serve_async(
-    config: Config, host: str, port: int, with_worker: bool = False, config_path: str | None = None
+    config: Config,
+    host: str,
+    port: int,
+    with_worker: bool = False,
+    config_path: str | None = None,
+    settings: TemporalSettings | None = None,
 ) -> None:
     signer = _signer()
     try:
@@ -51,7 +56,7 @@ async def serve_async(
         temporal_telemetry(json_logs=json_logs())
     except ValueError as e:
         raise SystemExit(f"baton intake: {e}") from None
-    client = await connect(lazy=True)
+    client = await connect(lazy=True, settings=settings)
     try:
         app = create_app(config, Incidents(client, signer=signer), lambda: load_config(config_path))
     except ValueError as e:
@@ -64,7 +69,11 @@ async def serve_async(
     # A worker in the same process: the first workflow task can be picked up without another process waking.
     from worker import build_worker
 
-    async with httpx.AsyncClient() as http, build_worker(await connect(), config, http):
+    try:
+        worker_client = await connect(settings=settings)
+    except CannotConnect as e:
+        raise SystemExit(f"baton intake: {e}") from None
+    async with httpx.AsyncClient() as http, build_worker(worker_client, config, http):
         await server.serve()
 
 
@@ -91,9 +100,14 @@ def serve(config_path: str | None = None, with_worker: bool = False) -> None:
     missing = missing_secrets(config)
     if missing:
         raise SystemExit("baton intake: cannot start:\n  " + "\n  ".join(missing))
+    try:
+        settings = temporal_settings()
+    except SettingsProblem as e:
+        print(f"baton intake: cannot start: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     host, port = http_addr()
     worker = with_worker or os.environ.get("BATON_INTAKE_WORKER") == "1"
-    asyncio.run(serve_async(config, host, port, worker, config_path))
+    asyncio.run(serve_async(config, host, port, worker, config_path, settings))
 
 
 def intake_token() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +29,15 @@ from gateway.keyfiles import KeyProblem, trusted_keys
 from gateway.logs import IncidentIds, configure_logging
 from gateway.metrics import serve_metrics, temporal_telemetry
 from gateway.readiness import drill_outcomes, ensure_readiness, gather_facts
-from gateway.temporal import TASK_QUEUE, SearchAttributesMissing, connect, ensure_search_attributes
+from gateway.temporal import (
+    TASK_QUEUE,
+    CannotConnect,
+    SearchAttributesMissing,
+    SettingsProblem,
+    connect,
+    ensure_search_attributes,
+    temporal_settings,
+)
 from incident.config import Config, load_config
 from incident.config import config_path as find_config
 from incident.keys import TrustedKeys
@@ -134,7 +143,15 @@ async def run_worker(config_path: str | None = None) -> None:
             "this worker trusts no gateway key: every human and agent request will be refused; set "
             "identity.trusted_keys or BATON_TRUSTED_KEYS (see docs/security.md)"
         )
-    client = await connect()
+    try:
+        settings = temporal_settings()
+    except SettingsProblem as e:
+        print(f"baton worker: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        client = await connect(settings=settings)
+    except CannotConnect as e:
+        raise SystemExit(f"baton worker: {e}") from None
     try:
         if added := await ensure_search_attributes(client):
             log.info("search attributes added to the namespace", added=added)
@@ -151,7 +168,7 @@ async def run_worker(config_path: str | None = None) -> None:
         log.info(
             "worker started",
             task_queue=TASK_QUEUE,
-            temporal=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
+            temporal=settings.describe(),
             metrics=f"{metrics[0]}:{metrics[1]}" if metrics else None,
             temporal_metrics=telemetry,
         )
@@ -159,7 +176,16 @@ async def run_worker(config_path: str | None = None) -> None:
 
 
 def main() -> None:
-    asyncio.run(run_worker())
+    """Run until stopped. A worker that refuses to start leaves without interpreter finalisation: Temporal's native
+    runtime keeps threads that can abort a finalising interpreter, turning a one-line refusal into a core dump."""
+    try:
+        asyncio.run(run_worker())
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
 
 
 if __name__ == "__main__":

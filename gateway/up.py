@@ -21,7 +21,7 @@ from gateway.keyfiles import KeyProblem, ensure_signing_key
 from gateway.metrics import METRICS_ADDRESS, TEMPORAL_METRICS_ADDRESS
 from gateway.secret_file import UnsafeSecretFile, create_secret, read_secret
 from gateway.supervise import ChildSpec, StopRequest, Supervisor, describe_exit
-from gateway.temporal import search_attribute_flags
+from gateway.temporal import local_env, search_attribute_flags
 from incident.config import Config, ConfigError, load_config
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
@@ -135,10 +135,9 @@ class Stack:
             print(f"baton up: {e}", file=sys.stderr)
             return 1
         env = (
-            os.environ
+            local_env(os.environ, f"127.0.0.1:{self.temporal_port}")
             | identities
             | {
-                "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
                 "BATON_HTTP_ADDR": f"127.0.0.1:{self.http_port}",
                 "BATON_INTAKE_TOKEN": token,
                 "BATON_UI_URL": f"http://localhost:{self.ui_port}",

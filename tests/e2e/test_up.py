@@ -140,7 +140,8 @@ def test_up_serves_the_intake_s_and_the_worker_s_metrics_and_the_temporal_sdk_s(
     from gateway.up import METRICS_OFFSET
 
     port = int(up.url.rsplit(":", 1)[1])
-    assert "metrics        http://127.0.0.1:" in up.output()
+    # The banner follows the intake's first healthy answer, which is all the fixture waits for.
+    wait_for(lambda: "metrics        http://127.0.0.1:" in up.output(), "the banner's metrics line", timeout=15)
     intake = httpx.get(f"{up.url}/metrics", timeout=5)  # no token
     assert intake.status_code == 200 and "baton_alerts_received_total" in intake.text
     worker = wait_for(lambda: httpx.get(f"http://127.0.0.1:{port + METRICS_OFFSET}/metrics", timeout=2), "worker")
