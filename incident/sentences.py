@@ -411,9 +411,11 @@ def channel_problem(what: str, reason: str, again: timedelta | None) -> str:
     return f"slack: could not {what}: {reason}{then}"
 
 
-def channel_closing(shown: str, archive_at: datetime | None) -> str:
+def channel_closing(shown: str, archive_at: datetime | None, now: datetime) -> str:
     told = f"{shown} is told of the resolve and the postmortem draft"
-    return told + (f"; it is archived at {archive_at:%Y-%m-%d %H:%M} UTC" if archive_at else "")
+    if archive_at is None:
+        return told
+    return told + f"; it is archived in {format_duration(archive_at - now)} (at {archive_at:%Y-%m-%d %H:%M} UTC)"
 
 
 def channel_resolved(incident_id: str, by: str, after: timedelta, resolution: str | None) -> str:

@@ -161,7 +161,7 @@ async def test_the_resolve_is_told_and_the_channel_archived_after_archive_after(
     assert reply[0]["thread_ts"] == slack.posted(incidents)[0]["ts"] and f"<#{cid}>" in reply[0]["text"]
     st = await state(hc, wid)
     closing = entries(st, "channel")[-1]
-    assert "archived at" in closing.text and st.channel and st.channel.archive_at
+    assert "archived in 7d (at " in closing.text and st.channel and st.channel.archive_at
     assert st.channel.archive_at - (st.resolved_at or st.opened_at) == timedelta(days=7)
 
     await hc.env.sleep(timedelta(days=6, hours=23))
