@@ -321,7 +321,8 @@ class Channel:
             archive_at=ch.archive_at,
         )
         data = {"archive_at": ch.archive_at.isoformat() if ch.archive_at else None}
-        self.run.record(Actor.system(), Kind.CHANNEL, say.channel_closing(ch.shown, ch.archive_at, workflow.now()), data)
+        text = say.channel_closing(ch.shown, ch.archive_at, workflow.now())
+        self.run.record(Actor.system(), Kind.CHANNEL, text, data)
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await workflow.start_child_workflow(
                 "ChannelCloseWorkflow",
