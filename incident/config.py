@@ -429,6 +429,28 @@ class Config(Strict):
             out.append((("people", person), self.step_up_problem(person, actions)))
         out += self.commanders_missing()
         out += self.channel_warnings()
+        out += self.audience_warnings()
+        return out
+
+    def audience_warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Internal audiences of stakeholder updates that cannot be reached: Slack ones without integrations.slack,
+        email ones without integrations.smtp (an update sent is still recorded, and posted nowhere)."""
+        places: list[tuple[tuple[str | int, ...], list[str]]] = [
+            (("coordination", "updates", "internal"), self.coordination.updates.internal)
+        ]
+        for name, svc in self.services.items():
+            if svc.coordination is not None:
+                places.append(
+                    (("services", name, "coordination", "updates", "internal"), svc.coordination.updates.internal)
+                )
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        needs = {"slack": self.integrations.slack, "email": self.integrations.smtp}
+        for path, audiences in places:
+            for kind, integration in needs.items():
+                lost = [a for a in audiences if a.startswith(f"{kind}:")]
+                if lost and integration is None:
+                    what = "integrations.slack" if kind == "slack" else "integrations.smtp"
+                    out.append((path, f"{', '.join(lost)}: {what} is not configured, so updates are not posted there"))
         return out
 
     def channel_warnings(self) -> list[tuple[tuple[str | int, ...], str]]:

@@ -70,3 +70,13 @@ def test_bad_coordination_is_refused_naming_the_field(section: str, says: str) -
     with pytest.raises(ConfigError) as e:
         parse_config(BASE_CONFIG.replace("SINK", "http://127.0.0.1:9") + "coordination:\n  " + section + "\n")
     assert says in str(e.value)
+
+
+def test_config_check_warns_of_update_audiences_nobody_can_post_to() -> None:
+    config = parse_config(
+        BASE_CONFIG.replace("SINK", "http://127.0.0.1:9")
+        + 'coordination:\n  updates: {every: {SEV1: 30m}, internal: ["slack:#support", "email:support@example.com"]}\n'
+    )
+    said = [m for p, m in config.warnings() if p == ("coordination", "updates", "internal")]
+    assert any("slack:#support: integrations.slack is not configured" in m for m in said)
+    assert any("email:support@example.com: integrations.smtp is not configured" in m for m in said)
