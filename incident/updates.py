@@ -62,6 +62,9 @@ class UpdatesState(BaseModel):
     reminded: bool = False
     level: int = Field(0, description="the escalation level last asked about the due update")
     outbox: list[Outgoing] = Field(default_factory=list, description="accepted updates still being posted")
+    customer_approvals: list[str] = Field(
+        default_factory=list, description="approvals of customer_comms asked for as an update (sent once approved)"
+    )
 
     @property
     def number(self) -> int:

@@ -280,6 +280,16 @@ async def test_an_agent_posts_internally_alone_but_customers_need_a_human(
         assert sent.actor == "human:alice" and sent.data["audiences"] == ["customers (customer_comms R1)"]
         assert "customer_comms" in kinds(st, "action_ran")[0].text
         assert len(slack.posts()) == 1, "customer text never goes to the internal audiences"
+        # The agent's customer text, approved by a human: now it is an update sent, and the cadence starts again.
+        approved = await h.incidents.approve(wid, ALICE, "A1")
+        assert approved.ok
+        st = await until(lambda: state(h, wid), lambda s: len(kinds(s, "update_sent")) == 3)
+        third = kinds(st, "update_sent")[2]
+        assert third.actor == "agent:triage" and third.data["audiences"] == ["customers (customer_comms A1)"]
+        assert (
+            third.data["approved_by"] == "human:alice" and third.data["text"] == "We are investigating checkout errors."
+        )
+        assert st.updates is not None and st.updates.sent == 3 and not st.updates.customer_approvals
 
 
 async def test_an_agent_at_a_severity_with_approval_autonomy_asks_and_sev0_refuses(

@@ -252,6 +252,8 @@ class StakeholderUpdates:
             rationale=f"stakeholder update {upd.number} for customers",
         )
         reply = await self.requests.request(req, proof)
+        if reply.ok and reply.approval_id:
+            upd.customer_approvals = [*upd.customer_approvals, reply.approval_id][-MAX_PENDING:]
         if reply.ok and isinstance(reply, ActionReply) and reply.action_id and not reply.approval_id:
             settings = self._active()
             assert settings is not None
@@ -269,6 +271,18 @@ class StakeholderUpdates:
         approval.run = ActionRun(ok=True, detail="sent as a stakeholder update")
         text = approval.text or upd.draft or ""
         self._sent(settings, upd, by, text, list(settings.internal), approved_by=approval.decided_by)
+
+    def customers_approved(self, approval: Approval) -> None:
+        """A `customer_comms` an update asked for, approved by a human: the update is sent to customers (the
+        action's outcome follows on the timeline), and the next one is due `every` later."""
+        settings, st = self._active(), self.run.require()
+        upd = st.updates
+        if settings is None or upd is None or approval.id not in upd.customer_approvals:
+            return
+        upd.customer_approvals = [a for a in upd.customer_approvals if a != approval.id]
+        by = Actor.parse(approval.requested_by)
+        text = approval.text or ""
+        self._sent(settings, upd, by, text, [], approved_by=approval.decided_by, customers=approval.id)
 
     def _sent(
         self,

@@ -140,6 +140,8 @@ class IncidentWorkflow:
                     await self._requests.start_approved(approval_id)
                 else:
                     await self._requests.run_approved(approval_id)
+                if approval is not None and approval.action == "customer_comms":
+                    self._updates.customers_approved(approval)  # asked as a stakeholder update: now it is sent
                 self._publish()
                 continue
             if self._requests.start_next():
