@@ -23,7 +23,7 @@ TOOL_FOR_ACTION = {
     "escalate": "escalate",
     "triage_severity": "propose_severity",
     "resolve": "propose_resolution",
-    "internal_update": "propose_update",
+    "internal_update": "coordinate",
 }
 """Boundary actions that have a tool of their own; every other action (rollback, customer_comms, postmortem
 conclusions, a team's custom actions) is asked for with `request_action`."""
@@ -40,11 +40,12 @@ INSTRUCTIONS = f"""\
 baton runs incident response: you do the coordination work, humans keep the judgment. You act as an agent
 identity; every call is recorded on the incident's timeline under that name. Rollback, customer communication,
 declaring resolved and postmortem conclusions are human decisions: ask with request_action or propose_resolution
-and a human approves or denies. When a stakeholder update is due (get_incident shows it), propose its wording with
-propose_update; the lead sends it. Call get_boundaries before acting if unsure what you may do alone. A refusal is an
-answer with "ok": false that names the rule that refused it; do not retry a refused request, do what the refusal
-says instead. Asking again for what already waits for approval asks nobody anew; withdraw_request takes back a
-request you no longer need. You have a budget of requests, pages and notes per incident, and of incidents opened.
+and a human approves or denies. Humans lead: you may propose a lead with coordinate, never take or assign a role.
+When a stakeholder update is due (get_incident shows it), word it with coordinate; the lead sends it. Call
+get_boundaries before acting if unsure what you may do alone. A refusal is an answer with "ok": false that names
+the rule that refused it; do not retry a refused request, do what the refusal says instead. Asking again for what
+already waits for approval asks nobody anew; withdraw_request takes back a request you no longer need. You have a
+budget of requests, pages and notes per incident, and of incidents opened.
 {UNTRUSTED_NOTE}"""
 
 
@@ -116,7 +117,7 @@ TOOLS = (
     ),
     ToolSpec("propose_resolution", "Propose resolving", REACH_PEOPLE, untrusted=True),
     ToolSpec("withdraw_request", "Withdraw a request", RECORD),
-    ToolSpec("propose_update", "Word a stakeholder update", REACH_PEOPLE),
+    ToolSpec("coordinate", "Propose a lead or word an update", REACH_PEOPLE),
     ToolSpec("draft_postmortem", "Draft the postmortem", READ),
     ToolSpec("get_boundaries", "What may I do?", READ),
 )

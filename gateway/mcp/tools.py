@@ -33,6 +33,7 @@ from gateway.oncall import OnCallError, views
 from gateway.remote import RemoteIncidents
 from incident import display
 from incident.config import AgentIdentity, Config
+from incident.coordination import LEAD
 from incident.durations import format_duration, parse_duration
 from incident.models import Actor, Severity, Status
 from incident.policy import Boundaries
@@ -411,35 +412,58 @@ class AgentTools:
             result = await self.incidents.withdraw(incident_id, self.actor(ctx), approval_id, reason)
         return compact(result_json(result))
 
-    async def propose_update(
+    async def coordinate(
         self,
         ctx: Context,
         incident_id: IncidentId,
-        text: Annotated[
-            str,
+        lead: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                max_length=64,
+                description="Propose this person (as the config names them) to lead; a human takes or hands over "
+                "the lead. Give a reason",
+            ),
+        ] = None,
+        update: Annotated[
+            str | None,
             Field(
                 min_length=1,
                 max_length=4000,
-                description="The update as support and stakeholders read it: impact, what is known, what is being "
-                "done, when the next update comes",
+                description="Word the next stakeholder update as support and stakeholders read it: impact, what is "
+                "known, what is being done, when the next update comes",
             ),
-        ],
+        ] = None,
+        reason: Annotated[str, Field(max_length=4000, description="Why this person should lead")] = "",
         send: Annotated[
             bool,
             Field(
-                description="Post it to the internal audiences (a support channel, an email list) yourself, where "
-                "the boundaries let you (internal_update); default: propose the wording only"
+                description="With update: post it to the internal audiences (a support channel, an email list) "
+                "yourself, where the boundaries let you (internal_update); default: propose the wording only"
             ),
         ] = False,
     ) -> str:
-        """Word the incident's next stakeholder update (get_incident shows when it is due and baton's draft).
-        By default your wording becomes the draft and whoever sends updates (the comms role, the lead, else the
-        responders) is asked to send it, edited or as is. With send=true it is posted to the internal audiences
-        now, if the boundaries let you do internal_update alone; where they need approval it becomes a pending
-        approval. Customer-facing text is never yours to send: ask with request_action customer_comms."""
+        """Coordination that stays a human decision: propose who leads, or word the next stakeholder update (give
+        one of lead or update). get_incident shows the lead, the roles, the channel, and when the next update is
+        due with baton's draft. A proposed lead is recorded and told to the responders and the person; you may
+        never take or assign a role. A worded update becomes the draft, and whoever sends updates (the comms
+        role, the lead, else the responders) is asked to send it, edited or as is; with send=true it is posted to
+        the internal audiences now if the boundaries let you do internal_update alone (where they need approval,
+        it becomes a pending approval). Customer-facing text is never yours to send: ask with request_action
+        customer_comms."""
+        if (lead is None) == (update is None):
+            raise ToolError("give one of lead (a person to propose as lead) or update (the update's wording)")
         me = self.actor(ctx)
+        if lead is not None:
+            if send:
+                raise ToolError("send goes with update: a lead is only ever proposed")
+            if not reason.strip():
+                raise ToolError("reason: say why this person should lead")
+            with facade_errors("propose_role"):
+                result = await self.incidents.set_role(incident_id, me, LEAD, lead, propose=True, reason=reason)
+            return compact(result_json(result))
         with facade_errors("internal_update" if send else "propose_update"):
-            result = await self.incidents.stakeholder_update(incident_id, me, text, "internal", propose=not send)
+            result = await self.incidents.stakeholder_update(incident_id, me, update, "internal", propose=not send)
             out = result_json(result)
             if result.approval_id:
                 out["approval"] = await self._approval(incident_id, result.approval_id)

@@ -54,7 +54,7 @@ TOOLS = {
     "request_action",
     "propose_resolution",
     "withdraw_request",
-    "propose_update",
+    "coordinate",
     "draft_postmortem",
     "get_boundaries",
 }
