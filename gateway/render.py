@@ -153,6 +153,19 @@ def channel_line(st: IncidentState) -> str:
     return line
 
 
+def update_line(st: IncidentState) -> str | None:
+    """`update 2 due since 07:49 UTC, asked: bob`, `update 2 at 08:19 UTC`, or None without a cadence."""
+    upd = st.updates
+    if upd is None or (upd.due_at is None and not upd.pending):
+        return None
+    if upd.pending:
+        asked = ", ".join(a.removeprefix("user:") for a in upd.asked) or "nobody yet"
+        since = f" since {upd.due_at:%H:%M} UTC" if upd.due_at else ""
+        return f"update {upd.number} due{since}, asked: {asked} (baton update {st.incident_id})"
+    assert upd.due_at is not None
+    return f"update {upd.number} at {upd.due_at:%H:%M} UTC"
+
+
 def print_incident(console: Console, st: IncidentState) -> None:
     console.print(headline(st), highlight=False)
     console.print(hanging("", escape(st.title), indent=2), highlight=False)
@@ -173,6 +186,8 @@ def print_incident(console: Console, st: IncidentState) -> None:
         facts.append(("next escalation", f"{st.escalation.next_at:%H:%M:%S} UTC"))
     if st.channel is not None:
         facts.append(("channel", escape(channel_line(st))))
+    if st.open and (line := update_line(st)):
+        facts.append(("next update", escape(line)))
     facts.append(("workflow", escape(st.workflow_id)))
     for k, v in facts:
         console.print(hanging(f"[dim]{k:>15}[/dim]  ", v, indent=2), highlight=False)

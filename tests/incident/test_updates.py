@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from gateway.render import update_line
 from incident.context import Change, PageContext, Suspect
 from incident.models import Actor, AlertRecord, Severity
 from incident.state import IncidentPolicy, IncidentState
@@ -108,3 +109,20 @@ def test_the_draft_is_bounded() -> None:
     st.title = "t" * 500
     text = draft(st, pol, OPENED + timedelta(minutes=30), None)
     assert len(text) <= DRAFT_LIMIT and "(and 17 more notes)" in text
+
+
+def test_baton_show_says_when_the_next_update_is_due_and_who_is_asked() -> None:
+    opened = datetime(2026, 12, 2, 7, 19, tzinfo=UTC)
+    st = IncidentState(
+        incident_id="INC-7K2Q9M",
+        workflow_id="w",
+        title="t",
+        service="checkout",
+        severity=Severity.SEV1,
+        opened_at=opened,
+    )
+    assert update_line(st) is None  # no cadence: nothing to say
+    st.updates = UpdatesState(due_at=opened + timedelta(minutes=30))
+    assert update_line(st) == "update 1 at 07:49 UTC"
+    st.updates = UpdatesState(due_at=opened + timedelta(minutes=30), pending=True, asked=["user:bob"], sent=1)
+    assert update_line(st) == "update 2 due since 07:49 UTC, asked: bob (baton update INC-7K2Q9M)"
