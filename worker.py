@@ -28,6 +28,7 @@ from workflows.agent import AgentWorkflow
 from workflows.changelog import ChangeLogWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
+from workflows.memo import MemoWorkflow
 
 log = structlog.get_logger("baton.worker")
 
@@ -60,7 +61,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow],
+        workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow, MemoWorkflow],
         activities=[
             paging.lookup_targets,
             paging.send_page,
