@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from gateway.cli import acting, keys, people, policy, processes, reading
+from gateway.cli import acting, keys, people, policy, processes, reading, upgrades
 
 app = typer.Typer(
     name="baton",
@@ -50,6 +50,7 @@ for command in (
     processes.worker,
     processes.intake,
     processes.up,
+    upgrades.replay_check,
 ):
     app.command()(command)
 config_app.command("check")(policy.config_check)
