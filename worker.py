@@ -47,6 +47,7 @@ from workflows.channel_close import ChannelCloseWorkflow
 from workflows.heartbeat import HeartbeatWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
+from workflows.memo import MemoWorkflow
 from workflows.readiness import ReadinessLogWorkflow, ReadinessRunWorkflow
 
 log = structlog.get_logger("baton.worker")
@@ -97,6 +98,7 @@ def build_worker(
             HeartbeatWorkflow,
             ReadinessLogWorkflow,
             ReadinessRunWorkflow,
+            MemoWorkflow,
         ],
         activities=[
             paging.lookup_targets,

@@ -187,11 +187,15 @@ class Incidents:
         client), an incident refuses every human and agent request as unproven."""
         self.method = Method.TOKEN
         self.totp_step: int | None = None
+        self._before: Callable[[], Awaitable[None]] | None = None
 
-    def acting(self, method: Method, totp_step: int | None = None) -> Incidents:
-        """This façade for requests whose human proved who they are by `method` (a Slack signature, a code)."""
+    def acting(
+        self, method: Method, totp_step: int | None = None, before: Callable[[], Awaitable[None]] | None = None
+    ) -> Incidents:
+        """This façade for requests whose human proved who they are by `method` (a Slack signature, a code).
+        `before` runs once, before the first request is sent (a one-time code claimed for every gateway)."""
         other = copy.copy(self)
-        other.method, other.totp_step = method, totp_step
+        other.method, other.totp_step, other._before = method, totp_step, before
         return other
 
     # ---- intake ----------------------------------------------------------------------------------------------
@@ -504,6 +508,9 @@ class Incidents:
         """Send an update to the incident's current run, by its run id: a run that ended meanwhile (continued as
         new, or resolved and followed by the next incident on the key) is found again once, and a pinned
         incident is checked again then."""
+        if self._before is not None:
+            before, self._before = self._before, None
+            await before()
         for attempt in range(2):
             found = await self.find(ref)
             if not found.open:

@@ -4,7 +4,9 @@ their authenticator app (TOTP, RFC 6238: 6 digits, a new one every 30 s, from th
 decides which actions need it (`boundaries.step_up`) and takes a (person, step) once per run as well.
 
 A code counts once: a (person, step) accepted here is refused after, for as long as the code could still be
-accepted (this process's memory is enough: past that window the code is refused as expired anyway).
+accepted (past that window the code is refused as expired anyway). This process refuses one it saw itself at
+once; `claim_everywhere`, asked before the request is sent, refuses one that any other gateway took (the shared
+memo, `workflows.memo`), so running several gateways does not let a code count once per gateway.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pyotp
 
+from gateway.memo import SharedMemo
 from incident.config import Config
 
 STEP_SECONDS = 30
@@ -40,9 +44,10 @@ def authenticator(secret: str) -> pyotp.TOTP:
 
 
 class StepUp:
-    def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time, shared: SharedMemo | None = None):
         self.config = config
         self.clock = clock
+        self.shared = shared
         self._used: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
 
@@ -65,6 +70,15 @@ class StepUp:
                 raise StepUpRefused("that code was already used: wait for the next one")
             self._used.add((person, matched))
         return matched
+
+    async def claim_everywhere(self, person: str, step: int) -> None:
+        """Take `person`'s code of time `step` for every gateway; StepUpRefused when another one took it already.
+        Raises `gateway.client.Unavailable` when that cannot be told (nothing is sent then)."""
+        if self.shared is None:
+            return
+        expires = datetime.fromtimestamp((step + DRIFT + 1) * STEP_SECONDS, UTC)
+        if not await self.shared.first(f"{person}:{step}", expires):
+            raise StepUpRefused("that code was already used: wait for the next one")
 
     def _authenticator(self, person: str) -> pyotp.TOTP:
         found = self.config.people.get(person)

@@ -52,7 +52,14 @@ def facade(intake: Intake, body: Judgment | None = None, who: Actor | None = Non
         step = intake.step_up.check(who.name, body.code)
     except StepUpRefused as e:
         raise ApiError(422 if e.usage else 403, "step_up_refused", str(e)) from None
-    return intake.incidents.acting(Method.TOTP, totp_step=step)
+
+    async def once_everywhere() -> None:  # and not taken through another gateway
+        try:
+            await intake.step_up.claim_everywhere(who.name, step)
+        except StepUpRefused as e:
+            raise ApiError(403, "step_up_refused", str(e)) from None
+
+    return intake.incidents.acting(Method.TOTP, totp_step=step, before=once_everywhere)
 
 
 async def human_decision(who: Actor, what: str, decide: Callable[[], Awaitable[UpdateReply]]) -> UpdateReply:

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from gateway.cli import acting, keys, people, policy, processes, readiness, reading, roles, updates
+from gateway.cli import acting, keys, people, policy, processes, readiness, reading, roles, updates, upgrades
 from gateway.cli.heartbeats import heartbeats_app
 
 app = typer.Typer(
@@ -57,6 +57,7 @@ for command in (
     processes.worker,
     processes.intake,
     processes.up,
+    upgrades.replay_check,
 ):
     app.command()(command)
 config_app.command("check")(policy.config_check)

@@ -16,6 +16,7 @@ from gateway.coalescer import Coalescer
 from gateway.intake.crossing import problem
 from gateway.intake.errors import BEARER, ApiError
 from gateway.intake.guard import guards
+from gateway.memo import SharedMemo
 from gateway.step_up import StepUp
 from incident.config import Config
 from incident.state import IncidentPolicy
@@ -53,7 +54,7 @@ class Intake:
             policies=policies,
             coalescer=Coalescer(incidents.send_batch, incidents.buffer_alerts, incidents.buffer_history),
             callers=Callers.from_config(config),
-            step_up=StepUp(config),
+            step_up=StepUp(config, shared=SharedMemo(incidents.client, incidents.task_queue, "codes")),
             load=load or (lambda: config),
         )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ import structlog
 from gateway.client import Incidents, NotFound, Pinned, Refused, Unavailable
 from gateway.slack.deadline import Deadline
 from gateway.slack.messages import Origin, ephemeral, modal
+from gateway.slack.originals import Originals
 from gateway.slack.people import NotAPerson, People
 from gateway.slack.web import SlackError, SlackWeb
 from incident import slack_contract as wire
@@ -29,8 +29,6 @@ from incident.slack_contract import BadButton, decode_button, esc
 
 log = structlog.get_logger("baton.slack")
 
-ORIGINALS_KEPT = 1_000
-"""Original messages remembered while a modal is open, to put back with the outcome in place of the buttons."""
 METADATA_MAX = 3000
 UNAVAILABLE = "baton cannot reach Temporal right now; nothing was recorded. Try again in a moment."
 _FIELD = {wire.RESOLVE_MODAL: "summary", wire.DENY_MODAL: "reason"}
@@ -52,9 +50,16 @@ class DecisionReply:
 class Interactions:
     """`block_actions` (a button pressed) and `view_submission` (a modal submitted)."""
 
-    def __init__(self, incidents: Incidents, people: People, web: SlackWeb, deadline: Deadline):
+    def __init__(
+        self,
+        incidents: Incidents,
+        people: People,
+        web: SlackWeb,
+        deadline: Deadline,
+        originals: Originals | None = None,
+    ):
         self.incidents, self.people, self.web, self.deadline = incidents, people, web, deadline
-        self._originals: OrderedDict[str, Origin] = OrderedDict()
+        self.originals = originals or Originals()
 
     # ---- buttons ---------------------------------------------------------------------------------------------
 
@@ -195,7 +200,7 @@ class Interactions:
         """Resolve asks for a summary, Deny for a reason. The trigger id lives three seconds: open it now."""
         if len(json.dumps(meta)) + len(origin.response_url) < METADATA_MAX - 20:
             meta["r"] = origin.response_url
-        self._remember(origin)
+        remembering = asyncio.create_task(self.originals.remember(origin))  # alongside: the trigger id lives 3 s
         private = json.dumps(meta, separators=(",", ":"))
         iid = meta["i"]
         if action_id == wire.RESOLVE:
@@ -210,12 +215,8 @@ class Interactions:
             await self.web.api("views.open", {"trigger_id": trigger_id, "view": view}, timeout=self.deadline.seconds)
         except SlackError as e:
             await self.web.respond(origin.response_url, ephemeral(f"cannot open the form: {e}"))
-
-    def _remember(self, origin: Origin) -> None:
-        self._originals[origin.key] = origin
-        self._originals.move_to_end(origin.key)
-        while len(self._originals) > ORIGINALS_KEPT:
-            self._originals.popitem(last=False)
+        finally:
+            await remembering
 
     async def view_submission(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         view = payload.get("view") or {}
@@ -240,7 +241,7 @@ class Interactions:
                 "errors": {"reason": "a denial needs a reason: the requester and the timeline see it"},
             }
         channel, ts = str(meta.get("c") or ""), str(meta.get("t") or "")
-        origin = self._originals.pop(f"{channel}:{ts}", None) or Origin(channel=channel, ts=ts)
+        origin = await self.originals.take(channel, ts) or Origin(channel=channel, ts=ts)
         origin.response_url = str(meta.get("r") or origin.response_url)
         attempt = (
             self.resolve(pinned, actor, text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import structlog
@@ -21,12 +22,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from gateway.answers import answers
-from gateway.client import Incidents
+from gateway.client import Incidents, Unavailable
+from gateway.memo import SharedMemo
 from gateway.slack.commands import Commands
 from gateway.slack.deadline import DEADLINE, Deadline
 from gateway.slack.interactions import Interactions
+from gateway.slack.originals import Originals
 from gateway.slack.people import People
-from gateway.slack.signing import ReplayCache, Unverified, verify
+from gateway.slack.signing import WINDOW, ReplayCache, Unverified, verify
 from gateway.slack.web import SlackWeb
 from incident.attestation import Method
 from incident.config import Config, SlackIntegration
@@ -35,14 +38,17 @@ log = structlog.get_logger("baton.slack")
 
 
 class SlackGate:
-    """Whether a request is Slack's: the integration must be configured and the signature must hold."""
+    """Whether a request is Slack's: the integration must be configured and the signature must hold, and no
+    gateway may have taken the same signed request before (`shared`: every intake asks the same memo)."""
 
-    def __init__(self, slack: SlackIntegration | None):
+    def __init__(self, slack: SlackIntegration | None, shared: SharedMemo | None = None):
         self.slack = slack
         self.replays = ReplayCache()
+        self.shared = shared
 
-    def check(self, headers: Mapping[str, str], body: bytes) -> JSONResponse | None:
-        """None when the request is Slack's; else the answer: 404/503 when Slack is not set up, 401 when not."""
+    async def check(self, headers: Mapping[str, str], body: bytes) -> JSONResponse | None:
+        """None when the request is Slack's; else the answer: 404/503 when Slack is not set up, 401 when not, 503
+        when whether another intake took it cannot be told (Temporal unreachable: nothing could be done anyway)."""
         if self.slack is None or self.slack.signing_secret is None:
             return JSONResponse(
                 {
@@ -63,6 +69,24 @@ class SlackGate:
         except Unverified as e:
             log.warning("slack request refused", reason=str(e))
             return JSONResponse({"error": "unauthorized", "message": str(e)}, status_code=401)
+        if self.shared is not None:
+            return await self._first_anywhere(headers)
+        return None
+
+    async def _first_anywhere(self, headers: Mapping[str, str]) -> JSONResponse | None:
+        stamp = int(headers["x-slack-request-timestamp"])  # verified above
+        expires = datetime.fromtimestamp(stamp + WINDOW, UTC)
+        assert self.shared is not None
+        try:
+            first = await self.shared.first(headers["x-slack-signature"], expires)
+        except Unavailable as e:
+            log.warning("slack request not taken: the replay check cannot be made", error=str(e))
+            message = "baton cannot reach Temporal right now; nothing was recorded. Try again in a moment."
+            return JSONResponse({"error": "temporal_unavailable", "message": message}, status_code=503)
+        if not first:
+            log.warning("slack request refused", reason="a replay, taken by another intake")
+            message = "this request was already received (a replay)"
+            return JSONResponse({"error": "unauthorized", "message": message}, status_code=401)
         return None
 
 
@@ -77,10 +101,12 @@ def _bad(message: str) -> JSONResponse:
 
 def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLINE) -> APIRouter:
     """`POST /v1/slack/interactions` and `POST /v1/slack/commands`, for `app.include_router`."""
-    gate = SlackGate(config.integrations.slack)
+    shared = SharedMemo(incidents.client, incidents.task_queue, "slack-requests")
+    gate = SlackGate(config.integrations.slack, shared)
     incidents = incidents.acting(Method.SLACK)  # whoever acts here is a Slack user, by a request Slack signed
     people, web, within = People(config), SlackWeb(config.integrations.slack), Deadline(deadline)
-    interactions = Interactions(incidents, people, web, within)
+    forms = Originals(SharedMemo(incidents.client, incidents.task_queue, "slack-forms"))
+    interactions = Interactions(incidents, people, web, within, forms)
     commands = Commands(config, incidents, people)
     router = APIRouter(tags=["slack"])
 
@@ -89,7 +115,7 @@ def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLIN
         """Slack's interactivity request URL: button presses (`block_actions`) and modal submissions
         (`view_submission`), form-encoded with a `payload` JSON field, signed by Slack."""
         body = await request.body()  # the raw bytes are what Slack signed: read them before parsing
-        if refused := gate.check(request.headers, body):
+        if refused := await gate.check(request.headers, body):
             return refused
         try:
             payload = json.loads(parse_qs(body.decode(), keep_blank_values=True)["payload"][0])
@@ -118,7 +144,7 @@ def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLIN
         form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace"), keep_blank_values=True).items()}
         if form.get("ssl_check") == "1":
             return Response(status_code=200)  # Slack checking the certificate; nothing to do
-        if refused := gate.check(request.headers, body):
+        if refused := await gate.check(request.headers, body):
             return refused
         answer = await within.within(commands.command(form), lambda late: web.respond(form.get("response_url"), late))
         return JSONResponse(answer) if answer else Response(status_code=200)

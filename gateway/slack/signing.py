@@ -24,9 +24,9 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 class ReplayCache:
     """Signatures seen within the window, so the same signed request is taken once.
 
-    In-process and bounded: several intake processes each keep their own, so a replay sent to another process
-    within the five minutes is not recognised there (the timestamp check still bounds it to five minutes). When
-    more than `size` requests arrive within one window, the oldest are forgotten first.
+    In-process and bounded: the first, free check. Every intake also asks the gateways' shared memo
+    (`gateway.slack.routes.SlackGate`), so a replay sent to another intake within the five minutes is refused
+    there too. When more than `size` requests arrive within one window, the oldest are forgotten first.
     """
 
     def __init__(self, window: float = WINDOW, size: int = REPLAY_CACHE_SIZE):

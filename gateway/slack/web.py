@@ -36,8 +36,8 @@ class SlackWeb:
         five times within 30 minutes of the click, and a modal can stay open longer than that.
 
         Both replace the whole message, so the original blocks are sent back without the buttons. A modal's
-        submission does not carry the message: it was remembered when the modal opened; an intake process that
-        did not see that (another replica, a restart) puts back only the outcome line.
+        submission does not carry the message: it was kept, for every intake, when the modal opened
+        (`gateway.slack.originals`); when it could not be, only the outcome line is put back.
         """
         blocks = without_buttons(origin.blocks, line)
         body = {"text": origin.text or line, "blocks": blocks}

@@ -22,7 +22,7 @@ async def test_missing_search_attributes_are_added_once(tmp_path: Path) -> None:
     server = DevServer(tmp_path / "temporal.db", tmp_path / "temporal.log")
     server.start()
     try:
-        client = await until(lambda: _connected(server.address), timeout=30)
+        client = await until(lambda: connected(server.address), timeout=30)
         missing = [k.name for k in sa.ALL if k.name not in SEARCH_ATTRIBUTES]
         assert await ensure_search_attributes(client) == missing
         assert await ensure_search_attributes(client) == []
@@ -41,7 +41,7 @@ async def test_a_search_attribute_of_another_type_is_refused_by_name(tmp_path: P
     server = DevServer(tmp_path / "temporal.db", tmp_path / "temporal.log", search_attributes=attributes)
     server.start()
     try:
-        client = await until(lambda: _connected(server.address), timeout=30)
+        client = await until(lambda: connected(server.address), timeout=30)
         with pytest.raises(SearchAttributesMissing, match="IncidentLead \\(should be Keyword\\)"):
             await ensure_search_attributes(client)
     finally:
@@ -49,7 +49,7 @@ async def test_a_search_attribute_of_another_type_is_refused_by_name(tmp_path: P
         server.child.terminate()
 
 
-async def _connected(address: str) -> Client | None:
+async def connected(address: str) -> Client | None:
     try:
         return await connect(address)
     except RuntimeError:

@@ -30,6 +30,7 @@ from tests.helpers.wait import until
 from workflows.changelog import ChangeLogWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
+from workflows.memo import MemoWorkflow
 
 KEY_SEPARATOR = " | "
 """Alerts' summaries start with their dedup key and this: an incident's title names its key."""
@@ -151,7 +152,8 @@ async def states(client: Client, incidents: Incidents) -> tuple[list[IncidentSta
 
 
 REPLAYER = Replayer(
-    workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow], data_converter=pydantic_data_converter
+    workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, MemoWorkflow],
+    data_converter=pydantic_data_converter,
 )
 
 

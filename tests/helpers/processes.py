@@ -36,10 +36,10 @@ def free_port() -> int:
         return port
 
 
-def port_open(port: int) -> bool:
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        return s.connect_ex((host, port)) == 0
 
 
 def wait_for(check: object, what: str, timeout: float) -> None:
@@ -115,25 +115,35 @@ class DevServer:
     db: Path
     log: Path
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    """the address clients reach it at"""
+    bind: str = ""
+    """the address it listens on, when not `host` (`0.0.0.0` inside a network namespace of its own)"""
+    prefix: list[str] = field(default_factory=list)
+    """what its command runs under (`ip netns exec NS`, to run it on a host of its own)"""
+    dynamic_config: dict[str, str] = field(default_factory=dict)
+    """Temporal dynamic config values (key: JSON value), e.g. how soon the frontend drops a silent client"""
     child: Child | None = None
     search_attributes: dict[str, str] = field(default_factory=lambda: dict(SEARCH_ATTRIBUTES))
     """What the server is started with: the attributes an earlier baton registered (the worker adds the rest)."""
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 40.0) -> None:
         if self.child is None:
-            cmd = [binary("temporal"), "server", "start-dev", "--db-filename", str(self.db)]
-            cmd += ["--ip", "127.0.0.1", "--port", str(self.port), "--headless", "--log-level", "warn"]
+            cmd = [*self.prefix, binary("temporal"), "server", "start-dev", "--db-filename", str(self.db)]
+            cmd += ["--ip", self.bind or self.host, "--port", str(self.port), "--headless", "--log-level", "warn"]
             for pragma in SQLITE_PRAGMAS:
                 cmd += ["--sqlite-pragma", pragma]
             for name, kind in self.search_attributes.items():
                 cmd += ["--search-attribute", f"{name}={kind}"]
+            for key, value in self.dynamic_config.items():
+                cmd += ["--dynamic-config-value", f"{key}={value}"]
             self.child = Child("temporal", cmd, dict(os.environ), self.log)
         self.child.start()
-        wait_for(lambda: port_open(self.port), "the Temporal dev server listening", timeout)
+        wait_for(lambda: port_open(self.port, self.host), "the Temporal dev server listening", timeout)
 
     def kill(self) -> None:
         assert self.child is not None
@@ -165,10 +175,11 @@ class Intake:
 
     child: Child
     port: int
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
         """Start it and wait until it answers /healthz (200 or 503: it answers even while Temporal is down)."""
@@ -198,7 +209,9 @@ class Intake:
         raise AssertionError("no VmRSS for the intake")
 
 
-def intake(temporal: str, config: Path, queue: str, log: Path, token_env: dict[str, str]) -> Intake:
+def intake(
+    temporal: str, config: Path, queue: str, log: Path, token_env: dict[str, str], host: str = "127.0.0.1"
+) -> Intake:
     port = free_port()
-    env = baton_env(temporal, config, queue, BATON_HTTP_ADDR=f"127.0.0.1:{port}", **token_env)
-    return Intake(Child("intake", [sys.executable, "starter.py", "serve"], env, log), port)
+    env = baton_env(temporal, config, queue, BATON_HTTP_ADDR=f"{host}:{port}", **token_env)
+    return Intake(Child("intake", [sys.executable, "starter.py", "serve"], env, log), port, host)

@@ -60,7 +60,8 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[Receiver]:
+def webhook_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
+    """A receiver listening on `host` (loopback, or a bridge's address that network namespaces reach)."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -105,10 +106,10 @@ def webhook_receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    state.url = f"http://{host}:{server.server_address[1]}"
     try:
         yield state
     finally:

@@ -103,7 +103,7 @@ class Stack:
             self.server.kill()
         await until(lambda: _clock_past(time.time() + down_for), timeout=down_for + 5)
         self.server.start()
-        self.client = await until(lambda: _connected(self.server.address), timeout=30)
+        self.client = await until(lambda: connected(self.server.address), timeout=30)
         self.incidents = gateway(self.client, self.queue)
         # Temporal is back for baton once its worker polls again (the SDK reconnects with a backoff of its own)
         await worker_polling(self.client, self.queue, self.worker, timeout=60)
@@ -150,7 +150,7 @@ async def stack(
         w.env |= TOKEN_ENV | TRUSTED_ENV | (worker_env or {})
         i = intake(server.address, config, queue, tmp / "intake.log", TOKEN_ENV)
         try:
-            client = await until(lambda: _connected(server.address), timeout=30)
+            client = await until(lambda: connected(server.address), timeout=30)
             w.start()
             await worker_polling(client, queue, w)
             if start_intake:
@@ -169,7 +169,7 @@ async def _clock_past(moment: float) -> bool:
     return True
 
 
-async def _connected(address: str) -> Client | None:
+async def connected(address: str) -> Client | None:
     try:
         client = await connect(address)
         await client.service_client.check_health()
