@@ -41,14 +41,7 @@ from gateway.temporal import (
 from incident.config import Config, load_config
 from incident.config import config_path as find_config
 from incident.keys import TrustedKeys
-from workflows.agent import AgentWorkflow
-from workflows.changelog import ChangeLogWorkflow
-from workflows.channel_close import ChannelCloseWorkflow
-from workflows.heartbeat import HeartbeatWorkflow
-from workflows.incident import IncidentWorkflow
-from workflows.intake_buffer import IntakeBufferWorkflow
-from workflows.memo import MemoWorkflow
-from workflows.readiness import ReadinessLogWorkflow, ReadinessRunWorkflow
+from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger("baton.worker")
 
@@ -89,17 +82,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[
-            IncidentWorkflow,
-            IntakeBufferWorkflow,
-            ChangeLogWorkflow,
-            AgentWorkflow,
-            ChannelCloseWorkflow,
-            HeartbeatWorkflow,
-            ReadinessLogWorkflow,
-            ReadinessRunWorkflow,
-            MemoWorkflow,
-        ],
+        workflows=list(WORKFLOWS),
         activities=[
             paging.lookup_targets,
             paging.send_page,

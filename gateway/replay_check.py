@@ -16,14 +16,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.agent import AgentWorkflow
-from workflows.changelog import ChangeLogWorkflow
-from workflows.incident import IncidentWorkflow
-from workflows.intake_buffer import IntakeBufferWorkflow
-from workflows.memo import MemoWorkflow
+from workflows.registry import WORKFLOWS
 
-WORKFLOWS: list[type] = [IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, AgentWorkflow, MemoWorkflow]
-"""What a worker runs (worker.py): each history replays with the one of its type."""
 MAX_OPEN = 10_000
 
 

@@ -27,10 +27,7 @@ from incident.state import IncidentState
 from tests.helpers.receiver import Received, Receiver
 from tests.helpers.retrying_client import Outcome
 from tests.helpers.wait import until
-from workflows.changelog import ChangeLogWorkflow
-from workflows.incident import IncidentWorkflow
-from workflows.intake_buffer import IntakeBufferWorkflow
-from workflows.memo import MemoWorkflow
+from workflows.registry import WORKFLOWS
 
 KEY_SEPARATOR = " | "
 """Alerts' summaries start with their dedup key and this: an incident's title names its key."""
@@ -152,7 +149,7 @@ async def states(client: Client, incidents: Incidents) -> tuple[list[IncidentSta
 
 
 REPLAYER = Replayer(
-    workflows=[IncidentWorkflow, IntakeBufferWorkflow, ChangeLogWorkflow, MemoWorkflow],
+    workflows=list(WORKFLOWS),
     data_converter=pydantic_data_converter,
 )
 
