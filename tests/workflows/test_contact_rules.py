@@ -179,3 +179,19 @@ def night_zone(now: datetime) -> str:
     if offset > 12:
         offset -= 24
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+async def test_a_step_being_retried_stops_on_ack(ts_env: WorkflowEnvironment, receivers: Receivers) -> None:
+    receivers.twilio.down = True
+    async with running(ts_env, config(receivers.url)) as h:
+        wid = await start(h)
+        await h.env.sleep(timedelta(minutes=2, seconds=40))
+        st = await until(lambda: state(h, wid), lambda s: any(e.kind == "page_failed" for e in s.timeline))
+        assert "twilio answered 503" in next(e.text for e in st.timeline if e.kind == "page_failed")
+        await h.incidents.acknowledge(wid, Actor.human("alice"))
+        receivers.twilio.down = False  # Twilio recovers after the acknowledgement: nothing more goes out
+        await h.env.sleep(timedelta(minutes=20))
+        assert await receivers.sent() == ["webhook"]
+        st = await state(h, wid)
+        dropped = [e for e in st.timeline if e.kind == "page_dropped"]
+        assert len(dropped) == 1 and "acknowledged by human:alice" in dropped[0].text
