@@ -86,6 +86,7 @@ class PagingActivities:
                     display_name=who.name or person,
                     methods=self.config.contact_methods(person),
                     via=target,
+                    steps=self.config.contact_steps(person, req.severity, req.at) if req.severity else [],
                 ),
             )
         return TargetsResult(recipients=list(seen.values()), problems=problems)

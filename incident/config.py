@@ -9,26 +9,37 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from incident.actions import ActionParams, ActionRunner
 from incident.budget import AgentBudget
+from incident.contact import DEFAULT_URGENCY, ContactRules, Urgency, WorkingHours, plan
 from incident.coordination import COMMANDERS, ChannelSettings, Coordination
 from incident.durations import Duration
 from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
 from incident.heartbeats import Heartbeat
-from incident.models import NAME
+from incident.models import NAME, PlannedStep, Severity
 from incident.policy import Boundaries
 from incident.readiness import ReadinessSettings
 from incident.routing import Route, Routing, route
 from incident.schedule import Schedule, check_timezone
 from incident.yaml_file import FileProblems, Problem, dotted, line_for, read_text, validate_yaml
 
-ContactMethod = Literal["slack", "email", "webhook", "pagerduty", "log"]
-CONTACT_ORDER: tuple[str, ...] = ("slack", "email", "webhook", "pagerduty")
+ContactMethod = Literal["slack", "email", "webhook", "pagerduty", "sms", "voice", "log"]
+CONTACT_ORDER: tuple[str, ...] = ("slack", "email", "webhook", "pagerduty", "sms", "voice")
+DETAIL = {"sms": "phone", "voice": "phone"}
+"""The person's field a method needs, where it is not named as the method."""
+INTEGRATION = {
+    "slack": "integrations.slack",
+    "email": "integrations.smtp",
+    "sms": "integrations.twilio",
+    "voice": "integrations.twilio",
+}
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SHIPPED_EXAMPLE = Path(__file__).resolve().parent.parent / "baton.example.yaml"
 
@@ -39,6 +50,7 @@ class Person(Strict):
     slack: str | None = None
     webhook: HttpUrl | None = None
     pagerduty: SecretRef | None = Field(None, description="a PagerDuty Events v2 routing key: pages forwarded there")
+    phone: str | None = Field(None, description="E.164 (`+4917...`): `sms` and `voice` through integrations.twilio")
     timezone: str = "UTC"
     token: SecretRef | None = Field(
         None, description="the person's own token for the gateway's API (`baton` sends it from $BATON_TOKEN)"
@@ -51,6 +63,12 @@ class Person(Strict):
     notify: list[ContactMethod] | None = Field(
         None, description="contact methods in the order to try; default: every configured one, then `log`"
     )
+    contact: ContactRules | None = Field(
+        None, description="per urgency, which method goes how long after the page (docs/paging.md); else `notify`"
+    )
+    working_hours: WorkingHours = Field(
+        default_factory=WorkingHours, description="for contact steps with `working_hours: true`, in `timezone`"
+    )
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
@@ -61,18 +79,35 @@ class Person(Strict):
             raise ValueError(f"{v!r} is not an email address")
         return v
 
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v is not None and not _PHONE.match(v):
+            raise ValueError(f"{v!r} is not a phone number in E.164 form, such as +4917612345678")
+        return v
+
     @model_validator(mode="after")
     def _methods_configured(self) -> Person:
         for method in self.notify or []:
-            if method != "log" and getattr(self, method) is None:
-                raise ValueError(f"notify lists {method!r} but no {method} is set for this person")
+            if not self.has(method):
+                need = DETAIL.get(method, method)
+                raise ValueError(f"notify lists {method!r} but no {need} is set for this person")
+        for urgency in ("high", "low"):
+            for step in (self.contact.steps(urgency) if self.contact else None) or []:
+                if not self.has(step.method):
+                    need = DETAIL.get(step.method, step.method)
+                    raise ValueError(f"contact.{urgency} uses {step.method!r} but no {need} is set for this person")
         return self
+
+    def has(self, method: str) -> bool:
+        """Whether this person has the detail `method` needs (`log` needs none)."""
+        return method == "log" or getattr(self, DETAIL.get(method, method), None) is not None
 
     def contact_methods(self, usable: Collection[str] = CONTACT_ORDER) -> list[str]:
         """`notify` as written, else every method this person has that is `usable`, in CONTACT_ORDER; else log."""
         if self.notify:
             return list(self.notify)
-        return [m for m in CONTACT_ORDER if getattr(self, m) and m in usable] or ["log"]
+        return [m for m in CONTACT_ORDER if self.has(m) and m in usable] or ["log"]
 
 
 class EscalationLevel(Strict):
@@ -175,6 +210,24 @@ class PagerDutyIntegration(Strict):
     url: str = "https://events.pagerduty.com/v2/enqueue"
 
 
+class TwilioIntegration(Strict):
+    """SMS and voice calls through Twilio's REST API, from one of the account's numbers."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    account_sid: str = Field(description="AC..., the account the messages and calls are billed to")
+    auth_token: SecretRef
+    from_: str = Field(alias="from", description="the Twilio number (E.164) messages and calls come from")
+    api_url: str = "https://api.twilio.com"
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, v: str) -> str:
+        if not _PHONE.match(v):
+            raise ValueError(f"{v!r} is not a phone number in E.164 form, such as +15005550006")
+        return v
+
+
 class GitHubIntegration(Strict):
     token: SecretRef | None = None
     api_url: str = "https://api.github.com"
@@ -202,6 +255,7 @@ class Integrations(Strict):
     smtp: SmtpIntegration | None = None
     webhook: WebhookIntegration | None = None
     pagerduty: PagerDutyIntegration | None = None
+    twilio: TwilioIntegration | None = None
     github: GitHubIntegration | None = None
     prometheus: PrometheusIntegration | None = None
     loki: LokiIntegration | None = None
@@ -279,6 +333,10 @@ class Config(Strict):
         default_factory=ReadinessSettings,
         description="the daily readiness check and drills, and who hears about a gap (docs/readiness.md)",
     )
+    urgency: dict[Severity, Urgency] = Field(
+        default_factory=lambda: dict(DEFAULT_URGENCY),
+        description="which contact rule (`people.NAME.contact.high` or `.low`) each severity pages with",
+    )
 
     @property
     def default_service(self) -> str:
@@ -312,10 +370,17 @@ class Config(Strict):
     def usable_methods(self) -> set[str]:
         """Contact methods whose integration is configured (webhook and PagerDuty need none of their own)."""
         i = self.integrations
-        return {"webhook", "pagerduty", "log"} | ({"slack"} if i.slack else set()) | ({"email"} if i.smtp else set())
+        usable = {"webhook", "pagerduty", "log"} | ({"slack"} if i.slack else set()) | ({"email"} if i.smtp else set())
+        return usable | ({"sms", "voice"} if i.twilio else set())
 
     def contact_methods(self, person: str) -> list[str]:
         return self.people[person].contact_methods(self.usable_methods())
+
+    def contact_steps(self, person: str, severity: Severity, at: datetime) -> list[PlannedStep]:
+        """The person's contact rule for `severity`'s urgency, planned from a page at `at`; empty without one."""
+        who = self.people[person]
+        urgency = self.urgency.get(severity, DEFAULT_URGENCY[severity])
+        return plan(who.contact, who.working_hours, who.timezone, urgency, at)
 
     def route(self, labels: dict[str, str]) -> Route:
         """Which service, proposed severity and grouping an alert with these labels gets."""
@@ -375,8 +440,13 @@ class Config(Strict):
         for pname, person in self.people.items():
             for mi, method in enumerate(person.notify or []):
                 if method not in usable:
-                    need = "integrations.slack" if method == "slack" else "integrations.smtp"
+                    need = INTEGRATION[method]
                     problems.append((("people", pname, "notify", mi), f"{method} needs {need} to be configured"))
+            for urgency in ("high", "low"):
+                for si, step in enumerate((person.contact.steps(urgency) if person.contact else None) or []):
+                    if step.method not in usable:
+                        at = ("people", pname, "contact", urgency, si, "method")
+                        problems.append((at, f"{step.method} needs {INTEGRATION[step.method]} to be configured"))
         for sname, svc in self.services.items():
             if svc.escalation not in self.escalation_policies:
                 problems.append(

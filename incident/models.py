@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -188,6 +188,16 @@ class PageReceipt(BaseModel):
     thread: str | None = Field(None, description="where later updates to this page go (e.g. Slack channel:ts)")
 
 
+class PlannedStep(BaseModel):
+    """One step of a person's contact rule for this page: `method` at `at` (the page's time plus `after`, moved
+    to the start of their working hours when the step keeps to them)."""
+
+    method: str
+    after: timedelta
+    at: datetime
+    working_hours: bool = False
+
+
 class Recipient(BaseModel):
     """A person resolved from an escalation target at the moment of paging."""
 
@@ -195,6 +205,11 @@ class Recipient(BaseModel):
     display_name: str
     methods: list[str]
     via: str = Field(description="the target that named them, e.g. `schedule:payments-primary`")
+    steps: list[PlannedStep] = Field(
+        default_factory=list,
+        description="their contact rule for this page's urgency, when they have one: each step goes at its time "
+        "until someone acknowledges (else `methods` are tried in order)",
+    )
 
 
 class Page(BaseModel):

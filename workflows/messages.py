@@ -157,6 +157,8 @@ class TargetsRequest(BaseModel):
 
     targets: list[str]
     at: datetime
+    severity: Severity | None = None
+    """The incident's: each person's contact rule for its urgency is planned from `at` (none without it)."""
 
 
 class TargetsResult(BaseModel):

@@ -9,6 +9,7 @@ from activities.notifiers.email import send_email
 from activities.notifiers.log import send_log
 from activities.notifiers.pagerduty import send_pagerduty
 from activities.notifiers.slack import send_slack
+from activities.notifiers.twilio import send_sms, send_voice
 from activities.notifiers.webhook import send_webhook
 from incident.config import Person
 from incident.models import Page, Recipient
@@ -21,6 +22,8 @@ NOTIFIERS: dict[str, Notifier] = {
     "email": send_email,
     "webhook": send_webhook,
     "pagerduty": send_pagerduty,
+    "sms": send_sms,
+    "voice": send_voice,
     "log": send_log,
 }
 

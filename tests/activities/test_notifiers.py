@@ -584,7 +584,7 @@ async def test_log_writes_one_record_with_the_rendered_page(http: httpx.AsyncCli
 
 
 def test_every_contact_method_has_a_notifier() -> None:
-    assert list(NOTIFIERS) == ["slack", "email", "webhook", "pagerduty", "log"]
+    assert list(NOTIFIERS) == ["slack", "email", "webhook", "pagerduty", "sms", "voice", "log"]
 
 
 # ---- fallback through the workflow ---------------------------------------------------------------------------

@@ -472,6 +472,42 @@ async def record_channel() -> str:
         return await record(channel, make_config(sink, base=text))
 
 
+CONTACT_CONFIG = """
+people:
+  alice:
+    name: Alice
+    webhook: "SINK/alice"
+    notify: [webhook]
+    contact: {high: [{method: webhook, after: 0s}, {method: log, after: 2m}, {method: webhook, after: 5m}]}
+  dave: {name: Dave, webhook: "SINK/dave", notify: [webhook]}
+escalation_policies:
+  two-levels: {levels: [{notify: [user:alice], after: 10m}, {notify: [user:dave], after: 10m}]}
+services:
+  checkout: {escalation: two-levels}
+integrations:
+  events: {token: env:TEST_INTAKE_TOKEN}
+"""
+
+
+async def contact_rules(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """Alice's contact rule: the webhook at once, the log at 2 minutes, then an acknowledgement before the third
+    step's timer fires, and the resolve."""
+    await h.incidents.ingest(alert("contact").model_copy(update={"severity": Severity.SEV1}), policy, "replay")
+    wid = workflow_id_for("replay", "contact")
+    await until(lambda: _state(h, wid), _has("paged"))
+    await env.sleep(timedelta(minutes=2, seconds=10))
+    await until(lambda: _state(h, wid), lambda st: sum(e.kind == "paged" for e in st.timeline) >= 2)
+    await h.incidents.acknowledge(wid, Actor.human("alice"))
+    await env.sleep(timedelta(minutes=5))
+    await h.incidents.resolve(wid, Actor.human("alice"), "fixed")
+    return wid
+
+
+async def record_contact_rules() -> str:
+    with loopback_http(lambda req: (200, {}, b"{}")) as sink:
+        return await record(contact_rules, make_config(sink, base=CONTACT_CONFIG))
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
@@ -485,6 +521,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_step_up": partial(record, step_up),
     "incident_roles": partial(record, roles, make_config(extra=ROLES_CONFIG)),
     "incident_channel": record_channel,
+    "incident_contact_rules": record_contact_rules,
 }
 
 

@@ -10,6 +10,10 @@ failure of each method and one running summary, never an entry per attempt.
 
 Every attempt of one page carries the same idempotency key, so a receiver that got an attempt whose answer was lost
 drops the repeat: one page per (incident, pass, level, person).
+
+Since "contact-rules", a person with a contact rule for the incident's urgency is reached step by step instead:
+each step waits on a durable timer for its time, then its method is tried like a page of its own, and every step
+still waiting or trying stops when anyone acknowledges (a step that was delivered does not stop the next one).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from incident import sentences as say
 from incident.durations import format_duration
-from incident.models import Actor, Page, PageReceipt, Recipient, Status, TimelineEntry
+from incident.models import Actor, Page, PageReceipt, PlannedStep, Recipient, Status, TimelineEntry
 from incident.timeline import Kind, entry
 from workflows.incident.run import IncidentRun
 from workflows.messages import DELIVERY_FAILED, PageRequest
@@ -51,6 +55,9 @@ MAX_WAIT = timedelta(seconds=30)
 LATE_WAIT = timedelta(minutes=2)
 LATE_FOR = timedelta(hours=1)
 """How long a late page keeps trying after its level's time ran out (the levels after it are being paged)."""
+CONTACT_RULES = "contact-rules"
+"""Patch: a recipient with contact steps gets a durable timer per step and a delivery per step's method, stopped by
+an acknowledgement; before it (and for everyone without a rule) the page goes through `methods` in order."""
 
 
 def spawn(run: IncidentRun, work: Coroutine[Any, Any, None], what: str) -> None:
@@ -96,6 +103,8 @@ class Delivery:
     until: Callable[[], str | None] | None = None
     """A page outside the escalation (an incident commander's): why trying it is over, or None while it goes on;
     it is not stopped by an acknowledgement, nor is it the person's current escalation page."""
+    parent: Delivery | None = None
+    """For one step of a contact rule: the person's page, which is delivered once any step is."""
 
     @property
     def person(self) -> str:
@@ -128,6 +137,9 @@ class Deliveries:
         key = f"{st.workflow_id}/{st.incident_id}/page/{page.cycle + 1}/{page.level}/{recipient.person}"
         d = Delivery(recipient=recipient, page=page, key=key, due=due)
         self.current[recipient.person] = d
+        if recipient.steps and workflow.patched(CONTACT_RULES):
+            spawn(self.run, self._keep_stepping(d), f"page {d.person} by their contact rule (level {page.level})")
+            return d
         spawn(self.run, self._keep_trying(d), f"page {d.person} (level {page.level})")
         return d
 
@@ -160,6 +172,48 @@ class Deliveries:
             await self._rounds(d)
         finally:
             d.finished = True
+
+    async def _keep_stepping(self, d: Delivery) -> None:
+        try:
+            await asyncio.gather(*(self._step(d, i, step) for i, step in enumerate(d.recipient.steps)))
+        finally:
+            d.finished = True
+
+    async def _step(self, d: Delivery, i: int, step: PlannedStep) -> None:
+        """One step: wait for its time (unless someone acknowledges first), then try its method until delivered."""
+        on_time = d.due is None or step.at < d.due  # a step meant for later than the level's time is not late
+        sd = Delivery(
+            recipient=d.recipient.model_copy(update={"methods": [step.method], "steps": []}),
+            page=d.page,
+            key=d.key if i == 0 else f"{d.key}/{i + 1}",
+            due=d.due if on_time else None,
+            until=lambda: self._step_stopped(d, step),
+            parent=d,
+        )
+        if (left := step.at - workflow.now()) > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._stopped(sd) is not None,
+                    timeout=left,
+                    timeout_summary=f"contact {d.person} via {step.method} (level {d.page.level})",
+                )
+        try:
+            await self._rounds(sd)
+        finally:
+            sd.finished = True
+
+    def _step_stopped(self, d: Delivery, step: PlannedStep) -> str | None:
+        """Why a contact step is over (the incident's resolve is checked before): an acknowledgement, a newer page,
+        or an hour past the later of its level's time and its own."""
+        st = self.run.require()
+        if st.status is Status.ACKNOWLEDGED:
+            return f"acknowledged by {st.acknowledged_by}"
+        if d.superseded:
+            return "a newer page to them took over"
+        since = step.at if d.due is None or step.at >= d.due else d.due
+        if workflow.now() >= since + LATE_FOR:
+            return f"not delivered {format_duration(LATE_FOR)} after its time"
+        return None
 
     async def _rounds(self, d: Delivery) -> None:
         methods = list(d.recipient.methods)
@@ -212,6 +266,9 @@ class Deliveries:
     def _failed(self, d: Delivery, method: str, reason: str, next_method: str | None, retrying: bool) -> None:
         _, n = d.failed.get(method, (reason, 0))
         d.failed[method] = (reason, n + 1)
+        if d.parent is not None:  # the level after is told who of this one was not reached, and why
+            _, pn = d.parent.failed.get(method, (reason, 0))
+            d.parent.failed[method] = (reason, pn + 1)
         data: dict[str, Any] = {"person": d.person, "method": method, "level": d.page.level}
         if n == 0:
             text = say.page_failed(d.person, method, reason, next_method, retrying)
@@ -233,6 +290,8 @@ class Deliveries:
     def _delivered(self, d: Delivery, method: str, receipt: PageReceipt) -> None:
         st, now = self.run.require(), workflow.now()
         d.delivered = True
+        if d.parent is not None:
+            d.parent.delivered = True
         late = d.late(now)
         st.threads.setdefault(d.person, {})[method] = receipt.thread or ""
         if d.person not in st.paged:

@@ -77,9 +77,10 @@ class Paging:
 
     def lookup(self, targets: list[str], at: datetime, summary: str) -> Awaitable[TargetsResult]:
         """Who `targets` (`user:NAME`, `schedule:NAME`) are at `at`: a local activity, read from the worker's config."""
+        severity = self.run.state.severity if self.run.state is not None else None
         return workflow.execute_local_activity(
             "lookup_targets",
-            TargetsRequest(targets=targets, at=at),
+            TargetsRequest(targets=targets, at=at, severity=severity),
             start_to_close_timeout=LOOKUP_TIMEOUT,
             result_type=TargetsResult,
             retry_policy=LOOKUP_RETRY,
