@@ -40,6 +40,8 @@ from incident.context import Change
 from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
 from incident.models import Actor, Alert, Severity, Status, UpdateReply
 from incident.postmortem import draft
+from incident.shadow import MEMO_KEY as SHADOW_MEMO
+from incident.shadow import ShadowRow, aggregate_shadow
 from incident.state import IncidentPolicy, IncidentState
 from workflows import search_attributes as sa
 from workflows.agent import AgentRecord, AgentWorkflow, OpenReply, OpenRequest, agent_workflow_id
@@ -412,6 +414,19 @@ class Incidents:
             if total > best.get(iid, (-1, {}))[0]:  # runs of one incident carry the counts forward: take the last
                 best[iid] = (total, dict(await wf.memo()))
         return aggregate_refusals({iid: memo for iid, (_, memo) in best.items()})
+
+    async def shadow(self, since: datetime) -> list[ShadowRow]:
+        """Where the shadow policy decided otherwise, across incidents opened since `since`, most frequent first.
+        Read from each incident's memo (its last run that counted any)."""
+        best: dict[str, tuple[int, dict[str, Any]]] = {}
+        query = f'IncidentId IS NOT NULL AND StartTime >= "{since.isoformat()}"'
+        for wf in await self._runs(query, limit=5000):
+            memo = dict(await wf.memo())
+            total = int((memo.get(SHADOW_MEMO) or {}).get("total", 0))
+            iid = wf.typed_search_attributes.get(sa.INCIDENT_ID) or wf.id
+            if total and total > best.get(iid, (-1, {}))[0]:
+                best[iid] = (total, memo)
+        return aggregate_shadow({iid: memo for iid, (_, memo) in best.items()})
 
     # ---- reading and acting ----------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from incident.context import Change
 from incident.heartbeats import HeartbeatView
 from incident.models import Actor, Severity, Status, UpdateReply
 from incident.readiness import Readiness, ReadinessLog
+from incident.shadow import ShadowRow
 from incident.state import IncidentPolicy, IncidentState
 from workflows.messages import ActionReply
 
@@ -172,6 +173,9 @@ class RemoteIncidents:
 
     async def refusals(self, since: datetime) -> list[RefusalRow]:
         return await self._get(list[RefusalRow], "/v1/boundaries/refusals", since=since)
+
+    async def shadow(self, since: datetime) -> list[ShadowRow]:
+        return await self._get(list[ShadowRow], "/v1/boundaries/shadow", since=since)
 
     # ---- acting -------------------------------------------------------------------------------------------------
 

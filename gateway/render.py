@@ -17,6 +17,7 @@ from incident.config import Config
 from incident.coordination import LEAD
 from incident.models import Actor, Severity, TimelineEntry
 from incident.policy import Boundaries
+from incident.shadow import ShadowRow
 from incident.state import IncidentState
 
 
@@ -113,6 +114,26 @@ def refusals_table(rows: list[RefusalRow]) -> Table:
         )
     if not rows:
         table.add_row("0", "(no refusals)", "", "", "", "")
+    return table
+
+
+def shadow_table(rows: list[ShadowRow]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("COUNT", "ACTION", "SEVERITY", "ENFORCED", "SHADOW", "SHADOW RULE", "INCIDENTS", "ACTORS"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r.count),
+            escape(r.action),
+            r.severity,
+            r.verdict,
+            f"[bold]{r.shadow_verdict}[/]",
+            escape(r.shadow_rule),
+            str(len(r.incidents)),
+            escape(", ".join(r.actors)),
+        )
+    if not rows:
+        table.add_row("0", "(no disagreements)", "", "", "", "", "", "")
     return table
 
 

@@ -599,9 +599,11 @@ class ConfigError(FileProblems):
     """The config cannot be used. `problems` lists every one found, with path and line."""
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
-    """Validate YAML text into a Config, or raise ConfigError with every problem."""
-    config, lines = validate_yaml(text, source, Config, ConfigError, "the config")
+def parse_config(text: str, source: str = "<config>", base_dir: str | None = None) -> Config:
+    """Validate YAML text into a Config, or raise ConfigError with every problem. `base_dir`: where files the
+    config names (a shadow policy) are found; else the current directory."""
+    context: dict[str, object] | None = {"base_dir": base_dir} if base_dir is not None else None
+    config, lines = validate_yaml(text, source, Config, ConfigError, "the config", context=context)
     refs = config.references()
     if refs:
         raise ConfigError(source, [Problem(path=dotted(p), line=line_for(lines, p), message=m) for p, m in refs])
@@ -624,4 +626,4 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     p = config_path(path)
-    return parse_config(read_text(p, ConfigError), str(p))
+    return parse_config(read_text(p, ConfigError), str(p), str(p.parent))

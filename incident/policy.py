@@ -12,9 +12,11 @@ import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+import yaml
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from incident.durations import Duration
 from incident.fields import Strict
@@ -139,6 +141,20 @@ DEFAULT_AUTONOMY: dict[Severity, Autonomy] = {
 }
 
 
+def read_shadow(path: str, base_dir: str | None) -> object:
+    """The mapping a shadow policy file holds: its `boundaries:` if it has one, else the whole file."""
+    p = Path(path)
+    if not p.is_absolute() and base_dir is not None:
+        p = Path(base_dir) / p
+    try:
+        data = yaml.safe_load(p.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"cannot read the shadow policy {str(p)!r}: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"the shadow policy {str(p)!r} must be a YAML mapping")
+    return data.get("boundaries", data)
+
+
 class Boundaries(Strict):
     """`boundaries:` in the config."""
 
@@ -164,9 +180,25 @@ class Boundaries(Strict):
         description="what a human decides only when present (Slack, or a one-time code), not with a token alone: "
         "approving, denying or doing these actions, and `confirm_severity`",
     )
+    shadow: Boundaries | None = Field(
+        None,
+        description="a second policy decided beside this one for every request, with no effect: where the two "
+        "disagree the incident records it (`baton boundaries report --shadow`). Inline, or a YAML file's path "
+        "(relative to the config file)",
+    )
+
+    @field_validator("shadow", mode="before")
+    @classmethod
+    def _shadow_file(cls, value: object, info: ValidationInfo) -> object:
+        """A path names a YAML file holding the shadow policy (the `boundaries:` mapping, or one that has it)."""
+        if not isinstance(value, str):
+            return value
+        return read_shadow(value, (info.context or {}).get("base_dir"))
 
     @model_validator(mode="after")
     def _names(self) -> Boundaries:
+        if self.shadow is not None and self.shadow.shadow is not None:
+            raise ValueError("a shadow policy has no shadow of its own")
         for action in self.custom_actions:
             if not NAME.match(action) or action in KNOWN_ACTIONS:
                 raise ValueError(f"custom action {action!r} must be a new name of lowercase letters, digits, _ . -")

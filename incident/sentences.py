@@ -485,3 +485,13 @@ def update_posted(number: int, posted: list[str], failed: dict[str, str], drill:
         done = f"described for {', '.join(posted)} (a drill: nothing posted)"
     problems = "; ".join(f"{a}: {why}" for a, why in failed.items())
     return f"stakeholder update {number} {done}" + (f"; not posted to {problems}" if problems else "")
+
+
+def shadow_disagrees(actor: Actor, action: str, severity: str, enforced: str, shadow: str, rule: str) -> str:
+    would = {
+        "never": f"refused {action}",
+        "undefined": f"found {action} undefined",
+        "approval": f"asked a human to approve {action}",
+        "auto": f"let {actor} {action} alone",
+    }.get(shadow, f"decided {action} {shadow}")
+    return f"shadow policy would have {would} at {severity}: rule {rule} (enforced: {enforced})"

@@ -25,6 +25,7 @@ from incident.escalation import EscalationCursor
 from incident.links import Link
 from incident.models import Actor, ActorKind, Alert, AlertRecord, Severity, Status, TimelineEntry
 from incident.policy import Boundaries
+from incident.shadow import Disagreement
 from incident.timeline import STORY
 from incident.updates import UpdatesState
 
@@ -145,6 +146,9 @@ class IncidentPolicy(BaseModel):
     people: list[str] | None = Field(
         None, description="the configured people's names: who may hold a role (None in older snapshots)"
     )
+    shadow: Boundaries | None = Field(
+        None, description="`boundaries.shadow`: decided beside `boundaries`, no effect (None in older snapshots)"
+    )
 
     @classmethod
     def snapshot(cls, config: Config, service: str) -> IncidentPolicy:
@@ -159,13 +163,14 @@ class IncidentPolicy(BaseModel):
                 on_recovery=svc.on_recovery,
             ),
             escalation=config.escalation_policies[svc.escalation],
-            boundaries=config.boundaries,
+            boundaries=config.boundaries.model_copy(update={"shadow": None}),
             context=svc.context,
             providers=context_providers(config, service),
             action_params=config.action_params(service),
             budgets=AgentBudgets(agents={name: a.budget for name, a in config.agents.items()}),
             coordination=config.coordination_for(service),
             people=sorted(config.people),
+            shadow=config.boundaries.shadow,
         )
 
 
@@ -224,6 +229,10 @@ class IncidentState(BaseModel):
     approvals: list[Approval] = Field(default_factory=list)
     refusals: list[Refusal] = Field(default_factory=list, description="refused requests, counted per kind")
     refused_total: int = 0
+    shadow: list[Disagreement] = Field(
+        default_factory=list, description="where the shadow policy decided otherwise, counted per kind (bounded)"
+    )
+    shadow_total: int = 0
     escalation: EscalationCursor = Field(default_factory=EscalationCursor)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     alert_entries: int = 0

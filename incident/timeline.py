@@ -14,6 +14,7 @@ nothing parses the sentence:
 - `approval_escalated`: `approval`, `level`; other approval entries: `approval`;
 - `severity`, `severity_proposed`: `severity`;
 - `refused`, `undefined`: `action`; `action_accepted`, `action_ran`, `action_failed`: `action`, `ref`;
+- `shadow`: `action`, `verdict` (enforced), `shadow_verdict`, `rule` (the shadow policy's);
 - `update_due`: `update`, `draft`, `asked`; `update_reminded`: `update`, `asked`; `update_escalated`: `update`,
   `level`; `update_proposed`: `update`, `text`; `update_sent`: `update`, `text`, `audiences`, `by` (and
   `approval` or `ref`); `update_posted`: `update`, `posted`, `failed`;
@@ -74,6 +75,8 @@ class Kind(StrEnum):
     REFUSED = "refused"
     UNDEFINED = "undefined"
     IMPERSONATION = "impersonation"
+    SHADOW = "shadow"
+    """The shadow policy decided a request otherwise than the enforced one (recorded, no effect)."""
     """A request whose actor the gateway did not vouch for: refused, changed nothing."""
     APPROVAL_REQUESTED = "approval_requested"
     APPROVAL_ESCALATED = "approval_escalated"

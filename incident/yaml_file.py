@@ -83,6 +83,7 @@ def validate_yaml(
     what: str,
     skip: Callable[[str], bool] = lambda part: "[" in part,
     relocate: Callable[[Path_, str], tuple[Path_, str]] = lambda loc, msg: (loc, msg),
+    context: dict[str, object] | None = None,
 ) -> tuple[M, Lines]:
     """Parse and validate, or raise `error` with every problem. `skip` drops pydantic's own path parts (union
     tags); `relocate` lets a model-level message that names its place (`steps[1]: …`) be reported there."""
@@ -96,7 +97,7 @@ def validate_yaml(
         raise error(source, [Problem(path="", line=1, message=f"{what} must be a YAML mapping")])
     lines = line_index(text)
     try:
-        return model.model_validate(data), lines
+        return model.model_validate(data, context=context), lines
     except ValidationError as e:
         problems = []
         for err in e.errors():

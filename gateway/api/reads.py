@@ -1,5 +1,6 @@
 """What people and agents read through the gateway: incidents (list, one, its policy, timeline, postmortem
-draft), a service's changes, the refusals across incidents, and who a token is. Any person's or agent's token."""
+draft), a service's changes, the refusals and shadow disagreements across incidents, and who a token is. Any
+person's or agent's token."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from gateway.intake.guard import GuardedRoute
 from incident.approvals import RefusalRow
 from incident.context import Change
 from incident.models import Severity, Status, TimelineEntry
+from incident.shadow import ShadowRow
 from incident.state import IncidentPolicy, IncidentState
 
 router = APIRouter(tags=["incidents"], route_class=GuardedRoute)
@@ -63,6 +65,14 @@ async def refusals(intake: IntakeDep, who: Caller, since: datetime | None = None
     first (`baton boundaries report`)."""
     with answered():
         return await intake.incidents.refusals(_utc(since) if since else datetime.now(UTC) - timedelta(days=7))
+
+
+@router.get("/v1/boundaries/shadow", response_model=list[ShadowRow], responses=READS)
+async def shadow(intake: IntakeDep, who: Caller, since: datetime | None = None) -> list[ShadowRow]:
+    """Requests the shadow policy (`boundaries.shadow`) decided otherwise than the enforced one, across incidents
+    opened since `since` (default: 7 days), most frequent first (`baton boundaries report --shadow`)."""
+    with answered():
+        return await intake.incidents.shadow(_utc(since) if since else datetime.now(UTC) - timedelta(days=7))
 
 
 @router.get("/v1/services/{service}/changes", response_model=list[Change], responses=READS)

@@ -97,12 +97,23 @@ def boundaries_show(
 
 def boundaries_report(
     since: Annotated[str, typer.Option(help="How far back, e.g. 7d, 24h.")] = "7d",
+    shadow: Annotated[
+        bool, typer.Option("--shadow", help="Where boundaries.shadow decided otherwise than the enforced policy.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Refused and undefined requests across incidents, most frequent first: what the policy forbids or forgot.
+    With --shadow: the requests the shadow policy would have decided otherwise, most frequent first.
 
-    Example: baton boundaries report --since 30d
+    Examples: baton boundaries report --since 30d; baton boundaries report --shadow --json
     """
+    if shadow:
+        found = run(lambda c: c.shadow(datetime.now(UTC) - duration_opt("--since", since)))
+        if as_json:
+            emit_json([r.model_dump() for r in found])
+        else:
+            out.print(render.shadow_table(found))
+        return
     rows = run(lambda c: c.refusals(datetime.now(UTC) - duration_opt("--since", since)))
     if as_json:
         emit_json([r.model_dump() for r in rows])

@@ -139,6 +139,7 @@ async def test_reads_need_a_token_and_answer_what_the_facade_does(api: tuple[htt
     assert (await http.get(f"/v1/incidents/{iid}/timeline", headers=auth(BOB))).json()[0]["kind"]
     assert (await http.get("/v1/services/checkout/changes", headers=auth(TRIAGE))).json() == []
     assert isinstance((await http.get("/v1/boundaries/refusals", headers=auth(BOB))).json(), list)
+    assert (await http.get("/v1/boundaries/shadow", headers=auth(BOB))).json() == [], "no shadow policy: none"
 
     assert (
         "no incident INC-ZZZZZZ" in error(await http.get("/v1/incidents/INC-ZZZZZZ", headers=auth(BOB)), 404)["message"]
@@ -166,6 +167,12 @@ async def test_the_openapi_documents_the_incidents_api(api: tuple[httpx.AsyncCli
     spec = (await http.get("/openapi.json")).json()
     approve = spec["paths"]["/v1/incidents/{ref}/approvals/{approval_id}/approve"]["post"]
     assert {"200", "401", "403", "404", "409", "422", "503"} <= set(approve["responses"])
-    for path in ("/v1/incidents/{ref}", "/v1/incidents", "/v1/whoami", "/v1/boundaries/refusals"):
+    for path in (
+        "/v1/incidents/{ref}",
+        "/v1/incidents",
+        "/v1/whoami",
+        "/v1/boundaries/refusals",
+        "/v1/boundaries/shadow",
+    ):
         assert {"401", "403"} <= set(spec["paths"][path]["get"]["responses"]), path
     assert "actor" not in str(spec["components"]["schemas"]["ApproveBody"])

@@ -32,6 +32,7 @@ from incident.timeline import Kind
 from workflows.incident.approvals import Approvals
 from workflows.incident.refusals import APPROVALS, Refusals
 from workflows.incident.run import IncidentRun, Rejected
+from workflows.incident.shadow import Shadow
 from workflows.incident.step_up import StepUp, via
 from workflows.messages import (
     ActionReply,
@@ -75,6 +76,7 @@ RECORDED_ONLY = frozenset(
 class Requests:
     def __init__(self, run: IncidentRun, refusals: Refusals, approvals: Approvals, step_up: StepUp) -> None:
         self.run = run
+        self.shadow = Shadow(run)
         self.refusals = refusals
         self.approvals = approvals
         self.step_up = step_up
@@ -83,10 +85,13 @@ class Requests:
         self._tasks: set[asyncio.Future[None]] = set()
         run.hold(lambda: bool(self.running) or (run.state is not None and bool(run.state.queued_actions)))
 
-    def gate(self, actor: Actor, action: str, ask: ActionRequest) -> UpdateReply | None:
+    def gate(
+        self, actor: Actor, action: str, ask: ActionRequest, decision: Decision | None = None
+    ) -> UpdateReply | None:
         """The boundaries' answer to `actor` doing `action` through its own update: None when allowed, else the
-        pending approval it became (or the one like it that still waits), the refusal, or the budget's."""
-        decision = self.decide(action, actor)
+        pending approval it became (or the one like it that still waits), the refusal, or the budget's.
+        `decision`: already decided for this request."""
+        decision = decision or self.decide(action, actor)
         if decision.verdict is Verdict.APPROVAL and workflow.patched(APPROVALS):
             if (folded := self.folded(ask)) is not None:
                 return folded
@@ -105,6 +110,7 @@ class Requests:
         decision = bounds.decide(action, actor, at)
         if at is not st.severity and bounds.decide(action, actor, st.severity).verdict is not decision.verdict:
             decision = Decision(verdict=decision.verdict, rule=f"{decision.rule} ({say.decided_at_floor(at)})")
+        self.shadow.compare(action, actor, at, decision)
         return decision
 
     def over_budget(self, actor: Actor, action: str, kind: BudgetKind | None = None) -> UpdateReply | None:
@@ -215,7 +221,7 @@ class Requests:
         decision = self.decide("note", req.actor)
         if decision.allowed:
             return self.over_budget(req.actor, "note", "notes") or self.note_by(req.actor, req.text)
-        return self.gate(req.actor, "note", ask) or self.note_by(req.actor, req.text)
+        return self.gate(req.actor, "note", ask, decision) or self.note_by(req.actor, req.text)
 
     def note_by(self, actor: Actor, text: str) -> UpdateReply:
         self.run.record(actor, Kind.NOTE, text.strip())
