@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.actions import ActionActivities
+from activities.agents import AgentActivities
 from activities.attestation import ProofActivities
 from activities.changes import ChangeActivities
 from activities.channel import ChannelActivities
@@ -76,6 +77,7 @@ def build_worker(
     proofs = ProofActivities(trusted if trusted is not None else trusted_keys(config))
     channel = ChannelActivities(config, http, local=capture is not None)
     heartbeats = HeartbeatActivities(config, client, task_queue, send_alerts)
+    agents = AgentActivities(client, task_queue)
     readiness = ReadinessActivities(
         config, config_file or find_config(), client, task_queue, drill_outcomes, gather_facts
     )
@@ -104,6 +106,7 @@ def build_worker(
             heartbeats.send,
             readiness.check,
             readiness.record,
+            agents.record_agent_incident,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         interceptors=[IncidentIds()],

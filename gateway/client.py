@@ -40,6 +40,7 @@ from incident.context import Change
 from incident.ids import WORKFLOW_ID_PREFIX, normalise_incident_id, workflow_id_for
 from incident.models import Actor, Alert, Severity, Status, UpdateReply
 from incident.postmortem import draft
+from incident.record import AgentView
 from incident.shadow import MEMO_KEY as SHADOW_MEMO
 from incident.shadow import ShadowRow, aggregate_shadow
 from incident.state import IncidentPolicy, IncidentState
@@ -362,6 +363,16 @@ class Incidents:
         if not reply.ok:
             metrics.refused(reply.verdict)
         return reply
+
+    async def agent_record(self, agent: str) -> AgentView:
+        """The agent's record from its own workflow (empty when it has none yet)."""
+        handle = self.client.get_workflow_handle(agent_workflow_id(self.task_queue, agent))
+        try:
+            with temporal_errors(not_found=agent):
+                rec = await handle.query(AgentWorkflow.state, rpc_timeout=RPC_TIMEOUT)
+        except NotFound:
+            return AgentView(agent=agent)
+        return AgentView(agent=agent, stats=rec.stats, runs=rec.runs)
 
     async def search(
         self,

@@ -25,6 +25,7 @@ from incident.context import Change
 from incident.heartbeats import HeartbeatView
 from incident.models import Actor, Severity, Status, UpdateReply
 from incident.readiness import Readiness, ReadinessLog
+from incident.record import AgentView
 from incident.shadow import ShadowRow
 from incident.state import IncidentPolicy, IncidentState
 from workflows.messages import ActionReply
@@ -266,6 +267,12 @@ class RemoteIncidents:
         return await self._act(actor, f"/v1/incidents/{_path(ref)}/reload")
 
     # ---- before the page: heartbeats and readiness ------------------------------------------------------------
+
+    async def agent_record(self, agent: str) -> AgentView:
+        return await self._get(AgentView, f"/v1/agents/{quote(agent, safe='')}")
+
+    async def agent_records(self) -> list[AgentView]:
+        return await self._get(list[AgentView], "/v1/agents")
 
     async def heartbeats(self) -> list[HeartbeatView]:
         return await self._get(list[HeartbeatView], "/v1/heartbeats")

@@ -25,6 +25,7 @@ from incident.escalation import EscalationCursor
 from incident.links import Link
 from incident.models import Actor, ActorKind, Alert, AlertRecord, Severity, Status, TimelineEntry
 from incident.policy import Boundaries
+from incident.record import Tally
 from incident.shadow import Disagreement
 from incident.timeline import STORY
 from incident.updates import UpdatesState
@@ -233,6 +234,9 @@ class IncidentState(BaseModel):
         default_factory=list, description="where the shadow policy decided otherwise, counted per kind (bounded)"
     )
     shadow_total: int = 0
+    agent_tally: list[Tally] = Field(
+        default_factory=list, description="what became of each agent's requests, for its record (bounded)"
+    )
     escalation: EscalationCursor = Field(default_factory=EscalationCursor)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     alert_entries: int = 0

@@ -15,10 +15,12 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from incident import record
     from incident.approvals import Refusal, refusal_memo
+    from incident.record import AgentIncident, AgentStats
     from workflows import search_attributes as sa
 
-AGENT_ID_PREFIX = "agent:"
+AGENT_ID_PREFIX = record.AGENT_ID_PREFIX
 MAX_OPENINGS = 1_000
 """Openings remembered (within the window): a budget above this is counted as this."""
 MAX_KINDS = 20
@@ -26,7 +28,7 @@ HISTORY_LIMIT = 1_000
 
 
 def agent_workflow_id(task_queue: str, agent: str) -> str:
-    return f"{AGENT_ID_PREFIX}{task_queue}:{agent}"
+    return record.agent_workflow_id(task_queue, agent)
 
 
 class Opening(BaseModel):
@@ -39,6 +41,9 @@ class AgentRecord(BaseModel):
     openings: list[Opening] = Field(default_factory=list)
     refusals: list[Refusal] = Field(default_factory=list)
     refused_total: int = 0
+    stats: AgentStats = Field(default_factory=AgentStats, description="what completed incidents asked of it")
+    runs: int = Field(1, description="this workflow's runs so far (it continues as new)")
+    history_limit: int | None = Field(None, ge=20, description="continue as new past this many events (tests)")
 
 
 class OpenRequest(BaseModel):
@@ -69,12 +74,18 @@ class AgentWorkflow:
     async def run(self, record: AgentRecord) -> None:
         await workflow.wait_condition(
             lambda: (
-                workflow.info().get_current_history_length() >= HISTORY_LIMIT
+                workflow.info().get_current_history_length() >= (self.record.history_limit or HISTORY_LIMIT)
                 or workflow.info().is_continue_as_new_suggested()
             )
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self.record.runs += 1
         workflow.continue_as_new(self.record)
+
+    @workflow.signal
+    def incident_done(self, inc: AgentIncident) -> None:
+        """A completed incident's requests of this agent: added to its record, once per incident."""
+        self.record.stats.add(inc)
 
     @workflow.update
     def open(self, req: OpenRequest) -> OpenReply:

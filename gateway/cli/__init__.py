@@ -2,8 +2,8 @@
 
 This module is the command table, in the order `baton --help` lists them; the commands live by what they do:
 `reading` (incidents), `acting` (a human's updates), `roles` (who leads), `updates` (stakeholder updates),
-`policy` (the config, boundaries, on-call), `processes` (what starts and keeps running, and drills), `heartbeats`
-and `readiness` (before the page), with what they share in `common`.
+`policy` (the config, boundaries, on-call), `agents` (their records), `processes` (what starts and keeps
+running, and drills), `heartbeats` and `readiness` (before the page), with what they share in `common`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from gateway.cli import acting, keys, people, policy, processes, readiness, reading, roles, updates, upgrades
+from gateway.cli import acting, agents, keys, people, policy, processes, readiness, reading, roles, updates, upgrades
 from gateway.cli.heartbeats import heartbeats_app
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ for command in (
     processes.intake,
     processes.up,
     upgrades.replay_check,
+    agents.agents,
 ):
     app.command()(command)
 config_app.command("check")(policy.config_check)

@@ -344,3 +344,29 @@ async def test_page_escalate_watch_and_postmortem(stack: tuple[Cli, Harness], si
 
 async def _sent(sink: Sink, path: str) -> list:
     return sink.for_path(path)
+
+
+async def test_baton_agents_shows_an_agents_record_once_its_incident_completes(stack: tuple[Cli, Harness]) -> None:
+    baton, h = stack
+    iid = await open_incident(h)
+    await h.incidents.note(iid, Actor.agent("triage"), "error rate falling")
+    with pytest.raises(Refused):
+        await h.incidents.request(iid, Actor.agent("triage"), "postmortem_conclusions", "the deploy did it")
+    await h.incidents.resolve(iid, Actor.human("alice"), "recovered")
+
+    async def shown() -> Run:
+        return await baton("agents", "triage", "--json")
+
+    found = await until(shown, lambda r: r.code == 0 and r.json["stats"]["incidents"] == 1)
+    sev = found.json["stats"]["by_severity"]["SEV2"]
+    assert (sev["incidents"], sev["clean"]) == (1, 0), "a refusal: not clean"
+    assert sev["actions"]["note"]["alone"] == 1 and sev["actions"]["postmortem_conclusions"]["never"] == 1
+    table = await baton("agents", "triage")
+    assert table.code == 0 and "postmortem_conclusions" in table.out and iid in table.out
+    listed = await baton("agents", "--json")
+    assert listed.code == 0 and {v["agent"] for v in listed.json} == {"triage", "baton"}
+    as_agent = await baton("agents", token=TRIAGE)
+    assert as_agent.code == 1 and "agents' records are for people" in as_agent.err
+    unknown = await baton("agents", "nobody")
+    assert unknown.code == 1 and "no agent 'nobody' in the config" in unknown.err
+    assert (await baton("agents", "Not A Name")).code == 2

@@ -11,7 +11,7 @@ from incident import lifecycle
 from incident import sentences as say
 from incident.approvals import Approval, ApprovalStatus
 from incident.attestation import Claim
-from incident.models import ActorKind, UpdateReply
+from incident.models import Actor, ActorKind, UpdateReply
 from incident.policy import Decision, Verdict
 from incident.timeline import Kind
 from workflows.incident.refusals import Refusals
@@ -50,6 +50,7 @@ class Approvals:
             request_id=request_id,
         )
         st.approvals.append(approval)
+        run.count(req.actor, req.action, "approval")
         run.record(
             req.actor,
             Kind.APPROVAL_REQUESTED,
@@ -94,6 +95,8 @@ class Approvals:
     def timed_out(self, approval: Approval, now: datetime) -> None:
         own_level = workflow.patched(APPROVAL_OWN_LEVEL)
         self.run.apply(lifecycle.approval_timed_out(self.run.require(), self.run.policy, approval, now, own_level))
+        if approval.status is ApprovalStatus.EXPIRED:
+            self.run.count(Actor.parse(approval.requested_by), approval.action, "expired")
 
     def decide(self, req: DecisionRequest, claim: Claim | None = None) -> UpdateReply:
         """A human approves or denies a pending approval; `claim` is how the gateway says they proved who they are
@@ -125,11 +128,13 @@ class Approvals:
         approval.decided_by, approval.decided_at = str(req.actor), now
         if not req.approve:
             approval.status, approval.reason = ApprovalStatus.DENIED, req.reason.strip()
+            run.count(Actor.parse(approval.requested_by), approval.action, "denied")
             text = say.approval_denied(req.actor, approval)
             run.record(req.actor, Kind.APPROVAL_DENIED, text, via(claim, {"approval": approval.id}))
             run.tell(run.responders(), "notice", text)
             return UpdateReply(ok=True, message=text, status=st.status)
         approval.status = ApprovalStatus.APPROVED
+        run.count(Actor.parse(approval.requested_by), approval.action, "approved")
         if req.text and req.text.strip():
             approval.text = req.text.strip()
         text = say.approval_approved(req.actor, approval, edited=bool(req.text and req.text.strip()))

@@ -45,6 +45,7 @@ class Refusals:
         more than once in its window)."""
         run, st = self.run, self.run.require()
         undefined = verdict == Verdict.UNDEFINED
+        run.count(actor, action, verdict if verdict in (Verdict.NEVER, Verdict.UNDEFINED) else "refused")
         text = say.refused(actor, action, rule, hint, undefined)
         if not quiet:
             run.record(actor, Kind.UNDEFINED if undefined else Kind.REFUSED, text, {"action": action})
@@ -59,6 +60,7 @@ class Refusals:
         did nothing), counted as its own kind, and told to the responders the first time."""
         run, st = self.run, self.run.require()
         text = say.impersonation(claimed, update, problem)
+        run.count(claimed, update, IMPERSONATION)
         run.record(Actor.system(), Kind.IMPERSONATION, text, {"claimed": str(claimed), "update": update})
         self._count(str(claimed), update, IMPERSONATION_RULE, IMPERSONATION, text)
         message = f"refused: the request claims to be from {claimed}, but {problem}"

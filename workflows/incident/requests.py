@@ -100,7 +100,12 @@ class Requests:
             return self.refusals.refuse(
                 actor, action, decision.rule, "ask a responder to do it", decision.verdict.value
             )
-        return self.over_budget(actor, action)
+        return self.over_budget(actor, action) or self.alone(actor, action)
+
+    def alone(self, actor: Actor, action: str) -> UpdateReply | None:
+        """An allowed request goes ahead (None): counted for the agent's record."""
+        self.run.count(actor, action, "alone")
+        return None
 
     def decide(self, action: str, actor: Actor) -> Decision:
         """The boundaries' verdict, at the severity `actor`'s requests are decided at (`deciding_severity`); the
@@ -220,7 +225,8 @@ class Requests:
         ask = ActionRequest(actor=req.actor, action="note", text=req.text, rationale=req.text)
         decision = self.decide("note", req.actor)
         if decision.allowed:
-            return self.over_budget(req.actor, "note", "notes") or self.note_by(req.actor, req.text)
+            spent = self.over_budget(req.actor, "note", "notes") or self.alone(req.actor, "note")
+            return spent or self.note_by(req.actor, req.text)
         return self.gate(req.actor, "note", ask, decision) or self.note_by(req.actor, req.text)
 
     def note_by(self, actor: Actor, text: str) -> UpdateReply:
@@ -264,6 +270,7 @@ class Requests:
             return self.approvals.ask(req, decision, request_id or None)
         if req.actor.kind is ActorKind.HUMAN and (refused := self.human_present(req, claim)):
             return refused
+        self.alone(req.actor, req.action)
         if req.action not in RECORDED_ONLY and workflow.patched(ACTIONS_FROM_MAIN_LOOP):
             return self.accept(req, decision)
         return await self.do(req, req.actor, approval=None)
@@ -489,6 +496,8 @@ class Requests:
         what = req.action + (f" ({approval.id})" if approval else "")
         text = say.action_outcome(what, approval is not None, run.ran, run.dry_run, run.ok, run.runner, run.detail)
         kind = Kind.ACTION_RAN if run.ok else Kind.ACTION_FAILED
+        if not run.ok:
+            self.run.count(req.actor, req.action, "failed")
         self.run.record(by, kind, text, {"action": req.action, "ref": ref})
         self.run.tell(self.run.responders(), "notice", text)
         return UpdateReply(ok=run.ok, message=text, status=st.status)

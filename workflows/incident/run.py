@@ -15,7 +15,8 @@ from temporalio.exceptions import ApplicationError
 
 from incident import lifecycle
 from incident.escalation import EscalationCursor
-from incident.models import Actor, Page
+from incident.models import Actor, ActorKind, Page
+from incident.record import tally
 from incident.state import IncidentPolicy, IncidentState
 from incident.timeline import Kind, entry
 from workflows.details import render_details
@@ -45,6 +46,15 @@ class IncidentRun:
         """Pages and follow-ups being delivered in the background of the main loop. They live in this run's memory
         only, so continuing as new waits until there are none (`quiet`): each ends once delivered, once the incident
         is acknowledged or resolved, or (a late page) an hour after its level's time ran out."""
+
+    def count(self, actor: Actor, action: str, outcome: str) -> None:
+        """Count what became of an agent's request, for its record (`incident.record`); people's are not counted.
+        State only: no command."""
+        st = self.state
+        if st is None or actor.kind is not ActorKind.AGENT:
+            return
+        at = st.deciding_severity(actor).value
+        tally(st.agent_tally, str(actor), at, action, outcome, self.policy.boundaries.actions())
 
     def hold(self, busy: Callable[[], bool]) -> None:
         """Register work the run must finish (or hand over) before it continues as new."""

@@ -11,6 +11,7 @@ carry out requests, each holding the `IncidentRun` they share.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from incident.models import Actor, ActorKind, Alert, AlertAction, IncidentResult, Status, TimelineEntry, UpdateReply
     from incident.policy import INTERNAL_UPDATE
     from incident.postmortem import draft
+    from incident.record import AgentIncident
     from incident.state import CARRY, IncidentInput, IncidentPolicy, IncidentState
     from incident.timeline import Kind
     from workflows import search_attributes as sa
@@ -69,6 +71,10 @@ actions, late context); before it, what was queued at that moment was dropped.""
 CONTINUE_ON_SIZE = "continue-on-size"
 """Patch id: a run continues as new when its history grows large in bytes, or Temporal suggests it, as well as
 long in events."""
+AGENT_RECORD = "agent-record"
+"""Patch id: a completed incident tells each agent's own workflow what it asked and what became of it (an
+activity per agent, after the channel closes). Before it, nothing was told."""
+RECORD_TIMEOUT = timedelta(seconds=30)
 CARRY_BYTES = 1_000_000
 """The encoded input a run continues as new with, at most (Temporal refuses one over 2 MB)."""
 
@@ -197,6 +203,8 @@ class IncidentWorkflow:
             run.record(Actor.system(), Kind.ACTION_SKIPPED, say.action_skipped(approval_id))
         self._requests.skip_queued()
         await self._channel.close()
+        if workflow.patched(AGENT_RECORD):
+            await self._tell_agents()
         self._publish()
         outcome = IncidentResult(
             incident_id=st.incident_id,
@@ -223,6 +231,30 @@ class IncidentWorkflow:
             )
         outcome.postmortem = draft(st, run.policy.service)  # `baton postmortem` drafts it for a continued run
         return outcome
+
+    async def _tell_agents(self) -> None:
+        """Tell each agent that asked anything of this incident (or opened it) what became of it, for its record.
+        A record that cannot be told is a gap in it, not a reason to hold the incident open."""
+        st = self._run.require()
+        agents = {t.actor for t in st.agent_tally} | ({st.opened_by} if st.opened_by else set())
+        for actor in sorted(agents):
+            inc = AgentIncident(
+                agent=Actor.parse(actor).name,
+                incident_id=st.incident_id,
+                severity=st.severity.value,
+                resolved=st.status is Status.RESOLVED,
+                opened_by_agent=st.opened_by == actor,
+                completed_at=workflow.now(),
+                rows=[t for t in st.agent_tally if t.actor == actor],
+            )
+            with contextlib.suppress(ActivityError):
+                await workflow.execute_activity(
+                    "record_agent_incident",
+                    inc,
+                    start_to_close_timeout=RECORD_TIMEOUT,
+                    retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
+                    summary=f"tell {actor}'s record",
+                )
 
     async def _next_policy(self) -> IncidentPolicy:
         """The policy for the next incident on this key: what the worker's config says now for the service of
