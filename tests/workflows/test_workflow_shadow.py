@@ -4,7 +4,7 @@ enforced decision untouched; and `baton boundaries report --shadow`'s rows from 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -47,14 +47,15 @@ TRIAGE = Actor.agent("triage")
 ALICE = Actor.human("alice")
 
 
-def shadow_config(sink_url: str) -> str:
+def shadow_config() -> str:
+    """The test config with the boundaries above (`SINK` still to replace)."""
     return BASE_CONFIG.split("services:")[0] + BOUNDARIES + "routing: {default_service: checkout}\n"
 
 
 @pytest.fixture
 async def hs(ts_env: WorkflowEnvironment, sink: Sink) -> AsyncIterator[Harness]:
     async with httpx.AsyncClient() as http:
-        h = await harness(ts_env, make_config(sink.url, base=shadow_config(sink.url)), http)
+        h = await harness(ts_env, make_config(sink.url, base=shadow_config()), http)
         async with h.worker:
             yield h
 
@@ -110,8 +111,9 @@ async def test_the_report_sums_disagreements_across_incidents_most_frequent_firs
     dev_env: WorkflowEnvironment, sink: Sink
 ) -> None:
     async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url, base=shadow_config(sink.url)), http)
+        h = await harness(dev_env, make_config(sink.url, base=shadow_config()), http)
         async with h.worker:
+            since = datetime.now(UTC)  # the dev server is shared: only this test's incidents
             ids = []
             for i, restarts in enumerate((2, 1)):
                 wid = await open_incident(h, key=f"{h.task_queue}-{i}")
@@ -124,7 +126,6 @@ async def test_the_report_sums_disagreements_across_incidents_most_frequent_firs
             def ours(rows: list[ShadowRow]) -> list[ShadowRow]:
                 return [r for r in rows if set(r.incidents) & set(ids)]
 
-            since = datetime.now(UTC) - timedelta(hours=1)
             rows = await until(lambda: h.incidents.shadow(since), lambda rows: sum(r.count for r in ours(rows)) == 5)
             got = [(r.action, r.verdict, r.shadow_verdict, r.count, sorted(r.incidents)) for r in ours(rows)]
             assert got == [
