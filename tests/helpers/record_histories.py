@@ -508,6 +508,38 @@ async def record_contact_rules() -> str:
         return await record(contact_rules, make_config(sink, base=CONTACT_CONFIG))
 
 
+SHADOW = """
+  shadow:
+    custom_actions: [restart_pods]
+    agent:
+      auto: [acknowledge, lookup_oncall, gather_context, page, note, escalate, triage_severity]
+      approval: [rollback, customer_comms, resolve, postmortem_conclusions]
+      never: [restart_pods]
+"""
+
+
+async def shadow_record(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """A shadow policy beside the enforced one (a disagreement recorded, the memo upserted), and the agent's
+    record told when the incident completes."""
+    await h.incidents.ingest(alert("shadow"), policy, "replay")
+    wid = workflow_id_for("replay", "shadow")
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    triage = Actor.agent("triage")
+    await h.incidents.request(wid, triage, "restart_pods", "stuck pods")
+    await h.incidents.note(wid, triage, "error rate falling")
+    await until(lambda: _state(h, wid), _has("action_ran"), timeout=30)
+    await h.incidents.resolve(wid, Actor.human("alice"), "restarted")
+    return wid
+
+
+async def record_shadow_record() -> str:
+    """`shadow_record` with the runner's webhook answered on loopback."""
+    with loopback_http(lambda req: (200, {}, b"{}")) as url:
+        bounds = ACTIONS.replace("services:", SHADOW.lstrip("\n") + "services:", 1)
+        text = BASE_CONFIG.split("services:")[0] + bounds + "integrations:\n  events: {token: env:TEST_INTAKE_TOKEN}\n"
+        return await record(shadow_record, make_config(url, base=text))
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
@@ -522,6 +554,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_roles": partial(record, roles, make_config(extra=ROLES_CONFIG)),
     "incident_channel": record_channel,
     "incident_contact_rules": record_contact_rules,
+    "incident_shadow_record": record_shadow_record,
 }
 
 
