@@ -360,7 +360,7 @@ def reload(st: IncidentState, before: IncidentPolicy, after: IncidentPolicy, act
     """A human applies a new policy to the running incident: escalation keeps its place, within the new levels."""
     changed = [
         name
-        for name in ("boundaries", "escalation", "service", "context", "action_params")
+        for name in ("boundaries", "escalation", "service", "context", "action_params", "shadow")
         if getattr(before, name) != getattr(after, name)
     ]
     levels = len(after.escalation.levels)

@@ -337,3 +337,10 @@ def test_the_smallest_carry_counts_the_alerts_it_no_longer_tracks(policy: Incide
     carried = st.carried(STATE.CARRY[-1])
     assert not carried.alerts and carried.alerts_untracked == len(st.alerts) + st.alerts_untracked
     assert carried.firing, "alerts only counted are taken as still firing"
+
+
+def test_reload_says_when_the_shadow_policy_changed(policy: IncidentPolicy) -> None:
+    st = opened(policy)
+    shadow = policy.boundaries.model_copy(update={"two_person": ["rollback"]})
+    t = lifecycle.reload(st, policy, policy.model_copy(update={"shadow": shadow}), ALICE, T0)
+    assert t.message == "policy reloaded (shadow)"
