@@ -128,5 +128,19 @@ def line(e: TimelineEntry) -> str:
     return f"`{e.at:%H:%M}` *{esc(who)}* {esc(e.text, '        ')}"
 
 
+POST_LIMIT = 39_000
+"""Characters of one channel message at most: Slack cuts `text` at 40,000. Escaping and continued lines can make
+a few long notes this long, so a longer message is cut here, at a line, and says so, never refused."""
+
+
+def clip_post(text: object) -> object:
+    """A message within POST_LIMIT: cut at the last line that fits, with a line saying where the rest is."""
+    if not isinstance(text, str) or len(text) <= POST_LIMIT:
+        return text
+    cut = text.rfind("\n", 0, POST_LIMIT - 200)
+    kept = text[: cut if cut > 0 else POST_LIMIT - 200]
+    return kept + f"\n… {len(text) - len(kept):,} more characters: the whole timeline is in `baton show`"
+
+
 def lines(entries: list[TimelineEntry]) -> str:
     return "\n".join(line(e) for e in entries)

@@ -9,12 +9,14 @@ summary, the postmortem draft's place) in the channel and in the announcement's 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError
 
+from incident.channel import clip_post
 from workflows.messages import SLACK_REFUSED, ChannelArchiveRequest, ChannelPosted, ChannelPostRequest
 
 CLOSE_RETRY = RetryPolicy(
@@ -32,7 +34,7 @@ class ChannelClose(BaseModel):
     incident_id: str
     channel: str
     shown: str = Field(description="#inc-7k2q9m-checkout, for summaries")
-    text: str
+    text: Annotated[str, BeforeValidator(clip_post)]
     thread_ts: str | None = None
     broadcast: bool = False
     announcement: str | None = Field(None, description="`C123:ts` of the announcement, for a reply in its thread")

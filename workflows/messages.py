@@ -12,10 +12,11 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field_validator
 
 from incident.actions import idempotency_key
 from incident.attestation import MAX_PROOF, Claim
+from incident.channel import clip_post
 from incident.coordination import ChannelSettings
 from incident.models import Actor, Page, Recipient, Severity, UpdateReply
 from incident.state import IncidentPolicy
@@ -284,7 +285,7 @@ class ChannelPostRequest(BaseModel):
     """`channel_post`: one message; `summary` makes it the incident's summary with its buttons."""
 
     channel: str
-    text: str = Field(max_length=40_000)
+    text: Annotated[str, BeforeValidator(clip_post)]
     summary: Page | None = None
     thread_ts: str | None = None
     broadcast: bool = False

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 from gateway.mcp.answers import channel_json
 from gateway.render import channel_line
 from incident import lifecycle
-from incident.channel import ChannelState, line, to_invite, topic, unmirrored
+from incident.channel import POST_LIMIT, ChannelState, line, lines, to_invite, topic, unmirrored
 from incident.judge import Seen, check
 from incident.models import Actor, Alert, AlertAction, Severity
 from incident.scenario import parse_scenario
 from incident.state import CARRY, IncidentPolicy, IncidentState
 from incident.timeline import Kind, entry
 from tests.helpers.config import BASE_CONFIG, make_config
+from workflows.channel_close import ChannelClose
+from workflows.messages import ChannelPostRequest
 
 T0 = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
 
@@ -144,3 +146,15 @@ def test_a_drill_can_expect_the_channel() -> None:
     st.channel = ChannelState(off="integrations.slack is not configured on the worker")
     assert check(none, seen).passed and not check(created, seen).passed
     assert check(created, seen).got == "no channel: integrations.slack is not configured on the worker"
+
+
+def test_a_message_longer_than_slack_takes_is_cut_at_a_line_never_refused() -> None:
+    at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    notes = [entry(at, Actor.human("alice"), Kind.NOTE, "<\n" * 2000) for _ in range(3)]  # escaped: ~90,000 chars
+    text = lines(notes)
+    assert len(text) > 40_000
+    post = ChannelPostRequest(channel="C1", text=text)
+    assert len(post.text) <= POST_LIMIT and post.text.endswith("the whole timeline is in `baton show`")
+    assert text.startswith(post.text.rsplit("\n", 1)[0]), "cut at a line, what is kept unchanged"
+    close = ChannelClose(incident_id="INC-7K2Q9M", channel="C1", shown="#inc", text=text)
+    assert len(close.text) <= POST_LIMIT
