@@ -428,3 +428,26 @@ async def test_whoever_holds_comms_is_asked_before_the_lead(
         ask = await until(functools.partial(_told, sink, "bob", "--send"))
         assert f"baton update {st.incident_id} --send" in ask
         assert not [t for t in told(sink, "alice") if "--send" in t], "the lead is not asked while comms is held"
+
+
+async def test_an_incident_opened_before_coordination_runs_an_approved_internal_update_as_its_action(
+    ts_env: WorkflowEnvironment, sink: Sink, slack: SlackApi, smtp: tuple[Mailbox, int]
+) -> None:
+    """Before coordination, `internal_update` could only be a team's own action: approved, it runs as one."""
+    approval = """
+boundaries:
+  agent:
+    auto: [acknowledge, lookup_oncall, gather_context, page, note, escalate, triage_severity]
+    approval: [rollback, customer_comms, resolve, internal_update]
+"""
+    async with stack(ts_env, sink, slack, smtp[1], boundaries=approval) as h:
+        key = f"{h.task_queue}-before"
+        policy = IncidentPolicy.snapshot(h.config, "checkout").model_copy(update={"coordination": None})
+        await h.incidents.ingest(alert(key), policy, SCOPE)
+        wid = workflow_id_for(SCOPE, key)
+        await until(lambda: paged_count(h, wid, level=1))
+        asked = await h.incidents.request(wid, TRIAGE, "internal_update", "tell support", text="hello")
+        assert asked.ok and asked.approval_id == "A1"
+        assert (await h.incidents.approve(wid, ALICE, "A1")).ok
+        st = await until(lambda: state(h, wid), lambda s: bool(kinds(s, "action_ran")))
+        assert "internal_update" in kinds(st, "action_ran")[0].text and st.updates is None

@@ -140,7 +140,7 @@ class IncidentWorkflow:
             if self._approvals.approved:
                 approval_id = self._approvals.approved.pop(0)
                 approval = st.approval(approval_id)
-                if approval is not None and approval.action == INTERNAL_UPDATE:
+                if approval is not None and approval.action == INTERNAL_UPDATE and self._updates.settings():
                     self._updates.approved(approval)  # an agent's internal update: posted as updates are
                 elif workflow.patched(ACTIONS_FROM_MAIN_LOOP):
                     await self._requests.start_approved(approval_id)
