@@ -83,6 +83,12 @@ def tally(rows: list[Tally], actor: str, severity: str, action: str, outcome: st
     found.counts.add(outcome)
 
 
+def rows_for(rows: list[Tally], actor: str) -> list[Tally]:
+    """`actor`'s rows of an incident's tally, as many as a record takes: past its bound the tally keeps an
+    (other) row per severity, which must not make the incident's last step fail."""
+    return [t for t in rows if t.actor == actor][:MAX_TALLY_ROWS]
+
+
 class AgentIncident(BaseModel):
     """What one completed incident tells an agent's record."""
 

@@ -344,3 +344,18 @@ def test_reload_says_when_the_shadow_policy_changed(policy: IncidentPolicy) -> N
     shadow = policy.boundaries.model_copy(update={"two_person": ["rollback"]})
     t = lifecycle.reload(st, policy, policy.model_copy(update={"shadow": shadow}), ALICE, T0)
     assert t.message == "policy reloaded (shadow)"
+
+
+def test_an_agents_tally_past_its_bound_still_fits_what_the_record_takes() -> None:
+    from incident.record import MAX_TALLY_ROWS, AgentIncident, Tally, rows_for, tally
+
+    rows: list[Tally] = []
+    named = [f"action{i}" for i in range(60)]
+    for sev in ("SEV0", "SEV1", "SEV2", "SEV3", "SEV4"):
+        for action in named:
+            tally(rows, "agent:triage", sev, action, "asked", named)
+    assert len(rows) > MAX_TALLY_ROWS  # the state keeps an (other) row per severity past the bound
+    kept = rows_for(rows, "agent:triage")
+    AgentIncident(
+        agent="triage", incident_id="INC-1", severity="SEV1", resolved=True, completed_at=datetime.now(UTC), rows=kept
+    )

@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from incident.models import Actor, ActorKind, Alert, AlertAction, IncidentResult, Status, TimelineEntry, UpdateReply
     from incident.policy import INTERNAL_UPDATE
     from incident.postmortem import draft
-    from incident.record import AgentIncident
+    from incident.record import AgentIncident, rows_for
     from incident.state import CARRY, IncidentInput, IncidentPolicy, IncidentState
     from incident.timeline import Kind
     from workflows import search_attributes as sa
@@ -245,7 +245,7 @@ class IncidentWorkflow:
                 resolved=st.status is Status.RESOLVED,
                 opened_by_agent=st.opened_by == actor,
                 completed_at=workflow.now(),
-                rows=[t for t in st.agent_tally if t.actor == actor],
+                rows=rows_for(st.agent_tally, actor),
             )
             with contextlib.suppress(ActivityError):
                 await workflow.execute_activity(
