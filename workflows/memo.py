@@ -11,6 +11,7 @@ only what has not expired, long before the history grows.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -22,7 +23,8 @@ MAX_VALUE = 60_000
 """Characters of one value: a Slack message's blocks (at most 50) fit."""
 MAX_ENTRIES = 10_000
 MAX_BYTES = 1_000_000
-"""Characters of keys and values kept at once; continue-as-new carries them, and Temporal refuses inputs over 2 MB."""
+"""Encoded bytes of keys and values kept at once (`MemoEntry.size`): continue-as-new carries them, and Temporal
+refuses inputs over 2 MB."""
 HISTORY_LIMIT = 2_000
 
 
@@ -37,7 +39,8 @@ class MemoEntry(BaseModel):
 
     @property
     def size(self) -> int:
-        return len(self.key) + len(self.value)
+        """Bytes it takes encoded, at most: JSON with every non-ASCII character escaped (6 bytes a character)."""
+        return len(json.dumps(self.key)) + len(json.dumps(self.value))
 
 
 class MemoState(BaseModel):
