@@ -202,6 +202,15 @@ HINTS = (
     ("CorruptMessage", "the server does not speak TLS (TEMPORAL_TLS=false?): "),
 )
 """What the SDK's transport errors mean for the settings, put before its own words."""
+CLOSED = ("connection closed", "broken pipe", "BrokenPipe", "ConnectionReset", "connection reset")
+CLOSED_AFTER_TLS_CERT = (
+    "the server closed the connection once TLS was set up: it does not trust this client certificate (or takes "
+    "none from its CA): "
+)
+CLOSED_AFTER_TLS_NO_CERT = (
+    f"the server closed the connection once TLS was set up: the server wants a client certificate "
+    f"({CERT.env_path}, {KEY.env_path}), or takes no connection from here: "
+)
 
 
 async def connect(
@@ -220,6 +229,11 @@ async def connect(
         return await Client.connect(**settings.connect_args(), data_converter=pydantic_data_converter, lazy=lazy)
     except RuntimeError as e:
         hint = next((h for marker, h in HINTS if marker in str(e)), "")
+        if not hint and settings.tls and any(m in str(e) for m in CLOSED):
+            # TLS 1.3: a server refusing the client's certificate (or its lack) may say so only by closing the
+            # connection after the handshake, as the first call goes out.
+            with_cert = isinstance(settings.tls, TLSConfig) and settings.tls.client_cert
+            hint = CLOSED_AFTER_TLS_CERT if with_cert else CLOSED_AFTER_TLS_NO_CERT
         raise CannotConnect(f"cannot connect to Temporal at {settings.describe()}: {hint}{e}") from None
 
 

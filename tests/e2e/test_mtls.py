@@ -146,7 +146,8 @@ async def test_a_client_certificate_from_another_ca_is_refused(secured: Secured)
     stranger = secured.other_ca.client("stranger")
     with pytest.raises(CannotConnect) as e:
         await secured.connect(client=stranger)
-    assert "the server does not trust this client certificate" in str(e.value)
+    # With TLS 1.3 the server's refusal comes as its alert or, after the handshake, as the connection closed.
+    assert "does not trust this client certificate" in str(e.value)
 
 
 async def _connected(secured: Secured) -> Client | None:
