@@ -47,8 +47,9 @@ class SlackGate:
         self.shared = shared
 
     async def check(self, headers: Mapping[str, str], body: bytes) -> JSONResponse | None:
-        """None when the request is Slack's; else the answer: 404/503 when Slack is not set up, 401 when not, 503
-        when whether another intake took it cannot be told (Temporal unreachable: nothing could be done anyway)."""
+        """None when the request is Slack's; else the answer: 404/503 when Slack is not set up, 401 when not. When
+        whether another intake took it cannot be told (Temporal unreachable), this intake's own check stands: what
+        the request would do needs Temporal too, so it answers 503 itself, and a payload of the wrong shape 400."""
         if self.slack is None or self.slack.signing_secret is None:
             return JSONResponse(
                 {
@@ -80,9 +81,8 @@ class SlackGate:
         try:
             first = await self.shared.first(headers["x-slack-signature"], expires)
         except Unavailable as e:
-            log.warning("slack request not taken: the replay check cannot be made", error=str(e))
-            message = "baton cannot reach Temporal right now; nothing was recorded. Try again in a moment."
-            return JSONResponse({"error": "temporal_unavailable", "message": message}, status_code=503)
+            log.warning("slack replay check across intakes cannot be made; this intake's stands", error=str(e))
+            return None
         if not first:
             log.warning("slack request refused", reason="a replay, taken by another intake")
             message = "this request was already received (a replay)"
