@@ -20,7 +20,7 @@ from incident.budget import AgentBudget
 from incident.contact import DEFAULT_URGENCY, ContactRules, Urgency, WorkingHours, plan
 from incident.coordination import COMMANDERS, ChannelSettings, Coordination
 from incident.durations import Duration
-from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, unknown
+from incident.fields import HttpUrl, PositiveDuration, Secret, SecretRef, Strict, check_targets, unknown
 from incident.heartbeats import Heartbeat
 from incident.models import NAME, PlannedStep, Severity
 from incident.policy import Boundaries
@@ -114,14 +114,7 @@ class EscalationLevel(Strict):
     notify: list[str] = Field(min_length=1, description="`user:NAME` or `schedule:NAME`")
     after: PositiveDuration = Field(description="how long this level has to acknowledge before the next is paged")
 
-    @field_validator("notify")
-    @classmethod
-    def _targets(cls, v: list[str]) -> list[str]:
-        for target in v:
-            kind, _, name = target.partition(":")
-            if kind not in ("user", "schedule") or not name:
-                raise ValueError(f"{target!r} is not `user:NAME` or `schedule:NAME`")
-        return v
+    _targets = field_validator("notify")(classmethod(lambda cls, v: check_targets(v)))
 
 
 class EscalationPolicy(Strict):

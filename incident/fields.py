@@ -80,6 +80,15 @@ PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 """A Duration (`30s`, `5m`) that must be longer than zero: a timeout, a wait before the next step."""
 
 
+def check_targets(v: list[str]) -> list[str]:
+    """Who to reach, as escalation levels and readiness notices name them: `user:NAME` or `schedule:NAME`."""
+    for target in v:
+        kind, _, name = target.partition(":")
+        if kind not in ("user", "schedule") or not name:
+            raise ValueError(f"{target!r} is not `user:NAME` or `schedule:NAME`")
+    return v
+
+
 def unknown(what: str, name: str, known: Iterable[str], where: str = "") -> str:
     """`unknown person 'zed' (known: alice, bob)`: the message for a name that refers to nothing defined; `where`
     says where it was looked for (`in the config`) when that is not plain from the place it is reported."""

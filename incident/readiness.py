@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from incident.fields import Strict
+from incident.fields import Strict, check_targets
 from incident.schedule import Shift, check_timezone
 
 if TYPE_CHECKING:
@@ -54,14 +54,7 @@ class ReadinessSettings(Strict):
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
-    @field_validator("notify")
-    @classmethod
-    def _targets(cls, v: list[str]) -> list[str]:
-        for target in v:
-            kind, _, name = target.partition(":")
-            if kind not in ("user", "schedule") or not name:
-                raise ValueError(f"{target!r} is not `user:NAME` or `schedule:NAME`")
-        return v
+    _targets = field_validator("notify")(classmethod(lambda cls, v: check_targets(v)))
 
 
 class Window(BaseModel):
