@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.up import METRICS_OFFSET
 from tests.helpers.config import BASE_CONFIG, PEOPLE_TOKENS, TOKEN
-from tests.helpers.http import Sink, free_port
+from tests.helpers.http import Sink, free_fixed_ports
 from tests.helpers.prometheus import wait_for
 
 BATON = str(Path(sys.executable).parent / "baton")
@@ -62,14 +63,15 @@ def up(tmp_path: Path, sink: Sink) -> Iterator[Up]:
         BASE_CONFIG.replace("SINK", sink.url).replace(f"token: {PEOPLE_TOKENS['alice']}", "token: env:UP_ALICE_TOKEN")
     )
     log = tmp_path / "up.log"
-    http_port = free_port()
+    base = free_fixed_ports(METRICS_OFFSET + 5)  # Temporal, UI, intake, then metrics at intake + 64..66
+    http_port = base + 2
     env = {k: v for k, v in os.environ.items() if k != "UP_ALICE_TOKEN"} | {
         "BATON_CONFIG": str(config),
         "BATON_DATA_DIR": str(tmp_path / "data"),
         "BATON_INTAKE_TOKEN": TOKEN,
         "TEST_INTAKE_TOKEN": TOKEN,
     }
-    ports = ["--temporal-port", str(free_port()), "--ui-port", str(free_port()), "--http-port", str(http_port)]
+    ports = ["--temporal-port", str(base), "--ui-port", str(base + 1), "--http-port", str(http_port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [BATON, "up", *ports], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -137,7 +139,6 @@ def test_a_killed_worker_is_restarted_logged_and_pages_again_then_ctrl_c_stops_a
 
 
 def test_up_serves_the_intake_s_and_the_worker_s_metrics_and_the_temporal_sdk_s(up: Up) -> None:
-    from gateway.up import METRICS_OFFSET
 
     port = int(up.url.rsplit(":", 1)[1])
     # The banner follows the intake's first healthy answer, which is all the fixture waits for.

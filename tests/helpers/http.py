@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -106,6 +108,30 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def free_fixed_ports(span: int) -> int:
+    """The first of `span` free loopback ports below the kernel's ephemeral range.
+
+    For a process that derives ports from a base (`baton up` serves metrics at its intake's port + 64): a base from
+    `free_port` lies in the ephemeral range, where the Temporal dev server that `baton up` starts picks its own
+    ports, so a derived port could be taken between the check and the bind."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10000, low - span)
+        if all(_free(base + i) for i in range(span)):
+            return base
+    raise RuntimeError(f"no {span} free ports below {low}")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @asynccontextmanager
