@@ -55,6 +55,14 @@ MAX_WAIT = timedelta(seconds=30)
 LATE_WAIT = timedelta(minutes=2)
 LATE_FOR = timedelta(hours=1)
 """How long a late page keeps trying after its level's time ran out (the levels after it are being paged)."""
+FIRST_ATTEMPT_LOCAL = "first-attempt-local"
+"""Patch: the first attempt of the incident's first page is a local activity, sent from the workflow task that
+decided it, without waiting for a task dispatch; every later attempt (and any page after the first) is the ordinary
+activity, with its heartbeats and retries, so a lost worker still only delays the page by the heartbeat timeout."""
+LOCAL_ATTEMPT_TIMEOUT = timedelta(seconds=2)
+"""A local attempt holds the workflow task open, so whatever else the incident has to do waits for it: at most this
+long, once. A receiver slower than this gets the page by the next (ordinary) attempt, with the same idempotency
+key."""
 CONTACT_RULES = "contact-rules"
 """Patch: a recipient with contact steps gets a durable timer per step and a delivery per step's method, stopped by
 an acknowledgement; before it (and for everyone without a rule) the page goes through `methods` in order."""
@@ -225,8 +233,8 @@ class Deliveries:
                     return self._drop(d, why)
                 try:
                     receipt = await self._attempt(d, method)
-                except ActivityError as e:
-                    cause = e.cause
+                except FailureError as e:  # a local attempt's failure is not wrapped in an ActivityError
+                    cause = e.cause if isinstance(e, ActivityError) else e
                     rest = methods[methods.index(method) + 1 :]
                     if isinstance(cause, ApplicationError) and cause.non_retryable and cause.type != DELIVERY_FAILED:
                         methods.remove(method)  # refused: no attempt by this method can deliver it
@@ -251,8 +259,11 @@ class Deliveries:
             wait = min(wait * 2, cap)
 
     def _attempt(self, d: Delivery, method: str) -> Any:
+        first = self._first_attempt(d, method)
         self.tried.setdefault(method, set()).add(d.person)
         page = d.page.model_copy(update={"late_since": d.due}) if d.late(workflow.now()) else d.page
+        if first:
+            return self._attempt_locally(d, method, page)
         return workflow.execute_activity(
             "send_page",
             PageRequest(recipient=d.recipient, method=method, page=page, key=d.key),
@@ -262,6 +273,30 @@ class Deliveries:
             retry_policy=ATTEMPT_RETRY,
             summary=f"page {d.person} via {method} (level {d.page.level})",
         )
+
+    async def _attempt_locally(self, d: Delivery, method: str, page: Page) -> PageReceipt:
+        try:
+            receipt: PageReceipt = await workflow.execute_local_activity(
+                "send_page",
+                PageRequest(recipient=d.recipient, method=method, page=page, key=d.key),
+                result_type=PageReceipt,
+                start_to_close_timeout=LOCAL_ATTEMPT_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                summary=f"page {d.person} via {method} (level {d.page.level})",
+            )
+        finally:
+            # The timers this workflow task starts count from its end, which the attempt pushed back: the main
+            # loop arms its deadline again from now, so a slow receiver makes no deadline late.
+            self.run.wake = True
+        return receipt
+
+    def _first_attempt(self, d: Delivery, method: str) -> bool:
+        """Whether this is the first attempt of the incident's first page to this person: nobody is paged yet,
+        and nothing was tried by this page."""
+        st = self.run.require()
+        if d.page.kind != "page" or st.first_page_at is not None or d.failed or d.person in self.tried.get(method, ()):
+            return False
+        return workflow.patched(FIRST_ATTEMPT_LOCAL)
 
     def _failed(self, d: Delivery, method: str, reason: str, next_method: str | None, retrying: bool) -> None:
         _, n = d.failed.get(method, (reason, 0))
