@@ -317,6 +317,28 @@ async def test_a_receiver_that_recovers_during_a_hung_attempt_gets_the_page_at_o
             await h.client.get_workflow_handle(wid).terminate()
 
 
+async def test_a_slow_first_receiver_gets_its_page_by_its_own_method_once(
+    dev_env: WorkflowEnvironment, receiver: Receiver
+) -> None:
+    """The first page's first attempt is sent from the workflow task that opened the incident and gives up
+    waiting after LOCAL_ATTEMPT_TIMEOUT: a receiver slower than that is asked again by the same method with the
+    same key, not taken for a failed method (no fallback, no failure on the timeline)."""
+    receiver.hanging.add("/alice")
+    async with httpx.AsyncClient() as http:
+        h = await harness(dev_env, config(receiver), http)
+        async with h.worker:
+            wid = await start(h, "checkout")
+            await until(lambda: _count(receiver, "/alice"), lambda n: n >= 2, timeout=10)  # the local try, then one
+            receiver.hanging.clear()
+            receiver.release.set()
+            st = await paged(h.client, wid, level=1, timeout=20)
+            assert [e.data["method"] for e in of(st, "paged", level=1) if e.data] == ["webhook"]
+            assert not of(st, "page_failed"), "a slow receiver was reported as failed"
+            keys = {g.headers["Idempotency-Key"] for g in receiver.to("/alice")}
+            assert len(keys) == 1, f"one page, one key across its attempts: {keys}"
+            await h.client.get_workflow_handle(wid).terminate()
+
+
 def start_worker(dev_env: WorkflowEnvironment, config_file: Path, queue: str) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "TEMPORAL_ADDRESS": dev_address(dev_env),

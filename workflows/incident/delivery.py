@@ -29,6 +29,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import TimeoutError as TimedOut
 
 from incident import sentences as say
 from incident.durations import format_duration
@@ -264,6 +265,9 @@ class Deliveries:
         page = d.page.model_copy(update={"late_since": d.due}) if d.late(workflow.now()) else d.page
         if first:
             return self._attempt_locally(d, method, page)
+        return self._attempt_remotely(d, method, page)
+
+    def _attempt_remotely(self, d: Delivery, method: str, page: Page) -> Any:
         return workflow.execute_activity(
             "send_page",
             PageRequest(recipient=d.recipient, method=method, page=page, key=d.key),
@@ -284,11 +288,17 @@ class Deliveries:
                 retry_policy=RetryPolicy(maximum_attempts=1),
                 summary=f"page {d.person} via {method} (level {d.page.level})",
             )
+            return receipt
+        except ActivityError as e:
+            if not isinstance(e.cause, TimedOut):
+                raise
+            # A slow receiver, not a failed method: the ordinary attempt asks it again, with the same key.
         finally:
             # The timers this workflow task starts count from its end, which the attempt pushed back: the main
             # loop arms its deadline again from now, so a slow receiver makes no deadline late.
             self.run.wake = True
-        return receipt
+        later: PageReceipt = await self._attempt_remotely(d, method, page)
+        return later
 
     def _first_attempt(self, d: Delivery, method: str) -> bool:
         """Whether this is the first attempt of the incident's first page to this person: nobody is paged yet,
