@@ -56,9 +56,19 @@ async def serve_async(
         temporal_telemetry(json_logs=json_logs())
     except ValueError as e:
         raise SystemExit(f"baton intake: {e}") from None
-    client = await connect(lazy=True, settings=settings)
+    if with_worker:
+        # A worker in the same process, on the same client: the server hands a new incident's first workflow
+        # task straight back in the start's answer (eager start), with no dispatch and no other process waking.
+        try:
+            client = await connect(settings=settings)
+        except CannotConnect as e:
+            raise SystemExit(f"baton intake: {e}") from None
+    else:
+        client = await connect(lazy=True, settings=settings)
+    incidents = Incidents(client, signer=signer)
+    incidents.eager = with_worker
     try:
-        app = create_app(config, Incidents(client, signer=signer), lambda: load_config(config_path))
+        app = create_app(config, incidents, lambda: load_config(config_path))
     except ValueError as e:
         raise SystemExit(f"baton intake: cannot start: {e}") from None
     server = uvicorn.Server(server_config(app, host, port))
@@ -66,14 +76,9 @@ async def serve_async(
     if not with_worker:
         await server.serve()
         return
-    # A worker in the same process: the first workflow task can be picked up without another process waking.
     from worker import build_worker
 
-    try:
-        worker_client = await connect(settings=settings)
-    except CannotConnect as e:
-        raise SystemExit(f"baton intake: {e}") from None
-    async with httpx.AsyncClient() as http, build_worker(worker_client, config, http):
+    async with httpx.AsyncClient() as http, build_worker(client, config, http):
         await server.serve()
 
 

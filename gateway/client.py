@@ -190,6 +190,8 @@ class Incidents:
         client), an incident refuses every human and agent request as unproven."""
         self.method = Method.TOKEN
         self.totp_step: int | None = None
+        self.eager = False
+        """A worker runs in this process on `client`: new incidents start eagerly (`gateway.ingest.start_eagerly`)."""
         self._before: Callable[[], Awaitable[None]] | None = None
 
     def acting(
@@ -213,7 +215,7 @@ class Incidents:
     async def send_batch(self, workflow_id: str, alerts: list[Alert], policy: IncidentPolicy) -> bool:
         """Events for one incident in one signal (see `gateway.ingest.send_alerts`)."""
         with temporal_errors():
-            return await send_alerts(self.client, self.task_queue, workflow_id, alerts, policy)
+            return await send_alerts(self.client, self.task_queue, workflow_id, alerts, policy, eager=self.eager)
 
     async def buffer_history(self, shard: int) -> int:
         """History bytes of the storm buffer shard's current run (0 if it is not running). Read from the server,
