@@ -93,7 +93,7 @@ class Approvals:
         return targets
 
     def timed_out(self, approval: Approval, now: datetime) -> None:
-        own_level = workflow.patched(APPROVAL_OWN_LEVEL)
+        own_level = self.run.patched(APPROVAL_OWN_LEVEL)
         self.run.apply(lifecycle.approval_timed_out(self.run.require(), self.run.policy, approval, now, own_level))
         if approval.status is ApprovalStatus.EXPIRED:
             self.run.count(Actor.parse(approval.requested_by), approval.action, "expired")

@@ -98,7 +98,7 @@ class Channel:
     def enabled(self) -> bool:
         """Whether this incident has channel work: its policy asks for a channel (never an old snapshot's), and
         the run is past the patch."""
-        return self.settings() is not None and workflow.patched(CHANNEL)
+        return self.settings() is not None and self.run.patched(CHANNEL)
 
     def deadline(self) -> tuple[datetime, str] | None:
         """None: the channel's work runs beside the main loop and has no deadline in it (its archive is kept by

@@ -58,8 +58,8 @@ class ContextGathering:
         """Ask every provider at once; wait for them until the deadline, then assemble what answered."""
         run, st = self.run, self.run.require()
         ctx = run.policy.context
-        on_deadline = workflow.patched(CHANGES_DEADLINE)
-        local = on_deadline and "changes" in run.policy.providers and workflow.patched(CHANGES_LOCAL)
+        on_deadline = self.run.patched(CHANGES_DEADLINE)
+        local = on_deadline and "changes" in run.policy.providers and self.run.patched(CHANGES_LOCAL)
         began = workflow.now()
         tasks = [asyncio.ensure_future(self._part(name, on_deadline, local)) for name in run.policy.providers]
         # Incidents started before the patch gave only remote providers the deadline timer.

@@ -146,7 +146,7 @@ class Deliveries:
         key = f"{st.workflow_id}/{st.incident_id}/page/{page.cycle + 1}/{page.level}/{recipient.person}"
         d = Delivery(recipient=recipient, page=page, key=key, due=due)
         self.current[recipient.person] = d
-        if recipient.steps and workflow.patched(CONTACT_RULES):
+        if recipient.steps and self.run.patched(CONTACT_RULES):
             spawn(self.run, self._keep_stepping(d), f"page {d.person} by their contact rule (level {page.level})")
             return d
         spawn(self.run, self._keep_trying(d), f"page {d.person} (level {page.level})")
@@ -306,7 +306,7 @@ class Deliveries:
         st = self.run.require()
         if d.page.kind != "page" or st.first_page_at is not None or d.failed or d.person in self.tried.get(method, ()):
             return False
-        return workflow.patched(FIRST_ATTEMPT_LOCAL)
+        return self.run.patched(FIRST_ATTEMPT_LOCAL)
 
     def _failed(self, d: Delivery, method: str, reason: str, next_method: str | None, retrying: bool) -> None:
         _, n = d.failed.get(method, (reason, 0))

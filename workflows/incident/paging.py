@@ -69,11 +69,11 @@ class Paging:
 
     def in_background(self) -> bool:
         """Pages and follow-ups run beside the main loop (new incidents); running ones keep awaiting them."""
-        return workflow.patched(BACKGROUND)
+        return self.run.patched(BACKGROUND)
 
     def until_delivered(self) -> bool:
         """Escalation pages are tried until delivered or their level's time runs out, then late."""
-        return workflow.patched(UNTIL_DELIVERED)
+        return self.run.patched(UNTIL_DELIVERED)
 
     def lookup(self, targets: list[str], at: datetime, summary: str) -> Awaitable[TargetsResult]:
         """Who `targets` (`user:NAME`, `schedule:NAME`) are at `at`: a local activity, read from the worker's config."""
@@ -129,7 +129,7 @@ class Paging:
         """Send `acknowledge` or `resolve` to PagerDuty for everyone paged there, in the background."""
         st = self.run.require()
         self._forwarded = st.status
-        if not workflow.patched(FOLLOW_UPS):
+        if not self.run.patched(FOLLOW_UPS):
             return
         page = self.run.page(0, 0).model_copy(update={"kind": "status"})
         for person in self._paged_via_pagerduty():

@@ -36,7 +36,7 @@ class Proofs:
     async def vouch(self, req: ActorRequest, update: str) -> UpdateReply | None:
         """None when the request's actor is proven (or the incident predates proofs); else its refusal."""
         self.last = None
-        if not workflow.patched(ATTESTED_ACTORS):
+        if not self.run.patched(ATTESTED_ACTORS):
             return None
         if not req.proof:
             return self._refuse(req, update, "it carries no proof from the gateway")

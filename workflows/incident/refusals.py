@@ -49,7 +49,7 @@ class Refusals:
         text = say.refused(actor, action, rule, hint, undefined)
         if not quiet:
             run.record(actor, Kind.UNDEFINED if undefined else Kind.REFUSED, text, {"action": action})
-        if not workflow.patched(APPROVALS):  # incidents started before refusals were counted and told
+        if not self.run.patched(APPROVALS):  # incidents started before refusals were counted and told
             return UpdateReply(ok=False, message=f"refused by {rule}: {hint}", rule=rule, status=st.status)
         self._count(str(actor), action, rule, verdict, text)
         message = f"{action} is undefined: {rule}; {hint}" if undefined else f"refused by {rule}: {hint}"
@@ -70,7 +70,7 @@ class Refusals:
         run, st, now = self.run, self.run.require(), workflow.now()
         st.refused_total += 1
         found: Refusal | None
-        if workflow.patched(REFUSALS_BOUNDED):
+        if self.run.patched(REFUSALS_BOUNDED):
             found, new = self._kind(actor, action, rule, verdict, now)
             if new and st.refusal_notices < MAX_REFUSAL_NOTICES:
                 st.refusal_notices += 1

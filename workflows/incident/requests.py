@@ -92,7 +92,7 @@ class Requests:
         pending approval it became (or the one like it that still waits), the refusal, or the budget's.
         `decision`: already decided for this request."""
         decision = decision or self.decide(action, actor)
-        if decision.verdict is Verdict.APPROVAL and workflow.patched(APPROVALS):
+        if decision.verdict is Verdict.APPROVAL and self.run.patched(APPROVALS):
             if (folded := self.folded(ask)) is not None:
                 return folded
             return self.over_budget(actor, action) or self.approvals.ask(ask, decision)
@@ -139,7 +139,7 @@ class Requests:
         """An agent's request like one of its own that still waits for approval: answered with that approval (a
         resolve proposal is like any other of its resolve proposals; anything else has the same action and
         parameters). Actions the agent may do alone are not folded: a new request is a new run."""
-        if req.actor.kind is not ActorKind.AGENT or not workflow.patched(FOLD_DUPLICATES):
+        if req.actor.kind is not ActorKind.AGENT or not self.run.patched(FOLD_DUPLICATES):
             return None
         st, me = self.run.require(), str(req.actor)
 
@@ -245,7 +245,7 @@ class Requests:
         doing a step-up action at once does it only when present (`claim` says how they proved who they are)."""
         self.run.require()
         request_id = self.request_id(req)
-        if (before := self.asked_before(request_id)) is not None and workflow.patched(ASKED_BEFORE_FIRST):
+        if (before := self.asked_before(request_id)) is not None and self.run.patched(ASKED_BEFORE_FIRST):
             return before
         decision = self.decide(req.action, req.actor)
         if decision.verdict in (Verdict.NEVER, Verdict.UNDEFINED):
@@ -271,7 +271,7 @@ class Requests:
         if req.actor.kind is ActorKind.HUMAN and (refused := self.human_present(req, claim)):
             return refused
         self.alone(req.actor, req.action)
-        if req.action not in RECORDED_ONLY and workflow.patched(ACTIONS_FROM_MAIN_LOOP):
+        if req.action not in RECORDED_ONLY and self.run.patched(ACTIONS_FROM_MAIN_LOOP):
             return self.accept(req, decision)
         return await self.do(req, req.actor, approval=None)
 
@@ -289,7 +289,7 @@ class Requests:
         if declared is None or req.action in RECORDED_ONLY:
             return None
         problems = param_problems(req.params, declared)
-        if not problems or not workflow.patched(ACTION_PARAMS):
+        if not problems or not self.run.patched(ACTION_PARAMS):
             return None
         hint = "; ".join(p.message for p in problems) + "; ask again with parameters the action takes"
         return self.refusals.refuse(req.actor, req.action, problems[0].rule, hint, PARAMS_VERDICT)
@@ -508,7 +508,7 @@ class Requests:
         levels = run.policy.escalation.levels
         cur = st.escalation
         if cur.active and not cur.pending_exhaustion(run.policy.escalation):
-            if run.escalating is cur and workflow.patched(ESCALATE_NEXT_LEVEL):
+            if run.escalating is cur and self.run.patched(ESCALATE_NEXT_LEVEL):
                 return self.escalate_after_paging(by, why)
             st.escalation = cur.model_copy(update={"next_at": now})
             run.record(by, Kind.ESCALATE, say.escalate_now(by, cur.level + 1, why), {"level": cur.level + 1})
@@ -542,7 +542,7 @@ class Requests:
         target = target if ":" in target else f"user:{target}"
         self.run.record(by, Kind.PAGE_REQUESTED, say.page_requested(by, target, why), {"target": target})
         page = self.run.page(max(st.top_level, 1), 0)
-        if by.kind is ActorKind.AGENT and workflow.patched(AGENT_PAGED):
+        if by.kind is ActorKind.AGENT and self.run.patched(AGENT_PAGED):
             page = page.model_copy(update={"requested_by": str(by)})  # who it reaches is no `oncall` approver
         self.run.notices.append(([target], page))
         self.run.wake = True

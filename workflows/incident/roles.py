@@ -40,7 +40,7 @@ class Roles:
 
     def on(self) -> bool:
         """Whether this incident has roles: its policy has coordination, and the run is past the `roles` patch."""
-        return self.run.policy.coordination is not None and workflow.patched(ROLES)
+        return self.run.policy.coordination is not None and self.run.patched(ROLES)
 
     def validate(self, req: RoleRequest) -> None:
         """Turn away what names nothing: no roles, a role the incident lacks, a person the config lacks."""

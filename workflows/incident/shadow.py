@@ -27,7 +27,7 @@ class Shadow:
         if shadow is None:
             return
         theirs = shadow.decide(action, actor, severity)
-        if theirs.verdict is enforced.verdict or not workflow.patched(SHADOW_POLICY):
+        if theirs.verdict is enforced.verdict or not self.run.patched(SHADOW_POLICY):
             return
         st, now = self.run.require(), workflow.now()
         st.shadow_total += 1

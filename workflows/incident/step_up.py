@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio import workflow
-
 from incident.attestation import PRESENT, Claim, Method
 from incident.models import Actor, ActorKind, UpdateReply
 from workflows.incident.refusals import Refusals
@@ -34,7 +32,7 @@ class StepUp:
         as `action` (what was attempted, e.g. `approve A1`). `verb` says what to do again, present."""
         if actor.kind is not ActorKind.HUMAN or claim is None:
             return None  # agents never decide; an incident that predates proofs has no claim to look at
-        if not self.run.policy.boundaries.needs_step_up(name) or not workflow.patched(STEP_UP):
+        if not self.run.policy.boundaries.needs_step_up(name) or not self.run.patched(STEP_UP):
             return None
         if claim.method not in PRESENT:
             hint = f"{name} needs you present, not only your token: {verb} {HOW}"

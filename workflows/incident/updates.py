@@ -81,7 +81,7 @@ class StakeholderUpdates:
         if settings is None or self.run.state is None:
             return None
         if self._patched is None:
-            self._patched = workflow.patched(UPDATES)
+            self._patched = self.run.patched(UPDATES)
         return settings if self._patched else None
 
     def _state(self) -> UpdatesState:

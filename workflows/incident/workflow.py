@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.incident.approvals import Approvals
     from workflows.incident.channel import Channel
     from workflows.incident.context import ContextGathering
+    from workflows.incident.deadline import ONE_DEADLINE_TIMER, DeadlineTimer
     from workflows.incident.escalation import Escalation
     from workflows.incident.paging import Paging
     from workflows.incident.proofs import Proofs
@@ -99,6 +100,8 @@ class IncidentWorkflow:
         a later replay, reading the true time, does not (a nondeterminism error)."""
         self._sized = False
         """Whether this run continues as new on history size too, and wakes for it (`CONTINUE_ON_SIZE`)."""
+        self._deadline = DeadlineTimer()
+        """The main loop's timer for its next deadline (`ONE_DEADLINE_TIMER`)."""
         self._next_id = inp.incident_id
         self._after_resolve: list[Alert] = []
         """Alerts that reached the incident once it was resolved: they open the next one."""
@@ -128,7 +131,8 @@ class IncidentWorkflow:
         run = self._run
         await workflow.wait_condition(lambda: run.state is not None)
         st = run.require()
-        self._sized = workflow.patched(CONTINUE_ON_SIZE)
+        self._sized = self._run.patched(CONTINUE_ON_SIZE)
+        one_timer = self._run.patched(ONE_DEADLINE_TIMER)
         self._publish()
         while st.open:
             if run.notices:
@@ -142,7 +146,7 @@ class IncidentWorkflow:
                 approval = st.approval(approval_id)
                 if approval is not None and approval.action == INTERNAL_UPDATE and self._updates.settings():
                     self._updates.approved(approval)  # an agent's internal update: posted as updates are
-                elif workflow.patched(ACTIONS_FROM_MAIN_LOOP):
+                elif self._run.patched(ACTIONS_FROM_MAIN_LOOP):
                     await self._requests.start_approved(approval_id)
                 else:
                     await self._requests.run_approved(approval_id)
@@ -155,7 +159,7 @@ class IncidentWorkflow:
             self._continuing = False
             if self._history_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if not workflow.patched(CARRY_QUEUED_WORK) or run.quiet():
+                if not self._run.patched(CARRY_QUEUED_WORK) or run.quiet():
                     workflow.continue_as_new(self._next_input())
                 if run.notices or self._approvals.approved or st.queued_actions:
                     continue  # queued while waiting for the handlers: send or start it first
@@ -183,6 +187,11 @@ class IncidentWorkflow:
                 continue
             deadline, why = self._next_deadline()
             run.wake = False
+            if one_timer:
+                if await self._deadline.wait(deadline, why, now, lambda: run.wake or self._due_to_continue()):
+                    self._fired = deadline or self._fired
+                self._publish()
+                continue
             try:
                 await workflow.wait_condition(
                     lambda: run.wake or self._due_to_continue(),
@@ -193,6 +202,7 @@ class IncidentWorkflow:
                 if deadline:
                     self._fired = deadline
             self._publish()
+        self._deadline.cancel()
         if self._paging.forward_due():
             self._paging.forward_status()
         await workflow.wait_condition(lambda: run.pages_in_flight == 0)  # each stops once the incident is resolved
@@ -203,7 +213,7 @@ class IncidentWorkflow:
             run.record(Actor.system(), Kind.ACTION_SKIPPED, say.action_skipped(approval_id))
         self._requests.skip_queued()
         await self._channel.close()
-        if workflow.patched(AGENT_RECORD):
+        if self._run.patched(AGENT_RECORD):
             await self._tell_agents()
         self._publish()
         outcome = IncidentResult(
@@ -218,7 +228,7 @@ class IncidentWorkflow:
         if any(a.action is AlertAction.TRIGGER for a in self._after_resolve):
             # Alerts that arrived while the resolve was being recorded: a resolved incident never absorbs them,
             # so they open the next incident on this key, in a fresh run, by the policy in the config now.
-            policy = await self._next_policy() if workflow.patched(FRESH_POLICY_ON_REOPEN) else run.policy
+            policy = await self._next_policy() if self._run.patched(FRESH_POLICY_ON_REOPEN) else run.policy
             next_id = incident_id_from_int(workflow.random().getrandbits(30))
             workflow.continue_as_new(
                 IncidentInput(
@@ -356,7 +366,7 @@ class IncidentWorkflow:
         if not st.open:
             self._after_resolve.append(alert)
             return
-        proposes = lifecycle.raises_severity(st, alert) and workflow.patched(ALERT_SEVERITY_PROPOSAL)
+        proposes = lifecycle.raises_severity(st, alert) and self._run.patched(ALERT_SEVERITY_PROPOSAL)
         run.apply(lifecycle.record_alert(st, run.policy, alert, now, self._recent, severity_proposals=proposes))
 
     # ---- human and agent requests ----------------------------------------------------------------------------
