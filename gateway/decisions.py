@@ -105,17 +105,17 @@ def recorded(history: WorkflowHistory) -> Recorded:
     severity = _keyword(fields, sa.INCIDENT_SEVERITY.name) or (inp.state.severity.value if inp.state else "SEV2")
     out = Recorded(history.workflow_id, history.run_id, incident_id, [inp.policy], [])
     pending: dict[str, tuple[int, str, dict[str, Any], str]] = {}
-    for e in events:
-        if e.HasField("upsert_workflow_search_attributes_event_attributes"):
-            upserted = e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    for ev in events:
+        if ev.HasField("upsert_workflow_search_attributes_event_attributes"):
+            upserted = ev.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
             severity = _keyword(upserted, sa.INCIDENT_SEVERITY.name) or severity
-        elif e.HasField("workflow_execution_update_accepted_event_attributes"):
-            req = e.workflow_execution_update_accepted_event_attributes.accepted_request
+        elif ev.HasField("workflow_execution_update_accepted_event_attributes"):
+            req = ev.workflow_execution_update_accepted_event_attributes.accepted_request
             args = _decode(req.input.args)
             if req.input.name in (*DECIDED, "reload") and args and isinstance(args[0], dict):
-                pending[req.meta.update_id] = (e.event_id, req.input.name, args[0], severity)
-        elif e.HasField("workflow_execution_update_completed_event_attributes"):
-            done = e.workflow_execution_update_completed_event_attributes
+                pending[req.meta.update_id] = (ev.event_id, req.input.name, args[0], severity)
+        elif ev.HasField("workflow_execution_update_completed_event_attributes"):
+            done = ev.workflow_execution_update_completed_event_attributes
             found = pending.pop(done.meta.update_id, None)
             if found is None or not done.outcome.HasField("success"):
                 continue  # not a decided request, or its handler failed: nothing was decided
@@ -139,10 +139,9 @@ def _add(out: Recorded, found: tuple[int, str, dict[str, Any], str], reply: dict
     if verdict is None:
         if not reply.get("ok") and str(reply.get("message", "")).endswith("is already resolved"):
             return  # resolved before it was decided
-        if not reply.get("ok") and reply.get("rule"):
-            verdict = REFUSED  # refused by a rule, before replies named their verdict
-        else:
-            verdict = "auto"  # let go ahead (an action that then failed says ok=False, and was still allowed)
+        # refused by a rule before replies named their verdict; else let go ahead (an action that then failed
+        # says ok=False, and was still allowed)
+        verdict = REFUSED if not reply.get("ok") and reply.get("rule") else "auto"
     rule = reply.get("rule")
     at = Severity(severity)
     if isinstance(rule, str) and (floor := _FLOOR.search(rule)):

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 from gateway.decisions import Recorded
+from incident.config import ConfigError, parse_config
+from incident.fields import Strict
 from incident.models import Actor, ActorKind, Severity
 from incident.policy import Boundaries, Verdict
+from incident.yaml_file import read_text, validate_yaml
 
 MOST_SEVERE = (Severity.SEV0, Severity.SEV1)
 """Where a widening gates: the two most severe levels."""
@@ -97,3 +103,26 @@ def what_if(new: Boundaries, recorded: Iterable[Recorded]) -> WhatIf:
         ),
         incidents=len(incidents),
     )
+
+
+class PolicyFile(Strict):
+    """A file that holds only the policy: `boundaries:` as in the config."""
+
+    boundaries: Boundaries
+
+
+def load_policy(path: str) -> Boundaries:
+    """The boundaries NEW.yaml holds: a whole config (validated as the config is), or a file with only
+    `boundaries:`. Raises ConfigError naming every problem with its path and line."""
+    p = Path(path)
+    text = read_text(p, ConfigError)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None  # validate_yaml says where
+    if isinstance(data, dict) and set(data) == {"boundaries"}:
+        policy, _ = validate_yaml(
+            text, str(p), PolicyFile, ConfigError, "the policy", context={"base_dir": str(p.parent)}
+        )
+        return policy.boundaries
+    return parse_config(text, str(p), str(p.parent)).boundaries
