@@ -21,7 +21,7 @@ from temporalio.client import Client
 from gateway.audit import RunAudit, audit_histories, fetch, incident_query, window_query
 from gateway.cli.common import JsonOpt, duration_opt, emit_json, err, fail, out
 from gateway.decisions import Recorded, recorded
-from gateway.render import escape
+from gateway.render import escape, what_if_table
 from gateway.temporal import TASK_QUEUE, CannotConnect, SettingsProblem, connect, temporal_settings
 from gateway.whatif import MOST_SEVERE, WhatIf, load_policy, what_if
 from incident.config import ConfigError
@@ -133,17 +133,9 @@ def _print_what_if(report: WhatIf, more: bool, since: str) -> None:
         f"{report.now(Verdict.NEVER, Verdict.UNDEFINED)} refused",
         highlight=False,
     )
+    out.print(what_if_table(report.rows))
     if not report.changed:
-        out.print("the new policy decides every one of them as before", highlight=False)
-        return
-    for r in report.changed:
-        mark = "[red]widens[/red]" if r.widening else "looser" if r.looser else "stricter"
-        out.print(
-            f"  {mark} {r.count} x {escape(r.action)} at {r.severity.value} by {r.actor_kind}: "
-            f"{r.was.value} → {r.now.value} ({escape(r.rule)}) in {escape(', '.join(r.incidents[:5]))}"
-            + ("…" if len(r.incidents) > 5 else ""),
-            highlight=False,
-        )
+        out.print("the new policy decides every one of them as the policy its incident ran with", highlight=False)
 
 
 def audit(

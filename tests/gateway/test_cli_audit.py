@@ -69,7 +69,9 @@ async def test_what_if_gates_a_widening_and_audit_passes(
     )
     allowed = baton(env, "boundaries", "what-if", str(tmp_path / "new.yaml"), "--allow-widening")
     assert allowed.returncode == 0, allowed.stderr
-    assert "widens 1 x escalate at SEV0 by agent: never → auto" in allowed.stdout
+    line = next(ln for ln in allowed.stdout.splitlines() if " escalate " in ln)
+    assert line.split()[:7] == ["1", "escalate", "SEV0", "agent", "never", "auto", "widens"]
+    assert "3 requests in 1 incidents" in allowed.stdout and "now 2 alone, 0 need approval, 1 refused" in allowed.stdout
 
     bad = baton(env, "boundaries", "what-if", str(tmp_path / "bad.yaml"))
     assert bad.returncode == 2 and "human decision" in bad.stderr, bad.stderr
