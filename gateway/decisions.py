@@ -2,8 +2,10 @@
 
 Nothing here asks a worker or reads a log: the started event carries the policy snapshot (and, after a continue-as-
 new, the state), an accepted update carries the request (who, what), its completion carries the reply (the verdict
-and rule, where the boundaries refused or asked for approval; `ok` where they let it go ahead), and the upserted
-`IncidentSeverity` says the severity in force when it was decided. A successful `reload` puts a new policy in force
+and rule, where the boundaries refused or asked for approval; `ok` where they let it go ahead; the severity they
+decided it at), and, for replies from before they named it, the upserted `IncidentSeverity` says the severity in
+force when it was decided (an upsert follows the update's workflow task, so two requests in one task around a
+severity change may be read at the older one). A successful `reload` puts a new policy in force
 from there on. `baton boundaries what-if` decides these requests again under a new policy; `baton audit` checks each
 against the policy it was decided under.
 """
@@ -143,9 +145,12 @@ def _add(out: Recorded, found: tuple[int, str, dict[str, Any], str], reply: dict
         # says ok=False, and was still allowed)
         verdict = REFUSED if not reply.get("ok") and reply.get("rule") else "auto"
     rule = reply.get("rule")
-    at = Severity(severity)
-    if isinstance(rule, str) and (floor := _FLOOR.search(rule)):
-        at = Severity(floor.group(1))  # an agent held to a stricter severity than the one in force
+    if reply.get("severity") in list(Severity):
+        at = Severity(reply["severity"])  # the reply says the severity it was decided at
+    else:  # a reply from before it did: the severity in force, unless an agent was held to a stricter one
+        at = Severity(severity)
+        if isinstance(rule, str) and (floor := _FLOOR.search(rule)):
+            at = Severity(floor.group(1))
     out.asked.append(
         Asked(
             workflow_id=out.workflow_id,

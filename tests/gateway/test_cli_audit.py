@@ -39,7 +39,8 @@ async def test_what_if_gates_a_widening_and_audit_passes(
         async with h.worker:
             wid = await open_incident(h)
             iid = (await state(h, wid)).incident_id
-            await h.incidents.note(wid, TRIAGE, "error rate at 7%")
+            noted = await h.incidents.note(wid, TRIAGE, "error rate at 7%")
+            assert noted.severity == "SEV2"  # the severity the boundaries decided it at, as the history keeps it
             with contextlib.suppress(Refused):
                 await h.incidents.request(wid, TRIAGE, "postmortem_conclusions", "the deploy did it")
             await h.incidents.acting(Method.SLACK).set_severity(wid, Actor.human("alice"), Severity.SEV0, "down")
