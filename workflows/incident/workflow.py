@@ -406,7 +406,7 @@ class IncidentWorkflow:
         if self._internal_update(req):
             update = self._as_update(req)
             reply = await self._vouched(req, "request") or await self._updates.send(update, self._proofs.last)
-            return ActionReply.model_validate(reply.model_dump())
+            return ActionReply.model_validate(self._requests.stamp(reply).model_dump())
         reply = await self._vouched(req, "request") or await self._requests.request(req, self._proofs.last)
         reply = self._requests.stamp(reply)
         return reply if isinstance(reply, ActionReply) else ActionReply.model_validate(reply.model_dump())
@@ -460,7 +460,9 @@ class IncidentWorkflow:
     @workflow.update
     async def stakeholder_update(self, req: StakeholderUpdateRequest) -> UpdateReply:
         """Send the stakeholder update that is due, or (an agent) propose its wording."""
-        return await self._vouched(req, "stakeholder_update") or await self._updates.send(req, self._proofs.last)
+        return await self._vouched(req, "stakeholder_update") or self._requests.stamp(
+            await self._updates.send(req, self._proofs.last)
+        )
 
     @stakeholder_update.validator
     def _validate_stakeholder_update(self, req: StakeholderUpdateRequest) -> None:
