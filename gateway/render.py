@@ -10,6 +10,7 @@ from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from gateway.client import IncidentSummary
+from gateway.whatif import WhatIfRow
 from incident import display
 from incident import sentences as say
 from incident.approvals import RefusalRow
@@ -134,6 +135,29 @@ def shadow_table(rows: list[ShadowRow]) -> Table:
         )
     if not rows:
         table.add_row("0", "(no disagreements)", "", "", "", "", "", "")
+    return table
+
+
+def what_if_table(rows: list[WhatIfRow]) -> Table:
+    """`baton boundaries what-if`: per action, severity and actor kind, the verdict then and now; changes first."""
+    table = Table(box=None, header_style="bold")
+    for col in ("COUNT", "ACTION", "SEVERITY", "BY", "WAS", "NOW", "CHANGE", "RULE NOW", "INCIDENTS"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        change = "[red]widens[/]" if r.widening else "looser" if r.looser else "stricter" if r.stricter else ""
+        table.add_row(
+            str(r.count),
+            escape(r.action),
+            r.severity.value,
+            r.actor_kind,
+            r.was.value,
+            f"[bold]{r.now.value}[/]" if change else r.now.value,
+            change,
+            escape(r.rule),
+            str(len(r.incidents)),
+        )
+    if not rows:
+        table.add_row("0", "(no requests recorded)", "", "", "", "", "", "", "")
     return table
 
 

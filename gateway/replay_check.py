@@ -52,7 +52,6 @@ async def replay_open(
 ) -> ReplayReport:
     """Replay the histories of up to `limit` open workflows on `task_queue` with `workflows`."""
     report = ReplayReport()
-    types = {getattr(w, "__temporal_workflow_definition").name for w in workflows}
     histories: list[tuple[str, WorkflowHistory]] = []
     async for wf in client.list_workflows(open_workflows_query(task_queue), limit=limit + 1):
         if len(histories) == limit:
@@ -60,12 +59,22 @@ async def replay_open(
             break
         history = await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
         histories.append((wf.workflow_type, history))
+    report.replayed = await replay_histories(histories, workflows)
+    return report
+
+
+async def replay_histories(
+    histories: Sequence[tuple[str, WorkflowHistory]], workflows: Sequence[type] = WORKFLOWS
+) -> list[Replayed]:
+    """Replay each (workflow type, history) with `workflows`: one `Replayed` per history, in no fixed order."""
+    types = {getattr(w, "__temporal_workflow_definition").name for w in workflows}
+    out: list[Replayed] = []
     known = [(t, h) for t, h in histories if t in types]
     for t, h in histories:
         if t not in types:
-            report.replayed.append(
-                Replayed(h.workflow_id, h.run_id, t, len(h.events), f"no workflow {t!r} in this code")
-            )
+            out.append(Replayed(h.workflow_id, h.run_id, t, len(h.events), f"no workflow {t!r} in this code"))
+    if not known:
+        return out
 
     async def each() -> AsyncIterator[WorkflowHistory]:
         for _, h in known:
@@ -77,8 +86,8 @@ async def replay_open(
         async for result in results:
             h = result.history
             problem = None if result.replay_failure is None else _first_line(result.replay_failure)
-            report.replayed.append(Replayed(h.workflow_id, h.run_id, by_run[h.run_id], len(h.events), problem))
-    return report
+            out.append(Replayed(h.workflow_id, h.run_id, by_run[h.run_id], len(h.events), problem))
+    return out
 
 
 def _first_line(e: BaseException) -> str:

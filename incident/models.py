@@ -263,6 +263,11 @@ class UpdateReply(BaseModel):
         description="for a request: auto, approval, never, undefined, or params (a parameter the action does not take)",
     )
     approval_id: str | None = Field(None, description="the pending approval a request became")
+    severity: str | None = Field(
+        None,
+        description="for a request the boundaries decided: the severity they decided it at (what `baton audit` and "
+        "`baton boundaries what-if` read from the history)",
+    )
 
 
 class IncidentResult(BaseModel):

@@ -2,8 +2,9 @@
 
 This module is the command table, in the order `baton --help` lists them; the commands live by what they do:
 `reading` (incidents), `acting` (a human's updates), `roles` (who leads), `updates` (stakeholder updates),
-`policy` (the config, boundaries, on-call), `agents` (their records), `processes` (what starts and keeps
-running, and drills), `heartbeats` and `readiness` (before the page), with what they share in `common`.
+`policy` (the config, boundaries, on-call), `audit` (what-if and audit, over past histories), `agents` (their
+records), `processes` (what starts and keeps running, and drills), `heartbeats` and `readiness` (before the page),
+with what they share in `common`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,20 @@ import sys
 
 import typer
 
-from gateway.cli import acting, agents, keys, people, policy, processes, readiness, reading, roles, updates, upgrades
+from gateway.cli import (
+    acting,
+    agents,
+    audit,
+    keys,
+    people,
+    policy,
+    processes,
+    readiness,
+    reading,
+    roles,
+    updates,
+    upgrades,
+)
 from gateway.cli.heartbeats import heartbeats_app
 
 app = typer.Typer(
@@ -58,12 +72,14 @@ for command in (
     processes.intake,
     processes.up,
     upgrades.replay_check,
+    audit.audit,
     agents.agents,
 ):
     app.command()(command)
 config_app.command("check")(policy.config_check)
 boundaries_app.command("show")(policy.boundaries_show)
 boundaries_app.command("report")(policy.boundaries_report)
+boundaries_app.command("what-if")(audit.what_if_cmd)
 keys_app.command("new")(keys.keys_new)
 keys_app.command("show")(keys.keys_show)
 people_app.command("enrol")(people.enrol)

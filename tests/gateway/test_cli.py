@@ -153,6 +153,7 @@ async def test_a_whole_incident_from_the_command_line(stack: tuple[Cli, Harness]
         "status": "acknowledged",
         "verdict": None,
         "approval_id": None,
+        "severity": "SEV1",
     }
     noted = await baton("note", iid, "rolled back v2.41", token=BOB)
     assert noted.code == 0 and "note added" in noted.out

@@ -540,6 +540,38 @@ async def record_shadow_record() -> str:
         return await record(shadow_record, make_config(url, base=text))
 
 
+async def severities(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """An agent's requests at three severities, decided by the snapshot: at SEV3 an auto action, a note, a `never`
+    and an approval; a human raises it to SEV1 (the auto action needs approval) and SEV0 (read only: refused)."""
+    await h.incidents.ingest(alert("severities").model_copy(update={"severity": Severity.SEV3}), policy, "replay")
+    wid = workflow_id_for("replay", "severities")
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    triage, alice, present = Actor.agent("triage"), Actor.human("alice"), h.incidents.acting(Method.SLACK)
+    await h.incidents.request(wid, triage, "restart_pods", "stuck pods")
+    await h.incidents.note(wid, triage, "pods restarted")
+    with contextlib.suppress(Refused):
+        await h.incidents.request(wid, triage, "postmortem_conclusions", "root cause is the deploy")
+    await h.incidents.request(wid, triage, "rollback", "v42 is the only change", {"version": "v41"})
+    await until(lambda: _state(h, wid), _has("action_ran"), timeout=30)
+    await present.set_severity(wid, alice, Severity.SEV1, "customers see errors")
+    await h.incidents.request(wid, triage, "restart_pods", "stuck again")
+    await h.incidents.note(wid, triage, "error rate rising")
+    await present.set_severity(wid, alice, Severity.SEV0, "checkout is down")
+    for action in ("restart_pods", "escalate"):
+        with contextlib.suppress(Refused):
+            await h.incidents.request(wid, triage, action, "still down")
+    await h.incidents.note(wid, triage, "waiting for a human")
+    await present.resolve(wid, alice, "rolled back by hand")
+    return wid
+
+
+async def record_severities() -> str:
+    """`severities` with the runners' webhooks answered on loopback."""
+    with loopback_http(lambda req: (200, {}, b"{}")) as url:
+        text = BASE_CONFIG.split("services:")[0] + ACTIONS + "integrations:\n  events: {token: env:TEST_INTAKE_TOKEN}\n"
+        return await record(severities, make_config(url, base=text))
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
@@ -555,6 +587,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_channel": record_channel,
     "incident_contact_rules": record_contact_rules,
     "incident_shadow_record": record_shadow_record,
+    "incident_severities": record_severities,
 }
 
 

@@ -83,6 +83,9 @@ class Requests:
         self.running: set[str] = set()
         """Actions under way in the background, by id (`R1`, `A1`)."""
         self._tasks: set[asyncio.Future[None]] = set()
+        self.decided_at: dict[str, Severity] = {}
+        """Per update id under way: the severity the boundaries decided its request at (`stamp` puts it on the
+        reply)."""
         run.hold(lambda: bool(self.running) or (run.state is not None and bool(run.state.queued_actions)))
 
     def gate(
@@ -116,7 +119,18 @@ class Requests:
         if at is not st.severity and bounds.decide(action, actor, st.severity).verdict is not decision.verdict:
             decision = Decision(verdict=decision.verdict, rule=f"{decision.rule} ({say.decided_at_floor(at)})")
         self.shadow.compare(action, actor, at, decision)
+        if (update := workflow.current_update_info()) is not None:
+            self.decided_at[update.id] = at
         return decision
+
+    def stamp(self, reply: UpdateReply) -> UpdateReply:
+        """`reply` with the severity its update's request was decided at, when the boundaries decided one. The
+        reply alone changes: no command, so running incidents replay as before."""
+        update = workflow.current_update_info()
+        at = self.decided_at.pop(update.id, None) if update is not None else None
+        if at is not None and reply.severity is None:
+            reply.severity = at.value
+        return reply
 
     def over_budget(self, actor: Actor, action: str, kind: BudgetKind | None = None) -> UpdateReply | None:
         """The refusal when `actor` (an agent) has used its budget for this kind of request on this incident in

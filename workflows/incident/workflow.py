@@ -375,7 +375,7 @@ class IncidentWorkflow:
     async def acknowledge(self, req: ActorRequest) -> UpdateReply:
         if refused := await self._vouched(req, "acknowledge"):
             return refused
-        return self._roles.acknowledged(req.actor, self._requests.acknowledge(req))
+        return self._requests.stamp(self._roles.acknowledged(req.actor, self._requests.acknowledge(req)))
 
     @acknowledge.validator
     def _validate_acknowledge(self, req: ActorRequest) -> None:
@@ -383,7 +383,9 @@ class IncidentWorkflow:
 
     @workflow.update
     async def resolve(self, req: ResolveRequest) -> UpdateReply:
-        return await self._vouched(req, "resolve") or self._requests.resolve(req, self._proofs.last)
+        return await self._vouched(req, "resolve") or self._requests.stamp(
+            self._requests.resolve(req, self._proofs.last)
+        )
 
     @resolve.validator
     def _validate_resolve(self, req: ResolveRequest) -> None:
@@ -392,7 +394,9 @@ class IncidentWorkflow:
     @workflow.update
     async def severity(self, req: SeverityRequest) -> UpdateReply:
         """A human sets the severity (confirming or changing it); an agent proposes one, with a reason."""
-        return await self._vouched(req, "severity") or self._requests.severity(req, self._proofs.last)
+        return await self._vouched(req, "severity") or self._requests.stamp(
+            self._requests.severity(req, self._proofs.last)
+        )
 
     @severity.validator
     def _validate_severity(self, req: SeverityRequest) -> None:
@@ -400,7 +404,7 @@ class IncidentWorkflow:
 
     @workflow.update
     async def note(self, req: NoteRequest) -> UpdateReply:
-        return await self._vouched(req, "note") or self._requests.note(req)
+        return await self._vouched(req, "note") or self._requests.stamp(self._requests.note(req))
 
     @note.validator
     def _validate_note(self, req: NoteRequest) -> None:
@@ -412,8 +416,9 @@ class IncidentWorkflow:
         if self._internal_update(req):
             update = self._as_update(req)
             reply = await self._vouched(req, "request") or await self._updates.send(update, self._proofs.last)
-            return ActionReply.model_validate(reply.model_dump())
+            return ActionReply.model_validate(self._requests.stamp(reply).model_dump())
         reply = await self._vouched(req, "request") or await self._requests.request(req, self._proofs.last)
+        reply = self._requests.stamp(reply)
         return reply if isinstance(reply, ActionReply) else ActionReply.model_validate(reply.model_dump())
 
     @request.validator
@@ -465,7 +470,9 @@ class IncidentWorkflow:
     @workflow.update
     async def stakeholder_update(self, req: StakeholderUpdateRequest) -> UpdateReply:
         """Send the stakeholder update that is due, or (an agent) propose its wording."""
-        return await self._vouched(req, "stakeholder_update") or await self._updates.send(req, self._proofs.last)
+        return await self._vouched(req, "stakeholder_update") or self._requests.stamp(
+            await self._updates.send(req, self._proofs.last)
+        )
 
     @stakeholder_update.validator
     def _validate_stakeholder_update(self, req: StakeholderUpdateRequest) -> None:
