@@ -588,7 +588,10 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_contact_rules": record_contact_rules,
     "incident_shadow_record": record_shadow_record,
     "incident_severities": record_severities,
+    "incident_baseline": partial(record, full_lifecycle),
 }
+"""`incident_baseline` is `full_lifecycle` again, run since the baseline version (one marker for every change made
+before it), the local first attempt and the kept deadline timer: it replays as the code now runs a new incident."""
 
 
 def main() -> None:
