@@ -266,7 +266,8 @@ def boundaries_matrix(b: Boundaries) -> Table:
     table = Table(box=None, header_style="bold", title="what an agent may do", title_justify="left")
     table.add_column("ACTION")
     for sev in Severity:
-        table.add_column(f"{sev.value} ({b.autonomy.get(sev, 'full')})")
+        ladder = " earned" if sev in b.ladders() else ""
+        table.add_column(f"{sev.value} ({b.level(sev)}{ladder})")
     table.add_column("APPROVED BY")
     for row in b.table(Actor.agent("agent")):
         cells = [f"[{VERDICT_STYLE[d.verdict.value]}]{d.verdict.value}[/]" for d in row.by_severity.values()]
