@@ -266,7 +266,7 @@ def boundaries_matrix(b: Boundaries) -> Table:
     table = Table(box=None, header_style="bold", title="what an agent may do", title_justify="left")
     table.add_column("ACTION")
     for sev in Severity:
-        ladder = " earned" if sev in b.ladders() else ""
+        ladder = ", ladder" if sev in b.ladders() else ""
         table.add_column(f"{sev.value} ({b.level(sev)}{ladder})")
     table.add_column("APPROVED BY")
     for row in b.table(Actor.agent("agent")):

@@ -10,9 +10,9 @@ opens in its policy snapshot (`Boundaries.earned`), so every decision in it is t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from incident.fields import Strict
 from incident.models import Severity
@@ -115,3 +115,12 @@ def needs(ladder: Ladder, rung: Rung | None) -> str:
     to, step = nxt
     have = rung.clean if rung is not None and rung.level == level else 0
     return f"{have} of {step.clean} clean {step.at.value} incidents to {to}"
+
+
+def _shape(value: object) -> str:
+    return "[ladder]" if isinstance(value, dict | Ladder) else "[level]"
+
+
+Level = Annotated[Annotated[Autonomy, Tag("[level]")] | Annotated[Ladder, Tag("[ladder]")], Discriminator(_shape)]
+"""One severity's `autonomy`: a level written down, or a ladder (a mapping); each reports its own errors only (the
+tags are bracketed so a problem's path leaves them out)."""

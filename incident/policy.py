@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from incident.durations import Duration
 from incident.fields import Strict, check_targets
-from incident.ladder import Autonomy, Ladder
+from incident.ladder import Autonomy, Ladder, Level
 from incident.models import NAME, Actor, ActorKind, Severity
 
 MACHINE_WORK = (
@@ -162,8 +162,8 @@ class Boundaries(Strict):
     custom_actions: list[str] = Field(
         default_factory=list, description="actions a team adds (e.g. restart_pods); they need a bucket in `agent`"
     )
-    autonomy: dict[Severity, Autonomy | Ladder] = Field(
-        default_factory=lambda: dict[Severity, Autonomy | Ladder](DEFAULT_AUTONOMY),
+    autonomy: dict[Severity, Level] = Field(
+        default_factory=lambda: dict[Severity, Level](DEFAULT_AUTONOMY),
         description="per severity, a level (`full`, `approval`, `read_only`) or a ladder an agent climbs with clean "
         "incidents (docs/autonomy.md)",
     )
