@@ -133,3 +133,26 @@ def test_a_ladder_that_loosens_without_evidence_is_a_config_error(autonomy: str,
 def test_owners_name_people_and_earned_levels_are_not_written(boundaries_yaml: str, problem: str) -> None:
     with pytest.raises((ConfigError, ValidationError), match=problem):
         parse_config(BASE_CONFIG.replace("SINK", "http://x") + f"boundaries: {boundaries_yaml}\n")
+
+
+def test_a_drill_names_configured_agents_and_levels_their_ladders_have() -> None:
+    from incident.scenario import parse_scenario
+
+    config = parse_config(
+        BASE_CONFIG.replace("SINK", "http://x")
+        + "agents: {triage: {token: triage-token-0123456789abcdef}}\n"
+        + "boundaries: {autonomy: {SEV2: {start: approval, full_after: {clean: 20, at: SEV3}}}}\n"
+    )
+    text = """
+name: ladder
+earned: {triage: {SEV2: {level: read_only}, SEV3: full}, zed: {SEV2: approval}}
+alerts: [{at: 0s, summary: x}]
+expect: [{at: 1m, autonomy: {agent: nobody, severity: SEV2, level: full}}]
+"""
+    problems = [f"{p.path}: {p.message}" for p in parse_scenario(text).problems_with(config)]
+    assert problems == [
+        "earned.triage.SEV2: not a level of its ladder (approval, full)",
+        "earned.triage.SEV3: boundaries.autonomy.SEV3 is not a ladder",
+        "earned.zed: unknown agent 'zed' in the config (known: triage)",
+        "expect[0].autonomy.agent: unknown agent 'nobody' in the config (known: triage)",
+    ]

@@ -143,13 +143,13 @@ def test_boundaries_show_explains_the_example_policy() -> None:
     assert matrix.returncode == 0 and "SEV0 (read_only" in matrix.stdout and "postmortem_conclusions" in matrix.stdout
     rows = json.loads(
         subprocess.run(
-            [baton, "boundaries", "show", "--severity", "SEV1", "--json"], env=env, capture_output=True, timeout=60
+            [baton, "boundaries", "show", "--severity", "SEV2", "--json"], env=env, capture_output=True, timeout=60
         ).stdout
     )
     rollback = next(r for r in rows if r["action"] == "rollback" and r["actor"] == "agent")
     assert rollback == {
         "action": "rollback",
-        "severity": "SEV1",
+        "severity": "SEV2",
         "actor": "agent",
         "verdict": "approval",
         "rule": "boundaries.agent.approval",
