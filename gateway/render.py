@@ -269,8 +269,14 @@ def boundaries_matrix(b: Boundaries, agent: str | None = None) -> Table:
     table = Table(box=None, header_style="bold", title=title, title_justify="left")
     table.add_column("ACTION")
     for sev in Severity:
-        ladder = (", earned" if agent else ", ladder start") if sev in b.ladders() else ""
-        table.add_column(f"{sev.value} ({b.level(sev, agent)}{ladder})")
+        table.add_column(f"{sev.value} ({b.level(sev, agent)}{'*' if sev in b.ladders() else ''})")
+    if b.ladders():
+        table.caption = (
+            "* earned on a ladder: agent:" + escape(agent) + "'s level now"
+            if agent
+            else "* a ladder's start: an agent earns more (baton boundaries show --agent NAME)"
+        )
+        table.caption_justify = "left"
     table.add_column("APPROVED BY")
     for row in b.table(Actor.agent(agent or "agent")):
         cells = [f"[{VERDICT_STYLE[d.verdict.value]}]{d.verdict.value}[/]" for d in row.by_severity.values()]

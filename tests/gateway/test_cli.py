@@ -432,6 +432,6 @@ async def test_boundaries_show_agent_says_the_level_in_force_and_what_is_still_n
     assert {r["level"] for r in found.json["autonomy"] if not r["ladder"]} == {"full", "approval", "read_only"}
     table = await baton("boundaries", "show", "--agent", "triage")
     assert table.code == 0 and "12 of 20 clean SEV3 incidents to full" in table.out, table.out
-    assert "SEV2 (approval, earned)" in table.out
+    assert "SEV2 (approval*)" in table.out and "earned on a ladder" in table.out
     unknown = await baton("boundaries", "show", "--agent", "nobody")
     assert unknown.code == 2 and "'nobody' is not an agent in the config (known: triage)" in unknown.err
