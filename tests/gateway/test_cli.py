@@ -392,7 +392,7 @@ async def test_boundaries_show_agent_says_the_level_in_force_and_what_is_still_n
     from datetime import UTC, datetime
 
     from incident.record import AgentIncident, Counts, Tally
-    from workflows.agent import AgentWorkflow, agent_workflow_id
+    from workflows.agent import AgentRecord, AgentWorkflow, agent_workflow_id
 
     baton, h = stack
     ladders = IncidentPolicy.snapshot(h.config, "checkout").boundaries.ladders()
@@ -410,7 +410,7 @@ async def test_boundaries_show_agent_says_the_level_in_force_and_what_is_still_n
         )
         await h.client.start_workflow(
             AgentWorkflow.run,
-            {"agent": "triage"},
+            AgentRecord(agent="triage"),
             id=wid,
             task_queue=h.task_queue,
             start_signal="incident_done",
