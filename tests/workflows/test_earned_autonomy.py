@@ -20,7 +20,7 @@ from incident.record import AgentIncident, AgentView, Counts, Tally
 from incident.state import IncidentPolicy
 from tests.helpers.config import BASE_CONFIG, alert, make_config
 from tests.helpers.http import Sink
-from tests.helpers.incidents import SCOPE, outcome, paged_count
+from tests.helpers.incidents import SCOPE, entries, outcome, paged_count, state
 from tests.helpers.temporal import Harness, harness, trusted
 from tests.helpers.wait import until
 from worker import build_worker
@@ -138,6 +138,10 @@ async def test_promoted_after_the_twentieth_clean_sev3_demoted_by_a_denial_fixed
         assert not await alone(hl, before), "an incident opened before the promotion keeps its level"
         after = await opened(hl, f"{q}-after", Severity.SEV2)
         assert (await fixed(hl, after)).boundaries.earned == {"triage": {Severity.SEV2: "full"}}
+        [told_after] = entries(await state(hl, after), "autonomy")
+        assert told_after.text == (
+            "autonomy fixed for this incident: agent:triage SEV2 full (earned); others at the start (SEV2 approval)"
+        )
         assert await alone(hl, after), "promoted: SEV2 restart_pods runs alone"
 
         asked = await hl.incidents.request(after, TRIAGE, "rollback", "v42 is the only change")

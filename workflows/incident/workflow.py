@@ -278,6 +278,11 @@ class IncidentWorkflow:
             for agent in agents
         }
         run.policy = run.policy.model_copy(update={"boundaries": bounds.with_earned(earned)})
+        if run.state is not None:
+            starts = {sev.value: ladder.start for sev, ladder in ladders.items()}
+            shown = {agent: {sev.value: lvl for sev, lvl in levels.items()} for agent, levels in earned.items()}
+            data = {"earned": shown}
+            run.record(Actor.system(), Kind.AUTONOMY, say.autonomy_fixed(shown, starts), data)
         run.show()
 
     async def _tell_agents(self) -> None:
