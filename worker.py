@@ -107,6 +107,7 @@ def build_worker(
             readiness.check,
             readiness.record,
             agents.record_agent_incident,
+            agents.agent_levels,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         interceptors=[IncidentIds()],

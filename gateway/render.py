@@ -265,9 +265,10 @@ def config_counts(config: Config) -> dict[str, int]:
 VERDICT_STYLE = {"auto": "green", "approval": "yellow", "never": "red", "undefined": "dim"}
 
 
-def boundary_rows(b: Boundaries, severities: list[Severity]) -> list[dict[str, Any]]:
-    """Every action x severity x actor kind with its verdict and rule (what `--json` prints)."""
-    actors = {"human": Actor.human("someone"), "agent": Actor.agent("agent"), "system": Actor.system()}
+def boundary_rows(b: Boundaries, severities: list[Severity], agent: str = "agent") -> list[dict[str, Any]]:
+    """Every action x severity x actor kind with its verdict and rule (what `--json` prints); `agent` is whose
+    earned levels decide (any agent at its ladders' start by default)."""
+    actors = {"human": Actor.human("someone"), "agent": Actor.agent(agent), "system": Actor.system()}
     rows = []
     for per_kind in zip(*(b.table(actor, severities) for actor in actors.values()), strict=True):
         for sev in severities:
@@ -285,16 +286,35 @@ def boundary_rows(b: Boundaries, severities: list[Severity]) -> list[dict[str, A
     return rows
 
 
-def boundaries_matrix(b: Boundaries) -> Table:
-    """What an agent may do, action by severity; approvers for what needs approval."""
-    table = Table(box=None, header_style="bold", title="what an agent may do", title_justify="left")
+def boundaries_matrix(b: Boundaries, agent: str | None = None) -> Table:
+    """What an agent may do, action by severity; approvers for what needs approval. `agent`: at the levels it has
+    earned (`b.earned`), else any agent at its ladders' start."""
+    title = f"what agent:{escape(agent)} may do now" if agent else "what an agent may do"
+    table = Table(box=None, header_style="bold", title=title, title_justify="left")
     table.add_column("ACTION")
     for sev in Severity:
-        table.add_column(f"{sev.value} ({b.autonomy.get(sev, 'full')})")
+        table.add_column(f"{sev.value} ({b.level(sev, agent)}{'*' if sev in b.ladders() else ''})")
+    if b.ladders():
+        table.caption = (
+            "* earned on a ladder: agent:" + escape(agent) + "'s level now"
+            if agent
+            else "* a ladder's start: an agent earns more (baton boundaries show --agent NAME)"
+        )
+        table.caption_justify = "left"
     table.add_column("APPROVED BY")
-    for row in b.table(Actor.agent("agent")):
+    for row in b.table(Actor.agent(agent or "agent")):
         cells = [f"[{VERDICT_STYLE[d.verdict.value]}]{d.verdict.value}[/]" for d in row.by_severity.values()]
         table.add_row(row.action, *cells, ", ".join(row.approvers) or "-")
+    return table
+
+
+def ladder_table(rows: list[dict[str, Any]]) -> Table:
+    """Per severity: the level an agent has now, and what it still needs for its next step."""
+    table = Table(box=None, header_style="bold", title="autonomy", title_justify="left")
+    for col in ("SEVERITY", "LEVEL NOW", "NEXT"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["severity"], r["level"], r["needs"] or "(constant)")
     return table
 
 

@@ -458,6 +458,16 @@ class Config(Strict):
                     "heartbeats need a token jobs ping with: integrations.heartbeats.token",
                 )
             )
+        for ti, target in enumerate(self.boundaries.owners):
+            kind, _, name = target.partition(":")
+            known = self.people if kind == "user" else self.schedules
+            if name not in known:
+                what = "person" if kind == "user" else "schedule"
+                problems.append((("boundaries", "owners", ti), unknown(what, name, known)))
+        for part, b in ("boundaries", self.boundaries), ("shadow", self.boundaries.shadow):
+            if b is not None and b.earned is not None:
+                path = ("boundaries", "earned") if part == "boundaries" else ("boundaries", "shadow", "earned")
+                problems.append((path, "is set by baton in each incident's snapshot, not in the config"))
         for ti, target in enumerate(self.readiness.notify):
             kind, _, name = target.partition(":")
             known = self.people if kind == "user" else self.schedules

@@ -18,6 +18,7 @@ from incident.scenario import (
     NOBODY,
     ApprovalCheck,
     AskedCheck,
+    AutonomyCheck,
     ChannelCheck,
     Expectation,
     PagedCheck,
@@ -78,6 +79,9 @@ class Seen:
     state: IncidentState | None
     origin: datetime
     pages: list[SentPage] = field(default_factory=list)
+    autonomy: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    """`record` and `incident`: per agent, per laddered severity, its level on its record, and as the incident
+    fixed it (empty until it has)."""
 
 
 def ago(d: timedelta) -> str:
@@ -164,6 +168,10 @@ def _judge(exp: Expectation, seen: Seen) -> tuple[bool, str]:
             return st.commanders_paged == exp.commanders_paged, _commanders(st, seen.origin)
         case "channel":
             return _channel(exp.channel, st)  # type: ignore[arg-type]
+        case "autonomy":
+            want_level: AutonomyCheck = exp.autonomy  # type: ignore[assignment]
+            level = seen.autonomy.get(want_level.of, {}).get(want_level.agent, {}).get(want_level.severity.value)
+            return level == want_level.level, level or "not fixed (yet)"
     kinds = sorted({f"{r.actor} {r.action}" for r in st.refusals})
     return st.refused_total == exp.refusals, f"{st.refused_total}" + (f" ({', '.join(kinds)})" if kinds else "")
 

@@ -19,7 +19,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from incident.durations import Duration
-from incident.fields import Strict
+from incident.fields import Strict, check_targets
+from incident.ladder import Autonomy, Ladder, Level
 from incident.models import NAME, Actor, ActorKind, Severity
 
 MACHINE_WORK = (
@@ -131,7 +132,6 @@ class AgentRules(Strict):
         return next((b for b in ("never", "approval", "auto") if action in getattr(self, b)), None)
 
 
-Autonomy = Literal["full", "approval", "read_only"]
 DEFAULT_AUTONOMY: dict[Severity, Autonomy] = {
     Severity.SEV4: "full",
     Severity.SEV3: "full",
@@ -162,7 +162,21 @@ class Boundaries(Strict):
     custom_actions: list[str] = Field(
         default_factory=list, description="actions a team adds (e.g. restart_pods); they need a bucket in `agent`"
     )
-    autonomy: dict[Severity, Autonomy] = Field(default_factory=lambda: dict(DEFAULT_AUTONOMY))
+    autonomy: dict[Severity, Level] = Field(
+        default_factory=lambda: dict[Severity, Level](DEFAULT_AUTONOMY),
+        description="per severity, a level (`full`, `approval`, `read_only`) or a ladder an agent climbs with clean "
+        "incidents (docs/autonomy.md)",
+    )
+    owners: list[str] = Field(
+        default_factory=list,
+        description="`user:NAME` or `schedule:NAME`: told (a notice, never a page) of every promotion and demotion; "
+        "empty: `readiness.notify`",
+    )
+    earned: dict[str, dict[Severity, Autonomy]] | None = Field(
+        None,
+        description="not written in the config: per agent, the level its record gave it on each laddered severity, "
+        "fixed in an incident's snapshot once read (None: not read, every ladder at its start)",
+    )
     approvers: dict[str, list[str]] = Field(
         default_factory=lambda: {"default": ["oncall"]},
         description="per action (or `default`): who may approve: `oncall`, `user:NAME`, `role:NAME`",
@@ -194,6 +208,8 @@ class Boundaries(Strict):
         if not isinstance(value, str):
             return value
         return read_shadow(value, (info.context or {}).get("base_dir"))
+
+    _owners = field_validator("owners")(classmethod(lambda cls, v: check_targets(v)))
 
     @model_validator(mode="after")
     def _names(self) -> Boundaries:
@@ -229,6 +245,23 @@ class Boundaries(Strict):
     def actions(self) -> list[str]:
         return [*KNOWN_ACTIONS, *self.custom_actions]
 
+    def ladders(self) -> dict[Severity, Ladder]:
+        """The severities whose autonomy an agent earns."""
+        return {sev: a for sev, a in self.autonomy.items() if isinstance(a, Ladder)}
+
+    def level(self, severity: Severity, agent: str | None = None) -> Autonomy:
+        """The autonomy in force at `severity` for `agent`: the constant, or the level its record earned on the
+        ladder as this snapshot fixed it (the ladder's start when not read, for no agent, or for an unknown one)."""
+        found = self.autonomy.get(severity, "full")
+        if not isinstance(found, Ladder):
+            return found
+        earned = (self.earned or {}).get(agent or "", {})
+        return found.in_force(earned.get(severity))
+
+    def with_earned(self, earned: dict[str, dict[Severity, Autonomy]]) -> Boundaries:
+        """This policy with the agents' earned levels fixed (what an incident decides by from then on)."""
+        return self.model_copy(update={"earned": earned})
+
     def needs_step_up(self, action: str) -> bool:
         """Whether a human decides `action` (or `confirm_severity`) only when present, not with a token alone."""
         return action in self.step_up
@@ -252,11 +285,13 @@ class Boundaries(Strict):
             return Decision(verdict=Verdict.UNDEFINED, rule="not in boundaries.agent.auto, approval or never")
         verdict = Verdict(bucket)
         rule = f"boundaries.agent.{bucket}"
-        autonomy = self.autonomy.get(severity, "full")
+        autonomy = self.level(severity, actor.name)
+        laddered = " (its ladder's level)" if isinstance(self.autonomy.get(severity), Ladder) else ""
+        at = f"boundaries.autonomy.{severity.value}"
         if verdict is not Verdict.NEVER and autonomy == "read_only" and action not in READ_ONLY:
-            return Decision(verdict=Verdict.NEVER, rule=f"boundaries.autonomy.{severity.value}: read_only")
+            return Decision(verdict=Verdict.NEVER, rule=f"{at}: read_only{laddered}")
         if verdict is Verdict.AUTO and autonomy == "approval" and action not in MACHINE_WORK:
-            return Decision(verdict=Verdict.APPROVAL, rule=f"boundaries.autonomy.{severity.value}: approval")
+            return Decision(verdict=Verdict.APPROVAL, rule=f"{at}: approval{laddered}")
         return Decision(verdict=verdict, rule=rule)
 
     def decide_open(self, actor: Actor, severity: Severity) -> Decision:

@@ -14,6 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from incident.ladder import MAX_CHANGES, Ladder, LadderChange, Rung
+from incident.models import Severity
+
 Outcome = Literal[
     "alone", "approval", "approved", "denied", "expired", "failed", "never", "undefined", "impersonation", "refused"
 ]
@@ -99,6 +102,20 @@ class AgentIncident(BaseModel):
     opened_by_agent: bool = False
     completed_at: datetime
     rows: list[Tally] = Field(default_factory=list, max_length=MAX_TALLY_ROWS)
+    ladders: dict[Severity, Ladder] = Field(
+        default_factory=dict, description="the incident's snapshot's autonomy ladders: what this incident counts toward"
+    )
+    owners: list[str] = Field(default_factory=list, description="who the snapshot says is told of a promotion")
+
+    def outcomes(self) -> set[str]:
+        """Which `demote_on` outcomes this incident had of the agent's, at any severity."""
+        found = set()
+        for r in self.rows:
+            c = r.counts
+            found |= {name for name, n in (("denied", c.denied), ("failed", c.failed), ("expired", c.expired)) if n}
+            if c.refusals:
+                found.add("refused")
+        return found
 
     @property
     def clean(self) -> bool:
@@ -135,6 +152,50 @@ class AgentStats(BaseModel):
     incidents: int = 0
     by_severity: dict[str, SeverityRecord] = Field(default_factory=dict)
     recent: list[IncidentLine] = Field(default_factory=list, description="the latest incidents, newest last")
+    ladder: dict[Severity, Rung] = Field(default_factory=dict, description="per laddered severity, where it stands")
+    changes: list[LadderChange] = Field(default_factory=list, description="the latest promotions and demotions")
+
+    def levels(self) -> dict[Severity, str]:
+        """The level it has reached on each severity's ladder (what an incident that opens now fixes)."""
+        return {sev: rung.level for sev, rung in self.ladder.items()}
+
+    def climb(self, inc: AgentIncident, agent: str) -> list[LadderChange]:
+        """Move on each ladder of `inc`'s snapshot: a listed outcome anywhere in it sends the agent back to the
+        start (the count begins again); else a clean incident at a step's severity counts toward it, and the step
+        is taken the moment the count reaches it. What moved, in severity order."""
+        moved: list[LadderChange] = []
+        bad = inc.outcomes()
+        for sev in sorted(inc.ladders, key=lambda s: s.value):
+            ladder = inc.ladders[sev]
+            rung = self.ladder.get(sev)
+            level = ladder.in_force(rung.level if rung else None)
+            if rung is None or rung.level != level:
+                rung = self.ladder[sev] = Rung(level=level)  # first seen, or the ladder changed under it
+            hit = sorted(bad & set(ladder.demote_on))
+            nxt = ladder.next_step(rung.level)
+            why, to = "", rung.level
+            if hit:
+                rung.clean = 0
+                if rung.level != ladder.start:
+                    to, why = ladder.start, f"{' and '.join(hit)} in {inc.incident_id}"
+            elif nxt is not None and inc.clean and inc.severity == nxt[1].at.value:
+                rung.clean += 1
+                if rung.clean >= nxt[1].clean:
+                    to, why = nxt[0], f"{nxt[1].clean} clean {nxt[1].at.value} incidents, the last {inc.incident_id}"
+            if why:
+                change = LadderChange(
+                    at=inc.completed_at,
+                    agent=agent,
+                    severity=sev,
+                    from_level=rung.level,
+                    to_level=to,
+                    why=why,
+                    incident_id=inc.incident_id,
+                )
+                rung.level, rung.clean, rung.since = to, 0, inc.completed_at
+                moved.append(change)
+        self.changes = [*self.changes, *moved][-MAX_CHANGES:]
+        return moved
 
     def add(self, inc: AgentIncident) -> bool:
         """Count `inc` once (False: already counted)."""

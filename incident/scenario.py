@@ -26,6 +26,7 @@ from incident.approvals import ApprovalStatus
 from incident.config import Config
 from incident.durations import Duration, format_duration
 from incident.fields import Strict, unknown
+from incident.ladder import MAX_CLEAN, Autonomy
 from incident.models import NAME, Actor, Severity, Status
 from incident.yaml_file import FileProblems, Problem, line_for, read_text, validate_yaml
 
@@ -238,6 +239,33 @@ class UpdateCheck(Strict):
         return what
 
 
+class AutonomyCheck(Strict):
+    """An agent's level on a severity's ladder: on its record (what an incident opening now fixes), or as the
+    expectation's incident fixed it when it opened (`of: incident`)."""
+
+    agent: str = Field(pattern=NAME.pattern)
+    severity: Severity
+    level: Autonomy
+    of: Literal["record", "incident"] = "record"
+
+    def describe(self) -> str:
+        where = "fixed in the incident" if self.of == "incident" else "on its record"
+        return f"agent:{self.agent} {self.level} at {self.severity.value} ({where})"
+
+
+class Standing(Strict):
+    """Where an agent stands on one severity's ladder when the drill starts: its level, and the clean incidents
+    already counted toward the next step."""
+
+    level: Autonomy
+    clean: int = Field(0, ge=0, le=MAX_CLEAN)
+
+
+def _standing_short(v: Any) -> Any:
+    """`SEV1: approval` is `SEV1: {level: approval}`."""
+    return {"level": v} if isinstance(v, str) else v
+
+
 CHECKS = (
     "paged",
     "not_paged",
@@ -252,6 +280,7 @@ CHECKS = (
     "commanders_paged",
     "channel",
     "update",
+    "autonomy",
 )
 
 
@@ -275,6 +304,7 @@ class Expectation(Strict):
     )
     channel: Annotated[ChannelCheck | None, BeforeValidator(_channel_short)] = None
     update: UpdateCheck | None = None
+    autonomy: AutonomyCheck | None = None
 
     @field_validator("severity")
     @classmethod
@@ -322,6 +352,8 @@ class Expectation(Strict):
                 return self.channel.describe()  # type: ignore[union-attr]
             case "update":
                 return self.update.describe()  # type: ignore[union-attr]
+            case "autonomy":
+                return self.autonomy.describe()  # type: ignore[union-attr]
         return f"{self.refusals} refused request(s)"
 
 
@@ -333,6 +365,11 @@ class Scenario(Strict):
     alerts: list[AlertEvent] = Field(min_length=1)
     steps: list[Step] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
+    earned: dict[str, dict[Severity, Annotated[Standing, BeforeValidator(_standing_short)]]] = Field(
+        default_factory=dict,
+        description="per agent, where it stands on each severity's autonomy ladder when the drill starts (its "
+        "record says so), e.g. `{triage: {SEV1: approval, SEV2: {level: approval, clean: 19}}}`",
+    )
 
     _source: str = PrivateAttr("<scenario>")
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
@@ -409,6 +446,21 @@ class Scenario(Strict):
                 found.append((f"expect[{i}].update.asked", unknown("person", asked, config.people, "in the config")))
             if e.lead is not None and e.lead != NOBODY and e.lead not in config.people:
                 found.append((f"expect[{i}].lead", unknown("person", e.lead, config.people, "in the config")))
+        ladders = config.boundaries.ladders()
+        for agent, rungs in self.earned.items():
+            if agent not in config.agents:
+                found.append((f"earned.{agent}", unknown("agent", agent, config.agents, "in the config")))
+            for sev, standing in rungs.items():
+                ladder = ladders.get(sev)
+                if ladder is None:
+                    found.append((f"earned.{agent}.{sev.value}", f"boundaries.autonomy.{sev.value} is not a ladder"))
+                elif standing.level not in ladder.levels():
+                    levels = ", ".join(ladder.levels())
+                    found.append((f"earned.{agent}.{sev.value}", f"not a level of its ladder ({levels})"))
+        for i, e in enumerate(self.expect):
+            if e.autonomy is not None and e.autonomy.agent not in config.agents:
+                name = e.autonomy.agent
+                found.append((f"expect[{i}].autonomy.agent", unknown("agent", name, config.agents, "in the config")))
         for i, s in enumerate(self.steps):
             if s.person is not None and s.person not in config.people:
                 found.append((f"steps[{i}].person", unknown("person", s.person, config.people, "in the config")))

@@ -6,6 +6,7 @@ the kind of entry (`incident.timeline.Kind`) and its data stay with the code tha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from incident.approvals import Approval
@@ -495,3 +496,16 @@ def shadow_disagrees(actor: Actor, action: str, severity: str, enforced: str, sh
         "auto": f"let {actor} {action} alone",
     }.get(shadow, f"decided {action} {shadow}")
     return f"shadow policy would have {would} at {severity}: rule {rule} (enforced: {enforced})"
+
+
+def autonomy_fixed(earned: Mapping[str, Mapping[str, str]], starts: Mapping[str, str]) -> str:
+    """`autonomy fixed for this incident: agent:triage SEV2 full (earned); others at the start (SEV2 approval)`."""
+    start = ", ".join(f"{sev} {level}" for sev, level in sorted(starts.items()))
+    moved = [
+        f"agent:{agent} " + ", ".join(f"{sev} {lvl}" for sev, lvl in sorted(levels.items()) if lvl != starts[sev])
+        for agent, levels in sorted(earned.items())
+        if any(lvl != starts[sev] for sev, lvl in levels.items())
+    ]
+    if not moved:
+        return f"autonomy fixed for this incident: every agent at its ladders' start ({start})"
+    return f"autonomy fixed for this incident: {'; '.join(moved)} (earned); others at the start ({start})"

@@ -164,7 +164,9 @@ class IncidentPolicy(BaseModel):
                 on_recovery=svc.on_recovery,
             ),
             escalation=config.escalation_policies[svc.escalation],
-            boundaries=config.boundaries.model_copy(update={"shadow": None}),
+            boundaries=config.boundaries.model_copy(
+                update={"shadow": None, "owners": config.boundaries.owners or config.readiness.notify}
+            ),
             context=svc.context,
             providers=context_providers(config, service),
             action_params=config.action_params(service),

@@ -75,6 +75,8 @@ class Kind(StrEnum):
     REFUSED = "refused"
     UNDEFINED = "undefined"
     IMPERSONATION = "impersonation"
+    AUTONOMY = "autonomy"
+    """The agents' earned autonomy, fixed in the incident's policy as it opened (ladders only)."""
     SHADOW = "shadow"
     """The shadow policy decided a request otherwise than the enforced one (recorded, no effect)."""
     """A request whose actor the gateway did not vouch for: refused, changed nothing."""

@@ -17,14 +17,19 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from incident import record
     from incident.approvals import Refusal, refusal_memo
+    from incident.models import Severity
     from incident.record import AgentIncident, AgentStats
     from workflows import search_attributes as sa
+    from workflows.notice import tell
 
 AGENT_ID_PREFIX = record.AGENT_ID_PREFIX
 MAX_OPENINGS = 1_000
 """Openings remembered (within the window): a budget above this is counted as this."""
 MAX_KINDS = 20
 HISTORY_LIMIT = 1_000
+EARNED_AUTONOMY = "earned-autonomy"
+"""Patch id: an incident's autonomy ladders move the agent's level, and each move is told to the policy's owners.
+Before it, the record only counted."""
 
 
 def agent_workflow_id(task_queue: str, agent: str) -> str:
@@ -83,9 +88,19 @@ class AgentWorkflow:
         workflow.continue_as_new(self.record)
 
     @workflow.signal
-    def incident_done(self, inc: AgentIncident) -> None:
-        """A completed incident's requests of this agent: added to its record, once per incident."""
-        self.record.stats.add(inc)
+    async def incident_done(self, inc: AgentIncident) -> None:
+        """A completed incident's requests of this agent: added to its record, once per incident; on each
+        autonomy ladder it names, a promotion or demotion it earns is recorded and told to the owners."""
+        if not self.record.stats.add(inc) or not inc.ladders or not workflow.patched(EARNED_AUTONOMY):
+            return
+        for change in self.record.stats.climb(inc, self.record.agent):
+            if inc.owners:
+                await tell(inc.owners, change.text(), change.incident_id, "boundaries")
+
+    @workflow.query
+    def levels(self) -> dict[Severity, str]:
+        """The level reached on each laddered severity: what an incident opening now fixes for this agent."""
+        return self.record.stats.levels()
 
     @workflow.update
     def open(self, req: OpenRequest) -> OpenReply:

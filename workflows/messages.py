@@ -153,6 +153,13 @@ class ReloadRequest(ActorRequest):
 # ---- activities: what the workflows ask of them ------------------------------------------------------------------
 
 
+class AgentLevelsRequest(BaseModel):
+    """`agent_levels`: the level each agent's record has reached on each laddered severity, read when an incident
+    opens (an agent whose record cannot be read is left out: its ladders' start levels apply)."""
+
+    agents: list[str] = Field(max_length=1_000)
+
+
 class TargetsRequest(BaseModel):
     """`lookup_targets`: who the escalation targets (`user:NAME`, `schedule:NAME`) are at `at`."""
 

@@ -65,12 +65,23 @@ def recent(view: AgentView) -> Table:
     return t
 
 
+def changes(view: AgentView) -> Table:
+    """Its latest promotions and demotions on the autonomy ladders, newest first."""
+    t = Table(box=None, header_style="bold", title="autonomy changes", title_justify="left")
+    for col in ("WHEN", "SEVERITY", "FROM", "TO", "WHY"):
+        t.add_column(col, overflow="fold")
+    for c in reversed(view.stats.changes):
+        t.add_row(f"{c.at:%Y-%m-%d %H:%M} UTC", c.severity.value, c.from_level, c.to_level, escape(c.why))
+    return t
+
+
 def agents(
     name: Annotated[str | None, typer.Argument(help="One agent (default: every agent in the config).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """What each agent asked of past incidents and what became of it, per severity: ran alone, approved, denied,
-    refused; and which incidents were clean (resolved; nothing denied, refused or failed). A person's token.
+    refused; which incidents were clean (resolved; nothing denied, refused or failed); and its promotions and
+    demotions on the autonomy ladders (baton boundaries show --agent NAME: where it stands). A person's token.
 
     Examples: baton agents; baton agents triage --json
     """
@@ -93,5 +104,8 @@ def agents(
         out.print(per_action(view))
         out.print()
         out.print(recent(view))
+    if view.stats.changes:
+        out.print()
+        out.print(changes(view))
     else:
         out.print(f"agent:{escape(name)} has no completed incidents on record yet", highlight=False)

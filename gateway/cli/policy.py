@@ -13,7 +13,10 @@ from gateway import render
 from gateway.cli.common import JsonOpt, duration_opt, emit_json, err, fail, out, run
 from gateway.oncall import OnCallError, ical, print_views, views
 from incident.config import ConfigError, config_path, config_warnings, load_config
-from incident.models import Severity
+from incident.ladder import needs
+from incident.models import NAME, Severity
+from incident.policy import Boundaries
+from incident.record import AgentStats
 
 
 def oncall(
@@ -74,25 +77,65 @@ def config_check(
         out.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
 
 
+def standing(b: Boundaries, agent: str, stats: AgentStats) -> tuple[Boundaries, list[dict[str, object]]]:
+    """The policy with `agent`'s earned levels as an incident opening now would fix them, and per severity its
+    level and what it still needs for the next step (None: a constant)."""
+    ladders = b.ladders()
+    earned = b.with_earned({agent: {sev: ladder.in_force(stats.levels().get(sev)) for sev, ladder in ladders.items()}})
+    rows: list[dict[str, object]] = []
+    for sev in Severity:
+        ladder = ladders.get(sev)
+        rung = stats.ladder.get(sev)
+        rows.append(
+            {
+                "severity": sev.value,
+                "level": earned.level(sev, agent),
+                "ladder": ladder is not None,
+                "needs": needs(ladder, rung) if ladder else None,
+                "clean": rung.clean if ladder and rung and rung.level == earned.level(sev, agent) else 0,
+            }
+        )
+    return earned, rows
+
+
 def boundaries_show(
     severity: Annotated[Severity | None, typer.Option(help="Explain every rule at this severity.")] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            help="At the autonomy this agent has earned (its record, through the gateway), with what "
+            "it still needs for each next step.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The effective policy from the config: per action and severity, what an agent may do, and by which rule.
 
-    Examples: baton boundaries show; baton boundaries show --severity SEV1 --json
+    Examples: baton boundaries show; baton boundaries show --severity SEV1 --json; baton boundaries show --agent triage
     """
     try:
         config = load_config()
     except ConfigError as e:
         raise fail(str(e), 2) from None
-    rows = render.boundary_rows(config.boundaries, [severity] if severity else list(Severity))
+    b, ladder_rows = config.boundaries, None
+    if agent is not None:
+        if not NAME.match(agent) or agent not in config.agents:
+            known = ", ".join(sorted(config.agents)) or "none"
+            raise fail(f"{agent!r} is not an agent in the config (known: {known})", 2)
+        name = agent
+        view = run(lambda c: c.agent_record(name))
+        b, ladder_rows = standing(b, agent, view.stats)
+    rows = render.boundary_rows(b, [severity] if severity else list(Severity), agent or "agent")
     if as_json:
-        emit_json(rows)
-    elif severity:
+        emit_json({"agent": agent, "autonomy": ladder_rows, "rows": rows} if agent else rows)
+        return
+    if ladder_rows is not None:
+        out.print(render.ladder_table(ladder_rows))
+    if severity:
         out.print(render.boundaries_detail(rows, severity))
     else:
-        out.print(render.boundaries_matrix(config.boundaries))
+        out.print(render.boundaries_matrix(b, agent))
 
 
 def boundaries_report(

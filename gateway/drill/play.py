@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.attesting import Signer
@@ -24,9 +25,12 @@ from gateway.drill.results import TimelineLine
 from incident.attestation import Method
 from incident.judge import Seen, SentPage, StepResult
 from incident.keys import SigningKey
+from incident.ladder import Rung
 from incident.models import Alert, AlertAction, Severity
+from incident.record import AgentStats
 from incident.scenario import AlertEvent, Step, StepOutcome
 from incident.state import IncidentPolicy, IncidentState
+from workflows.agent import AgentRecord, AgentWorkflow, agent_workflow_id
 from workflows.messages import PageRequest
 
 SETTLE_TIMEOUT = 30.0
@@ -80,11 +84,31 @@ class Play:
         await self.settle()
 
     async def settle(self) -> None:
-        """Wait until every incident has finished what is due: no activity or workflow task in flight, and no
-        timer due by now that has not fired yet (the server fires it a moment after the clock passes it)."""
+        """Wait until every incident, and every agent's record, has finished what is due: no activity or workflow
+        task in flight, and no timer due by now that has not fired yet (the server fires it a moment after the
+        clock passes it)."""
         now = await self.env.get_current_time()
         for inc in self.opened.values():
             await _settle(self.env.client.get_workflow_handle(inc.workflow_id), now)
+        for agent in self.drill.config.agents:
+            handle = self.env.client.get_workflow_handle(agent_workflow_id(self.queue, agent))
+            try:
+                await _settle(handle, now)
+            except RPCError as e:
+                if e.status is not RPCStatusCode.NOT_FOUND:  # no record yet: nothing to wait for
+                    raise
+
+    async def seed(self) -> None:
+        """Give each agent the standing the scenario's `earned:` says it has when the drill starts."""
+        for agent, rungs in self.drill.scenario.earned.items():
+            ladder = {sev: Rung(level=s.level, clean=s.clean) for sev, s in rungs.items()}
+            await self.env.client.start_workflow(
+                AgentWorkflow.run,
+                AgentRecord(agent=agent, stats=AgentStats(ladder=ladder)),
+                id=agent_workflow_id(self.queue, agent),
+                task_queue=self.queue,
+            )
+        await self.settle()
 
     # -- acting --
 
@@ -203,7 +227,31 @@ class Play:
                         approval_id=getattr(req.page, "approval_id", None),
                     )
                 )
-        return Seen(state=state, origin=self.origin, pages=pages)
+        return Seen(state=state, origin=self.origin, pages=pages, autonomy=await self._autonomy(inc))
+
+    async def _autonomy(self, inc: _Incident | None) -> dict[str, dict[str, dict[str, str]]]:
+        """Each configured agent's level per laddered severity: on its record, and as `inc` fixed it."""
+        b = self.drill.config.boundaries
+        ladders = b.ladders()
+        if not ladders:
+            return {}
+        record: dict[str, dict[str, str]] = {}
+        for agent in self.drill.config.agents:
+            handle = self.env.client.get_workflow_handle(agent_workflow_id(self.queue, agent))
+            try:
+                levels = await handle.query(AgentWorkflow.levels)
+            except RPCError:
+                levels = {}
+            record[agent] = {sev.value: ladder.in_force(levels.get(sev)) for sev, ladder in ladders.items()}
+        fixed: dict[str, dict[str, str]] = {}
+        if inc is not None:
+            policy = await self.incidents.policy(inc.workflow_id)
+            if policy.boundaries.earned is not None:
+                fixed = {
+                    agent: {sev.value: policy.boundaries.level(sev, agent) for sev in ladders}
+                    for agent in self.drill.config.agents
+                }
+        return {"record": record, "incident": fixed}
 
     async def _state(self, wid: str) -> IncidentState | None:
         try:

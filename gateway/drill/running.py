@@ -60,6 +60,7 @@ async def _run(env: WorkflowEnvironment, drill: Drill, http: httpx.AsyncClient) 
     )
     try:
         async with worker:
+            await play.seed()
             for n, (when, item, where) in enumerate(sc.events()):
                 await play.advance_to(when)
                 if isinstance(item, AlertEvent):

@@ -57,7 +57,7 @@ def config_boundaries(b: Boundaries, me: Actor) -> dict[str, Any]:
     return {
         "agent": str(me),
         "approval_timeout": format_duration(b.approval_timeout),
-        "autonomy": {sev.value: b.autonomy.get(sev, "full") for sev in Severity},
+        "autonomy": {sev.value: b.level(sev, me.name) for sev in Severity},
         "actions": actions,
     }
 
@@ -222,7 +222,7 @@ class AgentTools:
                 "incident_id": st.incident_id,
                 "severity": st.severity.value,
                 "decided_at": at.value,
-                "autonomy": b.autonomy.get(at, "full"),
+                "autonomy": b.level(at, me.name),
                 "approval_timeout": format_duration(b.approval_timeout),
                 "actions": rows,
             }

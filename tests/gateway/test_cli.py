@@ -85,14 +85,17 @@ class Cli:
 
 
 @pytest.fixture
-async def stack(dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path) -> AsyncIterator[tuple[Cli, Harness]]:
+async def stack(
+    dev_env: WorkflowEnvironment, sink: Sink, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[Cli, Harness]]:
     """A worker and the gateway on a loopback port; the CLI reaches incidents only through the gateway: its
-    environment has neither Temporal's address nor the gateway's key."""
+    environment has neither Temporal's address nor the gateway's key. Parametrized (indirect): config to add."""
     config_file = tmp_path / "baton.yaml"
     with_code = BASE_CONFIG.replace("alice: {name: Alice,", f"alice: {{name: Alice, totp: {SECRET},")
-    config_file.write_text(with_code.replace("SINK", sink.url) + AGENTS)
+    extra = AGENTS + getattr(request, "param", "")
+    config_file.write_text(with_code.replace("SINK", sink.url) + extra)
     async with httpx.AsyncClient() as http:
-        h = await harness(dev_env, make_config(sink.url, extra=AGENTS, base=with_code), http)
+        h = await harness(dev_env, make_config(sink.url, extra=extra, base=with_code), http)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "BATON_"))} | {
             "BATON_CONFIG": str(config_file),
             "COLUMNS": "200",
@@ -371,3 +374,65 @@ async def test_baton_agents_shows_an_agents_record_once_its_incident_completes(s
     unknown = await baton("agents", "nobody")
     assert unknown.code == 1 and "no agent 'nobody' in the config" in unknown.err
     assert (await baton("agents", "Not A Name")).code == 2
+
+
+LADDER = """
+boundaries:
+  autonomy:
+    SEV3: full
+    SEV2: {start: approval, full_after: {clean: 20, at: SEV3}}
+    SEV1: approval
+    SEV0: read_only
+"""
+
+
+@pytest.mark.parametrize("stack", [LADDER], indirect=True)
+async def test_boundaries_show_agent_says_the_level_in_force_and_what_is_still_needed(
+    stack: tuple[Cli, Harness],
+) -> None:
+    from datetime import UTC, datetime
+
+    from incident.record import AgentIncident, Counts, Tally
+    from workflows.agent import AgentRecord, AgentWorkflow, agent_workflow_id
+
+    baton, h = stack
+    ladders = IncidentPolicy.snapshot(h.config, "checkout").boundaries.ladders()
+    rows = [Tally(actor="agent:triage", severity="SEV3", action="note", counts=Counts(asked=1, alone=1))]
+    wid = agent_workflow_id(h.task_queue, "triage")
+    for n in range(12):
+        inc = AgentIncident(
+            agent="triage",
+            incident_id=f"INC-{n:06d}",
+            severity="SEV3",
+            resolved=True,
+            completed_at=datetime.now(UTC),
+            rows=rows,
+            ladders=ladders,
+        )
+        await h.client.start_workflow(
+            AgentWorkflow.run,
+            AgentRecord(agent="triage"),
+            id=wid,
+            task_queue=h.task_queue,
+            start_signal="incident_done",
+            start_signal_args=[inc],
+        )
+
+    async def shown() -> Run:
+        return await baton("boundaries", "show", "--agent", "triage", "--json")
+
+    found = await until(shown, lambda r: r.code == 0 and r.json["autonomy"][2]["clean"] == 12)
+    sev2 = next(r for r in found.json["autonomy"] if r["severity"] == "SEV2")
+    assert sev2 == {
+        "severity": "SEV2",
+        "level": "approval",
+        "ladder": True,
+        "needs": "12 of 20 clean SEV3 incidents to full",
+        "clean": 12,
+    }
+    assert {r["level"] for r in found.json["autonomy"] if not r["ladder"]} == {"full", "approval", "read_only"}
+    table = await baton("boundaries", "show", "--agent", "triage")
+    assert table.code == 0 and "12 of 20 clean SEV3 incidents to full" in table.out, table.out
+    assert "SEV2 (approval*)" in table.out and "earned on a ladder" in table.out
+    unknown = await baton("boundaries", "show", "--agent", "nobody")
+    assert unknown.code == 2 and "'nobody' is not an agent in the config (known: triage)" in unknown.err

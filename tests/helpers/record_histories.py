@@ -572,6 +572,46 @@ async def record_severities() -> str:
         return await record(severities, make_config(url, base=text))
 
 
+LADDER = """
+  autonomy:
+    SEV3: full
+    SEV2: {start: approval, full_after: {clean: 1, at: SEV2}}
+  owners: [user:bob]
+"""
+
+
+async def earned_autonomy(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+    """An autonomy ladder: the agents' levels read beside the first page and fixed in the policy, a request
+    decided at the ladder's start, and the ladders told to the agent's record when the incident completes."""
+    await h.incidents.ingest(alert("ladder"), policy, "replay")
+    wid = workflow_id_for("replay", "ladder")
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    await until(lambda: h.client.get_workflow_handle(wid).query(IncidentWorkflow.policy), _earned, timeout=30)
+    triage = Actor.agent("triage")
+    await h.incidents.request(wid, triage, "restart_pods", "stuck pods")  # approval: SEV2 at its start
+    await h.incidents.note(wid, triage, "error rate falling")
+    await h.incidents.resolve(wid, Actor.human("alice"), "recovered")
+    return wid
+
+
+def _earned(policy: IncidentPolicy) -> bool:
+    return policy.boundaries.earned is not None
+
+
+async def record_earned_autonomy() -> str:
+    """`earned_autonomy` with triage configured (levels are read for the config's agents)."""
+    with loopback_http(lambda req: (200, {}, b"{}")) as url:
+        bounds = ACTIONS.replace("services:", LADDER.lstrip("\n") + "services:", 1)
+        agents = "agents:\n  triage: {token: triage-token-0123456789abcdef}\n"
+        text = (
+            BASE_CONFIG.split("services:")[0]
+            + agents
+            + bounds
+            + "integrations:\n  events: {token: env:TEST_INTAKE_TOKEN}\n"
+        )
+        return await record(earned_autonomy, make_config(url, base=text))
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
@@ -589,6 +629,7 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_shadow_record": record_shadow_record,
     "incident_severities": record_severities,
     "incident_baseline": partial(record, full_lifecycle),
+    "incident_earned_autonomy": record_earned_autonomy,
 }
 """`incident_baseline` is `full_lifecycle` again, run since the baseline version (one marker for every change made
 before it), the local first attempt and the kept deadline timer: it replays as the code now runs a new incident."""

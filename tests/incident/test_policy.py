@@ -140,16 +140,16 @@ def test_boundaries_show_explains_the_example_policy() -> None:
     baton = str(Path(sys.executable).parent / "baton")
     env = os.environ | {"BATON_CONFIG": str(Path(__file__).parents[2] / "baton.example.yaml"), "COLUMNS": "160"}
     matrix = subprocess.run([baton, "boundaries", "show"], env=env, capture_output=True, text=True, timeout=60)
-    assert matrix.returncode == 0 and "SEV0 (read_only)" in matrix.stdout and "postmortem_conclusions" in matrix.stdout
+    assert matrix.returncode == 0 and "SEV0 (read_only" in matrix.stdout and "postmortem_conclusions" in matrix.stdout
     rows = json.loads(
         subprocess.run(
-            [baton, "boundaries", "show", "--severity", "SEV1", "--json"], env=env, capture_output=True, timeout=60
+            [baton, "boundaries", "show", "--severity", "SEV2", "--json"], env=env, capture_output=True, timeout=60
         ).stdout
     )
     rollback = next(r for r in rows if r["action"] == "rollback" and r["actor"] == "agent")
     assert rollback == {
         "action": "rollback",
-        "severity": "SEV1",
+        "severity": "SEV2",
         "actor": "agent",
         "verdict": "approval",
         "rule": "boundaries.agent.approval",

@@ -20,6 +20,7 @@ WORKFLOW_IDS = {
     "incident_shadow_record": "incident:replay:shadow",
     "incident_severities": "incident:replay:severities",
     "incident_baseline": "incident:replay:replay",
+    "incident_earned_autonomy": "incident:replay:ladder",
 }
 """The workflow id a history ran under, where it matters: a proof is bound to its incident's workflow id, so a
 history with proofs replays as that workflow (else every proof in it would be refused, and the replay diverge)."""

@@ -11,6 +11,7 @@ carry out requests, each holding the `IncidentRun` they share.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +24,17 @@ with workflow.unsafe.imports_passed_through():
     from incident import lifecycle
     from incident import sentences as say
     from incident.ids import incident_id_from_int
-    from incident.models import Actor, ActorKind, Alert, AlertAction, IncidentResult, Status, TimelineEntry, UpdateReply
+    from incident.models import (
+        Actor,
+        ActorKind,
+        Alert,
+        AlertAction,
+        IncidentResult,
+        Severity,
+        Status,
+        TimelineEntry,
+        UpdateReply,
+    )
     from incident.policy import INTERNAL_UPDATE
     from incident.postmortem import draft
     from incident.record import AgentIncident, rows_for
@@ -48,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         ActionReply,
         ActionRequest,
         ActorRequest,
+        AgentLevelsRequest,
         DecisionRequest,
         NoteRequest,
         ReloadRequest,
@@ -76,6 +88,11 @@ AGENT_RECORD = "agent-record"
 """Patch id: a completed incident tells each agent's own workflow what it asked and what became of it (an
 activity per agent, after the channel closes). Before it, nothing was told."""
 RECORD_TIMEOUT = timedelta(seconds=30)
+EARNED_AUTONOMY = "earned-autonomy"
+"""Patch id: an incident whose boundaries have autonomy ladders reads the level each agent has earned as it opens
+(beside the first page, never before it) and fixes it in its policy; until then agents are decided at each
+ladder's start. Before it, ladders did not exist."""
+LEVELS_TIMEOUT = timedelta(seconds=10)
 CARRY_BYTES = 1_000_000
 """The encoded input a run continues as new with, at most (Temporal refuses one over 2 MB)."""
 
@@ -121,6 +138,9 @@ class IncidentWorkflow:
         """Helpers with deadlines of their own (who leads, updates due, the channel): each says when it must act
         next (`deadline`) and acts on what has come (`step`)."""
         run.hold(lambda: self._context.late_pending > 0 or self._context.late_ready)
+        self._levels: asyncio.Future[None] | None = None
+        """Reading the agents' earned autonomy (`EARNED_AUTONOMY`): the run does not continue as new meanwhile."""
+        run.hold(lambda: self._levels is not None and not self._levels.done())
         for alert in inp.carry_alerts:
             self._on_alert(alert)
 
@@ -134,6 +154,9 @@ class IncidentWorkflow:
         self._sized = self._run.patched(CONTINUE_ON_SIZE)
         one_timer = self._run.patched(ONE_DEADLINE_TIMER)
         self._publish()
+        bounds = run.policy.boundaries
+        if bounds.ladders() and bounds.earned is None and self._run.patched(EARNED_AUTONOMY):
+            self._levels = asyncio.ensure_future(self._read_levels())
         while st.open:
             if run.notices:
                 await self._paging.send_notices()
@@ -242,6 +265,43 @@ class IncidentWorkflow:
         outcome.postmortem = draft(st, run.policy.service)  # `baton postmortem` drafts it for a continued run
         return outcome
 
+    async def _read_levels(self) -> None:
+        """Fix each configured agent's earned autonomy in this incident's policy: what its record says now, read
+        once; an agent whose record cannot be read (or has none) stays at each ladder's start, the strictest."""
+        run = self._run
+        agents = sorted(run.policy.budgets.agents) if run.policy.budgets else []
+        try:
+            found: dict[str, dict[Severity, str]] = await workflow.execute_activity(
+                "agent_levels",
+                AgentLevelsRequest(agents=agents),
+                result_type=dict[str, dict[Severity, str]],
+                start_to_close_timeout=LEVELS_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=2),
+                summary="the agents' earned autonomy",
+            )
+        except ActivityError:
+            found = {}
+        bounds = run.policy.boundaries
+        ladders = bounds.ladders()
+        earned = {
+            agent: {sev: ladder.in_force(found.get(agent, {}).get(sev)) for sev, ladder in ladders.items()}
+            for agent in agents
+        }
+        fixed: dict[str, object] = {"boundaries": bounds.with_earned(earned)}
+        if (shadow := run.policy.shadow) is not None and shadow.ladders():  # the shadow's ladders, the same records
+            shadowed = {
+                agent: {sev: ladder.in_force(found.get(agent, {}).get(sev)) for sev, ladder in shadow.ladders().items()}
+                for agent in agents
+            }
+            fixed["shadow"] = shadow.with_earned(shadowed)
+        run.policy = run.policy.model_copy(update=fixed)
+        if run.state is not None:
+            starts = {sev.value: ladder.start for sev, ladder in ladders.items()}
+            shown = {agent: {sev.value: lvl for sev, lvl in levels.items()} for agent, levels in earned.items()}
+            data = {"earned": shown}
+            run.record(Actor.system(), Kind.AUTONOMY, say.autonomy_fixed(shown, starts), data)
+        run.show()
+
     async def _tell_agents(self) -> None:
         """Tell each agent that asked anything of this incident (or opened it) what became of it, for its record.
         A record that cannot be told is a gap in it, not a reason to hold the incident open."""
@@ -256,6 +316,8 @@ class IncidentWorkflow:
                 opened_by_agent=st.opened_by == actor,
                 completed_at=workflow.now(),
                 rows=rows_for(st.agent_tally, actor),
+                ladders=self._run.policy.boundaries.ladders(),
+                owners=self._run.policy.boundaries.owners,
             )
             with contextlib.suppress(ActivityError):
                 await workflow.execute_activity(
@@ -488,8 +550,12 @@ class IncidentWorkflow:
             return self._refusals.refuse(
                 req.actor, "reload", "only humans change a running incident's policy", "ask a responder to reload"
             )
-        t = lifecycle.reload(st, run.policy, req.policy, req.actor, workflow.now())
-        run.policy = req.policy
+        policy = req.policy
+        if policy.boundaries.earned is None and run.policy.boundaries.earned is not None:
+            kept = policy.boundaries.with_earned(run.policy.boundaries.earned)  # what this incident fixed stays
+            policy = policy.model_copy(update={"boundaries": kept})
+        t = lifecycle.reload(st, run.policy, policy, req.actor, workflow.now())
+        run.policy = policy
         return UpdateReply(ok=True, message=run.apply(t), status=st.status)
 
     @reload.validator
