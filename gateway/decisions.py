@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -91,6 +92,10 @@ def _keyword(fields: Any, name: str) -> str | None:
     return value[0] if isinstance(value, list) and value else value if isinstance(value, str) else None
 
 
+AGENT_LEVELS = "agent_levels"
+"""The activity an incident with autonomy ladders reads its agents' earned levels by, as it opens."""
+
+
 def recorded(history: WorkflowHistory) -> Recorded:
     """Every decided request in one run's history, in the order they were accepted. Raises ValueError when the
     history is not an incident's."""
@@ -107,8 +112,20 @@ def recorded(history: WorkflowHistory) -> Recorded:
     severity = _keyword(fields, sa.INCIDENT_SEVERITY.name) or (inp.state.severity.value if inp.state else "SEV2")
     out = Recorded(history.workflow_id, history.run_id, incident_id, [inp.policy], [])
     pending: dict[str, tuple[int, str, dict[str, Any], str]] = {}
+    levels: dict[int, list[str]] = {}
+    """Scheduled `agent_levels` activities (event id -> the agents asked about): their answer fixes earned autonomy."""
     for ev in events:
-        if ev.HasField("upsert_workflow_search_attributes_event_attributes"):
+        if ev.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = ev.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name == AGENT_LEVELS:
+                asked = (_decode(scheduled.input) or [{}])[0]
+                levels[ev.event_id] = list(asked.get("agents", [])) if isinstance(asked, dict) else []
+        elif ev.HasField("activity_task_completed_event_attributes"):
+            completed = ev.activity_task_completed_event_attributes
+            if (agents := levels.pop(completed.scheduled_event_id, None)) is not None:
+                answer = TypeAdapter(dict[str, dict[Severity, str]]).validate_python(_decode(completed.result)[0])
+                out.policies.append(out.policies[-1].with_levels(agents, answer))
+        elif ev.HasField("upsert_workflow_search_attributes_event_attributes"):
             upserted = ev.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
             severity = _keyword(upserted, sa.INCIDENT_SEVERITY.name) or severity
         elif ev.HasField("workflow_execution_update_accepted_event_attributes"):

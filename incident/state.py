@@ -176,6 +176,25 @@ class IncidentPolicy(BaseModel):
             shadow=config.boundaries.shadow,
         )
 
+    def with_levels(self, agents: list[str], found: dict[str, dict[Severity, str]]) -> IncidentPolicy:
+        """This policy with each agent's earned autonomy fixed from what its record said (`found`; an agent or
+        a severity missing there stays at its ladder's start), for the boundaries and their shadow alike. The
+        incident calls it once, as it opens; `baton audit` calls it on the same answer, read from the history."""
+
+        def fixed(bounds: Boundaries) -> Boundaries:
+            ladders = bounds.ladders()
+            return bounds.with_earned(
+                {
+                    agent: {sev: ladder.in_force(found.get(agent, {}).get(sev)) for sev, ladder in ladders.items()}
+                    for agent in agents
+                }
+            )
+
+        update: dict[str, object] = {"boundaries": fixed(self.boundaries)}
+        if self.shadow is not None and self.shadow.ladders():
+            update["shadow"] = fixed(self.shadow)
+        return self.model_copy(update=update)
+
 
 def context_providers(config: Config, service: str) -> list[str]:
     """Which context providers a service has configured: baton's own change log always."""

@@ -13,7 +13,8 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 
 from gateway.audit import audit_histories
-from incident.models import IncidentResult
+from gateway.decisions import recorded
+from incident.models import IncidentResult, Severity
 from incident.state import IncidentInput
 from tests.workflows.test_replay import HISTORIES, WORKFLOW_IDS
 from workflows.incident import IncidentWorkflow
@@ -100,3 +101,16 @@ async def test_a_decision_that_is_not_its_snapshots_is_a_mismatch(
     (run,) = await audit_histories([history(SEVERITIES, tampered(SEVERITIES, find, change))])
     assert run.replay_problem is None and not run.ok
     assert [c.problem for c in run.mismatches] == [problem]
+
+
+EARNED = next(p for p in HISTORIES if p.stem == "incident_earned_autonomy")
+
+
+def test_the_levels_an_incident_fixed_as_it_opened_are_the_policy_its_later_requests_are_checked_against() -> None:
+    """An incident with autonomy ladders reads its agents' levels beside the first page: what the history's
+    `agent_levels` answer says is in force from there on, for audit and what-if alike."""
+    rec = recorded(history(EARNED)[1])
+    assert len(rec.policies) == 2 and rec.policies[0].boundaries.earned is None
+    assert rec.policies[1].boundaries.earned == {"triage": {Severity.SEV2: "approval"}}
+    asked = next(a for a in rec.asked if a.action == "restart_pods")
+    assert asked.policy == 1 and asked.verdict == "approval"

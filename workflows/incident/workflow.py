@@ -281,20 +281,10 @@ class IncidentWorkflow:
             )
         except ActivityError:
             found = {}
+        run.policy = run.policy.with_levels(agents, found)
         bounds = run.policy.boundaries
         ladders = bounds.ladders()
-        earned = {
-            agent: {sev: ladder.in_force(found.get(agent, {}).get(sev)) for sev, ladder in ladders.items()}
-            for agent in agents
-        }
-        fixed: dict[str, object] = {"boundaries": bounds.with_earned(earned)}
-        if (shadow := run.policy.shadow) is not None and shadow.ladders():  # the shadow's ladders, the same records
-            shadowed = {
-                agent: {sev: ladder.in_force(found.get(agent, {}).get(sev)) for sev, ladder in shadow.ladders().items()}
-                for agent in agents
-            }
-            fixed["shadow"] = shadow.with_earned(shadowed)
-        run.policy = run.policy.model_copy(update=fixed)
+        earned = bounds.earned or {}
         if run.state is not None:
             starts = {sev.value: ladder.start for sev, ladder in ladders.items()}
             shown = {agent: {sev.value: lvl for sev, lvl in levels.items()} for agent, levels in earned.items()}
