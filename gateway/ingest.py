@@ -102,9 +102,11 @@ async def start_eagerly(
             static_summary=f"{first.service} · {first.severity.value} · {first.summary}"[:200],
             rpc_timeout=RPC_TIMEOUT,
         )
-        if started(handle) is not False:
+        if started(handle):
             alert_delivered(alerts, True, taken=True)
             return True
+        # Running already (or a server that does not say): the input was not taken, so the alerts go by signal;
+        # a server that does not say may then count them twice, never lose them.
         if await signal_open(client, workflow_id, alerts):
             alert_delivered(alerts, False, taken=True)
             return True
