@@ -495,3 +495,17 @@ def shadow_disagrees(actor: Actor, action: str, severity: str, enforced: str, sh
         "auto": f"let {actor} {action} alone",
     }.get(shadow, f"decided {action} {shadow}")
     return f"shadow policy would have {would} at {severity}: rule {rule} (enforced: {enforced})"
+
+
+def maintenance_held(window_id: str, target: str, by: str, until: str, message: str) -> str:
+    why = f": {message}" if message else ""
+    return f"maintenance window {window_id} ({target}) opened by {by}{why}; escalation and notices held until {until}"
+
+
+def maintenance_ended(window_id: str, target: str, by: str, resumes: bool) -> str:
+    then = "; not acknowledged, so escalation resumes now" if resumes else ""
+    return f"maintenance window {window_id} ({target}) ended ({by}){then}"
+
+
+def maintenance_reopened(window_id: str, target: str) -> str:
+    return f"maintenance window {window_id} ({target}) ended; alerts it held still fire, so they page as usual"

@@ -157,6 +157,8 @@ class Deliveries:
         st = self.run.require()
         if st.status is Status.RESOLVED:
             return "the incident was resolved"
+        if st.maintenance is not None:
+            return f"held by maintenance window {st.maintenance.window_id}"
         if d.until is not None:
             return d.until()
         if st.status is Status.ACKNOWLEDGED:

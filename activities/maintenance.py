@@ -1,0 +1,69 @@
+"""A maintenance window's effects on incidents: hold the open incidents of its service when it starts (a signal
+each), tell them when it ends, and open an incident for each suppressed alert still firing at its end, through the
+one signal-with-start every alert takes (`gateway.ingest.send_alerts`, handed in by the worker)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.forwarding import SendAlerts
+from incident.config import Config
+from incident.maintenance import MAX_TOUCHED, HoldRequest, ReleaseRequest, ReopenRequest
+from incident.state import IncidentPolicy
+
+SIGNAL = "maintenance"
+"""IncidentWorkflow's signal, by name (activities import no workflow)."""
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class MaintenanceActivities:
+    def __init__(self, config: Config, client: Client, task_queue: str, send_alerts: SendAlerts):
+        self.config = config
+        self.client = client
+        self.task_queue = task_queue
+        self.send_alerts = send_alerts
+
+    async def _signal(self, wid: str, req: HoldRequest | ReleaseRequest) -> bool:
+        try:
+            await self.client.get_workflow_handle(wid).signal(SIGNAL, req.notice)
+        except RPCError as e:
+            if e.status is RPCStatusCode.NOT_FOUND:
+                return False  # resolved meanwhile: nothing to hold or release
+            raise
+        return True
+
+    @activity.defn(name="maintenance_hold")
+    async def hold(self, req: HoldRequest) -> list[str]:
+        """Tell every open incident of the service that the window holds it; the workflow ids told."""
+        query = (
+            f'IncidentService = "{_quote(req.service)}" AND ExecutionStatus = "Running" AND IncidentId IS NOT NULL '
+            f'AND TaskQueue = "{_quote(self.task_queue)}"'
+        )
+        wids = [wf.id async for wf in self.client.list_workflows(query, limit=MAX_TOUCHED)]
+        told = await asyncio.gather(*(self._signal(wid, req) for wid in wids))
+        return [wid for wid, ok in zip(wids, told, strict=True) if ok]
+
+    @activity.defn(name="maintenance_release")
+    async def release(self, req: ReleaseRequest) -> int:
+        """Tell each incident the window held that it ended; how many were still there to tell."""
+        return sum(await asyncio.gather(*(self._signal(wid, req) for wid in req.workflow_ids)))
+
+    @activity.defn(name="maintenance_reopen")
+    async def reopen(self, req: ReopenRequest) -> bool:
+        """Open (or join) the incident for alerts still firing at the window's end, by the config's policy now; a
+        service the config no longer has takes the default service, so nothing that still fires is lost."""
+        alerts = [
+            a if a.service in self.config.services else a.model_copy(update={"service": self.config.default_service})
+            for a in req.alerts
+        ]
+        if not alerts:
+            return False
+        policy = IncidentPolicy.snapshot(self.config, alerts[0].service)
+        return await self.send_alerts(self.client, self.task_queue, req.workflow_id, alerts, policy)

@@ -1,0 +1,192 @@
+"""Maintenance windows over Temporal: start one (a workflow per window), end it early, read one or all, and hand it
+the alerts it suppresses. `OpenWindows` is what the intake reads per alert: the running windows' matchers, from the
+workflows' memo, cached in the process and refreshed in the background, so an alert waits for no extra call when no
+window matches it. Errors become the façade's own: NotFound, Unavailable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from datetime import datetime
+
+import structlog
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from gateway.client import RPC_TIMEOUT, UPDATE_TIMEOUT, NotFound, Unavailable, patiently, temporal_errors
+from gateway.temporal import TASK_QUEUE
+from incident.ids import incident_id_from_int
+from incident.maintenance import Matcher, Spec, Window, WindowView
+from incident.models import Actor, Alert
+from workflows.maintenance import EndRequest, MaintenanceWorkflow, SuppressRequest, maintenance_id
+
+log = structlog.get_logger("baton.maintenance")
+REFRESH = 2.0
+"""Seconds an intake's list of open windows is used before it is read again (in the background): a window started
+through another gateway applies here within about this long; one started through this one at once."""
+LISTED = 200
+"""Windows listed at most (running, then the most recent ended)."""
+
+
+def new_window_id() -> str:
+    return "MW-" + incident_id_from_int(secrets.randbits(30)).removeprefix("INC-")
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class Windows:
+    def __init__(self, client: Client, task_queue: str = TASK_QUEUE, cache: OpenWindows | None = None):
+        self.client = client
+        self.task_queue = task_queue
+        self.cache = cache
+
+    def _handle(self, window_id: str):  # type: ignore[no-untyped-def]
+        return self.client.get_workflow_handle_for(MaintenanceWorkflow.run, maintenance_id(self.task_queue, window_id))
+
+    async def start(
+        self, matcher: Matcher, starts_at: datetime, ends_at: datetime, message: str, actor: Actor
+    ) -> WindowView:
+        """Start the window's workflow: durable when this returns (its timers run from then on)."""
+        spec = Spec(
+            id=new_window_id(),
+            matcher=matcher,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            message=message,
+            opened_by=str(actor),
+        )
+        window = Window(spec=spec)
+        with temporal_errors():
+            await self.client.start_workflow(
+                MaintenanceWorkflow.run,
+                window,
+                id=maintenance_id(self.task_queue, spec.id),
+                task_queue=self.task_queue,
+                memo={"matcher": matcher.model_dump(mode="json")},
+                static_summary=f"maintenance {spec.id}: {matcher.describe()}"[:200],
+                rpc_timeout=RPC_TIMEOUT,
+            )
+        if self.cache is not None:
+            self.cache.add(spec.id, matcher)
+        return WindowView.of(window)
+
+    async def end(self, window_id: str, actor: Actor) -> WindowView:
+        """End it now. NotFound when there is no such window; an ended one answers as it is."""
+        handle = self._handle(window_id)
+        try:
+            with temporal_errors(not_found=f"no maintenance window {window_id}"):
+                view: WindowView = await handle.execute_update(
+                    MaintenanceWorkflow.end, EndRequest(actor=str(actor)), rpc_timeout=UPDATE_TIMEOUT
+                )
+        except NotFound:  # no such window, or one that ended already (an update finds no running workflow)
+            return await self.get(window_id)
+        if self.cache is not None:
+            self.cache.drop(window_id)
+        return view
+
+    async def get(self, window_id: str) -> WindowView:
+        handle = self._handle(window_id)
+        with temporal_errors(not_found=f"no maintenance window {window_id}"):
+            desc = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+            if desc.status is WorkflowExecutionStatus.RUNNING:
+                return await handle.query(MaintenanceWorkflow.view, rpc_timeout=RPC_TIMEOUT)
+            if desc.status is WorkflowExecutionStatus.COMPLETED:
+                return await handle.result(rpc_timeout=RPC_TIMEOUT)
+        raise NotFound(f"maintenance window {window_id} did not finish ({desc.status.name.lower() if desc.status else '?'})")
+
+    async def list(self) -> list[WindowView]:
+        """The running windows, then the most recent ended ones."""
+        query = f'WorkflowType = "MaintenanceWorkflow" AND TaskQueue = "{_quote(self.task_queue)}"'
+
+        async def listed() -> list[str]:
+            return [
+                wf.id.rsplit(":", 1)[-1]
+                async for wf in self.client.list_workflows(query, limit=LISTED, rpc_timeout=RPC_TIMEOUT)
+            ]
+
+        with temporal_errors():
+            ids = await patiently(listed, "Temporal's list of maintenance windows")
+        views: list[WindowView] = []
+        for got in await asyncio.gather(*(self.get(i) for i in ids), return_exceptions=True):
+            if isinstance(got, WindowView):
+                views.append(got)
+        order = {"open": 0, "scheduled": 1, "ended": 2}
+        return sorted(views, key=lambda v: (order[v.status], -v.starts_at.timestamp()))
+
+    async def suppress(self, window_id: str, workflow_id: str, alerts: list[Alert]) -> bool:
+        """Hand the window alerts it matches: True once it recorded them (durable), False when it is not open (the
+        caller sends them as usual). Unavailable when it cannot be told."""
+        handle = self._handle(window_id)
+        try:
+            with temporal_errors(not_found="gone"):
+                took: bool = await handle.execute_update(
+                    MaintenanceWorkflow.suppress,
+                    SuppressRequest(workflow_id=workflow_id, alerts=alerts),
+                    rpc_timeout=UPDATE_TIMEOUT,
+                )
+        except NotFound:  # the window closed between the listing and the update: it is not open
+            took = False
+        if not took and self.cache is not None:
+            self.cache.drop(window_id)
+        return took
+
+
+class OpenWindows:
+    """The running windows' matchers, for the intake: `matching` never waits on Temporal once loaded."""
+
+    def __init__(self, client: Client, task_queue: str = TASK_QUEUE, refresh: float = REFRESH):
+        self.client = client
+        self.task_queue = task_queue
+        self.every = refresh
+        self._windows: dict[str, Matcher] = {}
+        self._read_at: float | None = None
+        self._reading: asyncio.Task[None] | None = None
+
+    def add(self, window_id: str, matcher: Matcher) -> None:
+        self._windows[window_id] = matcher
+
+    def drop(self, window_id: str) -> None:
+        self._windows.pop(window_id, None)
+
+    async def refresh(self) -> None:
+        query = (
+            f'WorkflowType = "MaintenanceWorkflow" AND ExecutionStatus = "Running" '
+            f'AND TaskQueue = "{_quote(self.task_queue)}"'
+        )
+        found: dict[str, Matcher] = {}
+        async for wf in self.client.list_workflows(query, limit=LISTED, rpc_timeout=RPC_TIMEOUT):
+            window_id = wf.id.rsplit(":", 1)[-1]
+            if (known := self._windows.get(window_id)) is not None:
+                found[window_id] = known
+                continue
+            with contextlib.suppress(Exception):  # a memo that does not read is no window this intake applies
+                found[window_id] = Matcher.model_validate((await wf.memo()).get("matcher"))
+        self._windows = found
+        self._read_at = asyncio.get_running_loop().time()
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as e:  # the last list read stays in use; alerts themselves report Temporal's state
+            log.warning("maintenance windows not read", error=f"{type(e).__name__}: {str(e)[:200]}")
+        finally:
+            self._reading = None
+
+    async def windows(self) -> dict[str, Matcher]:
+        """The windows as last read; read first when never read (once per process), else again in the background
+        when older than `every`."""
+        loop = asyncio.get_running_loop()
+        if self._read_at is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.refresh(), RPC_TIMEOUT.total_seconds())
+            self._read_at = self._read_at or loop.time()
+        elif loop.time() - self._read_at > self.every and self._reading is None:
+            self._reading = asyncio.create_task(self._refresh_quietly())
+        return self._windows
+
+    async def matching(self, alert: Alert) -> str | None:
+        """The window that takes `alert`, if any (the first by id)."""
+        windows = await self.windows()
+        return next((wid for wid, m in sorted(windows.items()) if m.matches(alert)), None)
