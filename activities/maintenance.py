@@ -66,4 +66,7 @@ class MaintenanceActivities:
         if not alerts:
             return False
         policy = IncidentPolicy.snapshot(self.config, alerts[0].service)
-        return await self.send_alerts(self.client, self.task_queue, req.workflow_id, alerts, policy)
+        sent = await self.send_alerts(self.client, self.task_queue, req.workflow_id, alerts, policy)
+        if sent and req.notice is not None:
+            await self.client.get_workflow_handle(req.workflow_id).signal(SIGNAL, req.notice)
+        return sent

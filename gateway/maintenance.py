@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from gateway.client import RPC_TIMEOUT, UPDATE_TIMEOUT, NotFound, Unavailable, patiently, temporal_errors
+from gateway.client import RPC_TIMEOUT, UPDATE_TIMEOUT, NotFound, patiently, temporal_errors
 from gateway.temporal import TASK_QUEUE
 from incident.ids import incident_id_from_int
 from incident.maintenance import Matcher, Spec, Window, WindowView
@@ -46,14 +46,21 @@ class Windows:
         return self.client.get_workflow_handle_for(MaintenanceWorkflow.run, maintenance_id(self.task_queue, window_id))
 
     async def start(
-        self, matcher: Matcher, starts_at: datetime, ends_at: datetime, message: str, actor: Actor
+        self,
+        matcher: Matcher,
+        duration: timedelta,
+        message: str,
+        actor: Actor,
+        starts_at: datetime | None = None,
+        starts_in: timedelta = timedelta(0),
     ) -> WindowView:
         """Start the window's workflow: durable when this returns (its timers run from then on)."""
         spec = Spec(
             id=new_window_id(),
             matcher=matcher,
+            duration=duration,
             starts_at=starts_at,
-            ends_at=ends_at,
+            starts_in=starts_in,
             message=message,
             opened_by=str(actor),
         )
@@ -70,7 +77,7 @@ class Windows:
             )
         if self.cache is not None:
             self.cache.add(spec.id, matcher)
-        return WindowView.of(window)
+        return await self.get(spec.id)
 
     async def end(self, window_id: str, actor: Actor) -> WindowView:
         """End it now. NotFound when there is no such window; an ended one answers as it is."""
@@ -94,7 +101,8 @@ class Windows:
                 return await handle.query(MaintenanceWorkflow.view, rpc_timeout=RPC_TIMEOUT)
             if desc.status is WorkflowExecutionStatus.COMPLETED:
                 return await handle.result(rpc_timeout=RPC_TIMEOUT)
-        raise NotFound(f"maintenance window {window_id} did not finish ({desc.status.name.lower() if desc.status else '?'})")
+        how = desc.status.name.lower() if desc.status else "closed"
+        raise NotFound(f"maintenance window {window_id} did not finish ({how})")
 
     async def list(self) -> list[WindowView]:
         """The running windows, then the most recent ended ones."""

@@ -93,14 +93,27 @@ def parse_matcher(target: str) -> Matcher:
 
 
 class Spec(BaseModel):
-    """A window as asked for: fixed once it starts (an early end is the only change)."""
+    """A window as asked for: fixed once it starts (an early end is the only change). Its times are the
+    workflow's own: `starts_at` when given, else `starts_in` after the workflow started; it lasts `duration`."""
 
     id: str
     matcher: Matcher
-    starts_at: datetime
-    ends_at: datetime
+    duration: timedelta
+    starts_at: datetime | None = None
+    starts_in: timedelta = timedelta(0)
     message: str = Field("", max_length=MAX_MESSAGE)
     opened_by: str = Field(max_length=200)
+
+
+def check_times(duration: timedelta, starts_in: timedelta) -> str | None:
+    """What is wrong with a window's times, in words; None when they are fine."""
+    if duration <= timedelta(0):
+        return "`for` must be a positive duration, e.g. 2h"
+    if duration > MAX_DURATION:
+        return f"`for` is at most {MAX_DURATION.days}d"
+    if starts_in > MAX_AHEAD:
+        return f"a window starts at most {MAX_AHEAD.days}d ahead"
+    return None
 
 
 class Suppressed(BaseModel):
@@ -120,6 +133,8 @@ class Window(BaseModel):
 
     spec: Spec
     status: Status = "scheduled"
+    starts_at: datetime | None = Field(None, description="set when the workflow first runs")
+    ends_at: datetime | None = None
     opened_at: datetime | None = None
     ended_at: datetime | None = None
     ended_by: str | None = None
@@ -175,8 +190,8 @@ class WindowView(BaseModel):
     service: str | None
     labels: dict[str, str]
     status: Status
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: datetime | None
+    ends_at: datetime | None
     message: str
     opened_by: str
     ended_by: str | None
@@ -196,8 +211,8 @@ class WindowView(BaseModel):
             service=s.matcher.service,
             labels=s.matcher.labels,
             status=w.status,
-            starts_at=s.starts_at,
-            ends_at=w.ended_at or s.ends_at,
+            starts_at=w.starts_at,
+            ends_at=w.ended_at or w.ends_at,
             message=s.message,
             opened_by=s.opened_by,
             ended_by=w.ended_by,
@@ -250,3 +265,5 @@ class ReopenRequest(BaseModel):
 
     workflow_id: str
     alerts: list[Alert]
+    notice: Notice | None = None
+    """Told to the incident once the alerts are in it: the window is on its timeline."""

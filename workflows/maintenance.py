@@ -96,7 +96,7 @@ class MaintenanceWorkflow:
             target=s.matcher.describe(),
             message=s.message,
             by=s.opened_by if start else (self._w.ended_by or "the planned end"),
-            until=s.ends_at,
+            until=self._w.ends_at,
         )
 
     def _long(self) -> bool:
@@ -123,8 +123,11 @@ class MaintenanceWorkflow:
     @workflow.run
     async def run(self, window: Window) -> WindowView:
         w, s = self._w, self._w.spec
+        if w.starts_at is None or w.ends_at is None:
+            w.starts_at = s.starts_at or workflow.now() + s.starts_in
+            w.ends_at = w.starts_at + s.duration
         if w.status == "scheduled":
-            await self._until(s.starts_at, f"maintenance {s.id} starts")
+            await self._until(w.starts_at, f"maintenance {s.id} starts")
             if not self._ending:
                 w.status, w.opened_at = "open", workflow.now()
                 if s.matcher.whole_service and s.matcher.service:
@@ -137,7 +140,7 @@ class MaintenanceWorkflow:
                         summary=f"hold open incidents of {s.matcher.service}",
                     )
         if w.status == "open":
-            await self._until(s.ends_at, f"maintenance {s.id} ends")
+            await self._until(w.ends_at, f"maintenance {s.id} ends")
         if w.status != "ended":
             w.status, w.ended_at = "ended", workflow.now()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -155,7 +158,9 @@ class MaintenanceWorkflow:
             alerts = w.firing.pop(wid)
             await workflow.execute_activity(
                 "maintenance_reopen",
-                ReopenRequest(workflow_id=wid, alerts=alerts),
+                ReopenRequest(
+                    workflow_id=wid, alerts=alerts, notice=self._notice(False).model_copy(update={"reopened": True})
+                ),
                 result_type=bool,
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
