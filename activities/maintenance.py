@@ -5,9 +5,11 @@ one signal-with-start every alert takes (`gateway.ingest.send_alerts`, handed in
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from typing import Protocol
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.forwarding import SendAlerts
@@ -19,16 +21,26 @@ SIGNAL = "maintenance"
 """IncidentWorkflow's signal, by name (activities import no workflow)."""
 
 
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+class Running(Protocol):
+    """`gateway.listing.running`: the running workflows of a type on a task queue, by Keyword search attributes."""
+
+    async def __call__(
+        self,
+        client: Client,
+        workflow_type: str,
+        task_queue: str,
+        keywords: dict[str, str] | None = None,
+        limit: int = 200,
+    ) -> list[WorkflowExecution]: ...
 
 
 class MaintenanceActivities:
-    def __init__(self, config: Config, client: Client, task_queue: str, send_alerts: SendAlerts):
+    def __init__(self, config: Config, client: Client, task_queue: str, send_alerts: SendAlerts, running: Running):
         self.config = config
         self.client = client
         self.task_queue = task_queue
         self.send_alerts = send_alerts
+        self.running = running
 
     async def _signal(self, wid: str, req: HoldRequest | ReleaseRequest) -> bool:
         try:
@@ -42,11 +54,10 @@ class MaintenanceActivities:
     @activity.defn(name="maintenance_hold")
     async def hold(self, req: HoldRequest) -> list[str]:
         """Tell every open incident of the service that the window holds it; the workflow ids told."""
-        query = (
-            f'IncidentService = "{_quote(req.service)}" AND ExecutionStatus = "Running" AND IncidentId IS NOT NULL '
-            f'AND TaskQueue = "{_quote(self.task_queue)}"'
+        found = await self.running(
+            self.client, "IncidentWorkflow", self.task_queue, {"IncidentService": req.service}, MAX_TOUCHED
         )
-        wids = [wf.id async for wf in self.client.list_workflows(query, limit=MAX_TOUCHED)]
+        wids = [wf.id for wf in found]
         told = await asyncio.gather(*(self._signal(wid, req) for wid in wids))
         return [wid for wid, ok in zip(wids, told, strict=True) if ok]
 
@@ -59,8 +70,14 @@ class MaintenanceActivities:
     async def reopen(self, req: ReopenRequest) -> bool:
         """Open (or join) the incident for alerts still firing at the window's end, by the config's policy now; a
         service the config no longer has takes the default service, so nothing that still fires is lost."""
+        now = datetime.now(UTC)  # received now, as far as the incident is concerned: it pages from now on
         alerts = [
-            a if a.service in self.config.services else a.model_copy(update={"service": self.config.default_service})
+            a.model_copy(
+                update={
+                    "received_at": now,
+                    "service": a.service if a.service in self.config.services else self.config.default_service,
+                }
+            )
             for a in req.alerts
         ]
         if not alerts:

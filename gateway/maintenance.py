@@ -12,8 +12,11 @@ from datetime import datetime, timedelta
 
 import structlog
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.client import RPC_TIMEOUT, UPDATE_TIMEOUT, NotFound, patiently, temporal_errors
+from gateway.listing import quote as _quote
+from gateway.listing import running
 from gateway.temporal import TASK_QUEUE
 from incident.ids import incident_id_from_int
 from incident.maintenance import Matcher, Spec, Window, WindowView
@@ -30,10 +33,6 @@ LISTED = 200
 
 def new_window_id() -> str:
     return "MW-" + incident_id_from_int(secrets.randbits(30)).removeprefix("INC-")
-
-
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class Windows:
@@ -109,10 +108,13 @@ class Windows:
         query = f'WorkflowType = "MaintenanceWorkflow" AND TaskQueue = "{_quote(self.task_queue)}"'
 
         async def listed() -> list[str]:
-            return [
-                wf.id.rsplit(":", 1)[-1]
-                async for wf in self.client.list_workflows(query, limit=LISTED, rpc_timeout=RPC_TIMEOUT)
-            ]
+            try:
+                found = [wf async for wf in self.client.list_workflows(query, limit=LISTED, rpc_timeout=RPC_TIMEOUT)]
+            except RPCError as e:
+                if e.status is not RPCStatusCode.UNIMPLEMENTED:
+                    raise
+                found = await running(self.client, "MaintenanceWorkflow", self.task_queue, limit=LISTED)
+            return [wf.id.rsplit(":", 1)[-1] for wf in found]
 
         with temporal_errors():
             ids = await patiently(listed, "Temporal's list of maintenance windows")
@@ -135,9 +137,9 @@ class Windows:
                     rpc_timeout=UPDATE_TIMEOUT,
                 )
         except NotFound:  # the window closed between the listing and the update: it is not open
-            took = False
-        if not took and self.cache is not None:
-            self.cache.drop(window_id)
+            if self.cache is not None:
+                self.cache.drop(window_id)
+            return False
         return took
 
 
@@ -159,12 +161,8 @@ class OpenWindows:
         self._windows.pop(window_id, None)
 
     async def refresh(self) -> None:
-        query = (
-            f'WorkflowType = "MaintenanceWorkflow" AND ExecutionStatus = "Running" '
-            f'AND TaskQueue = "{_quote(self.task_queue)}"'
-        )
         found: dict[str, Matcher] = {}
-        async for wf in self.client.list_workflows(query, limit=LISTED, rpc_timeout=RPC_TIMEOUT):
+        for wf in await running(self.client, "MaintenanceWorkflow", self.task_queue, limit=LISTED):
             window_id = wf.id.rsplit(":", 1)[-1]
             if (known := self._windows.get(window_id)) is not None:
                 found[window_id] = known

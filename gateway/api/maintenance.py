@@ -1,0 +1,112 @@
+"""Maintenance windows for people: start one (`POST /v1/maintenance`), list them, read one, end one early
+(`DELETE /v1/maintenance/{id}`). A person's token starts and ends windows; an agent's request is decided by the
+boundaries as the `maintenance` action (default: approval, which a person gives by starting the window)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.api.auth import Caller
+from gateway.api.outcomes import ACTS, READS, answered
+from gateway.intake.dependencies import IntakeDep
+from gateway.intake.errors import ApiError
+from gateway.intake.guard import GuardedRoute
+from incident.durations import parse_duration
+from incident.maintenance import ACTION, MAX_MESSAGE, WINDOW_ID, Matcher, WindowView, check_times, parse_matcher
+from incident.models import ActorKind, Severity
+from incident.policy import Verdict
+
+router = APIRouter(tags=["maintenance"], route_class=GuardedRoute)
+WindowId = Annotated[str, Path(description="the window's id, e.g. MW-4K2Q9Z", max_length=20)]
+DECIDED_AT = Severity.SEV3
+"""A window belongs to no incident: an agent's request for one is decided at the mildest severity."""
+
+
+class StartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    target: str = Field(
+        max_length=500, description="a service (`checkout`), labels (`team=db,env=prod`), or both (`checkout env=prod`)"
+    )
+    for_: str = Field(alias="for", max_length=20, description="how long, e.g. `2h` (at most 7d)")
+    start: datetime | None = Field(None, description="when it starts (default: now), at most 30 days ahead")
+    message: str = Field("", max_length=MAX_MESSAGE, description="why, shown on the timeline of incidents it holds")
+
+
+def _matcher(intake: IntakeDep, target: str) -> Matcher:
+    try:
+        matcher = parse_matcher(target)
+    except ValueError as e:
+        msg = str(e).split("\n", 2)[-1].strip() if "validation error" in str(e) else str(e)
+        raise ApiError(422, "invalid_matcher", f"target: {msg[:300]}") from None
+    if matcher.service is not None and matcher.service not in intake.config.services:
+        known = ", ".join(sorted(intake.config.services))
+        raise ApiError(422, "unknown_service", f"no service {matcher.service[:100]!r} in the config (known: {known})")
+    return matcher
+
+
+@router.post("/v1/maintenance", status_code=201, response_model=WindowView, responses=ACTS)
+async def start(body: StartBody, intake: IntakeDep, who: Caller) -> WindowView:
+    """Open a window now or later: matching alerts are recorded by it and page no one, and open incidents of its
+    service hold escalation until it ends; then whatever still fires pages as usual."""
+    matcher = _matcher(intake, body.target)
+    try:
+        duration = parse_duration(body.for_)
+    except ValueError as e:
+        raise ApiError(422, "invalid_duration", f"for {body.for_[:20]!r}: {e}") from None
+    now = datetime.now(UTC)
+    start_at = body.start.replace(tzinfo=body.start.tzinfo or UTC) if body.start else None
+    starts_in = max(start_at - now, duration * 0) if start_at else duration * 0
+    if (why := check_times(duration, starts_in)) is not None:
+        raise ApiError(422, "invalid_window", why)
+    if who.kind is not ActorKind.HUMAN:
+        decision = intake.config.boundaries.decide(ACTION, who, DECIDED_AT)
+        if decision.verdict is not Verdict.AUTO:
+            hint = (
+                "ask a person to start it (baton maintenance start)"
+                if decision.verdict is Verdict.APPROVAL
+                else "agents may not open maintenance windows here"
+            )
+            raise ApiError(
+                403,
+                "refused",
+                f"{who} may not open a maintenance window alone ({decision.rule}: {decision.verdict.value}); {hint}",
+                rule=decision.rule,
+                verdict=decision.verdict.value,
+            )
+    with answered():
+        return await intake.windows.start(matcher, duration, body.message, who, starts_in=starts_in)
+
+
+@router.get("/v1/maintenance", response_model=list[WindowView], responses=READS)
+async def list_windows(intake: IntakeDep, who: Caller) -> list[WindowView]:
+    """Open and scheduled windows, then recently ended ones, each with what it suppressed."""
+    with answered():
+        return await intake.windows.list()
+
+
+def _checked(window_id: str) -> str:
+    wanted = window_id.strip().upper()
+    if not WINDOW_ID.match(wanted):
+        raise ApiError(422, "invalid_window_id", f"{window_id[:20]!r} is not a window id (MW- and six characters)")
+    return wanted
+
+
+@router.get("/v1/maintenance/{window_id}", response_model=WindowView, responses=READS)
+async def show(window_id: WindowId, intake: IntakeDep, who: Caller) -> WindowView:
+    """One window: its times, who opened it, the incidents it holds, and the alerts it suppressed."""
+    with answered():
+        return await intake.windows.get(_checked(window_id))
+
+
+@router.delete("/v1/maintenance/{window_id}", response_model=WindowView, responses=ACTS)
+async def end(window_id: WindowId, intake: IntakeDep, who: Caller) -> WindowView:
+    """End a window now: the incidents it held escalate again, and its alerts still firing page as usual."""
+    if who.kind is not ActorKind.HUMAN:
+        raise ApiError(403, "forbidden", f"ending a maintenance window is for people, and this is {who}'s token")
+    with answered():
+        return await intake.windows.end(_checked(window_id), who)
