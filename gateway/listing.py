@@ -51,4 +51,5 @@ async def running(
         attrs = {p.key.name: p.value for p in d.typed_search_attributes}
         return all(attrs.get(k) == v for k, v in keywords.items())
 
-    return [d for d in described if isinstance(d, WorkflowExecution) and keep(d)][:limit]
+    kept: list[WorkflowExecution] = [d for d in described if isinstance(d, WorkflowExecution) and keep(d)]
+    return kept[:limit]

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import structlog
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.client import RPC_TIMEOUT, UPDATE_TIMEOUT, NotFound, patiently, temporal_errors
@@ -41,7 +41,7 @@ class Windows:
         self.task_queue = task_queue
         self.cache = cache
 
-    def _handle(self, window_id: str):  # type: ignore[no-untyped-def]
+    def _handle(self, window_id: str) -> WorkflowHandle[MaintenanceWorkflow, WindowView]:
         return self.client.get_workflow_handle_for(MaintenanceWorkflow.run, maintenance_id(self.task_queue, window_id))
 
     async def start(
@@ -103,7 +103,7 @@ class Windows:
         how = desc.status.name.lower() if desc.status else "closed"
         raise NotFound(f"maintenance window {window_id} did not finish ({how})")
 
-    async def list(self) -> list[WindowView]:
+    async def all(self) -> list[WindowView]:
         """The running windows, then the most recent ended ones."""
         query = f'WorkflowType = "MaintenanceWorkflow" AND TaskQueue = "{_quote(self.task_queue)}"'
 
@@ -123,7 +123,7 @@ class Windows:
             if isinstance(got, WindowView):
                 views.append(got)
         order = {"open": 0, "scheduled": 1, "ended": 2}
-        return sorted(views, key=lambda v: (order[v.status], -v.starts_at.timestamp()))
+        return sorted(views, key=lambda v: (order[v.status], -(v.starts_at.timestamp() if v.starts_at else 0)))
 
     async def suppress(self, window_id: str, workflow_id: str, alerts: list[Alert]) -> bool:
         """Hand the window alerts it matches: True once it recorded them (durable), False when it is not open (the

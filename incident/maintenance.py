@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from incident.models import Alert, AlertAction
 
@@ -89,7 +89,11 @@ def parse_matcher(target: str) -> Matcher:
             service = word
         else:
             raise ValueError(f"{target[:100]!r} names two services; give one service and labels as NAME=VALUE")
-    return Matcher(service=service, labels=labels)
+    try:
+        return Matcher(service=service, labels=labels)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ValueError(str(first["msg"]).removeprefix("Value error, ")) from None
 
 
 class Spec(BaseModel):

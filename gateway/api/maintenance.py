@@ -41,8 +41,7 @@ def _matcher(intake: IntakeDep, target: str) -> Matcher:
     try:
         matcher = parse_matcher(target)
     except ValueError as e:
-        msg = str(e).split("\n", 2)[-1].strip() if "validation error" in str(e) else str(e)
-        raise ApiError(422, "invalid_matcher", f"target: {msg[:300]}") from None
+        raise ApiError(422, "invalid_matcher", f"target: {str(e)[:300]}") from None
     if matcher.service is not None and matcher.service not in intake.config.services:
         known = ", ".join(sorted(intake.config.services))
         raise ApiError(422, "unknown_service", f"no service {matcher.service[:100]!r} in the config (known: {known})")
@@ -86,7 +85,7 @@ async def start(body: StartBody, intake: IntakeDep, who: Caller) -> WindowView:
 async def list_windows(intake: IntakeDep, who: Caller) -> list[WindowView]:
     """Open and scheduled windows, then recently ended ones, each with what it suppressed."""
     with answered():
-        return await intake.windows.list()
+        return await intake.windows.all()
 
 
 def _checked(window_id: str) -> str:

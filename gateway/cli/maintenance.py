@@ -89,7 +89,7 @@ def start(
     try:
         parse_matcher(target)
     except ValueError as e:
-        raise fail(f"{target!r}: {str(e).splitlines()[-1]}", 2) from None
+        raise fail(f"{target!r}: {e}", 2) from None
     duration = duration_opt("--for", for_)
     if at is not None and in_ is not None:
         raise fail("give --at or --in, not both", 2)
