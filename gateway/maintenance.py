@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -18,8 +18,10 @@ from gateway.client import RPC_TIMEOUT, UPDATE_TIMEOUT, NotFound, patiently, tem
 from gateway.listing import quote as _quote
 from gateway.listing import running
 from gateway.temporal import TASK_QUEUE
+from incident.config import Config
+from incident.durations import parse_duration
 from incident.ids import incident_id_from_int
-from incident.maintenance import Matcher, Spec, Window, WindowView
+from incident.maintenance import Matcher, Spec, Window, WindowView, check_times, parse_matcher
 from incident.models import Actor, Alert
 from workflows.maintenance import EndRequest, MaintenanceWorkflow, SuppressRequest, maintenance_id
 
@@ -29,6 +31,38 @@ REFRESH = 2.0
 through another gateway applies here within about this long; one started through this one at once."""
 LISTED = 200
 """Windows listed at most (running, then the most recent ended)."""
+
+
+class BadWindow(ValueError):
+    """A window asked for wrongly: `code` names what (`unknown_service`, `invalid_matcher`, ...), the message how."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def plan(
+    config: Config, target: str, duration_text: str, start: datetime | None = None
+) -> tuple[Matcher, timedelta, timedelta]:
+    """The matcher, duration and delay of a window asked for by a person (API, Slack), checked; else BadWindow."""
+    try:
+        matcher = parse_matcher(target)
+    except ValueError as e:
+        raise BadWindow("invalid_matcher", f"target: {str(e)[:300]}") from None
+    if matcher.service is not None and matcher.service not in config.services:
+        known = ", ".join(sorted(config.services))
+        raise BadWindow("unknown_service", f"no service {matcher.service[:100]!r} in the config (known: {known})")
+    try:
+        duration = parse_duration(duration_text)
+    except ValueError as e:
+        raise BadWindow("invalid_duration", f"for {duration_text[:20]!r}: {e}") from None
+    now = datetime.now(UTC)
+    starts_in = timedelta(0)
+    if start is not None:
+        starts_in = max(start.replace(tzinfo=start.tzinfo or UTC) - now, timedelta(0))
+    if (why := check_times(duration, starts_in)) is not None:
+        raise BadWindow("invalid_window", why)
+    return matcher, duration, starts_in
 
 
 def new_window_id() -> str:

@@ -4,7 +4,7 @@ boundaries as the `maintenance` action (default: approval, which a person gives 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -15,8 +15,8 @@ from gateway.api.outcomes import ACTS, READS, answered
 from gateway.intake.dependencies import IntakeDep
 from gateway.intake.errors import ApiError
 from gateway.intake.guard import GuardedRoute
-from incident.durations import parse_duration
-from incident.maintenance import ACTION, MAX_MESSAGE, WINDOW_ID, Matcher, WindowView, check_times, parse_matcher
+from gateway.maintenance import BadWindow, plan
+from incident.maintenance import ACTION, MAX_MESSAGE, WINDOW_ID, WindowView
 from incident.models import ActorKind, Severity
 from incident.policy import Verdict
 
@@ -37,31 +37,14 @@ class StartBody(BaseModel):
     message: str = Field("", max_length=MAX_MESSAGE, description="why, shown on the timeline of incidents it holds")
 
 
-def _matcher(intake: IntakeDep, target: str) -> Matcher:
-    try:
-        matcher = parse_matcher(target)
-    except ValueError as e:
-        raise ApiError(422, "invalid_matcher", f"target: {str(e)[:300]}") from None
-    if matcher.service is not None and matcher.service not in intake.config.services:
-        known = ", ".join(sorted(intake.config.services))
-        raise ApiError(422, "unknown_service", f"no service {matcher.service[:100]!r} in the config (known: {known})")
-    return matcher
-
-
 @router.post("/v1/maintenance", status_code=201, response_model=WindowView, responses=ACTS)
 async def start(body: StartBody, intake: IntakeDep, who: Caller) -> WindowView:
     """Open a window now or later: matching alerts are recorded by it and page no one, and open incidents of its
     service hold escalation until it ends; then whatever still fires pages as usual."""
-    matcher = _matcher(intake, body.target)
     try:
-        duration = parse_duration(body.for_)
-    except ValueError as e:
-        raise ApiError(422, "invalid_duration", f"for {body.for_[:20]!r}: {e}") from None
-    now = datetime.now(UTC)
-    start_at = body.start.replace(tzinfo=body.start.tzinfo or UTC) if body.start else None
-    starts_in = max(start_at - now, duration * 0) if start_at else duration * 0
-    if (why := check_times(duration, starts_in)) is not None:
-        raise ApiError(422, "invalid_window", why)
+        matcher, duration, starts_in = plan(intake.config, body.target, body.for_, body.start)
+    except BadWindow as e:
+        raise ApiError(422, e.code, str(e)) from None
     if who.kind is not ActorKind.HUMAN:
         decision = intake.config.boundaries.decide(ACTION, who, DECIDED_AT)
         if decision.verdict is not Verdict.AUTO:
