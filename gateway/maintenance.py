@@ -14,7 +14,7 @@ import structlog
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from gateway.client import RPC_TIMEOUT, UPDATE_TIMEOUT, NotFound, patiently, temporal_errors
+from gateway.client import RPC_TIMEOUT, UPDATE_TIMEOUT, NotFound, Unavailable, patiently, temporal_errors
 from gateway.listing import quote as _quote
 from gateway.listing import running
 from gateway.temporal import TASK_QUEUE
@@ -29,6 +29,8 @@ log = structlog.get_logger("baton.maintenance")
 REFRESH = 2.0
 """Seconds an intake's list of open windows is used before it is read again (in the background): a window started
 through another gateway applies here within about this long; one started through this one at once."""
+FIRST_READ = 1.0
+"""Seconds the first alert after the process started waits, at most, for the first read of the open windows."""
 LISTED = 200
 """Windows listed at most (running, then the most recent ended)."""
 
@@ -110,7 +112,10 @@ class Windows:
             )
         if self.cache is not None:
             self.cache.add(spec.id, matcher)
-        return await self.get(spec.id)
+        try:
+            return await self.get(spec.id)  # with the times and the incidents it holds, once a worker ran it
+        except (NotFound, Unavailable, RPCError):
+            return WindowView.of(window)  # started and durable: its worker will run it
 
     async def end(self, window_id: str, actor: Actor) -> WindowView:
         """End it now. NotFound when there is no such window; an ended one answers as it is."""
@@ -220,7 +225,7 @@ class OpenWindows:
         loop = asyncio.get_running_loop()
         if self._read_at is None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.refresh(), RPC_TIMEOUT.total_seconds())
+                await asyncio.wait_for(self.refresh(), FIRST_READ)
             self._read_at = self._read_at or loop.time()
         elif loop.time() - self._read_at > self.every and self._reading is None:
             self._reading = asyncio.create_task(self._refresh_quietly())

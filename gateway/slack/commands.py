@@ -37,7 +37,14 @@ class Commands:
 
     def __init__(self, config: Config, incidents: Incidents, people: People, windows: Windows | None = None):
         self.config, self.incidents, self.people = config, incidents, people
-        self.windows = windows or Windows(incidents.client, incidents.task_queue)
+        self._windows = windows
+
+    @property
+    def windows(self) -> Windows:
+        """The intake's (whose cache a window started here reaches at once), else one of our own."""
+        if self._windows is None:
+            self._windows = Windows(self.incidents.client, self.incidents.task_queue)
+        return self._windows
 
     def usage(self, command: str) -> str:
         c = command or "/baton"
