@@ -29,6 +29,9 @@ log = structlog.get_logger("baton.maintenance")
 REFRESH = 2.0
 """Seconds an intake's list of open windows is used before it is read again (in the background): a window started
 through another gateway applies here within about this long; one started through this one at once."""
+SUPPRESS_BATCH = 50
+"""Alerts per update to a window: well inside Temporal's payload limit, however large each alert (the intake
+bounds them)."""
 FIRST_READ = 1.0
 """Seconds the first alert after the process started waits, at most, for the first read of the open windows."""
 LISTED = 200
@@ -168,13 +171,14 @@ class Windows:
         """Hand the window alerts it matches: True once it recorded them (durable), False when it is not open (the
         caller sends them as usual). Unavailable when it cannot be told."""
         handle = self._handle(window_id)
+        took = True
         try:
             with temporal_errors(not_found="gone"):
-                took: bool = await handle.execute_update(
-                    MaintenanceWorkflow.suppress,
-                    SuppressRequest(workflow_id=workflow_id, alerts=alerts),
-                    rpc_timeout=UPDATE_TIMEOUT,
-                )
+                for i in range(0, len(alerts), SUPPRESS_BATCH):
+                    req = SuppressRequest(workflow_id=workflow_id, alerts=alerts[i : i + SUPPRESS_BATCH])
+                    took = await handle.execute_update(MaintenanceWorkflow.suppress, req, rpc_timeout=UPDATE_TIMEOUT)
+                    if not took:
+                        break
         except NotFound:  # the window closed between the listing and the update: it is not open
             if self.cache is not None:
                 self.cache.drop(window_id)

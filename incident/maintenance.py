@@ -27,8 +27,11 @@ MAX_MESSAGE = 500
 MAX_LABELS = 10
 MAX_SUPPRESSED = 100
 """Suppressed alerts kept on the window's list (the most recent); the total counts them all."""
-MAX_FIRING = 500
+MAX_FIRING = 200
 """Distinct alert keys the window remembers as still firing, to open at its end; past it they are counted."""
+MAX_KEPT_BYTES = 4_000
+"""An alert kept to open at the end, encoded, at most: a larger one keeps its summary and labels, not its details
+(so the window's state, carried across continue-as-new, stays well under Temporal's 2 MB)."""
 MAX_TOUCHED = 200
 """Open incidents a window holds (and tells at its end)."""
 WINDOW_ID = re.compile(r"^MW-[0-9A-Z]{6}$")
@@ -173,7 +176,7 @@ class Window(BaseModel):
             if len(rest) == len(batch) and self.firing_keys >= MAX_FIRING:
                 self.firing_dropped += 1
                 return
-            rest.append(alert)
+            rest.append(kept(alert))
         if alert.action is AlertAction.ACKNOWLEDGE:
             return  # an acknowledgement from the source does not stop it firing
         if rest:
@@ -184,6 +187,18 @@ class Window(BaseModel):
     @property
     def firing_keys(self) -> int:
         return sum(len(b) for b in self.firing.values())
+
+
+def kept(alert: Alert) -> Alert:
+    """`alert` as the window keeps it to open at its end: bounded in size."""
+    if len(alert.model_dump_json()) <= MAX_KEPT_BYTES:
+        return alert
+    slim = alert.model_copy(
+        update={"details": {"trimmed": "details too large to keep through the maintenance window"}, "links": []}
+    )
+    if len(slim.model_dump_json()) <= MAX_KEPT_BYTES:
+        return slim
+    return slim.model_copy(update={"labels": {}, "summary": alert.summary[:500]})
 
 
 class WindowView(BaseModel):
