@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from gateway.maintenance import Windows
 from incident.ids import workflow_id_for
 from incident.maintenance import WindowView
-from incident.models import Status
+from incident.models import Actor, Status
 from incident.state import IncidentState
 from incident.timeline import Kind
 from tests.helpers.config import BASE_CONFIG, PEOPLE_TOKENS, TOKEN, make_config
@@ -159,3 +159,19 @@ async def test_a_window_that_starts_later_suppresses_nothing_before_it_starts(
     during = f"during-{uuid.uuid4().hex[:6]}"
     assert "maintenance window" in await send(http, during)
     assert await incident(h, during) is None
+
+
+async def test_a_person_still_pages_someone_into_a_held_incident(
+    stack: tuple[httpx.AsyncClient, Harness], sink: Sink
+) -> None:
+    """The window holds escalation, not people: a page a person asks for during it goes out."""
+    http, h = stack
+    key = f"held-{uuid.uuid4().hex[:6]}"
+    await send(http, key)
+    await until(lambda: incident(h, key), lambda s: s is not None and s.paged == ["alice"])
+    await start_window(http, target="checkout", **{"for": "1h"})
+    await until(lambda: incident(h, key), lambda s: s is not None and s.maintenance is not None)
+    reply = await h.incidents.request(wid(key), Actor.human("alice"), "page", "need a DBA", {"target": "user:dave"})
+    assert reply.ok, reply.message
+    await until(lambda: incident(h, key), lambda s: s is not None and "dave" in s.paged)
+    assert len(pages(sink, "alice", key)) == 1, "escalation paged alice again during the window"

@@ -27,6 +27,14 @@ class Maintenance:
         st = self.run.state
         return st is not None and st.maintenance is not None
 
+    def sendable(self) -> bool:
+        """Whether the main loop has notices to send now: any, or while held only the pages someone asked for
+        (a window holds escalation and what the incident tells people, not a page a person or agent requests)."""
+        notices = self.run.notices
+        if not notices or not self.held:
+            return bool(notices)
+        return any(page.kind == "page" for _, page in notices)
+
     def told(self, notice: Notice) -> None:
         run, st = self.run, self.run.state
         if st is None or not st.open or not workflow.patched(MAINTENANCE_WINDOWS):

@@ -135,8 +135,8 @@ class IncidentWorkflow:
         self._publish()
         while st.open:
             held = self._maintenance.held
-            if run.notices and not held:
-                await self._paging.send_notices()
+            if self._maintenance.sendable():
+                await self._paging.send_notices(held)
                 continue
             if self._paging.forward_due():
                 self._paging.forward_status()
@@ -161,7 +161,7 @@ class IncidentWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not workflow.patched(CARRY_QUEUED_WORK) or run.quiet():
                     workflow.continue_as_new(self._next_input())
-                if (run.notices and not held) or self._approvals.approved or st.queued_actions:
+                if self._maintenance.sendable() or self._approvals.approved or st.queued_actions:
                     continue  # queued while waiting for the handlers: send or start it first
                 self._continuing = True  # work under way: continue once it is done
             if self._context.late_ready:
