@@ -21,12 +21,14 @@ from activities.channel import ChannelActivities
 from activities.context import ContextActivities
 from activities.forwarding import ForwardingActivities
 from activities.heartbeats import HeartbeatActivities
+from activities.maintenance import MaintenanceActivities
 from activities.paging import PageRequest, PagingActivities
 from activities.policy import PolicyActivities
 from activities.readiness import ReadinessActivities
 from activities.stakeholder import StakeholderActivities
 from gateway.ingest import send_alerts
 from gateway.keyfiles import KeyProblem, trusted_keys
+from gateway.listing import running
 from gateway.logs import IncidentIds, configure_logging
 from gateway.metrics import serve_metrics, temporal_telemetry
 from gateway.readiness import drill_outcomes, ensure_readiness, gather_facts
@@ -77,6 +79,7 @@ def build_worker(
     proofs = ProofActivities(trusted if trusted is not None else trusted_keys(config))
     channel = ChannelActivities(config, http, local=capture is not None)
     heartbeats = HeartbeatActivities(config, client, task_queue, send_alerts)
+    maintenance = MaintenanceActivities(config, client, task_queue, send_alerts, running)
     agents = AgentActivities(client, task_queue)
     readiness = ReadinessActivities(
         config, config_file or find_config(), client, task_queue, drill_outcomes, gather_facts
@@ -104,6 +107,9 @@ def build_worker(
             channel.archive,
             stakeholder.post_update,
             heartbeats.send,
+            maintenance.hold,
+            maintenance.release,
+            maintenance.reopen,
             readiness.check,
             readiness.record,
             agents.record_agent_incident,

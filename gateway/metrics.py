@@ -26,7 +26,7 @@ ALERTS_RECEIVED = Counter(
     "baton_alerts_received",
     "Alerts the intake received, by the integration they came through and what became of them: accepted (durably "
     "recorded), refused (a 4xx: nothing recorded, the source should not retry), unavailable (a 503: nothing recorded, "
-    "the source retries).",
+    "the source retries), suppressed (recorded by an open maintenance window: nobody paged).",
     ["source", "outcome"],
 )
 ALERTS_DELIVERED = Counter(
@@ -68,7 +68,7 @@ def _start_at_zero() -> None:
     """Every known series exists from the start at 0: a counter that first appears at 1 shows no increase to
     `increase()` and `rate()`, so the first alert (or the first 503) after a restart would not count."""
     for source in SOURCES:
-        for outcome in ("accepted", "refused", "unavailable"):
+        for outcome in ("accepted", "refused", "unavailable", "suppressed"):
             ALERTS_RECEIVED.labels(source, outcome)
         for result in ("opened", "duplicate", "ignored"):
             ALERTS_DELIVERED.labels(source, result)

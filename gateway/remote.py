@@ -23,6 +23,7 @@ from gateway.client import Busy, IncidentRef, IncidentSummary, NotFound, Pinned,
 from incident.approvals import RefusalRow
 from incident.context import Change
 from incident.heartbeats import HeartbeatView
+from incident.maintenance import WindowView
 from incident.models import Actor, Severity, Status, UpdateReply
 from incident.readiness import Readiness, ReadinessLog
 from incident.record import AgentView
@@ -283,6 +284,25 @@ class RemoteIncidents:
             raise Forbidden(f"this token is {me}'s; it cannot act as {actor}")
         path = f"/v1/heartbeats/{quote(name, safe='')}/{'pause' if pause else 'resume'}"
         return HeartbeatView.model_validate(await self._call("POST", path, {"reason": reason} if pause else None))
+
+    # ---- maintenance windows ----------------------------------------------------------------------------------
+
+    async def start_maintenance(
+        self, target: str, duration: str, message: str = "", start: datetime | None = None
+    ) -> WindowView:
+        body: dict[str, Any] = {"target": target, "for": duration, "message": message}
+        if start is not None:
+            body["start"] = start.isoformat()
+        return WindowView.model_validate(await self._call("POST", "/v1/maintenance", body))
+
+    async def maintenance_windows(self) -> list[WindowView]:
+        return await self._get(list[WindowView], "/v1/maintenance")
+
+    async def maintenance_window(self, window_id: str) -> WindowView:
+        return await self._get(WindowView, f"/v1/maintenance/{quote(window_id, safe='')}")
+
+    async def end_maintenance(self, window_id: str) -> WindowView:
+        return WindowView.model_validate(await self._call("DELETE", f"/v1/maintenance/{quote(window_id, safe='')}"))
 
     async def readiness(self, days: int) -> Readiness:
         return await self._get(Readiness, "/v1/readiness", days=days)

@@ -225,9 +225,14 @@ def print_incident(console: Console, st: IncidentState) -> None:
         facts.append(("acknowledged", f"by {escape(st.acknowledged_by)}"))
     if st.resolved_by:
         facts.append(("resolved", escape(f"by {st.resolved_by}" + (f": {st.resolution}" if st.resolution else ""))))
+    if st.maintenance is not None:
+        m = st.maintenance
+        until = f" until {m.until:%Y-%m-%d %H:%M} UTC" if m.until else ""
+        why = f": {m.message}" if m.message else ""
+        facts.append(("maintenance", escape(f"{m.window_id} holds escalation and notices{until}{why}")))
     if st.escalation.exhausted:
         facts.append(("escalation", "exhausted"))
-    elif st.escalation.active and st.escalation.next_at:
+    elif st.escalation.active and st.escalation.next_at and st.maintenance is None:
         facts.append(("next escalation", f"{st.escalation.next_at:%H:%M:%S} UTC"))
     if st.channel is not None:
         facts.append(("channel", escape(channel_line(st))))

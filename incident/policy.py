@@ -40,7 +40,10 @@ JUDGMENT = ("rollback", "customer_comms", "resolve", "postmortem_conclusions")
 """Decisions that need a human. An agent may at most request them; config that lets it do them alone is refused."""
 READ_ONLY = ("lookup_oncall", "gather_context", "note")
 """What an agent may still do where its autonomy is `read_only`."""
-KNOWN_ACTIONS = MACHINE_WORK + JUDGMENT
+WINDOWS = ("maintenance",)
+"""Opening a maintenance window (`incident.maintenance`): it silences pages for a service, so an agent's request
+needs approval by default (a person starts the window)."""
+KNOWN_ACTIONS = MACHINE_WORK + JUDGMENT + WINDOWS
 OPEN_RULE = "opening an incident pages on-call"
 """Why opening is decided as `page`: an incident an agent opens pages the service's on-call at once."""
 
@@ -109,7 +112,7 @@ class BoundaryRow:
 
 class AgentRules(Strict):
     auto: list[str] = Field(default_factory=lambda: list(MACHINE_WORK))
-    approval: list[str] = Field(default_factory=lambda: ["rollback", "customer_comms", "resolve"])
+    approval: list[str] = Field(default_factory=lambda: ["rollback", "customer_comms", "resolve", "maintenance"])
     never: list[str] = Field(default_factory=lambda: ["postmortem_conclusions"])
 
     @model_validator(mode="after")
@@ -216,6 +219,8 @@ class Boundaries(Strict):
         if self.shadow is not None and self.shadow.shadow is not None:
             raise ValueError("a shadow policy has no shadow of its own")
         for action in self.custom_actions:
+            if action in WINDOWS:
+                continue  # a config (or an incident's saved policy) from before it was built in: the same action
             if not NAME.match(action) or action in KNOWN_ACTIONS:
                 raise ValueError(f"custom action {action!r} must be a new name of lowercase letters, digits, _ . -")
         known = set(self.actions())
@@ -243,7 +248,7 @@ class Boundaries(Strict):
         return self
 
     def actions(self) -> list[str]:
-        return [*KNOWN_ACTIONS, *self.custom_actions]
+        return [*KNOWN_ACTIONS, *(a for a in self.custom_actions if a not in KNOWN_ACTIONS)]
 
     def ladders(self) -> dict[Severity, Ladder]:
         """The severities whose autonomy an agent earns."""

@@ -509,3 +509,17 @@ def autonomy_fixed(earned: Mapping[str, Mapping[str, str]], starts: Mapping[str,
     if not moved:
         return f"autonomy fixed for this incident: every agent at its ladders' start ({start})"
     return f"autonomy fixed for this incident: {'; '.join(moved)} (earned); others at the start ({start})"
+
+
+def maintenance_held(window_id: str, target: str, by: str, until: str, message: str) -> str:
+    why = f": {message}" if message else ""
+    return f"maintenance window {window_id} ({target}) opened by {by}{why}; escalation and notices held until {until}"
+
+
+def maintenance_ended(window_id: str, target: str, by: str, resumes: bool) -> str:
+    then = "; not acknowledged, so escalation resumes now" if resumes else ""
+    return f"maintenance window {window_id} ({target}) ended ({by}){then}"
+
+
+def maintenance_reopened(window_id: str, target: str) -> str:
+    return f"maintenance window {window_id} ({target}) ended; alerts it held still fire, so they page as usual"

@@ -23,6 +23,7 @@ from incident.context import PageContext
 from incident.coordination import LEAD, Coordination
 from incident.escalation import EscalationCursor
 from incident.links import Link
+from incident.maintenance import Hold
 from incident.models import Actor, ActorKind, Alert, AlertRecord, Severity, Status, TimelineEntry
 from incident.policy import Boundaries
 from incident.record import Tally
@@ -288,6 +289,9 @@ class IncidentState(BaseModel):
     commanders_paged: bool = Field(False, description="incident commanders were paged because nobody led in time")
     channel: ChannelState | None = Field(None, description="the incident's Slack channel, where there is one")
     updates: UpdatesState | None = Field(None, description="stakeholder updates, where a cadence applies")
+    maintenance: Hold | None = Field(
+        None, description="the maintenance window holding escalation and queued notices, while one is open"
+    )
 
     @property
     def lead(self) -> str | None:

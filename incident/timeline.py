@@ -18,6 +18,7 @@ nothing parses the sentence:
 - `update_due`: `update`, `draft`, `asked`; `update_reminded`: `update`, `asked`; `update_escalated`: `update`,
   `level`; `update_proposed`: `update`, `text`; `update_sent`: `update`, `text`, `audiences`, `by` (and
   `approval` or `ref`); `update_posted`: `update`, `posted`, `failed`;
+- `maintenance`, `maintenance_ended`: `window`, `target`;
 - follow-ups (`asked_to_resolve`, `page_updated`, `asked_to_decide`, `told`): `person`, `method` (and `approval`).
 """
 
@@ -107,12 +108,19 @@ class Kind(StrEnum):
     UPDATE_SENT = "update_sent"
     UPDATE_POSTED = "update_posted"
     """What an update sent to the internal audiences reached, and where it could not be posted."""
+    # maintenance windows
+    MAINTENANCE = "maintenance"
+    """A maintenance window of the service opened: escalation and queued notices are held."""
+    MAINTENANCE_ENDED = "maintenance_ended"
+    """The window ended: escalation resumes (or, for alerts it held, they opened or joined this incident)."""
 
 
 ALERT_KINDS = (Kind.ALERT, Kind.ALERTS_MORE)
 STORY = frozenset(
     {
         Kind.OPENED,
+        Kind.MAINTENANCE,
+        Kind.MAINTENANCE_ENDED,
         Kind.ROLE,
         Kind.LEAD_MISSING,
         Kind.UPDATE_SENT,

@@ -10,6 +10,7 @@ from workflows.channel_close import ChannelCloseWorkflow
 from workflows.heartbeat import HeartbeatWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.intake_buffer import IntakeBufferWorkflow
+from workflows.maintenance import MaintenanceWorkflow
 from workflows.memo import MemoWorkflow
 from workflows.readiness import ReadinessLogWorkflow, ReadinessRunWorkflow
 
@@ -23,4 +24,5 @@ WORKFLOWS: tuple[type, ...] = (
     ReadinessLogWorkflow,
     ReadinessRunWorkflow,
     MemoWorkflow,
+    MaintenanceWorkflow,
 )

@@ -3,8 +3,8 @@
 This module is the command table, in the order `baton --help` lists them; the commands live by what they do:
 `reading` (incidents), `acting` (a human's updates), `roles` (who leads), `updates` (stakeholder updates),
 `policy` (the config, boundaries, on-call), `audit` (what-if and audit, over past histories), `agents` (their
-records), `processes` (what starts and keeps running, and drills), `heartbeats` and `readiness` (before the page),
-with what they share in `common`.
+records), `processes` (what starts and keeps running, and drills), `heartbeats`, `maintenance` and `readiness`
+(before the page), with what they share in `common`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from gateway.cli import (
     upgrades,
 )
 from gateway.cli.heartbeats import heartbeats_app
+from gateway.cli.maintenance import maintenance_app
 
 app = typer.Typer(
     name="baton",
@@ -46,6 +47,7 @@ app.add_typer(keys_app, name="keys")
 people_app = typer.Typer(help="What a person needs to act: an authenticator for one-time codes.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 app.add_typer(heartbeats_app, name="heartbeats")
+app.add_typer(maintenance_app, name="maintenance")
 
 for command in (
     reading.incidents,

@@ -24,7 +24,7 @@ from gateway.intake.errors import RETRY_LATER, ApiError
 from gateway.intake.guard import GuardedRoute
 from gateway.metrics import ALERTS_RECEIVED
 from incident.ids import workflow_id_for
-from incident.models import Alert
+from incident.models import Alert, AlertAction
 from incident.sources.alertmanager import AmWebhook, webhook_to_alerts
 from incident.sources.datadog import DatadogEvent
 from incident.sources.datadog import event_to_alert as datadog_to_alert
@@ -52,6 +52,7 @@ class Recorded(BaseModel):
     alerts: int = Field(description="alerts recorded")
     incidents: int
     refused: list[RefusedAlert] | None = Field(None, description="alerts refused one by one (none recorded)")
+    suppressed: int | None = Field(None, description="alerts recorded by an open maintenance window: nobody paged")
 
 
 def crossing(alerts: list[Alert]) -> tuple[list[Alert], list[RefusedAlert]]:
@@ -72,11 +73,41 @@ def crossing(alerts: list[Alert]) -> tuple[list[Alert], list[RefusedAlert]]:
     return good, refused
 
 
+async def suppressing(intake: Intake, alerts: list[Alert]) -> tuple[list[Alert], int]:
+    """Hand the alerts an open maintenance window matches to it: the rest, and how many triggers it took (they
+    page no one). A resolve or acknowledge it matches goes on as usual too: an incident open before the window
+    hears of it. 503 when a window cannot record what it matches, so the source retries."""
+    windows = intake.windows.cache
+    if windows is None:
+        return alerts, 0
+    taken: dict[tuple[str, str], list[Alert]] = {}
+    for alert in alerts:
+        if (window_id := await windows.matching(alert)) is not None:
+            wid = workflow_id_for(alert.dedup_scope, alert.dedup_key)
+            taken.setdefault((window_id, wid), []).append(alert)
+    if not taken:
+        return alerts, 0
+    try:
+        took = await asyncio.gather(*(intake.windows.suppress(w, wid, batch) for (w, wid), batch in taken.items()))
+    except Unavailable:
+        raise ApiError(
+            503, "temporal_unavailable", "the maintenance window could not record the event; retry", RETRY_LATER
+        ) from None
+    held = {id(a) for ok, batch in zip(took, taken.values(), strict=True) if ok for a in batch}
+    suppressed = [a for a in alerts if id(a) in held and a.action is AlertAction.TRIGGER]
+    for alert in suppressed:
+        ALERTS_RECEIVED.labels(alert.source, "suppressed").inc()
+    rest = [a for a in alerts if not (id(a) in held and a.action is AlertAction.TRIGGER)]
+    return rest, len(suppressed)
+
+
 async def record(intake: Intake, alerts: list[Alert]) -> int:
     """Hand alerts to their incidents; returns how many incidents took some. 503 unless all are durable."""
     groups: dict[str, list[Alert]] = {}
     for alert in alerts:
         groups.setdefault(workflow_id_for(alert.dedup_scope, alert.dedup_key), []).append(alert)
+    if not groups:
+        return 0
     try:
         submitted = (
             intake.coalescer.submit(wid, batch, intake.policies[batch[0].service]) for wid, batch in groups.items()
@@ -127,7 +158,10 @@ async def post_event(event: Event, intake: IntakeDep) -> Accepted:
     """A PagerDuty Events API v2 event: `trigger` opens or joins the incident for `dedup_key`."""
     alert = event_to_alert(event, intake.config, datetime.now(UTC))
     crossing([alert])
-    taken = await record(intake, [alert])
+    rest, suppressed = await suppressing(intake, [alert])
+    if suppressed:
+        return Accepted(message="Event recorded by a maintenance window; nobody paged", dedup_key=alert.dedup_key)
+    taken = await record(intake, rest)
     message = "Event processed" if taken else f"no open incident for this dedup_key; {alert.action} ignored"
     return Accepted(message=message, dedup_key=alert.dedup_key)
 
@@ -174,5 +208,6 @@ async def post_datadog(event: DatadogEvent, intake: IntakeDep) -> Recorded:
 
 async def record_all(intake: Intake, alerts: list[Alert]) -> Recorded:
     good, refused = crossing(alerts)
-    incidents = await record(intake, good)
-    return Recorded(alerts=len(good), incidents=incidents, refused=refused or None)
+    rest, suppressed = await suppressing(intake, good)
+    incidents = await record(intake, rest)
+    return Recorded(alerts=len(good), incidents=incidents, refused=refused or None, suppressed=suppressed or None)

@@ -35,7 +35,9 @@ def create_app(config: Config, incidents: Incidents, load: Callable[[], Config] 
     app.include_router(health.router)  # GET /healthz
     app.include_router(metrics.router)  # GET /metrics: no token (gateway/intake/metrics.py)
     app.include_router(incidents_router)  # /v1/incidents/..., /v1/whoami: people and agents, by their tokens
-    app.include_router(slack_router(config, incidents))  # POST /v1/slack/interactions, /v1/slack/commands
+    app.include_router(
+        slack_router(config, incidents, windows=app.state.intake.windows)
+    )  # POST /v1/slack/interactions, /v1/slack/commands
     app.add_middleware(AnswerUnexpected)
     app.add_middleware(BodyLimit)
     app.add_middleware(metrics.Timing)  # outermost: times every answer, refusals by BodyLimit too

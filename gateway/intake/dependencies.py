@@ -16,6 +16,7 @@ from gateway.coalescer import Coalescer
 from gateway.intake.crossing import problem
 from gateway.intake.errors import BEARER, ApiError
 from gateway.intake.guard import guards
+from gateway.maintenance import OpenWindows, Windows
 from gateway.memo import SharedMemo
 from gateway.step_up import StepUp
 from incident.config import Config
@@ -37,6 +38,8 @@ class Intake:
     """The people and agents who may use the incidents API, by their tokens."""
     load: Callable[[], Config]
     """The config as it is now (the file, read again): what `reload` applies to a running incident."""
+    windows: Windows
+    """Maintenance windows: the running ones' matchers cached (`OpenWindows`), read per alert."""
 
     @classmethod
     def build(cls, config: Config, incidents: Incidents, load: Callable[[], Config] | None = None) -> Intake:
@@ -56,6 +59,9 @@ class Intake:
             callers=Callers.from_config(config),
             step_up=StepUp(config, shared=SharedMemo(incidents.client, incidents.task_queue, "codes")),
             load=load or (lambda: config),
+            windows=Windows(
+                incidents.client, incidents.task_queue, OpenWindows(incidents.client, incidents.task_queue)
+            ),
         )
 
 

@@ -1,4 +1,5 @@
-"""The `/baton` slash command: status, ack, lead, role, note, resolve, oncall and help, answered ephemerally."""
+"""The `/baton` slash command: status, ack, lead, role, note, resolve, oncall, maintenance and help, answered
+ephemerally."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import structlog
 
 from gateway.client import Incidents, NotFound, Pinned, Refused, Unavailable
+from gateway.maintenance import BadWindow, Windows, plan
 from gateway.oncall import OnCallError, views
 from gateway.render import ago
 from gateway.slack.interactions import UNAVAILABLE
@@ -17,6 +19,7 @@ from gateway.slack.people import NotAPerson, People
 from incident.config import Config
 from incident.coordination import LEAD
 from incident.ids import normalise_incident_id
+from incident.maintenance import MAX_MESSAGE, WINDOW_ID
 from incident.models import Actor, Status
 from incident.slack_contract import esc
 from incident.state import IncidentState
@@ -32,8 +35,16 @@ QUOTE_INDENT = ">          "
 class Commands:
     """One `/baton …` at a time, as the person the Slack user is (reading needs no person)."""
 
-    def __init__(self, config: Config, incidents: Incidents, people: People):
+    def __init__(self, config: Config, incidents: Incidents, people: People, windows: Windows | None = None):
         self.config, self.incidents, self.people = config, incidents, people
+        self._windows = windows
+
+    @property
+    def windows(self) -> Windows:
+        """The intake's (whose cache a window started here reaches at once), else one of our own."""
+        if self._windows is None:
+            self._windows = Windows(self.incidents.client, self.incidents.task_queue)
+        return self._windows
 
     def usage(self, command: str) -> str:
         c = command or "/baton"
@@ -48,6 +59,8 @@ class Commands:
                 f"• `{c} note INC-7K2Q9M text…` — add a note to the timeline (in its channel: `{c} note text…`)",
                 f"• `{c} resolve INC-7K2Q9M summary…` — declare it resolved",
                 f"• `{c} oncall [schedule]` — who is on call, and who is next",
+                f"• `{c} maintenance checkout 2h db migration` — a maintenance window: its alerts page no one",
+                f"• `{c} maintenance` — the windows; `{c} maintenance end MW-4K2Q9Z` — end one now",
                 f"• `{c} help` — this text",
             ]
         )
@@ -75,6 +88,8 @@ class Commands:
                 return await self.status(rest.split()[0] if rest else None)
             case "oncall":
                 return self.oncall(rest.split()[0] if rest else None)
+            case "maintenance":
+                return await self.maintenance(command, rest, form.get("user_id", ""))
             case "lead" | "role":
                 return await self.role(command, sub, rest, form.get("user_id", ""))
             case "note" if not rest.lower().startswith("inc-") and (here := await self._here(form)):
@@ -100,6 +115,40 @@ class Commands:
                     result = await self.incidents.resolve(ref, actor, text)
                 return esc(result.message)
         return f"unknown subcommand `{esc(sub)}`.\n" + self.usage(command)
+
+    async def maintenance(self, command: str, rest: str, user_id: str) -> str:
+        """`maintenance` lists; `maintenance end ID` ends one; `maintenance TARGET DURATION [message]` opens one."""
+        words = rest.split(maxsplit=2)
+        if not words:
+            rows = [w for w in await self.windows.all() if w.status != "ended"]
+            if not rows:
+                return f"no open maintenance windows. Open one: `{command} maintenance checkout 2h why`"
+            return "\n".join(
+                f"• *{w.id}* {esc(w.target)} — {w.status}, until {w.ends_at:%Y-%m-%d %H:%M} UTC, "
+                f"{w.suppressed_total} suppressed" + (f": {esc(w.message)}" if w.message else "")
+                for w in rows
+            )
+        actor = Actor.human(self.people.person(user_id))
+        if words[0].lower() == "end":
+            if len(words) < 2 or not WINDOW_ID.match(words[1].upper()):
+                return f"which window? `{command} maintenance end MW-4K2Q9Z`"
+            view = await self.windows.end(words[1].upper(), actor)
+            return f"{view.id} ended; {view.still_firing} alert key(s) still firing page as usual"
+        if len(words) < 2:
+            return f"how long? `{command} maintenance {esc(words[0])} 2h why`"
+        message = words[2] if len(words) > 2 else ""
+        if len(message) > MAX_MESSAGE:
+            return f"the message is {len(message)} characters; at most {MAX_MESSAGE}"
+        try:
+            matcher, duration, _ = plan(self.config, words[0], words[1])
+        except BadWindow as e:
+            return esc(str(e))
+        view = await self.windows.start(matcher, duration, message, actor)
+        held = f"; holds {len(view.held)} open incident(s)" if view.held else ""
+        return (
+            f"{view.id} open for {esc(view.target)} until {view.ends_at:%Y-%m-%d %H:%M} UTC{held}. "
+            f"End it early: `{command} maintenance end {view.id}`"
+        )
 
     async def role(self, command: str, sub: str, rest: str, user_id: str) -> str:
         """`lead INC [@person|name]`, `role INC ROLE [@person|name]`: as the person the Slack user is."""

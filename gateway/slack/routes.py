@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.answers import answers
 from gateway.client import Incidents, Unavailable
+from gateway.maintenance import Windows
 from gateway.memo import SharedMemo
 from gateway.slack.commands import Commands
 from gateway.slack.deadline import DEADLINE, Deadline
@@ -99,7 +100,9 @@ def _bad(message: str) -> JSONResponse:
     return JSONResponse({"error": "invalid_payload", "message": message}, status_code=400)
 
 
-def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLINE) -> APIRouter:
+def slack_router(
+    config: Config, incidents: Incidents, deadline: float = DEADLINE, windows: Windows | None = None
+) -> APIRouter:
     """`POST /v1/slack/interactions` and `POST /v1/slack/commands`, for `app.include_router`."""
     shared = SharedMemo(incidents.client, incidents.task_queue, "slack-requests")
     gate = SlackGate(config.integrations.slack, shared)
@@ -107,7 +110,7 @@ def slack_router(config: Config, incidents: Incidents, deadline: float = DEADLIN
     people, web, within = People(config), SlackWeb(config.integrations.slack), Deadline(deadline)
     forms = Originals(SharedMemo(incidents.client, incidents.task_queue, "slack-forms"))
     interactions = Interactions(incidents, people, web, within, forms)
-    commands = Commands(config, incidents, people)
+    commands = Commands(config, incidents, people, windows)
     router = APIRouter(tags=["slack"])
 
     @router.post("/v1/slack/interactions", responses=SLACK_ANSWERS)

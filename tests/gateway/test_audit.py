@@ -38,11 +38,13 @@ def history(path: Path, text: str | None = None) -> tuple[str, WorkflowHistory]:
 
 
 SEVERITIES = next(p for p in HISTORIES if p.stem == "incident_severities")
+INCIDENTS = [p for p in HISTORIES if p.stem.startswith("incident_")]
+"""The saved incident histories (the others are of the workflows beside them, which `baton audit` does not read)."""
 
 
 async def test_every_saved_history_replays_and_matches_its_snapshot() -> None:
-    runs = await audit_histories([history(p) for p in HISTORIES])
-    assert len(runs) == len(HISTORIES)
+    runs = await audit_histories([history(p) for p in INCIDENTS])
+    assert len(runs) == len(INCIDENTS)
     assert [(r.workflow_id, r.replay_problem, r.read_problem, r.mismatches) for r in runs if not r.ok] == []
     assert sum(len(r.checked) for r in runs) > 40
 

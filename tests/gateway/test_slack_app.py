@@ -592,3 +592,25 @@ async def test_slow_answers_are_acknowledged_at_once_and_finished_in_the_backgro
         assert (await interact(http, press(slack, "baton_ack", "UBOB", iid2, wid2))).status_code == 200
         [update] = await slack.wait("/api/chat.update")
         assert outcome_line(update).startswith(":white_check_mark: Acknowledged by Bob at ")
+
+
+async def test_a_maintenance_window_from_slack(stack: tuple[httpx.AsyncClient, Harness], slack: FakeSlack) -> None:
+    http, h = stack
+    _, wid = await open_incident(h)
+
+    async def say(text: str, user: str = "UALICE") -> str:
+        resp = await slash(http, slack, text, user)
+        assert resp.status_code == 200 and resp.json()["response_type"] == "ephemeral", resp.text
+        return resp.json()["text"]
+
+    opened = await say("maintenance checkout 2h db <migration>")
+    assert " open for checkout until " in opened and "maintenance end MW-" in opened
+    window = opened.split()[0]
+    await until(lambda: state(h, wid), lambda st: st.maintenance is not None and st.maintenance.window_id == window)
+    listed = await say("maintenance")
+    assert f"*{window}* checkout — open" in listed and "db &lt;migration&gt;" in listed
+    assert "no service 'nope'" in await say("maintenance nope 2h")
+    assert "at most 7d" in await say("maintenance checkout 9d")
+    assert "open for" not in await say("maintenance checkout 1h", user="UNOBODY"), "a Slack user who is nobody"
+    assert (await say(f"maintenance end {window.lower()}")).startswith(f"{window} ended")
+    await until(lambda: state(h, wid), lambda st: st.maintenance is None)

@@ -23,11 +23,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from gateway.client import Incidents, Refused
+from gateway.maintenance import Windows
 from gateway.temporal import register_search_attributes
 from gateway.up import installed_binary
 from incident.attestation import Method
 from incident.config import Config, Logs, ServiceContext
 from incident.ids import workflow_id_for
+from incident.maintenance import Matcher
 from incident.models import Actor, AlertAction, Severity
 from incident.state import IncidentPolicy, IncidentState
 from tests.helpers.config import BASE_CONFIG, alert, make_config
@@ -35,6 +37,7 @@ from tests.helpers.http import HttpRequest, loopback_http
 from tests.helpers.temporal import Harness, harness
 from tests.helpers.wait import until
 from workflows.incident import IncidentWorkflow
+from workflows.maintenance import maintenance_id
 
 HISTORIES = Path(__file__).parents[1] / "fixtures" / "histories"
 Scenario = Callable[[WorkflowEnvironment, Harness, IncidentPolicy], Awaitable[str]]
@@ -612,6 +615,41 @@ async def record_earned_autonomy() -> str:
         return await record(earned_autonomy, make_config(url, base=text))
 
 
+async def maintenance(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy, window: list[str]) -> str:
+    """A maintenance window of the service holds an open incident (escalation and pages stop), its end lets the
+    unacknowledged incident page and escalate again, and a person resolves it."""
+    await h.incidents.ingest(alert("maintenance"), policy, "replay")
+    wid = workflow_id_for("replay", "maintenance")
+    await until(lambda: _state(h, wid), _has("paged"), timeout=30)
+    windows = Windows(h.client, h.task_queue)
+    view = await windows.start(Matcher(service="checkout"), timedelta(hours=1), "db migration", Actor.human("alice"))
+    window.append(view.id)
+    await until(lambda: _state(h, wid), _has("maintenance"), timeout=30)
+    await env.sleep(timedelta(minutes=20))
+    await windows.end(view.id, Actor.human("alice"))
+    await until(lambda: _state(h, wid), _has("maintenance_ended"), timeout=30)
+    await until(lambda: _state(h, wid), lambda st: sum(e.kind == "paged" for e in st.timeline) == 2, timeout=30)
+    await env.sleep(timedelta(minutes=5, seconds=5))
+    await until(lambda: _state(h, wid), lambda st: "dave" in st.paged, timeout=30)
+    await h.incidents.resolve(wid, Actor.human("alice"), "migration done")
+    return wid
+
+
+async def record_maintenance() -> str:
+    return await record(partial(maintenance, window=[]))
+
+
+async def record_maintenance_window() -> str:
+    """The window's own workflow in the same scenario: started, held one incident, ended early."""
+    window: list[str] = []
+
+    async def scenario(env: WorkflowEnvironment, h: Harness, policy: IncidentPolicy) -> str:
+        await maintenance(env, h, policy, window)
+        return maintenance_id(h.task_queue, window[0])
+
+    return await record(scenario)
+
+
 RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_paging_outage": record_paging_outage,
     "incident_full_lifecycle": partial(record, full_lifecycle),
@@ -630,6 +668,8 @@ RECORDINGS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "incident_severities": record_severities,
     "incident_baseline": partial(record, full_lifecycle),
     "incident_earned_autonomy": record_earned_autonomy,
+    "incident_maintenance": record_maintenance,
+    "maintenance_window": record_maintenance_window,
 }
 """`incident_baseline` is `full_lifecycle` again, run since the baseline version (one marker for every change made
 before it), the local first attempt and the kept deadline timer: it replays as the code now runs a new incident."""

@@ -8,7 +8,8 @@ from temporalio import workflow
 import workflows.incident
 from workflows.incident import IncidentWorkflow, Rejected
 
-SIGNALS = {"alert", "alerts"}
+SIGNALS = {"alert", "alerts", "maintenance"}
+"""`maintenance`: a window of the service started or ended (the maintenance activities signal it by this name)."""
 UPDATES = {
     "acknowledge",
     "resolve",

@@ -10,6 +10,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.incident import IncidentWorkflow
+from workflows.maintenance import MaintenanceWorkflow
 
 HISTORIES = sorted((Path(__file__).parents[1] / "fixtures" / "histories").glob("*.json"))
 WORKFLOW_IDS = {
@@ -21,6 +22,7 @@ WORKFLOW_IDS = {
     "incident_severities": "incident:replay:severities",
     "incident_baseline": "incident:replay:replay",
     "incident_earned_autonomy": "incident:replay:ladder",
+    "incident_maintenance": "incident:replay:maintenance",
 }
 """The workflow id a history ran under, where it matters: a proof is bound to its incident's workflow id, so a
 history with proofs replays as that workflow (else every proof in it would be refused, and the replay diverge)."""
@@ -33,5 +35,6 @@ def test_there_are_histories_to_replay() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_saved_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(WORKFLOW_IDS.get(path.stem, path.stem), path.read_text())
-    replayer = Replayer(workflows=[IncidentWorkflow], data_converter=pydantic_data_converter)
+    workflow = MaintenanceWorkflow if path.stem.startswith("maintenance_") else IncidentWorkflow
+    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)

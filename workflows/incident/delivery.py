@@ -167,7 +167,9 @@ class Deliveries:
         if st.status is Status.RESOLVED:
             return "the incident was resolved"
         if d.until is not None:
-            return d.until()
+            return d.until()  # a person's page (or a contact step, which checks the window itself)
+        if st.maintenance is not None:
+            return f"held by maintenance window {st.maintenance.window_id}"
         if st.status is Status.ACKNOWLEDGED:
             return f"acknowledged by {st.acknowledged_by}"
         if d.superseded:
@@ -217,6 +219,8 @@ class Deliveries:
         st = self.run.require()
         if st.status is Status.ACKNOWLEDGED:
             return f"acknowledged by {st.acknowledged_by}"
+        if st.maintenance is not None:
+            return f"held by maintenance window {st.maintenance.window_id}"
         if d.superseded:
             return "a newer page to them took over"
         since = step.at if d.due is None or step.at >= d.due else d.due

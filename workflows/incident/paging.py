@@ -91,10 +91,14 @@ class Paging:
         for problem in found.problems:
             self.run.record(Actor.system(), Kind.PAGE_PROBLEM, problem)
 
-    async def send_notices(self) -> None:
+    async def send_notices(self, held: bool = False) -> None:
         """Send what the incident has to tell or ask people (confirm a resolve, decide an approval, a refusal),
-        each to its targets, through their contact methods."""
+        each to its targets, through their contact methods. `held` (a maintenance window holds the incident):
+        only pages someone asked for go out; the rest stay queued until the window ends."""
         notices, self.run.notices = self.run.notices, []
+        if held:
+            self.run.notices = [n for n in notices if n[1].kind != "page"]
+            notices = [n for n in notices if n[1].kind == "page"]
         for targets, notice in notices:
             if not targets:
                 continue

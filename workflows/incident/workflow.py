@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from incident import lifecycle
     from incident import sentences as say
     from incident.ids import incident_id_from_int
+    from incident.maintenance import Notice
     from incident.models import (
         Actor,
         ActorKind,
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.incident.context import ContextGathering
     from workflows.incident.deadline import ONE_DEADLINE_TIMER, DeadlineTimer
     from workflows.incident.escalation import Escalation
+    from workflows.incident.maintenance import Maintenance
     from workflows.incident.paging import Paging
     from workflows.incident.proofs import Proofs
     from workflows.incident.refusals import Refusals
@@ -134,6 +136,7 @@ class IncidentWorkflow:
         self._roles = Roles(run, self._refusals, self._paging, self._requests)
         self._updates = StakeholderUpdates(run, self._refusals, self._requests)
         self._channel = Channel(run)
+        self._maintenance = Maintenance(run)
         self._coordination = (self._roles, self._updates, self._channel)
         """Helpers with deadlines of their own (who leads, updates due, the channel): each says when it must act
         next (`deadline`) and acts on what has come (`step`)."""
@@ -158,8 +161,9 @@ class IncidentWorkflow:
         if bounds.ladders() and bounds.earned is None and self._run.patched(EARNED_AUTONOMY):
             self._levels = asyncio.ensure_future(self._read_levels())
         while st.open:
-            if run.notices:
-                await self._paging.send_notices()
+            held = self._maintenance.held
+            if self._maintenance.sendable():
+                await self._paging.send_notices(held)
                 continue
             if self._paging.forward_due():
                 self._paging.forward_status()
@@ -184,14 +188,14 @@ class IncidentWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self._run.patched(CARRY_QUEUED_WORK) or run.quiet():
                     workflow.continue_as_new(self._next_input())
-                if run.notices or self._approvals.approved or st.queued_actions:
+                if self._maintenance.sendable() or self._approvals.approved or st.queued_actions:
                     continue  # queued while waiting for the handlers: send or start it first
                 self._continuing = True  # work under way: continue once it is done
             if self._context.late_ready:
                 await self._context.post_late()
                 continue
             now = max(workflow.now(), self._fired)
-            if st.escalation.due(now):
+            if st.escalation.due(now) and not held:
                 run.escalating = st.escalation  # an `escalate` meanwhile means the level after this one
                 await self._escalation.step()
                 run.escalating = None
@@ -380,7 +384,7 @@ class IncidentWorkflow:
         st, policy = self._run.require(), self._run.policy
         deadlines: list[tuple[datetime, str]] = []
         cur = st.escalation
-        if cur.active and cur.next_at:
+        if cur.active and cur.next_at and not self._maintenance.held:
             if cur.pending_exhaustion(policy.escalation):
                 deadlines.append((cur.next_at, "escalation exhausted"))
             else:
@@ -420,6 +424,12 @@ class IncidentWorkflow:
             return
         proposes = lifecycle.raises_severity(st, alert) and self._run.patched(ALERT_SEVERITY_PROPOSAL)
         run.apply(lifecycle.record_alert(st, run.policy, alert, now, self._recent, severity_proposals=proposes))
+
+    @workflow.signal
+    def maintenance(self, notice: Notice) -> None:
+        """A maintenance window of this incident's service started (escalation and queued notices are held) or
+        ended (an unacknowledged incident escalates again)."""
+        self._maintenance.told(notice)
 
     # ---- human and agent requests ----------------------------------------------------------------------------
 
