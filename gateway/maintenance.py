@@ -215,25 +215,26 @@ class OpenWindows:
         self._windows = found
         self._read_at = asyncio.get_running_loop().time()
 
-    async def _refresh_quietly(self) -> None:
-        try:
-            await self.refresh()
-        except Exception as e:  # the last list read stays in use; alerts themselves report Temporal's state
-            log.warning("maintenance windows not read", error=f"{type(e).__name__}: {str(e)[:200]}")
-        finally:
-            self._reading = None
-
     async def windows(self) -> dict[str, Matcher]:
-        """The windows as last read; read first when never read (once per process), else again in the background
-        when older than `every`."""
+        """The windows as last read; read first when never read (once per process). From then on they are read
+        again every `every` seconds in the background, whether alerts come or not: a quiet intake's first alert
+        after an hour sees a window another gateway started a few seconds ago, and waits for no read."""
         loop = asyncio.get_running_loop()
         if self._read_at is None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.refresh(), FIRST_READ)
             self._read_at = self._read_at or loop.time()
-        elif loop.time() - self._read_at > self.every and self._reading is None:
-            self._reading = asyncio.create_task(self._refresh_quietly())
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._keep_reading())
         return self._windows
+
+    async def _keep_reading(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            try:
+                await self.refresh()
+            except Exception as e:  # the last list read stays in use; alerts themselves report Temporal's state
+                log.warning("maintenance windows not read", error=f"{type(e).__name__}: {str(e)[:200]}")
 
     async def matching(self, alert: Alert) -> str | None:
         """The window that takes `alert`, if any (the first by id)."""
