@@ -5,8 +5,8 @@
 Same stack and receiver as `bench.latency`. For each rate, baton gets `--seconds` of new incidents (one alert
 each, its own dedup key) and the bare Temporal round trip (start a workflow -> its first activity runs, worker
 in this process) gets the same rate on the same dev server, one after the other. CPU per new incident per process
-is measured over each baton step. A step whose p99 is past ten times the bound ends the sweep: every higher
-rate would only queue more.
+is measured over each baton step, and per bare start (server, and this process for the client and worker). A step
+whose p99 is past ten times the bound ends the sweep: every higher rate would only queue more.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import threading
 import time
@@ -57,6 +58,12 @@ async def bare_at_rate(address: str, rate: int, seconds: int) -> list[float]:
         return list(await asyncio.gather(*tasks))
 
 
+def own_cpu() -> float:
+    """CPU seconds of this process, every thread (the bare baseline's client and worker run here)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def stats(samples: list[float]) -> dict[str, float]:
     return {
         "n": len(samples),
@@ -78,7 +85,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 cpu0 = stack.cpu()
                 baton = await latency.baton_under_load(url, rate, args.seconds)
                 spent = [b - a for a, b in zip(cpu0, stack.cpu(), strict=True)]
+                server0, own0 = stack.cpu()[0], own_cpu()
                 bare = await bare_at_rate(stack.address, rate, args.seconds)
+                bare_cpu = {"server": stack.cpu()[0] - server0, "client+worker": own_cpu() - own0}
                 step = {
                     "rate": rate,
                     "baton": stats(baton),
@@ -86,6 +95,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "cpu_ms_per_new_incident": {
                         p: round(s / len(baton) * 1000, 1) for p, s in zip(PROCS, spent, strict=True)
                     },
+                    "bare_cpu_ms_per_start": {k: round(v / len(bare) * 1000, 1) for k, v in bare_cpu.items()},
                     "load_average": round(os.getloadavg()[0], 2),
                 }
                 steps.append(step)
@@ -109,14 +119,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def table(r: dict[str, Any]) -> str:
     lines = [
         "| new incidents/s | baton p50 ms | baton p99 ms | bare p50 ms | bare p99 ms "
-        "| CPU ms/new incident (server, worker, intake) | load average |",
-        "| ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| CPU ms/new incident (server, worker, intake) | bare CPU ms/start (server, client+worker) | load average |",
+        "| ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     for s in r["steps"]:
         cpu = ", ".join(f"{v:g}" for v in s["cpu_ms_per_new_incident"].values())
+        bare = ", ".join(f"{v:g}" for v in s["bare_cpu_ms_per_start"].values())
         lines.append(
             f"| {s['rate']} | {s['baton']['p50_ms']} | {s['baton']['p99_ms']} | {s['bare']['p50_ms']} "
-            f"| {s['bare']['p99_ms']} | {cpu} | {s['load_average']} |"
+            f"| {s['bare']['p99_ms']} | {cpu} | {bare} | {s['load_average']} |"
         )
     lines.append(
         f"\nhighest rate with p99 <= {r['bound_ms']} ms: baton {r['highest_rate_under_bound']}/s, "
