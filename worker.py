@@ -56,6 +56,21 @@ worker replays it. A page that should go out at 02:05:00 must not go out at 02:0
 enough that a healthy but busy worker keeps its cache, short enough to be inside a page's tolerance.
 """
 
+CACHE_ENV = "BATON_WORKFLOW_CACHE"
+CACHE_DEFAULT = 1000
+"""Incidents a worker keeps in memory (the SDK's default). A cached incident takes its next alert or timer without
+a replay; one outside the cache is replayed from its history first. bench/README.md measures memory against it."""
+
+
+def workflow_cache_size() -> int:
+    """$BATON_WORKFLOW_CACHE, else the default; a value that is not a whole number >= 0 stops the worker."""
+    raw = os.environ.get(CACHE_ENV, "").strip()
+    if not raw:
+        return CACHE_DEFAULT
+    if not raw.isdigit():
+        raise SettingsProblem(f"{CACHE_ENV}={raw!r}: expected a whole number of incidents (0 or more)")
+    return int(raw)
+
 
 def build_worker(
     client: Client,
@@ -65,6 +80,7 @@ def build_worker(
     capture: list[PageRequest] | None = None,
     trusted: TrustedKeys | None = None,
     config_file: Path | None = None,
+    max_cached_workflows: int = CACHE_DEFAULT,
 ) -> Worker:
     """`capture` makes a drill's worker: pages are appended to it instead of sent, actions are described instead of
     run, and the incident's Slack channel is played in memory (`activities.channel.LocalSlack`). `config_file` is
@@ -116,6 +132,7 @@ def build_worker(
             agents.agent_levels,
         ],
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
+        max_cached_workflows=max_cached_workflows,
         interceptors=[IncidentIds()],
     )
 
@@ -140,6 +157,7 @@ async def run_worker(config_path: str | None = None) -> None:
         )
     try:
         settings = temporal_settings()
+        cache = workflow_cache_size()
     except SettingsProblem as e:
         print(f"baton worker: {e}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -159,10 +177,11 @@ async def run_worker(config_path: str | None = None) -> None:
     except Exception as e:  # the schedule is a check, not a reason to stop paging
         log.warning("readiness schedule not set up", error=f"{type(e).__name__}: {str(e)[:300]}")
     async with httpx.AsyncClient() as http:
-        worker = build_worker(client, config, http, trusted=trusted, config_file=file)
+        worker = build_worker(client, config, http, trusted=trusted, config_file=file, max_cached_workflows=cache)
         log.info(
             "worker started",
             task_queue=TASK_QUEUE,
+            workflow_cache=cache,
             temporal=settings.describe(),
             metrics=f"{metrics[0]}:{metrics[1]}" if metrics else None,
             temporal_metrics=telemetry,

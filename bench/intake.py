@@ -9,6 +9,9 @@
 4. baseline: Debian's Alertmanager receiving the same alerts one per POST on `/api/v2/alerts` (kept in memory only).
 
 For baton it then checks that the storm made exactly `--keys` incidents and that every accepted alert is counted.
+CPU seconds per process are measured for each scenario (baton: until every alert is applied), and CPU per alert
+compared: baton's server + worker + intake, the bare baseline's server + this process (its client and worker),
+Alertmanager's one process.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,7 +34,7 @@ from temporalio import workflow
 from temporalio.worker import Worker
 
 from bench import loadgen
-from bench.stack import TOKEN, baton_stack, free_port, wait_port
+from bench.stack import TOKEN, baton_stack, cpu_seconds, free_port, wait_port
 from gateway.temporal import connect
 from incident.ids import workflow_id_for
 from workflows.incident import IncidentWorkflow
@@ -177,7 +181,14 @@ async def bare_temporal(address: str, n: int, keys: int, concurrency: int) -> lo
     return loadgen.Result(sent=n, ok=ok, statuses={200: ok}, seconds=seconds, latencies=latencies)
 
 
-async def alertmanager(n: int, keys: int, concurrency: int, tmp: Path) -> loadgen.Result | None:
+def own_cpu() -> float:
+    """CPU seconds of this process, every thread (the Temporal SDK's core threads too)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+async def alertmanager(n: int, keys: int, concurrency: int, tmp: Path) -> tuple[loadgen.Result, float] | None:
+    """Alertmanager's result and the CPU seconds its process spent taking the alerts."""
     binary = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
     if not Path(binary).exists():
         print("prometheus-alertmanager not installed: skipping that baseline", file=sys.stderr)
@@ -200,15 +211,19 @@ async def alertmanager(n: int, keys: int, concurrency: int, tmp: Path) -> loadge
         wait_port(port)
         run = uuid.uuid4().hex[:6]
         bodies = [json.dumps([am_alert(run, i, keys)]).encode() for i in range(n)]
-        return await loadgen.run(f"http://127.0.0.1:{port}/api/v2/alerts", bodies, {}, concurrency)
+        cpu0 = cpu_seconds(proc.pid)
+        r = await loadgen.run(f"http://127.0.0.1:{port}/api/v2/alerts", bodies, {}, concurrency)
+        return r, cpu_seconds(proc.pid) - cpu0
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
-def row(name: str, r: loadgen.Result, alerts: int) -> dict[str, Any]:
-    print(f"{name}: {r.ok}/{r.sent} ok in {r.seconds:.2f}s {r.statuses}", file=sys.stderr, flush=True)
+def row(name: str, r: loadgen.Result, alerts: int, cpu: dict[str, float]) -> dict[str, Any]:
+    print(f"{name}: {r.ok}/{r.sent} ok in {r.seconds:.2f}s {r.statuses}, cpu s {cpu}", file=sys.stderr, flush=True)
     return {
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+        "cpu_ms_per_alert": round(sum(cpu.values()) / alerts * 1000, 3),
         "scenario": name,
         "requests": r.sent,
         "ok": r.ok,
@@ -247,37 +262,47 @@ async def main() -> None:
             [round(b - a, 1) for a, b in zip(cpu0, cpu2, strict=True)],
             file=sys.stderr,
         )
+        cpu = dict(zip(("server", "worker", "intake"), (b - a for a, b in zip(cpu0, cpu2, strict=True)), strict=True))
         results.append(
-            row("baton, events, 1 alert/POST", r, args.alerts) | {"incidents": incidents, "counted": counted}
+            row("baton, events, 1 alert/POST", r, args.alerts, cpu) | {"incidents": incidents, "counted": counted}
         )
 
         run = uuid.uuid4().hex[:6]
         bodies = am_webhooks(run, args.alerts, args.keys, args.per_post)
+        cpu0 = stack.cpu()
         r = await loadgen.run(f"{stack.intake}/v1/alerts/alertmanager", bodies, auth, args.concurrency)
         wids = [
             workflow_id_for("alertmanager", f'{{}}:{{alertname="Storm{run}", group="k{k}"}}') for k in range(args.keys)
         ]
         incidents, counted = await count_incidents(stack.address, wids, args.alerts)
+        cpu = dict(
+            zip(("server", "worker", "intake"), (b - a for a, b in zip(cpu0, stack.cpu(), strict=True)), strict=True)
+        )
         results.append(
-            row(f"baton, Alertmanager webhook, {args.per_post} alerts/POST", r, args.alerts)
+            row(f"baton, Alertmanager webhook, {args.per_post} alerts/POST", r, args.alerts, cpu)
             | {"incidents": incidents, "counted": counted}
         )
 
+        server0, own0 = stack.cpu()[0], own_cpu()
         r = await bare_temporal(stack.address, args.alerts, args.keys, args.concurrency)
-        results.append(row("baseline: bare start_workflow+signal per alert", r, args.alerts))
+        cpu = {"server": stack.cpu()[0] - server0, "client+worker": own_cpu() - own0}
+        results.append(row("baseline: bare start_workflow+signal per alert", r, args.alerts, cpu))
     tmp = Path(tempfile.mkdtemp(prefix="baton-am-"))
     am = await alertmanager(args.alerts, args.keys, args.concurrency, tmp)
     if am:
-        results.append(row("baseline: Alertmanager /api/v2/alerts, 1 alert/POST", am, args.alerts))
+        results.append(
+            row("baseline: Alertmanager /api/v2/alerts, 1 alert/POST", am[0], args.alerts, {"alertmanager": am[1]})
+        )
     shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"\n{args.alerts} alerts across {args.keys} keys, {args.concurrency} connections, {os.cpu_count()} cores\n")
-    print("| scenario | alerts/s | p50 ms | p99 ms | 2xx | incidents | alerts counted |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| scenario | alerts/s | p50 ms | p99 ms | 2xx | incidents | alerts counted | CPU ms/alert | CPU s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for x in results:
+        cpu_s = ", ".join(f"{k} {v:g}" for k, v in x["cpu_s"].items())
         print(
             f"| {x['scenario']} | {x['alerts_per_s']:,.0f} | {x['p50_ms']} | {x['p99_ms']} | {x['ok']}/{x['requests']} "
-            f"| {x.get('incidents', '')} | {x.get('counted', '')} |"
+            f"| {x.get('incidents', '')} | {x.get('counted', '')} | {x['cpu_ms_per_alert']} | {cpu_s} |"
         )
     by = {x["scenario"]: x["alerts_per_s"] for x in results}
     base_t = next((v for k, v in by.items() if k.startswith("baseline: bare")), 0)
@@ -291,6 +316,15 @@ async def main() -> None:
             if base_am:
                 ratios.append(f"{v / base_am:.2f}x Alertmanager")
             print(f"{k}: " + ", ".join(ratios))
+    cpu_by = {x["scenario"]: x["cpu_ms_per_alert"] for x in results}
+    cpu_t = next((v for k, v in cpu_by.items() if k.startswith("baseline: bare")), 0)
+    cpu_am = next((v for k, v in cpu_by.items() if k.startswith("baseline: Alertmanager")), 0)
+    for k, v in cpu_by.items():
+        if k.startswith("baton"):
+            ratios = [
+                f"{v / b:.2f}x the CPU of {n}" for b, n in ((cpu_t, "bare Temporal"), (cpu_am, "Alertmanager")) if b
+            ]
+            print(f"{k}, CPU per alert: " + ", ".join(ratios))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -196,3 +196,15 @@ def test_processes_refuse_bad_settings_with_exit_2_and_a_sentence(tmp_path: Path
     assert done.returncode == 2, done.stderr
     assert f"the server's CA certificate (TEMPORAL_TLS_SERVER_CA_CERT_PATH {tmp_path / 'ca.pem'})" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("value", ["lots", "-5", "1e4"])
+def test_a_worker_cache_size_that_is_not_a_count_is_refused_with_exit_2(tmp_path: Path, value: str) -> None:
+    env = os.environ | isolated(tmp_path, BATON_WORKFLOW_CACHE=value)
+    env |= {"BATON_CONFIG": str(ROOT / "baton.example.yaml"), "BATON_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-m", "worker"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"BATON_WORKFLOW_CACHE={value!r}: expected a whole number of incidents" in done.stderr
+    assert "Traceback" not in done.stderr
