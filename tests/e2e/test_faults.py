@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState
 
 from tests.helpers.invariants import Check, Outages, incident_state, list_incidents
 from tests.helpers.receiver import Answer
@@ -157,13 +157,17 @@ def storm_events(run: str) -> tuple[set[str], list[dict[str, Any]]]:
     return set(keys), [event(keys[i % STORM_KEYS], i) for i in range(STORM_KEYS * STORM_PER_KEY)]
 
 
-async def activity_running(s: Stack) -> bool:
-    """Some workflow has an activity started and not finished (a page, a forward of buffered alerts)."""
+async def work_in_flight(s: Stack) -> bool:
+    """Some workflow has work started and not finished: an activity (a forward of buffered alerts, a page retried),
+    or a workflow task (where a new incident's first page goes out, as a local activity)."""
     async for wf in s.client.list_workflows('ExecutionStatus = "Running"'):
-        desc = await s.client.get_workflow_handle(wf.id, run_id=wf.run_id).describe()
-        if any(
-            a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-            for a in desc.raw_description.pending_activities
+        desc = (await s.client.get_workflow_handle(wf.id, run_id=wf.run_id).describe()).raw_description
+        if any(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for a in desc.pending_activities):
+            return True
+        task = desc.pending_workflow_task
+        if (
+            desc.HasField("pending_workflow_task")
+            and task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
         ):
             return True
     return False
@@ -190,7 +194,7 @@ async def test_dev_server_restarted_during_a_storm(tmp_path: Path, stop: str) ->
         outages = Outages()
         storm = asyncio.create_task(sender.storm("/v1/events", bodies, concurrency=16))
         await until(await accepted_at_least(sender, len(bodies) // 3), timeout=60)
-        await until(lambda: activity_running(s), timeout=30)  # stop Temporal with work in flight
+        await until(lambda: work_in_flight(s), timeout=30)  # stop Temporal with work in flight
         outages.begin()
         await s.restart_server(stop, SERVER_DOWN_FOR)
         outages.end()
