@@ -4,7 +4,7 @@ forever: it tells, it decides nothing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -30,6 +30,12 @@ async def tell(targets: list[str], text: str, about: str, service: str) -> None:
         )
     except ActivityError:
         return
+    await deliver(found, text, about, service, now)
+
+
+async def deliver(found: TargetsResult, text: str, about: str, service: str, at: datetime) -> None:
+    """Send `text` to each of `found`, by their first contact method that delivers it; `at` is when it was decided
+    (the notice's time)."""
     page = Page(
         kind="notice",
         incident_id=about,
@@ -42,7 +48,7 @@ async def tell(targets: list[str], text: str, about: str, service: str) -> None:
         levels=0,
         cycle=0,
         alert_count=0,
-        opened_at=now,
+        opened_at=at,
         notice=text,
     )
     for recipient in found.recipients:

@@ -11,17 +11,15 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from incident.models import Page, Severity, Status
     from incident.readiness import ReadinessLog, ReadinessRun, notice_text
-    from workflows.messages import PageRequest, TargetsRequest, TargetsResult
+    from workflows.messages import TargetsRequest, TargetsResult
+    from workflows.notice import deliver
 
 READINESS_PREFIX = "readiness:"
 RUNS_KEPT = 30
 HISTORY_EVENTS = 500
-NOTICE_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(minutes=1))
 
 
 def readiness_schedule_id(task_queue: str) -> str:
@@ -101,32 +99,4 @@ class ReadinessRunWorkflow:
             result_type=TargetsResult,
             start_to_close_timeout=timedelta(seconds=30),
         )
-        info = workflow.info()
-        page = Page(
-            kind="notice",
-            incident_id="readiness",
-            workflow_id=info.workflow_id,
-            title=text.splitlines()[0],
-            service="readiness",
-            severity=Severity.SEV4,
-            status=Status.TRIGGERED,
-            level=0,
-            levels=0,
-            cycle=0,
-            alert_count=0,
-            opened_at=now,
-            notice=text,
-        )
-        for recipient in found.recipients:
-            for method in recipient.methods:
-                try:
-                    await workflow.execute_activity(
-                        "send_page",
-                        PageRequest(recipient=recipient, method=method, page=page),
-                        start_to_close_timeout=timedelta(seconds=60),
-                        retry_policy=NOTICE_RETRY,
-                        summary=f"tell {recipient.person} via {method}",
-                    )
-                    break
-                except ActivityError:
-                    continue
+        await deliver(found, text, "readiness", "readiness", now)
