@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -108,12 +109,17 @@ async def baton_under_load(url: str, rate: int, seconds: int) -> list[float]:
             sent = await fire(http, url, key)
             return await wait_arrival(key, timeout=60) - sent
 
-        tasks = []
-        start = time.monotonic()
-        for i in range(rate * seconds):
-            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-            tasks.append(asyncio.create_task(one()))
-        return list(await asyncio.gather(*tasks))
+        return await at_rate(one, rate, seconds)
+
+
+async def at_rate(one: Callable[[], Coroutine[Any, Any, float]], rate: int, seconds: int) -> list[float]:
+    """Start `one` `rate` times a second for `seconds`, on schedule whatever the earlier ones take; their results."""
+    tasks: list[asyncio.Task[float]] = []
+    start = time.monotonic()
+    for i in range(rate * seconds):
+        await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+        tasks.append(asyncio.create_task(one()))
+    return list(await asyncio.gather(*tasks))
 
 
 @workflow.defn(sandboxed=False)

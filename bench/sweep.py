@@ -51,12 +51,7 @@ async def bare_at_rate(address: str, rate: int, seconds: int) -> list[float]:
         return latency.STARTED[wid] - sent
 
     async with Worker(client, task_queue=queue, workflows=[latency.RoundTrip], activities=[latency.first]):
-        tasks = []
-        start = time.monotonic()
-        for i in range(rate * seconds):
-            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-            tasks.append(asyncio.create_task(one()))
-        return list(await asyncio.gather(*tasks))
+        return await latency.at_rate(one, rate, seconds)
 
 
 def own_cpu() -> float:
